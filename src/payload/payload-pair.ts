@@ -1,0 +1,43 @@
+// State shared by everything that moves blobs between one edge and one gateway: options, the chunk
+// store, the belief about the peer's store, the hasher, the codecs and the metrics. Create one per
+// pair on each side; endpoints (one per link, or one for the pair) borrow it. close() ends its workers.
+
+import { ChunkStore, PeerBelief } from './chunk-store.js';
+import { createChunkHasher, type ChunkHasher } from './chunk-hash.js';
+import { ChunkCodecs } from './chunk-codecs.js';
+import { PayloadMetrics } from './payload-metrics.js';
+import { resolvePayloadOptions, type PayloadOptions } from './payload-options.js';
+import { wireLimitsFor, type PayloadWireLimits } from './payload-wire.js';
+
+export class PayloadPair {
+  readonly options: PayloadOptions;
+  readonly store: ChunkStore;
+  readonly peerHolds: PeerBelief;
+  readonly hasher: ChunkHasher;
+  readonly codecs: ChunkCodecs;
+  readonly metrics = new PayloadMetrics();
+  readonly wireLimits: PayloadWireLimits;
+
+  constructor(options: Partial<PayloadOptions> = {}) {
+    this.options = resolvePayloadOptions(options);
+    this.store = new ChunkStore(this.options.storeBytes);
+    this.peerHolds = new PeerBelief(this.options.peerStoreBytes);
+    this.hasher = createChunkHasher(this.options.hashAlgorithm, this.options.hashSeed);
+    this.codecs = new ChunkCodecs({
+      zstdEnabled: this.options.zstdEnabled,
+      zstdLevel: this.options.zstdLevel,
+      zstdWorkers: this.options.zstdWorkers,
+    });
+    const { minChunkBytes, maxChunkBytes } = this.options.chunking;
+    this.wireLimits = wireLimitsFor(this.options.maxBlobBytes, minChunkBytes, maxChunkBytes);
+  }
+
+  /** Forget everything about the peer (its process restarted: the pair is new). */
+  resetPeer(): void {
+    this.peerHolds.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.codecs.close();
+  }
+}

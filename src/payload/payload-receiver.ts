@@ -1,0 +1,238 @@
+// Receiving half of a payload endpoint: rebuilds blobs from inline bodies and the pair's store,
+// verifies every chunk hash and the whole-blob hash, NACKs what is missing or corrupt (bounded
+// rounds), and hands each blob out once via takeBlob(). Never yields bytes that fail verification.
+
+import { PayloadError, PayloadErrorCode, type PayloadErrorCodeValue } from './payload-error.js';
+import type { PayloadPair } from './payload-pair.js';
+import { encodeAck, encodeNack, type ChunkFrame, type ManifestFrame, type ShmFrame } from './payload-wire.js';
+import type { EmitFrame } from './payload-sender.js';
+import type { ShmChannel } from './shm-segments.js';
+
+interface Assembly {
+  manifest: ManifestFrame;
+  bodies: Map<bigint, Uint8Array>; // verified chunks received for this blob
+  outstanding: Set<bigint>; // bodies we still wait for (announced inline, or NACKed)
+  nackRounds: number;
+  sawCorruption: boolean;
+}
+
+interface BlobSlot {
+  promise: Promise<Uint8Array>;
+  resolve: (bytes: Uint8Array) => void;
+  reject: (error: PayloadError) => void;
+  settled: boolean;
+}
+
+export class PayloadReceiver {
+  private readonly assemblies = new Map<number, Assembly>();
+  private readonly slots = new Map<number, BlobSlot>();
+  /** hash -> number of active assemblies expecting its body inline (refs to it wait, no NACK). */
+  private readonly expectedInline = new Map<bigint, number>();
+  private closedError: PayloadError | undefined;
+
+  constructor(
+    private readonly pair: PayloadPair,
+    private readonly emit: EmitFrame,
+    private readonly shm: ShmChannel | undefined,
+  ) {}
+
+  get activeBlobCount(): number {
+    return this.assemblies.size;
+  }
+
+  /** Resolves with the blob's exact bytes, or rejects with a PayloadError. Call once per blob id. */
+  takeBlob(blobId: number): Promise<Uint8Array> {
+    const slot = this.slot(blobId);
+    const settled = slot.settled;
+    if (settled) this.slots.delete(blobId);
+    else void slot.promise.then(() => this.slots.delete(blobId), () => this.slots.delete(blobId));
+    return slot.promise;
+  }
+
+  private slot(blobId: number): BlobSlot {
+    let slot = this.slots.get(blobId);
+    if (!slot) {
+      let resolve!: (bytes: Uint8Array) => void;
+      let reject!: (error: PayloadError) => void;
+      const promise = new Promise<Uint8Array>((res, rej) => [resolve, reject] = [res, rej]);
+      promise.catch(() => undefined); // rejection is observed by takeBlob's caller
+      slot = { promise, resolve, reject, settled: false };
+      this.slots.set(blobId, slot);
+      if (this.closedError) this.settle(blobId, this.closedError);
+    }
+    return slot;
+  }
+
+  private settle(blobId: number, result: Uint8Array | PayloadError): void {
+    const slot = this.slot(blobId);
+    if (slot.settled) return;
+    slot.settled = true;
+    if (result instanceof PayloadError) slot.reject(result);
+    else slot.resolve(result);
+  }
+
+  handleManifest(manifest: ManifestFrame): void {
+    if (this.assemblies.has(manifest.blobId) || this.slots.get(manifest.blobId)?.settled) {
+      this.pair.metrics.blobsFailed++;
+      return; // a duplicate id: ignore it, the first one stands
+    }
+    const assembly: Assembly = { manifest, bodies: new Map(), outstanding: new Set(), nackRounds: 0, sawCorruption: false };
+    for (const entry of manifest.entries) {
+      if (!entry.inline || assembly.outstanding.has(entry.hash)) continue;
+      assembly.outstanding.add(entry.hash);
+      this.expectedInline.set(entry.hash, (this.expectedInline.get(entry.hash) ?? 0) + 1);
+    }
+    this.assemblies.set(manifest.blobId, assembly);
+    this.tryComplete(assembly);
+  }
+
+  handleChunk(chunk: ChunkFrame): void {
+    const { metrics, codecs, hasher, store, peerHolds } = this.pair;
+    const assembly = this.assemblies.get(chunk.blobId);
+    if (!assembly || !assembly.outstanding.has(chunk.hash)) return; // late, duplicate or unsolicited
+    metrics.chunksReceived++;
+    this.stopExpecting(assembly, chunk.hash);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = codecs.decodeSync(chunk.codec, chunk.body, chunk.rawBytes);
+    } catch {
+      metrics.decodeFailures++;
+    }
+    if (bytes && hasher.hash(bytes) === chunk.hash) {
+      assembly.bodies.set(chunk.hash, bytes);
+      if (this.pair.options.dedupeEnabled) {
+        store.put(chunk.hash, bytes);
+        peerHolds.add(chunk.hash, bytes.byteLength); // the peer sent it, so it holds it
+      }
+    } else {
+      if (bytes) metrics.hashMismatches++;
+      assembly.sawCorruption = true; // stays missing: the next completion attempt NACKs it
+    }
+    this.tryComplete(assembly);
+    this.retryParked(chunk.hash);
+  }
+
+  handleFail(blobId: number, code: PayloadErrorCodeValue): void {
+    const assembly = this.assemblies.get(blobId);
+    if (assembly) this.fail(assembly, code, `peer could not supply blob ${blobId}`);
+  }
+
+  async handleShm(frame: ShmFrame): Promise<void> {
+    const { metrics, hasher } = this.pair;
+    try {
+      if (!this.shm) throw new PayloadError(PayloadErrorCode.shmSegmentInvalid, 'shared memory not negotiated');
+      const bytes = await this.shm.read(frame.segmentName, frame.totalBytes);
+      if (hasher.hash(bytes) !== frame.wholeHash) {
+        metrics.hashMismatches++;
+        throw new PayloadError(PayloadErrorCode.hashMismatch, `shm blob ${frame.blobId} does not match its hash`);
+      }
+      metrics.shmBlobsReceived++;
+      metrics.shmBytesReceived += bytes.byteLength;
+      this.deliver(frame.blobId, bytes);
+    } catch (error) {
+      metrics.blobsFailed++;
+      const coded = error instanceof PayloadError ? error : new PayloadError(PayloadErrorCode.shmSegmentInvalid, String(error));
+      this.settle(frame.blobId, coded);
+      this.emit(encodeAck(frame.blobId));
+    }
+  }
+
+  private stopExpecting(assembly: Assembly, hash: bigint): void {
+    if (!assembly.outstanding.delete(hash)) return;
+    const count = (this.expectedInline.get(hash) ?? 1) - 1;
+    if (count <= 0) this.expectedInline.delete(hash);
+    else this.expectedInline.set(hash, count);
+  }
+
+  private tryComplete(assembly: Assembly): void {
+    if (assembly.outstanding.size > 0 || !this.assemblies.has(assembly.manifest.blobId)) return;
+    const { metrics, store, hasher, options } = this.pair;
+    const missingSet = new Set<bigint>();
+    const pieces: Uint8Array[] = [];
+    let waitsForOthers = true;
+    for (const entry of assembly.manifest.entries) {
+      let bytes = assembly.bodies.get(entry.hash);
+      if (!bytes) {
+        bytes = store.get(entry.hash);
+        if (bytes && options.verifyStoreHits && hasher.hash(bytes) !== entry.hash) {
+          store.delete(entry.hash); // a corrupt store entry: never use it again
+          metrics.hashMismatches++;
+          bytes = undefined;
+        }
+        if (bytes && bytes.byteLength === entry.rawBytes) {
+          metrics.storeHits++;
+          assembly.bodies.set(entry.hash, bytes); // keeps it alive if the store evicts meanwhile
+        } else {
+          bytes = undefined;
+        }
+      }
+      if (!bytes) {
+        missingSet.add(entry.hash);
+        if (!this.expectedInline.has(entry.hash)) waitsForOthers = false;
+        continue;
+      }
+      pieces.push(bytes);
+    }
+    const missing = [...missingSet];
+    if (missing.length > 0) {
+      if (waitsForOthers) return; // another blob in flight brings these bodies: retryParked resumes us
+      if (assembly.nackRounds >= options.maxNackRounds) {
+        const code = assembly.sawCorruption ? PayloadErrorCode.hashMismatch : PayloadErrorCode.chunkUnavailable;
+        this.fail(assembly, code, `blob ${assembly.manifest.blobId}: ${missing.length} chunks still missing after ${assembly.nackRounds} NACK rounds`);
+        return;
+      }
+      assembly.nackRounds++;
+      metrics.storeMisses += missing.length;
+      metrics.nacksSent++;
+      for (const hash of missing) {
+        assembly.outstanding.add(hash);
+        this.expectedInline.set(hash, (this.expectedInline.get(hash) ?? 0) + 1);
+      }
+      this.emit(encodeNack(assembly.manifest.blobId, missing));
+      return;
+    }
+    const blob = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, assembly.manifest.totalBytes);
+    if (blob.byteLength !== assembly.manifest.totalBytes || hasher.hash(blob) !== assembly.manifest.wholeHash) {
+      metrics.hashMismatches++;
+      this.fail(assembly, PayloadErrorCode.hashMismatch, `blob ${assembly.manifest.blobId} does not match its whole-blob hash`);
+      return;
+    }
+    this.finish(assembly);
+    this.deliver(assembly.manifest.blobId, blob);
+  }
+
+  private retryParked(hash: bigint): void {
+    if (this.expectedInline.has(hash)) return;
+    for (const assembly of [...this.assemblies.values()]) {
+      if (assembly.outstanding.size === 0 && assembly.manifest.entries.some((e) => e.hash === hash)) this.tryComplete(assembly);
+    }
+  }
+
+  private deliver(blobId: number, bytes: Uint8Array): void {
+    this.pair.metrics.blobsReceived++;
+    this.pair.metrics.blobBytesReceived += bytes.byteLength;
+    this.settle(blobId, bytes);
+    this.emit(encodeAck(blobId));
+  }
+
+  private finish(assembly: Assembly): void {
+    for (const hash of [...assembly.outstanding]) this.stopExpecting(assembly, hash);
+    this.assemblies.delete(assembly.manifest.blobId);
+  }
+
+  private fail(assembly: Assembly, code: PayloadErrorCodeValue, message: string): void {
+    this.pair.metrics.blobsFailed++;
+    const hashes = assembly.manifest.entries.map((e) => e.hash);
+    this.finish(assembly);
+    this.settle(assembly.manifest.blobId, new PayloadError(code, message));
+    this.emit(encodeAck(assembly.manifest.blobId));
+    for (const hash of new Set(hashes)) this.retryParked(hash);
+  }
+
+  /** Fails every blob in flight or not yet taken with HYPHA_ACCEL_ERR_PAYLOAD_CLOSED. */
+  close(reason = 'payload endpoint closed'): void {
+    this.closedError = new PayloadError(PayloadErrorCode.closed, reason);
+    for (const assembly of [...this.assemblies.values()]) this.finish(assembly);
+    for (const blobId of [...this.slots.keys()]) this.settle(blobId, this.closedError);
+  }
+}
