@@ -1,0 +1,74 @@
+// Command line: `hypha-accel gateway|edge [options]`. Resolves configuration (flags > env > YAML >
+// defaults), starts the role, and stops it gracefully on SIGTERM/SIGINT. Bad settings exit with code 2.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { AccelError } from './errors.js';
+import { SETTINGS, type Role } from './config/settings.js';
+import { loadConfig, readSecret, type EdgeConfig, type GatewayConfig } from './config/load.js';
+import { createLogger } from './log.js';
+import { startEdge } from './edge/edge.js';
+import { startGateway } from './gateway/gateway.js';
+import { startAdmin } from './observe/admin.js';
+import { startFrameRecorder } from './observe/frame-recorder.js';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function roleCommand(role: Role, description: string): Command {
+  const command = new Command(role).description(description).option('-c, --config <file>', 'YAML file of settings (keys as in docs/config.md)');
+  for (const spec of SETTINGS.filter((s) => s.roles.includes(role))) {
+    const def = spec.defaultValue === undefined || spec.defaultValue === '' ? '' : ` (default: ${String(spec.defaultValue)})`;
+    command.addOption(new Option(`${spec.flag} <${spec.placeholder.toLowerCase()}>`, `${spec.doc}${def} [env ${spec.env}]`));
+  }
+  return command.action(async (flags: Record<string, unknown>) => run(role, flags));
+}
+
+async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
+  let config: EdgeConfig | GatewayConfig;
+  let secret: Buffer;
+  try {
+    const { config: configFile, ...settings } = flags;
+    config = role === 'edge'
+      ? loadConfig('edge', { flags: settings, env: process.env, configFile: configFile as string | undefined })
+      : loadConfig('gateway', { flags: settings, env: process.env, configFile: configFile as string | undefined });
+    secret = readSecret(config.secretFile);
+  } catch (error) {
+    if (error instanceof AccelError && error.code === 'HYPHA_ACCEL_ERR_CONFIG') {
+      process.stderr.write(`hypha-accel ${role}: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel, { role });
+  const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
+  const handle = role === 'edge'
+    ? await startEdge(config as EdgeConfig, { secret, log })
+    : await startGateway(config as GatewayConfig, { secret, log });
+  const admin = config.adminListen ? await startAdmin(config.adminListen, role, log, () => (role === 'edge' ? (handle as Awaited<ReturnType<typeof startEdge>>).pool.readyLinks.length > 0 : true)) : undefined;
+  // A machine-readable line on stdout so scripts and benchmarks know when and where the role listens.
+  process.stdout.write(JSON.stringify({ event: 'listening', role, url: handle.url, port: handle.port, admin: admin?.url }) + '\n');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
+    const hardStop = setTimeout(() => process.exit(1), config.drainTimeoutMs + 2000);
+    hardStop.unref();
+    await handle.close(config.drainTimeoutMs);
+    await admin?.close();
+    recorder?.close();
+    log.flush?.();
+    setTimeout(() => process.exit(0), 50).unref();
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+const program = new Command('hypha-accel')
+  .description('Transparent accelerating proxies for hypha: run an edge beside clients and a gateway beside the server.')
+  .version(version);
+program.addCommand(roleCommand('gateway', 'Run beside the hypha server: accept links from edges, pass plain hypha traffic through.'));
+program.addCommand(roleCommand('edge', 'Run beside hypha clients: look like a hypha server, carry sessions over pooled links.'));
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`hypha-accel: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,111 @@
+// Resolves a role's configuration: flags > environment (HYPHA_ACCEL_*) > YAML file (--config) > defaults,
+// validated setting by setting so a bad value is reported as one line naming the setting and its source.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { AccelError } from '../errors.js';
+import { SETTINGS, type Role } from './settings.js';
+
+export interface CommonConfig {
+  listen: string;
+  secretFile: string;
+  adminListen: string;
+  logLevel: string;
+  windowBytes: number;
+  maxFrameBytes: number;
+  maxMessageBytes: number;
+  pingIntervalMs: number;
+  keepaliveTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  drainTimeoutMs: number;
+  endpointDeflate: boolean;
+  codec: boolean;
+  recordFrames: string;
+}
+
+export interface GatewayConfig extends CommonConfig {
+  hyphaUrl: string;
+}
+
+export interface EdgeConfig extends CommonConfig {
+  gatewayUrl: string;
+  links: number;
+  openTimeoutMs: number;
+  linkWaitMs: number;
+}
+
+export interface ConfigSources {
+  flags: Record<string, unknown>; // camelCase keys, as commander gives them
+  env: NodeJS.ProcessEnv;
+  configFile?: string;
+}
+
+export function loadConfig(role: 'edge', sources: ConfigSources): EdgeConfig;
+export function loadConfig(role: 'gateway', sources: ConfigSources): GatewayConfig;
+export function loadConfig(role: Role, sources: ConfigSources): EdgeConfig | GatewayConfig {
+  const file = sources.configFile ? readConfigFile(sources.configFile) : {};
+  const known = new Set(SETTINGS.filter((s) => s.roles.includes(role)).map((s) => s.key));
+  for (const key of Object.keys(file)) {
+    if (!known.has(key)) throw configError(`unknown setting ${key} (from ${sources.configFile}) for the ${role}`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const spec of SETTINGS) {
+    if (!spec.roles.includes(role)) continue;
+    const [raw, source] =
+      sources.flags[spec.key] !== undefined ? [sources.flags[spec.key], spec.flag]
+      : sources.env[spec.env] !== undefined ? [sources.env[spec.env], spec.env]
+      : file[spec.key] !== undefined ? [file[spec.key], `${sources.configFile}: ${spec.key}`]
+      : [spec.defaultValue, 'default'];
+    if (raw === undefined) throw configError(`missing setting ${spec.key}: set ${spec.flag}, ${spec.env} or "${spec.key}" in the config file`);
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      const why = parsed.error.issues[0]?.message ?? 'invalid';
+      throw configError(`invalid setting ${spec.key} (from ${source}): ${why}, got ${JSON.stringify(raw)}`);
+    }
+    config[spec.key] = parsed.data;
+  }
+  if ((config.keepaliveTimeoutMs as number) <= (config.pingIntervalMs as number)) {
+    throw configError(`invalid setting keepaliveTimeoutMs: must be greater than pingIntervalMs (${String(config.pingIntervalMs)})`);
+  }
+  return config as unknown as EdgeConfig | GatewayConfig;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw configError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw configError(`config file ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw configError(`config file ${path} must hold a mapping of settings`);
+  return value as Record<string, unknown>;
+}
+
+function configError(message: string): AccelError {
+  return new AccelError('HYPHA_ACCEL_ERR_CONFIG', message);
+}
+
+/** Reads the shared secret; an empty or unreadable file is a configuration error. */
+export function readSecret(path: string): Buffer {
+  let secret: Buffer;
+  try {
+    secret = readFileSync(path);
+  } catch (error) {
+    throw configError(`invalid setting secretFile: cannot read ${path}: ${(error as Error).message}`);
+  }
+  const trimmed = Buffer.from(secret.toString('utf8').trim(), 'utf8');
+  if (trimmed.length < 16) throw configError(`invalid setting secretFile: ${path} holds ${trimmed.length} bytes; use at least 16 (e.g. openssl rand -hex 32)`);
+  return trimmed;
+}
+
+export function splitHostPort(value: string): { host: string; port: number } {
+  const index = value.lastIndexOf(':');
+  const host = value.slice(0, index).replace(/^\[|\]$/g, '');
+  return { host: host || '0.0.0.0', port: Number(value.slice(index + 1)) };
+}

@@ -1,0 +1,54 @@
+// Every setting of both roles, declared once: its flag, environment variable (HYPHA_ACCEL_*), YAML key,
+// kind, default and documentation. The CLI, the loader and docs/config.md are all derived from this table.
+import { z } from 'zod';
+
+export type Role = 'edge' | 'gateway';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:9527')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+const httpUrl = z.string().url('expected a URL').refine((v) => /^https?:\/\//.test(v), 'expected an http:// or https:// URL');
+const wsUrl = z.string().url('expected a URL').refine((v) => /^wss?:\/\//.test(v), 'expected a ws:// or wss:// URL');
+const positiveInt = (min: number, max: number) => z.coerce.number().int('expected an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
+
+export interface SettingSpec {
+  key: string; // camelCase: the YAML key and the config property
+  flag: string; // --kebab-case
+  env: string; // HYPHA_ACCEL_SNAKE_CASE
+  roles: Role[];
+  schema: z.ZodType;
+  defaultValue?: unknown;
+  required?: boolean;
+  doc: string;
+  placeholder: string;
+}
+
+function setting(key: string, roles: Role[], schema: z.ZodType, placeholder: string, doc: string, defaultValue?: unknown): SettingSpec {
+  const kebab = key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  const env = 'HYPHA_ACCEL_' + kebab.replace(/-/g, '_').toUpperCase();
+  return { key, flag: '--' + kebab, env, roles, schema, placeholder, doc, defaultValue, required: defaultValue === undefined };
+}
+
+const BOTH: Role[] = ['edge', 'gateway'];
+
+export const SETTINGS: SettingSpec[] = [
+  setting('listen', BOTH, hostPort, 'HOST:PORT', 'Where to listen. Edge: what clients use as server_url. Gateway: links from edges AND plain hypha traffic, on one port.'),
+  setting('hyphaUrl', ['gateway'], httpUrl, 'URL', 'The real hypha server, e.g. http://127.0.0.1:9527.'),
+  setting('gatewayUrl', ['edge'], wsUrl, 'URL', 'The gateway, e.g. ws://gateway.example:9600 (wss:// through TLS ingress).'),
+  setting('secretFile', BOTH, z.string().min(1), 'PATH', 'File holding the shared link secret (both sides the same). It never crosses the wire.'),
+  setting('adminListen', BOTH, z.union([z.literal(''), hostPort]), 'HOST:PORT', 'Admin HTTP (/metrics, /healthz, /readyz); empty disables it.', ''),
+  setting('links', ['edge'], positiveInt(1, 64), 'N', 'Links kept open to the gateway.', 2),
+  setting('logLevel', BOTH, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'LEVEL', 'Log level (logs are JSON lines on stderr).', 'info'),
+  setting('windowBytes', BOTH, positiveInt(65536, 1 << 30), 'BYTES', 'Per-session credit window: bytes in flight per direction before the source socket is paused.', 4 * 1024 * 1024),
+  setting('maxFrameBytes', BOTH, positiveInt(16384, 16 * 1024 * 1024), 'BYTES', 'Largest link frame; larger messages are cut into frames and interleaved with other sessions.', 64 * 1024),
+  setting('maxMessageBytes', BOTH, positiveInt(1024, 1 << 30), 'BYTES', 'Largest WebSocket message accepted from an endpoint (ws default); a larger one closes its session with 1009.', 100 * 1024 * 1024),
+  setting('pingIntervalMs', BOTH, positiveInt(100, 600000), 'MS', 'Link keep-alive ping interval (RTT is measured from it).', 10000),
+  setting('keepaliveTimeoutMs', BOTH, positiveInt(200, 3600000), 'MS', 'A link silent this long is declared dead.', 30000),
+  setting('handshakeTimeoutMs', BOTH, positiveInt(100, 600000), 'MS', 'Deadline for a link handshake.', 10000),
+  setting('openTimeoutMs', ['edge'], positiveInt(100, 600000), 'MS', 'Deadline for the gateway to open a session upstream before the upgrade is answered 504.', 15000),
+  setting('linkWaitMs', ['edge'], positiveInt(0, 600000), 'MS', 'How long a new client waits for a ready link before its upgrade is answered 503.', 5000),
+  setting('drainTimeoutMs', BOTH, positiveInt(0, 600000), 'MS', 'On SIGTERM: deadline for sessions to close and links to drain before exit.', 10000),
+  setting('endpointDeflate', BOTH, bool, 'BOOL', 'Negotiate permessage-deflate on the local hop (client-edge / gateway-hypha). Off: compressing on loopback only burns CPU.', false),
+  setting('codec', BOTH, bool, 'BOOL', 'Transcode hypha messages on the link (both sides must enable it; otherwise raw).', true),
+  setting('recordFrames', BOTH, z.string(), 'PATH', 'Debug: append every endpoint message (role, session, direction, opcode, length, sha256) as JSON lines to PATH.', ''),
+];

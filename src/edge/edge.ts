@@ -1,0 +1,204 @@
+// The edge role: looks exactly like a hypha server to unmodified clients. Each WebSocket upgrade becomes
+// a session on a pooled link, completed only once the gateway's upstream upgrade to hypha succeeded;
+// every other HTTP request is proxied to the gateway verbatim.
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer } from 'ws';
+import { AccelError } from '../errors.js';
+import type { EdgeConfig } from '../config/load.js';
+import { splitHostPort } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { LinkPool } from '../link/link-pool.js';
+import { establishAsEdge, type Established } from '../link/establish.js';
+import type { Stream } from '../link/stream.js';
+import { maxLinkMessageBytes } from '../link/link-session.js';
+import { decodeOpenFailure, decodeOpenReply, encodeSessionOpen } from '../link/session-open.js';
+import { forwardHeaders, proxyHttpRequest } from '../net/http-proxy.js';
+import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
+import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { bindEndpoint } from '../net/bind-endpoint.js';
+import { mirrorClose } from '../net/ws-close.js';
+import { publishLink, publishSession } from '../observe/events.js';
+import { linkSettings, linkCodecFactory, LINK_PATH } from '../roles/link-setup.js';
+import { listen, closeServer } from '../net/listen.js';
+
+export interface EdgeHandle {
+  /** http://host:port, what clients use as server_url. */
+  url: string;
+  port: number;
+  pool: LinkPool;
+  sessionCount(): number;
+  /** Graceful stop: refuse new clients, close clients with 1001, drain links, then end them. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; message: string };
+
+export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger }): Promise<EdgeHandle> {
+  const { log } = deps;
+  const gatewayUrl = new URL(config.gatewayUrl);
+  const gatewayHttp = new URL(gatewayUrl.href.replace(/^ws/, 'http'));
+  const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
+  const agent = new http.Agent({ keepAlive: true });
+  const clients = new Set<WebSocket>();
+  const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
+  let stopping = false;
+
+  const pool = new LinkPool({
+    size: config.links,
+    backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
+    dial: () => dialLink(linkUrl, config),
+    establish: (transport) =>
+      establishAsEdge(transport, {
+        secret: deps.secret,
+        local: linkSettings(config),
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
+        instanceId: `edge-${process.pid}`,
+        session: ({ capabilities, linkId }) => ({
+          maxMessageBytes: config.maxMessageBytes,
+          pingIntervalMs: config.pingIntervalMs,
+          keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+          sendHighWaterBytes: 256 * 1024,
+          codec: linkCodecFactory(config, capabilities)?.(),
+          onRtt: (rttMs) => publishLink({ role: 'edge', linkId, event: 'rtt', rttMs }),
+          onStreamOpenReply: (stream, ok, payload) => {
+            const resolve = pendingOpens.get(stream);
+            pendingOpens.delete(stream);
+            if (!resolve) return;
+            if (ok) resolve({ ok: true, ...decodeOpenReply(payload) });
+            else resolve({ ok: false, ...decodeOpenFailure(payload) });
+          },
+        }),
+      }),
+    onLinkUp: (link, slot) => {
+      log.info({ slot, linkId: link.linkId, gateway: link.peerId, capabilities: link.capabilities }, 'link up');
+      publishLink({ role: 'edge', linkId: link.linkId, event: 'up' });
+    },
+    onLinkDown: (slot, error) => {
+      log.warn({ slot, code: error?.code, err: error?.message }, 'link down');
+      publishLink({ role: 'edge', linkId: String(slot), event: 'down', errorCode: error?.code, message: error?.message });
+    },
+    onDialError: (slot, error) => {
+      log.warn({ slot, code: error.code, err: error.message }, 'link dial failed');
+      publishLink({ role: 'edge', linkId: String(slot), event: 'refused', errorCode: error.code, message: error.message });
+    },
+  });
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: config.endpointDeflate,
+    maxPayload: config.maxMessageBytes,
+    handleProtocols: (_protocols, req) => (req as UpgradeRequest).chosenProtocol || false,
+  });
+
+  const server = http.createServer((req, res) => {
+    proxyHttpRequest(req, res, { target: gatewayHttp, agent, log });
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    void acceptClient(req as UpgradeRequest, socket, head);
+  });
+
+  async function acceptClient(req: UpgradeRequest, socket: Duplex, head: Buffer): Promise<void> {
+    if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel edge is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
+    let link: Established;
+    try {
+      link = await pool.waitReady(config.linkWaitMs);
+    } catch (error) {
+      const accel = error as AccelError;
+      log.warn({ code: accel.code, err: accel.message, path: req.url }, 'client refused: no link');
+      publishSession({ role: 'edge', sessionId: '', event: 'refused', status: 503, path: req.url, viaLink: true });
+      return rejectUpgrade(socket, 503, `hypha-accel: gateway unreachable (${accel.code})`);
+    }
+    const sessionId = randomUUID();
+    const stream = link.session.openStream(encodeSessionOpen({
+      sessionId,
+      path: req.url ?? '/',
+      headers: forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>,
+      protocols: offeredProtocols(req.headers['sec-websocket-protocol']),
+      clientAddress: req.socket.remoteAddress ?? '',
+    }));
+    const reply = await waitOpenReply(stream, link);
+    if (!reply.ok) {
+      link.session.forgetStream(stream);
+      publishSession({ role: 'edge', sessionId, event: 'refused', status: reply.status, path: req.url, viaLink: true });
+      return rejectUpgrade(socket, reply.status, reply.message);
+    }
+    if (socket.destroyed || stopping) {
+      link.session.closeStream(stream, 1006, '');
+      return;
+    }
+    req.chosenProtocol = reply.protocol;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      clients.add(ws);
+      publishSession({ role: 'edge', sessionId, event: 'open', path: req.url, viaLink: true });
+      bindEndpoint(ws, stream, link.session, { role: 'edge', sessionId, inbound: 'up', log, onClosed: () => clients.delete(ws) });
+    });
+  }
+
+  function waitOpenReply(stream: Stream, link: Established): Promise<OpenReply> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        pendingOpens.delete(stream);
+        link.session.closeStream(stream, 1006, '');
+        resolve({ ok: false, status: 504, message: `hypha-accel: gateway did not open the session within ${config.openTimeoutMs} ms (HYPHA_ACCEL_ERR_OPEN_TIMEOUT)` });
+      }, config.openTimeoutMs).unref();
+      pendingOpens.set(stream, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      // A link that dies before the reply leaves the client with what an unreachable hypha gives: 502.
+      stream.onAbortUnbound = (error) => {
+        pendingOpens.delete(stream);
+        clearTimeout(timer);
+        resolve({ ok: false, status: 502, message: `hypha-accel: link lost while opening (${error.code})` });
+      };
+    });
+  }
+
+  const { host, port } = splitHostPort(config.listen);
+  const boundPort = await listen(server, host, port);
+  pool.start();
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  log.info({ url, gateway: config.gatewayUrl, links: config.links }, 'edge listening');
+
+  return {
+    url,
+    port: boundPort,
+    pool,
+    sessionCount: () => clients.size,
+    async close(deadlineMs = config.drainTimeoutMs) {
+      if (stopping) return;
+      stopping = true;
+      const closed = closeServer(server);
+      for (const ws of clients) mirrorClose(ws, 1001, 'hypha-accel edge stopping');
+      const deadline = Date.now() + deadlineMs;
+      while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const ws of clients) ws.terminate();
+      pool.stop('edge stopping');
+      agent.destroy();
+      await closed;
+      log.info('edge stopped');
+    },
+  };
+}
+
+interface UpgradeRequest extends http.IncomingMessage {
+  chosenProtocol?: string;
+}
+
+function dialLink(url: string, config: EdgeConfig): Promise<ReturnType<typeof wsLinkTransport>> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes), handshakeTimeout: config.handshakeTimeoutMs });
+    ws.once('open', () => {
+      ws.removeAllListeners('error');
+      resolve(wsLinkTransport(ws));
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `gateway answered the link upgrade with HTTP ${res.statusCode}`));
+      ws.terminate();
+    });
+    ws.once('error', (error) => reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `cannot reach the gateway at ${url}: ${error.message}`)));
+  });
+}

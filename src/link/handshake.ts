@@ -1,0 +1,116 @@
+// The link handshake as pure functions: a versioned preface (HELLO), mutual challenge-response over a
+// shared secret (HMAC-SHA256 of both nonces; the secret never crosses the wire), and the settings each
+// side announces. The state machines in link-client.ts / link-server.ts drive these.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AccelError } from '../errors.js';
+
+export const PROTOCOL_MAGIC = 'HYAC';
+export const PROTOCOL_VERSION = 1;
+const NONCE_BYTES = 16;
+
+/** Settings a side announces; the other side adopts them for what it sends. */
+export interface LinkSettings {
+  /** Initial credit per stream, in bytes of original message data. */
+  windowBytes: number;
+  /** Largest link frame this side accepts. */
+  maxFrameBytes: number;
+  /** Capabilities this side understands, e.g. ['codec-v1']. */
+  capabilities: string[];
+}
+
+export interface Hello extends LinkSettings {
+  version: number;
+  instanceId: string;
+  nonce: string; // base64
+}
+
+export interface Challenge extends LinkSettings {
+  version: number;
+  gatewayId: string;
+  nonce: string; // base64
+  proof: string; // base64 HMAC proving the gateway holds the secret
+}
+
+export function newNonce(): string {
+  return randomBytes(NONCE_BYTES).toString('base64');
+}
+
+/** HELLO payload: 4-byte magic, u16 version, then JSON, so a peer can refuse a version before parsing. */
+export function encodeHello(hello: Hello): Buffer {
+  const json = Buffer.from(JSON.stringify(hello), 'utf8');
+  const out = Buffer.allocUnsafe(6 + json.length);
+  out.write(PROTOCOL_MAGIC, 0, 'latin1');
+  out.writeUInt16BE(hello.version, 4);
+  out.set(json, 6);
+  return out;
+}
+
+export function decodeHello(payload: Uint8Array): Hello {
+  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (buf.length < 6 || buf.toString('latin1', 0, 4) !== PROTOCOL_MAGIC) {
+    throw new AccelError('HYPHA_ACCEL_ERR_VERSION', 'link preface has no HYAC magic: not a hypha-accel edge');
+  }
+  const version = buf.readUInt16BE(4);
+  if (version !== PROTOCOL_VERSION) {
+    throw new AccelError('HYPHA_ACCEL_ERR_VERSION', `edge speaks link protocol ${version}, this gateway speaks ${PROTOCOL_VERSION}`);
+  }
+  let body: Partial<Hello>;
+  try {
+    body = JSON.parse(buf.toString('utf8', 6)) as Partial<Hello>;
+  } catch {
+    throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'HELLO body is not valid JSON');
+  }
+  return { ...checkSettings(body), version, instanceId: String(body.instanceId ?? ''), nonce: checkNonce(body.nonce) };
+}
+
+export function checkSettings(body: Partial<LinkSettings>): LinkSettings {
+  const { windowBytes, maxFrameBytes, capabilities } = body;
+  if (!Number.isSafeInteger(windowBytes) || (windowBytes as number) < 1024) {
+    throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `windowBytes must be an integer >= 1024, got ${String(windowBytes)}`);
+  }
+  if (!Number.isSafeInteger(maxFrameBytes) || (maxFrameBytes as number) < 1024) {
+    throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `maxFrameBytes must be an integer >= 1024, got ${String(maxFrameBytes)}`);
+  }
+  if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === 'string')) {
+    throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'capabilities must be an array of strings');
+  }
+  return { windowBytes: windowBytes as number, maxFrameBytes: maxFrameBytes as number, capabilities };
+}
+
+function checkNonce(nonce: unknown): string {
+  if (typeof nonce !== 'string' || Buffer.from(nonce, 'base64').length !== NONCE_BYTES) {
+    throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'handshake nonce must be 16 bytes of base64');
+  }
+  return nonce;
+}
+
+export function decodeChallenge(body: Record<string, unknown>): Challenge {
+  const version = body.version;
+  if (version !== PROTOCOL_VERSION) {
+    throw new AccelError('HYPHA_ACCEL_ERR_VERSION', `gateway speaks link protocol ${String(version)}, this edge speaks ${PROTOCOL_VERSION}`);
+  }
+  if (typeof body.proof !== 'string') throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'CHALLENGE has no proof');
+  return {
+    ...checkSettings(body as Partial<LinkSettings>),
+    version,
+    gatewayId: String(body.gatewayId ?? ''),
+    nonce: checkNonce(body.nonce),
+    proof: body.proof,
+  };
+}
+
+/** The proof one side gives: HMAC(secret, role || edgeNonce || gatewayNonce). Roles differ so a proof cannot be reflected. */
+export function computeProof(secret: Buffer, role: 'edge' | 'gateway', edgeNonce: string, gatewayNonce: string): string {
+  return createHmac('sha256', secret)
+    .update(`hypha-accel/${PROTOCOL_VERSION}/${role}\n`)
+    .update(Buffer.from(edgeNonce, 'base64'))
+    .update(Buffer.from(gatewayNonce, 'base64'))
+    .digest('base64');
+}
+
+export function verifyProof(secret: Buffer, role: 'edge' | 'gateway', edgeNonce: string, gatewayNonce: string, proof: unknown): boolean {
+  if (typeof proof !== 'string') return false;
+  const expected = Buffer.from(computeProof(secret, role, edgeNonce, gatewayNonce), 'base64');
+  const given = Buffer.from(proof, 'base64');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,357 @@
+// One established link (after the handshake): demultiplexes received frames to streams, schedules sent
+// frames (link control first, then control/rpc/bulk classes, round-robin across streams, a stream's own
+// frames always in order), keeps the link alive with PING/PONG (RTT measured) and fails it on silence.
+import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
+import { Deque } from './deque.js';
+import {
+  DataFlag, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
+  type Frame,
+} from './frame.js';
+import type { LinkSettings } from './handshake.js';
+import { Stream, type PendingFrame } from './stream.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+
+/** What a link needs of its transport (a WebSocket in production, an in-memory pipe in tests). */
+export interface LinkTransport {
+  send(frame: Buffer, onWritten: (error?: Error) => void): void;
+  close(code: number, reason: string): void;
+}
+
+/** Transcodes whole messages at send time (in link order) and back at receive time. Optional. */
+export interface LinkCodec {
+  encode(message: Uint8Array, isText: boolean): Uint8Array | null;
+  decode(compact: Uint8Array, isText: boolean): Uint8Array;
+}
+
+export interface LinkSessionOptions {
+  local: LinkSettings;
+  peer: LinkSettings;
+  maxMessageBytes: number;
+  pingIntervalMs: number;
+  keepaliveTimeoutMs: number;
+  /** Bytes handed to the transport and not yet written before the scheduler waits. */
+  sendHighWaterBytes: number;
+  codec?: LinkCodec;
+  clock?: Clock;
+  /** Called when the peer opens a stream (gateway side). */
+  onStreamOpen?: (stream: Stream, open: Uint8Array) => void;
+  /** Called for OPEN_OK / OPEN_FAIL on a stream this side opened (edge side). */
+  onStreamOpenReply?: (stream: Stream, ok: boolean, payload: Uint8Array) => void;
+  onRtt?: (rttMs: number) => void;
+  onClosed?: (error: AccelError | undefined) => void;
+}
+
+export class LinkSession {
+  readonly streams = new Map<number, Stream>();
+  rttMs: number | undefined;
+  closed = false;
+  private readonly linkControl = new Deque<Buffer>();
+  private readonly ready = [new Deque<Stream>(), new Deque<Stream>(), new Deque<Stream>()];
+  private inflightBytes = 0;
+  private pumping = false;
+  private lastHeardMs: number;
+  private readonly clock: Clock;
+  private readonly pingTimer: TimerHandle;
+  private nextLocalStreamId = 1;
+  private readonly closeListeners: Array<(error: AccelError | undefined) => void> = [];
+
+  constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.lastHeardMs = this.clock.now();
+    this.pingTimer = this.clock.setInterval(() => this.keepalive(), options.pingIntervalMs);
+  }
+
+  /** Registers a listener for the end of the link (besides options.onClosed). */
+  addCloseListener(listener: (error: AccelError | undefined) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  private notifyClosed(error: AccelError | undefined): void {
+    this.options.onClosed?.(error);
+    for (const listener of this.closeListeners) listener(error);
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Opens a stream toward the peer with an OPEN payload (edge side). */
+  openStream(openPayload: Uint8Array): Stream {
+    const stream = this.createStream(this.nextLocalStreamId++);
+    stream.sendControl(FrameType.OPEN, openPayload);
+    return stream;
+  }
+
+  private createStream(id: number): Stream {
+    const { local, peer } = this.options;
+    const stream = new Stream(
+      id,
+      {
+        maxFragmentBytes: peer.maxFrameBytes - 64,
+        maxMessageBytes: this.options.maxMessageBytes,
+        peerWindowBytes: peer.windowBytes,
+        localWindowBytes: local.windowBytes,
+      },
+      (s, frame) => this.enqueueStreamFrame(s, frame),
+      (s, bytes) => this.sendLinkFrame(FrameType.WINDOW, s.id, encodeU32(bytes)),
+    );
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  /** Sends CLOSE for a stream (mirroring the endpoint's close) and forgets it once both sides closed. */
+  closeStream(stream: Stream, code: number, reason: string): void {
+    if (stream.localClosed) return;
+    stream.sendControl(FrameType.CLOSE, encodeCodeReason(code, reason));
+    stream.localClosed = true;
+    this.forgetIfDone(stream);
+  }
+
+  /** Drops a stream that never carried a session (its open failed); frames still queued are sent first. */
+  forgetStream(stream: Stream): void {
+    stream.localClosed = true;
+    stream.remoteClosed = true;
+    this.forgetIfDone(stream);
+  }
+
+  private forgetIfDone(stream: Stream): void {
+    if (stream.localClosed && stream.remoteClosed && stream.out.length === 0) this.streams.delete(stream.id);
+  }
+
+  // ---- sending ----
+
+  private enqueueStreamFrame(stream: Stream, frame: PendingFrame): void {
+    if (this.closed) return;
+    const wasIdle = stream.out.length === 0;
+    stream.out.push(frame);
+    if (wasIdle) this.ready[frame.frameClass]!.push(stream);
+    this.pump();
+  }
+
+  private sendLinkFrame(type: (typeof FrameType)[keyof typeof FrameType], streamId: number, payload: Uint8Array): void {
+    if (this.closed) return;
+    this.linkControl.push(encodeFrame({ type, flags: 0, frameClass: FrameClass.CONTROL, streamId, seq: 0, payload }));
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
+        const frame = this.linkControl.shift() ?? this.nextStreamFrame();
+        if (!frame) break;
+        this.inflightBytes += frame.length;
+        this.transport.send(frame, () => {
+          this.inflightBytes -= frame.length;
+          this.pump();
+        });
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private nextStreamFrame(): Buffer | undefined {
+    for (const queue of this.ready) {
+      let stream: Stream | undefined;
+      let pending: PendingFrame | undefined;
+      // A reset stream may still sit in a queue with nothing left to send: skip it.
+      while (!pending && (stream = queue.shift())) pending = stream.out.shift();
+      if (!stream || !pending) continue;
+      const next = stream.out.peek();
+      if (next) this.ready[next.frameClass]!.push(stream);
+      let { flags, payload } = pending;
+      if (pending.wholeMessage && this.options.codec) {
+        const compact = this.options.codec.encode(payload, (flags & DataFlag.TEXT) !== 0);
+        if (compact) {
+          payload = compact;
+          flags |= DataFlag.CODEC;
+        }
+      }
+      const frame = encodeFrame({ type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, payload });
+      if (!next) this.forgetIfDone(stream);
+      return frame;
+    }
+    return undefined;
+  }
+
+  // ---- receiving ----
+
+  /** Feeds one received link message. Errors that end the link close it; per-stream errors reset the stream. */
+  handleMessage(data: Uint8Array): void {
+    if (this.closed) return;
+    this.lastHeardMs = this.clock.now();
+    try {
+      this.handleFrame(decodeFrame(data, maxLinkMessageBytes(this.options.local.maxFrameBytes)));
+    } catch (error) {
+      this.fail(asAccelError(error));
+    }
+  }
+
+  private handleFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.PING:
+        this.sendLinkFrame(FrameType.PONG, 0, frame.payload.slice());
+        return;
+      case FrameType.PONG:
+        return this.handlePong(frame.payload);
+      case FrameType.GOAWAY: {
+        const { code, reason } = decodeCodeReason(frame.payload);
+        const name = errorCodeForGoaway(code) ?? 'HYPHA_ACCEL_ERR_PROTOCOL';
+        return this.shutdown(new AccelError(name, `peer sent GOAWAY: ${reason}`), false);
+      }
+      case FrameType.WINDOW:
+        this.streams.get(frame.streamId)?.handleWindow(decodeU32(frame.payload));
+        return;
+      case FrameType.OPEN: {
+        if (this.streams.has(frame.streamId) || !this.options.onStreamOpen) {
+          throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `unexpected OPEN for stream ${frame.streamId}`);
+        }
+        const stream = this.createStream(frame.streamId);
+        this.checkSeq(stream, frame);
+        this.options.onStreamOpen(stream, frame.payload);
+        return;
+      }
+      default:
+        return this.handleStreamFrame(frame);
+    }
+  }
+
+  private handleStreamFrame(frame: Frame): void {
+    const stream = this.streams.get(frame.streamId);
+    if (frame.type === FrameType.DATA && (frame.flags & DataFlag.CODEC) && (frame.flags & DataFlag.FIN) === 0) {
+      throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'a transcoded DATA frame must be a whole message');
+    }
+    // Transcoded frames are decoded even for a stream that is gone, so codec tables stay in lockstep.
+    const payload = frame.type === FrameType.DATA ? this.decodePayload(frame) : frame.payload;
+    if (!stream || stream.remoteClosed) return; // late frames for a closed stream are dropped
+    this.checkSeq(stream, frame);
+    switch (frame.type) {
+      case FrameType.DATA:
+        try {
+          stream.handleData(payload, frame.flags);
+        } catch (error) {
+          const accel = asAccelError(error);
+          if (accel.code !== 'HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE') throw accel;
+          this.resetStream(stream, accel);
+        }
+        return;
+      case FrameType.CLOSE: {
+        const { code, reason } = decodeCodeReason(frame.payload);
+        stream.handleRemoteClose(code, reason);
+        this.forgetIfDone(stream);
+        return;
+      }
+      case FrameType.OPEN_OK:
+      case FrameType.OPEN_FAIL:
+        if (!this.options.onStreamOpenReply) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'unexpected OPEN reply');
+        this.options.onStreamOpenReply(stream, frame.type === FrameType.OPEN_OK, frame.payload);
+        return;
+      default:
+        throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `frame type 0x${frame.type.toString(16)} is not valid here`);
+    }
+  }
+
+  private decodePayload(frame: Frame): Uint8Array {
+    if ((frame.flags & DataFlag.CODEC) === 0) return frame.payload;
+    if (!this.options.codec) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'transcoded frame on a link without codec');
+    try {
+      return this.options.codec.decode(frame.payload, (frame.flags & DataFlag.TEXT) !== 0);
+    } catch (error) {
+      throw new AccelError('HYPHA_ACCEL_ERR_CODEC', `cannot decode transcoded message: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private checkSeq(stream: Stream, frame: Frame): void {
+    if (frame.seq !== stream.nextRecvSeq) {
+      throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `stream ${stream.id} expected seq ${stream.nextRecvSeq}, got ${frame.seq}`);
+    }
+    stream.nextRecvSeq = (stream.nextRecvSeq + 1) >>> 0;
+  }
+
+  /** Ends one stream on both sides without touching the link. */
+  resetStream(stream: Stream, error: AccelError): void {
+    const closeCode = error.spec.wsClose || 1011;
+    if (!stream.localClosed) {
+      stream.out.clear();
+      stream.sendControl(FrameType.CLOSE, encodeCodeReason(closeCode, error.message.slice(0, 100)));
+      stream.localClosed = true;
+    }
+    stream.abort(error);
+    this.forgetIfDone(stream);
+  }
+
+  // ---- keep-alive ----
+
+  private keepalive(): void {
+    const silentMs = this.clock.now() - this.lastHeardMs;
+    if (silentMs > this.options.keepaliveTimeoutMs) {
+      this.fail(new AccelError('HYPHA_ACCEL_ERR_KEEPALIVE_TIMEOUT', `nothing heard from the link peer for ${Math.round(silentMs)} ms`));
+      return;
+    }
+    const stamp = Buffer.allocUnsafe(8);
+    stamp.writeDoubleBE(this.clock.now(), 0);
+    this.sendLinkFrame(FrameType.PING, 0, stamp);
+  }
+
+  private handlePong(payload: Uint8Array): void {
+    if (payload.length !== 8) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'PONG payload must be 8 bytes');
+    const sentMs = new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+    this.rttMs = Math.max(0, this.clock.now() - sentMs);
+    this.options.onRtt?.(this.rttMs);
+  }
+
+  // ---- ending ----
+
+  /** Ends the link with a coded error: GOAWAY, then close. Streams are aborted. */
+  fail(error: AccelError): void {
+    this.shutdown(error, true);
+  }
+
+  /** Graceful end (drain or stop): GOAWAY with SHUTDOWN, then close. */
+  goAway(reason: string): void {
+    this.shutdown(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', reason), true);
+  }
+
+  private shutdown(error: AccelError, notifyPeer: boolean): void {
+    if (this.closed) return;
+    const spec = ERROR_CODES[error.code as ErrorCode];
+    if (notifyPeer) {
+      const goaway = encodeFrame({ type: FrameType.GOAWAY, flags: 0, frameClass: FrameClass.CONTROL, streamId: 0, seq: 0, payload: encodeCodeReason(spec.goaway, error.message.slice(0, 120)) });
+      this.transport.send(goaway, () => {});
+    }
+    this.closed = true;
+    this.clock.clearInterval(this.pingTimer);
+    this.transport.close(spec.wsClose || 1000, error.code);
+    this.abortAll(error);
+    this.notifyClosed(error);
+  }
+
+  /** The transport went away underneath (socket closed or errored). */
+  handleTransportClosed(error: AccelError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clock.clearInterval(this.pingTimer);
+    this.abortAll(error);
+    this.notifyClosed(error);
+  }
+
+  private abortAll(error: AccelError): void {
+    const lost = error.code === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? error : new AccelError('HYPHA_ACCEL_ERR_LINK_LOST', `link lost: ${error.message}`, { cause: error });
+    for (const stream of this.streams.values()) stream.abort(lost);
+    this.streams.clear();
+    this.linkControl.clear();
+    for (const queue of this.ready) queue.clear();
+  }
+}
+
+export function asAccelError(error: unknown): AccelError {
+  if (error instanceof AccelError) return error;
+  return new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+/** A transcoded whole message may exceed the fragment size slightly: links accept up to twice maxFrameBytes. */
+export function maxLinkMessageBytes(maxFrameBytes: number): number {
+  return maxFrameBytes * 2 + 64;
+}

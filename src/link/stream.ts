@@ -1,0 +1,168 @@
+// One session carried over a link: its outgoing frame FIFO with per-direction sequence numbers, its send
+// credit (pausing the source when exhausted), and reassembly of incoming fragments into whole messages.
+// It never touches sockets; the role (edge/gateway) binds it to a WebSocket through StreamHandler.
+import { AccelError } from '../errors.js';
+import { Deque } from './deque.js';
+import { DataFlag, FrameClass, FrameType, type FrameClassValue, type FrameTypeValue } from './frame.js';
+
+export interface StreamHandler {
+  /** A whole message arrived. Call `written` once it has left this process (credit returns to the peer). */
+  onMessage(data: Buffer, isText: boolean, written: () => void): void;
+  /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal). */
+  onRemoteClose(code: number, reason: string): void;
+  /** The link died or the stream was reset; close the endpoint with this error. */
+  onAbort(error: AccelError): void;
+  /** Send credit ran out: stop reading the source socket. */
+  onPause(): void;
+  /** Credit is back: resume reading. */
+  onResume(): void;
+}
+
+export interface PendingFrame {
+  type: FrameTypeValue;
+  flags: number;
+  frameClass: FrameClassValue;
+  payload: Uint8Array;
+  /** A whole message in one frame: the link may transcode it at send time. */
+  wholeMessage: boolean;
+}
+
+export interface StreamLimits {
+  maxFragmentBytes: number;
+  maxMessageBytes: number;
+  peerWindowBytes: number;
+  localWindowBytes: number;
+}
+
+export class Stream {
+  readonly out = new Deque<PendingFrame>();
+  nextSendSeq = 0;
+  nextRecvSeq = 0;
+  localClosed = false;
+  remoteClosed = false;
+  private sendCreditBytes: number;
+  private paused = false;
+  private ungrantedBytes = 0;
+  private fragments: Uint8Array[] = [];
+  private fragmentBytes = 0;
+  private handler: StreamHandler | undefined;
+  private early: Array<(h: StreamHandler) => void> = [];
+  /** Told of an abort that happens before an endpoint is bound (e.g. the link dies while opening). */
+  onAbortUnbound: ((error: AccelError) => void) | undefined;
+
+  constructor(
+    readonly id: number,
+    private readonly limits: StreamLimits,
+    /** Hands a frame to the link scheduler. */
+    private readonly enqueue: (stream: Stream, frame: PendingFrame) => void,
+    /** Returns credit to the peer. */
+    private readonly grant: (stream: Stream, bytes: number) => void,
+  ) {
+    this.sendCreditBytes = limits.peerWindowBytes;
+  }
+
+  /** Binds the endpoint; events that arrived before are replayed in order. */
+  bind(handler: StreamHandler): void {
+    this.handler = handler;
+    const early = this.early;
+    this.early = [];
+    for (const replay of early) replay(handler);
+    if (this.paused) handler.onPause();
+  }
+
+  private deliver(event: (h: StreamHandler) => void): void {
+    if (this.handler) event(this.handler);
+    else this.early.push(event);
+  }
+
+  // ---- sending ----
+
+  sendControl(type: FrameTypeValue, payload: Uint8Array): void {
+    this.enqueue(this, { type, flags: 0, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
+  }
+
+  sendMessage(data: Uint8Array, isText: boolean): void {
+    if (this.localClosed) return;
+    const textFlag = isText ? DataFlag.TEXT : 0;
+    const max = this.limits.maxFragmentBytes;
+    if (data.length <= max) {
+      const frameClass = isText ? FrameClass.CONTROL : FrameClass.RPC;
+      this.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true });
+    } else {
+      for (let offset = 0; offset < data.length; offset += max) {
+        const end = Math.min(offset + max, data.length);
+        const fin = end === data.length ? DataFlag.FIN : 0;
+        this.enqueue(this, { type: FrameType.DATA, flags: textFlag | fin, frameClass: FrameClass.BULK, payload: data.subarray(offset, end), wholeMessage: false });
+      }
+    }
+    this.sendCreditBytes -= data.length;
+    if (this.sendCreditBytes <= 0 && !this.paused) {
+      this.paused = true;
+      this.handler?.onPause();
+    }
+  }
+
+  handleWindow(bytes: number): void {
+    this.sendCreditBytes += bytes;
+    if (this.paused && this.sendCreditBytes > 0) {
+      this.paused = false;
+      this.handler?.onResume();
+    }
+  }
+
+  // ---- receiving ----
+
+  /** A DATA frame's payload, already decoded back to original bytes. */
+  handleData(payload: Uint8Array, flags: number): void {
+    const fin = (flags & DataFlag.FIN) !== 0;
+    const isText = (flags & DataFlag.TEXT) !== 0;
+    this.fragmentBytes += payload.length;
+    if (this.fragmentBytes > this.limits.maxMessageBytes) {
+      throw new AccelError('HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', `message on stream ${this.id} exceeds ${this.limits.maxMessageBytes} bytes`);
+    }
+    if (!fin) {
+      this.fragments.push(payload);
+      return;
+    }
+    let message: Buffer;
+    if (this.fragments.length === 0) {
+      message = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    } else {
+      this.fragments.push(payload);
+      message = Buffer.concat(this.fragments, this.fragmentBytes);
+      this.fragments = [];
+    }
+    this.fragmentBytes = 0;
+    const length = message.length;
+    let done = false;
+    this.deliver((h) => h.onMessage(message, isText, () => {
+      if (done) return;
+      done = true;
+      this.returnCredit(length);
+    }));
+  }
+
+  private returnCredit(bytes: number): void {
+    this.ungrantedBytes += bytes;
+    // Batch grants: one WINDOW per quarter window keeps control traffic small without ever stalling the sender.
+    if (this.ungrantedBytes >= this.limits.localWindowBytes / 4) {
+      const bytesToGrant = this.ungrantedBytes;
+      this.ungrantedBytes = 0;
+      this.grant(this, bytesToGrant);
+    }
+  }
+
+  handleRemoteClose(code: number, reason: string): void {
+    if (this.remoteClosed) return;
+    this.remoteClosed = true;
+    this.deliver((h) => h.onRemoteClose(code, reason));
+  }
+
+  abort(error: AccelError): void {
+    this.localClosed = true;
+    this.remoteClosed = true;
+    this.out.clear();
+    if (!this.handler) this.onAbortUnbound?.(error);
+    this.deliver((h) => h.onAbort(error));
+  }
+}

@@ -1,0 +1,54 @@
+// Binds an endpoint WebSocket (a client at the edge, the upstream hypha socket at the gateway) to its
+// link stream: messages pass with their opcode, one message stays one message, closes are mirrored,
+// and an exhausted credit window pauses reading the socket.
+import WebSocket from 'ws';
+import type { Logger } from 'pino';
+import type { LinkSession } from '../link/link-session.js';
+import type { Stream } from '../link/stream.js';
+import { channels, publishSession, type Direction, type RoleName } from '../observe/events.js';
+import { mirrorClose } from './ws-close.js';
+
+export interface EndpointBinding {
+  role: RoleName;
+  sessionId: string;
+  /** Direction of messages that ENTER the proxy from this endpoint. */
+  inbound: Direction;
+  log: Logger;
+  onClosed?: (code: number, reason: string) => void;
+}
+
+export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, binding: EndpointBinding): void {
+  const { role, sessionId, inbound, log } = binding;
+  const outbound: Direction = inbound === 'up' ? 'down' : 'up';
+  stream.bind({
+    onMessage(data, isText, written) {
+      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data });
+      if (ws.readyState !== WebSocket.OPEN) return written();
+      ws.send(data, { binary: !isText }, () => written());
+    },
+    onRemoteClose(code, reason) {
+      mirrorClose(ws, code, reason);
+    },
+    onAbort(error) {
+      log.warn({ code: error.code, sessionId, err: error.message }, 'session aborted');
+      mirrorClose(ws, error.spec.wsClose || 1011, error.code === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? 'proxy stopping' : 'proxy link lost');
+    },
+    onPause() {
+      ws.pause();
+    },
+    onResume() {
+      ws.resume();
+    },
+  });
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: inbound, hop: 'in', isBinary, data });
+    stream.sendMessage(data, !isBinary);
+  });
+  ws.on('close', (code: number, reasonBuffer: Buffer) => {
+    const reason = reasonBuffer.toString('utf8');
+    link.closeStream(stream, code, reason);
+    publishSession({ role, sessionId, event: 'close', code, reason, viaLink: true });
+    binding.onClosed?.(code, reason);
+  });
+  ws.on('error', (error) => log.debug({ sessionId, err: error.message }, 'endpoint socket error'));
+}

@@ -1,0 +1,37 @@
+// Admin HTTP: /metrics (Prometheus), /healthz (alive), /readyz (edge: a link is up; gateway: listening).
+import http from 'node:http';
+import type { Logger } from '../log.js';
+import { splitHostPort } from '../config/load.js';
+import { closeServer, listen } from '../net/listen.js';
+import { createMetrics } from './metrics.js';
+
+export async function startAdmin(address: string, role: string, log: Logger, isReady: () => boolean): Promise<{ url: string; close(): Promise<void> }> {
+  const metrics = createMetrics(role);
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (error: Error) => res.writeHead(500).end(error.message),
+      );
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const ready = isReady();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  const { host, port } = splitHostPort(address);
+  const bound = await listen(server, host, port);
+  const url = `http://${host}:${bound}`;
+  log.info({ url }, 'admin listening');
+  return {
+    url,
+    async close() {
+      metrics.close();
+      await closeServer(server);
+    },
+  };
+}

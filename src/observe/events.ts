@@ -1,0 +1,57 @@
+// The event seam between the core and observability: named diagnostics_channel channels. The core only
+// publishes (cheaply: nothing is built unless someone subscribes); metrics, tracing and the frame
+// recorder subscribe.
+import diagnostics from 'node:diagnostics_channel';
+
+export type RoleName = 'edge' | 'gateway';
+/** up = client toward hypha, down = hypha toward client. */
+export type Direction = 'up' | 'down';
+
+export interface MessageEvent {
+  role: RoleName;
+  sessionId: string;
+  direction: Direction;
+  /** in = the message entered this proxy from an endpoint; out = it left this proxy toward an endpoint. */
+  hop: 'in' | 'out';
+  isBinary: boolean;
+  data: Buffer;
+}
+
+export interface SessionEvent {
+  role: RoleName;
+  sessionId: string;
+  event: 'open' | 'close' | 'refused';
+  path?: string;
+  code?: number;
+  reason?: string;
+  status?: number;
+  viaLink: boolean;
+}
+
+export interface LinkEvent {
+  role: RoleName;
+  linkId: string;
+  event: 'up' | 'down' | 'rtt' | 'refused';
+  rttMs?: number;
+  errorCode?: string;
+  message?: string;
+  streams?: number;
+}
+
+export const channels = {
+  message: diagnostics.channel('hypha-accel:message'),
+  session: diagnostics.channel('hypha-accel:session'),
+  link: diagnostics.channel('hypha-accel:link'),
+};
+
+export function publishMessage(event: MessageEvent): void {
+  channels.message.publish(event);
+}
+
+export function publishSession(event: SessionEvent): void {
+  if (channels.session.hasSubscribers) channels.session.publish(event);
+}
+
+export function publishLink(event: LinkEvent): void {
+  if (channels.link.hasSubscribers) channels.link.publish(event);
+}

@@ -1,0 +1,45 @@
+// Prometheus metrics derived from the event seam: one registry per process role, no global state.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { channels, type LinkEvent, type MessageEvent, type SessionEvent } from './events.js';
+
+export function createMetrics(role: string): { registry: Registry; close(): void } {
+  const registry = new Registry();
+  registry.setDefaultLabels({ role });
+  const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by direction and hop.', labelNames: ['direction', 'hop', 'opcode'], registers: [registry] });
+  const bytes = new Counter({ name: 'hypha_accel_message_bytes_total', help: 'Endpoint message bytes seen, by direction and hop.', labelNames: ['direction', 'hop'], registers: [registry] });
+  const sessions = new Gauge({ name: 'hypha_accel_sessions', help: 'Sessions currently open.', registers: [registry] });
+  const sessionEvents = new Counter({ name: 'hypha_accel_session_events_total', help: 'Session opens, closes and refusals.', labelNames: ['event'], registers: [registry] });
+  const linkEvents = new Counter({ name: 'hypha_accel_link_events_total', help: 'Links up, down and refused, by error code.', labelNames: ['event', 'code'], registers: [registry] });
+  const links = new Gauge({ name: 'hypha_accel_links', help: 'Links currently established.', registers: [registry] });
+  const rtt = new Histogram({ name: 'hypha_accel_link_rtt_seconds', help: 'Link round-trip time from keep-alive pings.', buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] });
+
+  const onMessage = (m: unknown) => {
+    const e = m as MessageEvent;
+    messages.inc({ direction: e.direction, hop: e.hop, opcode: e.isBinary ? 'binary' : 'text' });
+    bytes.inc({ direction: e.direction, hop: e.hop }, e.data.length);
+  };
+  const onSession = (m: unknown) => {
+    const e = m as SessionEvent;
+    sessionEvents.inc({ event: e.event });
+    if (e.event === 'open') sessions.inc();
+    if (e.event === 'close') sessions.dec();
+  };
+  const onLink = (m: unknown) => {
+    const e = m as LinkEvent;
+    if (e.event === 'rtt' && e.rttMs !== undefined) return rtt.observe(e.rttMs / 1000);
+    linkEvents.inc({ event: e.event, code: e.errorCode ?? '' });
+    if (e.event === 'up') links.inc();
+    if (e.event === 'down') links.dec();
+  };
+  channels.message.subscribe(onMessage);
+  channels.session.subscribe(onSession);
+  channels.link.subscribe(onLink);
+  return {
+    registry,
+    close() {
+      channels.message.unsubscribe(onMessage);
+      channels.session.unsubscribe(onSession);
+      channels.link.unsubscribe(onLink);
+    },
+  };
+}

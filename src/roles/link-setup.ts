@@ -1,0 +1,24 @@
+// What edge and gateway agree on for every link: the reserved path, the settings each announces, and the
+// codec each link gets when both sides enabled it.
+import type { CommonConfig } from '../config/load.js';
+import type { LinkSettings } from '../link/handshake.js';
+import type { LinkCodec } from '../link/link-session.js';
+
+/** The gateway path that carries links; every other path is hypha's. */
+export const LINK_PATH = '/.hypha-accel/link';
+
+export const CODEC_CAPABILITY = 'codec-v1';
+
+export function linkSettings(config: CommonConfig): LinkSettings {
+  return {
+    windowBytes: config.windowBytes,
+    maxFrameBytes: config.maxFrameBytes,
+    capabilities: config.codec ? [CODEC_CAPABILITY] : [],
+  };
+}
+
+/** A factory of per-link codecs, or undefined when the link runs raw. Wired to src/codec when it lands. */
+export function linkCodecFactory(_config: CommonConfig, negotiated: string[]): (() => LinkCodec) | undefined {
+  if (!negotiated.includes(CODEC_CAPABILITY)) return undefined;
+  return undefined;
+}
