@@ -29,11 +29,17 @@ def build_service(service_id):
     def echo_bytes(b):
         return bytes(b)
 
+    def as_array(arr):
+        # A JS Uint8Array is sent as plain msgpack bin (bytes), not as a typed array.
+        if isinstance(arr, (bytes, bytearray, memoryview)):
+            return np.frombuffer(bytes(arr), dtype=np.uint8)
+        return np.asarray(arr)
+
     def array_stats(arr):
-        return _array_stats(np.asarray(arr))
+        return _array_stats(as_array(arr))
 
     def echo_array(arr):
-        return np.asarray(arr)
+        return as_array(arr)
 
     async def count(n):
         for i in range(int(n)):
