@@ -30,7 +30,8 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
       mirrorClose(ws, code, reason);
     },
     onAbort(error) {
-      log.warn({ code: error.code, sessionId, err: error.message }, 'session aborted');
+      const level = error.code === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? 'info' : 'warn';
+      log[level]({ code: error.code, sessionId, err: error.message }, 'session aborted');
       mirrorClose(ws, error.spec.wsClose || 1011, error.code === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? 'proxy stopping' : 'proxy link lost');
     },
     onPause() {
