@@ -1,0 +1,80 @@
+// Configuration: precedence flags > env > YAML > defaults, one-line coded errors, CLI exit code 2,
+// and docs/config.md in step with the settings table.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { renderConfigDoc } from '../../src/config/doc.js';
+import { SETTINGS } from '../../src/config/settings.js';
+import { AccelError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hypha-accel-config-'));
+const base = { listen: '127.0.0.1:9000', gatewayUrl: 'ws://127.0.0.1:9600', secretFile: '/dev/null' };
+
+test('flags override env, env overrides the YAML file, the file overrides defaults', () => {
+  const file = join(dir, 'edge.yaml');
+  writeFileSync(file, 'links: 5\nwindowBytes: 1048576\nlogLevel: debug\n');
+  const config = loadConfig('edge', {
+    flags: { ...base, links: '7' },
+    env: { HYPHA_ACCEL_LINKS: '6', HYPHA_ACCEL_WINDOW_BYTES: '2097152' },
+    configFile: file,
+  });
+  assert.equal(config.links, 7);
+  assert.equal(config.windowBytes, 2097152);
+  assert.equal(config.logLevel, 'debug');
+  assert.equal(config.maxFrameBytes, 65536); // default
+});
+
+test('a bad value names the setting, its source and the problem', () => {
+  assert.throws(
+    () => loadConfig('edge', { flags: { ...base, links: '0' }, env: {} }),
+    (error: AccelError) => error.code === 'HYPHA_ACCEL_ERR_CONFIG' && /links \(from --links\).*>= 1/.test(error.message),
+  );
+  assert.throws(
+    () => loadConfig('gateway', { flags: { listen: 'nonsense', hyphaUrl: 'http://x', secretFile: 'f' }, env: {} }),
+    /invalid setting listen \(from --listen\): expected HOST:PORT/,
+  );
+  assert.throws(() => loadConfig('gateway', { flags: { listen: ':1', secretFile: 'f' }, env: {} }), /missing setting hyphaUrl/);
+  assert.throws(
+    () => loadConfig('edge', { flags: { ...base }, env: { HYPHA_ACCEL_ENDPOINT_DEFLATE: 'maybe' } }),
+    /endpointDeflate \(from HYPHA_ACCEL_ENDPOINT_DEFLATE\)/,
+  );
+});
+
+test('unknown keys in the YAML file are refused, naming the key', () => {
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'linkz: 3\n');
+  assert.throws(() => loadConfig('edge', { flags: base, env: {}, configFile: file }), /unknown setting linkz/);
+});
+
+test('the CLI exits with code 2 and one line on a bad setting', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'edge', '--listen', '127.0.0.1:0', '--gateway-url', 'http://wrong', '--secret-file', '/dev/null'], { encoding: 'utf8' });
+  assert.equal(result.status, 2);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a ws:\/\/ or wss:\/\/ URL/);
+});
+
+test('a short secret is a configuration error', () => {
+  const secret = join(dir, 'short');
+  writeFileSync(secret, 'abc');
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'gateway', '--listen', '127.0.0.1:0', '--hypha-url', 'http://127.0.0.1:1', '--secret-file', secret], { encoding: 'utf8' });
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /invalid setting secretFile: .* holds 3 bytes/);
+});
+
+test('--help lists every setting of the role with its environment variable', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'gateway', '--help'], { encoding: 'utf8' });
+  assert.equal(result.status, 0);
+  for (const spec of SETTINGS.filter((s) => s.roles.includes('gateway'))) {
+    assert.ok(result.stdout.includes(spec.flag), `help lacks ${spec.flag}`);
+    assert.ok(result.stdout.replace(/\s+/g, ' ').includes(spec.env), `help lacks ${spec.env}`);
+  }
+});
+
+test('docs/config.md is generated from the settings table', () => {
+  assert.equal(readFileSync('docs/config.md', 'utf8'), renderConfigDoc());
+});
