@@ -33,8 +33,9 @@ export class PayloadEndpoint {
     const emit: EmitFrame = (frame) => {
       if (!this.closed) options.emitFrame(frame);
     };
-    this.sender = new PayloadSender(options.pair, emit, options.yieldTurn ?? setImmediateTurn, options.shm);
-    this.receiver = new PayloadReceiver(options.pair, emit, options.shm);
+    const yieldTurn = options.yieldTurn ?? setImmediateTurn;
+    this.sender = new PayloadSender(options.pair, emit, yieldTurn, options.shm);
+    this.receiver = new PayloadReceiver(options.pair, emit, options.shm, yieldTurn);
   }
 
   /** Moves a blob to the peer; resolves with the id to put in the message once its frames are emitted. */

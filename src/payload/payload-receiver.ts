@@ -5,7 +5,8 @@
 import { PayloadError, PayloadErrorCode, type PayloadErrorCodeValue } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
 import { encodeAck, encodeNack, type ChunkFrame, type ManifestFrame, type ShmFrame } from './payload-wire.js';
-import type { EmitFrame } from './payload-sender.js';
+import type { EmitFrame, YieldTurn } from './payload-sender.js';
+import type { ChunkHasher } from './chunk-hash.js';
 import type { ShmChannel } from './shm-segments.js';
 
 interface Assembly {
@@ -14,6 +15,7 @@ interface Assembly {
   outstanding: Set<bigint>; // bodies we still wait for (announced inline, or NACKed)
   nackRounds: number;
   sawCorruption: boolean;
+  assembling: boolean;
 }
 
 interface BlobSlot {
@@ -34,6 +36,7 @@ export class PayloadReceiver {
     private readonly pair: PayloadPair,
     private readonly emit: EmitFrame,
     private readonly shm: ShmChannel | undefined,
+    private readonly yieldTurn: YieldTurn,
   ) {}
 
   get activeBlobCount(): number {
@@ -76,7 +79,7 @@ export class PayloadReceiver {
       this.pair.metrics.blobsFailed++;
       return; // a duplicate id: ignore it, the first one stands
     }
-    const assembly: Assembly = { manifest, bodies: new Map(), outstanding: new Set(), nackRounds: 0, sawCorruption: false };
+    const assembly: Assembly = { manifest, bodies: new Map(), outstanding: new Set(), nackRounds: 0, sawCorruption: false, assembling: false };
     for (const entry of manifest.entries) {
       if (!entry.inline || assembly.outstanding.has(entry.hash)) continue;
       assembly.outstanding.add(entry.hash);
@@ -122,7 +125,7 @@ export class PayloadReceiver {
     try {
       if (!this.shm) throw new PayloadError(PayloadErrorCode.shmSegmentInvalid, 'shared memory not negotiated');
       const bytes = await this.shm.read(frame.segmentName, frame.totalBytes);
-      if (hasher.hash(bytes) !== frame.wholeHash) {
+      if ((await this.wholeHashOf([bytes], hasher)) !== frame.wholeHash) {
         metrics.hashMismatches++;
         throw new PayloadError(PayloadErrorCode.hashMismatch, `shm blob ${frame.blobId} does not match its hash`);
       }
@@ -145,7 +148,7 @@ export class PayloadReceiver {
   }
 
   private tryComplete(assembly: Assembly): void {
-    if (assembly.outstanding.size > 0 || !this.assemblies.has(assembly.manifest.blobId)) return;
+    if (assembly.outstanding.size > 0 || assembly.assembling || !this.assemblies.has(assembly.manifest.blobId)) return;
     const { metrics, store, hasher, options } = this.pair;
     const missingSet = new Set<bigint>();
     const pieces: Uint8Array[] = [];
@@ -191,14 +194,56 @@ export class PayloadReceiver {
       this.emit(encodeNack(assembly.manifest.blobId, missing));
       return;
     }
-    const blob = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, assembly.manifest.totalBytes);
-    if (blob.byteLength !== assembly.manifest.totalBytes || hasher.hash(blob) !== assembly.manifest.wholeHash) {
+    assembly.assembling = true;
+    void this.assemble(assembly, pieces);
+  }
+
+  /** Copies the verified pieces into one buffer and checks the whole-blob hash, yielding between slices. */
+  private async assemble(assembly: Assembly, pieces: Uint8Array[]): Promise<void> {
+    const { metrics, hasher } = this.pair;
+    const { totalBytes, blobId, wholeHash } = assembly.manifest;
+    const blob = pieces.length === 1 ? pieces[0]! : Buffer.allocUnsafe(totalBytes);
+    if (pieces.length > 1) {
+      let offset = 0;
+      let copiedSinceYield = 0;
+      for (const piece of pieces) {
+        blob.set(piece, offset);
+        offset += piece.byteLength;
+        copiedSinceYield += piece.byteLength;
+        if (copiedSinceYield >= this.pair.options.cooperativeSliceBytes) {
+          copiedSinceYield = 0;
+          await this.yieldTurn();
+          if (this.assemblies.get(blobId) !== assembly) return; // closed meanwhile
+        }
+      }
+    }
+    const actual = await this.wholeHashOf(pieces, hasher);
+    if (this.assemblies.get(blobId) !== assembly) return;
+    if (blob.byteLength !== totalBytes || actual !== wholeHash) {
       metrics.hashMismatches++;
-      this.fail(assembly, PayloadErrorCode.hashMismatch, `blob ${assembly.manifest.blobId} does not match its whole-blob hash`);
+      this.fail(assembly, PayloadErrorCode.hashMismatch, `blob ${blobId} does not match its whole-blob hash`);
       return;
     }
     this.finish(assembly);
-    this.deliver(assembly.manifest.blobId, blob);
+    this.deliver(blobId, blob);
+  }
+
+  private async wholeHashOf(pieces: readonly Uint8Array[], hasher: ChunkHasher): Promise<bigint> {
+    const state = hasher.wholeBlob();
+    const sliceBytes = this.pair.options.cooperativeSliceBytes;
+    let hashedSinceYield = 0;
+    for (const piece of pieces) {
+      for (let offset = 0; offset < piece.byteLength; offset += sliceBytes) {
+        const slice = piece.subarray(offset, Math.min(piece.byteLength, offset + sliceBytes));
+        state.update(slice);
+        hashedSinceYield += slice.byteLength;
+        if (hashedSinceYield >= 4 * sliceBytes) {
+          hashedSinceYield = 0;
+          await this.yieldTurn();
+        }
+      }
+    }
+    return state.digest();
   }
 
   private retryParked(hash: bigint): void {

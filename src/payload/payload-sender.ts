@@ -3,6 +3,7 @@
 // peer may NACK until it ACKs (bounded), and answers NACKs; a chunk held by neither side yields FAIL.
 
 import { chunkBoundariesCooperative } from './gear-chunker.js';
+import { hashWholeBlob } from './chunk-hash.js';
 import { chooseCodec, type LinkEstimate } from './codec-policy.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
@@ -70,7 +71,7 @@ export class PayloadSender {
       return false;
     }
     this.pin(blobId, { chunks: new Map(), pinnedBytes: 0, codec: ChunkCodec.none, shmSegment: segmentName });
-    this.emit(encodeShm({ blobId, totalBytes: bytes.byteLength, wholeHash: hasher.hash(bytes), segmentName }));
+    this.emit(encodeShm({ blobId, totalBytes: bytes.byteLength, wholeHash: hashWholeBlob(hasher, bytes), segmentName }));
     metrics.shmBlobsSent++;
     metrics.shmBytesSent += bytes.byteLength;
     return true;
@@ -82,11 +83,13 @@ export class PayloadSender {
     const entries: ManifestEntry[] = [];
     const inlineViews: Uint8Array[] = [];
     const pinned: PinnedBlob = { chunks: new Map(), pinnedBytes: bytes.byteLength, codec: ChunkCodec.none };
+    const wholeHash = hasher.wholeBlob();
     let start = 0;
     let hashedSinceYield = 0;
     for (const end of cuts) {
       const view = bytes.subarray(start, end);
       start = end;
+      wholeHash.update(view);
       const hash = hasher.hash(view);
       const firstInBlob = !pinned.chunks.has(hash);
       const inline = firstInBlob && !(options.dedupeEnabled && peerHolds.has(hash));
@@ -107,14 +110,14 @@ export class PayloadSender {
         }
       }
       hashedSinceYield += view.byteLength;
-      if (hashedSinceYield >= 8 * options.cooperativeSliceBytes) {
+      if (hashedSinceYield >= options.cooperativeSliceBytes) {
         hashedSinceYield = 0;
         await this.yieldTurn();
       }
     }
     pinned.codec = this.pickCodec(bytes.byteLength, inlineViews);
     this.pin(blobId, pinned);
-    this.emit(encodeManifest({ blobId, totalBytes: bytes.byteLength, wholeHash: hasher.hash(bytes), entries }));
+    this.emit(encodeManifest({ blobId, totalBytes: bytes.byteLength, wholeHash: wholeHash.digest(), entries }));
     const inlineHashes = entries.filter((e) => e.inline).map((e) => e.hash);
     await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
   }

@@ -14,24 +14,55 @@ const { parentPort } = require('node:worker_threads');
 const binding = require(${JSON.stringify(bindingPath)});
 const cctx = new binding.CCtx();
 const dctx = new binding.DCtx();
-parentPort.on('message', ({ id, op, level, items, rawBytes }) => {
+parentPort.on('message', ({ id, op, level, packed, lengths, rawBytes }) => {
   try {
-    const out = items.map((src, i) => {
+    const out = [];
+    let offset = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      const src = packed.subarray(offset, offset + lengths[i]);
+      offset += lengths[i];
       if (op === 'encode') {
         const dst = new Uint8Array(binding.compressBound(src.byteLength));
-        return dst.subarray(0, cctx.compress(dst, src, level));
+        out.push(dst.subarray(0, cctx.compress(dst, src, level)));
+      } else {
+        const dst = new Uint8Array(rawBytes[i]);
+        const written = dctx.decompress(dst, src);
+        if (written !== rawBytes[i]) throw new Error('decoded ' + written + ' bytes, expected ' + rawBytes[i]);
+        out.push(dst);
       }
-      const dst = new Uint8Array(rawBytes[i]);
-      const written = dctx.decompress(dst, src);
-      if (written !== rawBytes[i]) throw new Error('decoded ' + written + ' bytes, expected ' + rawBytes[i]);
-      return dst;
-    });
-    parentPort.postMessage({ id, out }, out.map((b) => b.buffer));
+    }
+    // Pack the results into one compact buffer and transfer it (no copy back, no oversized clones).
+    const total = out.reduce((sum, b) => sum + b.byteLength, 0);
+    const result = new Uint8Array(total);
+    let at = 0;
+    for (const b of out) { result.set(b, at); at += b.byteLength; }
+    parentPort.postMessage({ id, packed: result, lengths: out.map((b) => b.byteLength) }, [result.buffer]);
   } catch (error) {
     parentPort.postMessage({ id, error: String(error && error.message || error) });
   }
 });
 `;
+
+function pack(items: readonly Uint8Array[]): { packed: Uint8Array<ArrayBuffer>; lengths: number[] } {
+  const lengths = items.map((item) => item.byteLength);
+  const packed = new Uint8Array(lengths.reduce((sum, n) => sum + n, 0));
+  let offset = 0;
+  for (const item of items) {
+    packed.set(item, offset);
+    offset += item.byteLength;
+  }
+  return { packed, lengths };
+}
+
+function unpack(packed: Uint8Array, lengths: readonly number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let offset = 0;
+  for (const length of lengths) {
+    out.push(packed.subarray(offset, offset + length));
+    offset += length;
+  }
+  return out;
+}
 
 interface PendingTask {
   resolve: (out: Uint8Array[]) => void;
@@ -56,11 +87,11 @@ export class ZstdPool {
     const worker = new Worker(workerSource, { eval: true });
     const entry: PoolWorker = { worker, pending: new Map() };
     worker.unref();
-    worker.on('message', (msg: { id: number; out?: Uint8Array[]; error?: string }) => {
+    worker.on('message', (msg: { id: number; packed?: Uint8Array; lengths?: number[]; error?: string }) => {
       const task = entry.pending.get(msg.id);
       if (!task) return;
       entry.pending.delete(msg.id);
-      if (msg.out) task.resolve(msg.out);
+      if (msg.packed && msg.lengths) task.resolve(unpack(msg.packed, msg.lengths));
       else task.reject(new PayloadError(PayloadErrorCode.decodeFailed, `zstd worker: ${msg.error}`));
     });
     worker.on('error', (error) => this.failAll(entry, error));
@@ -92,7 +123,9 @@ export class ZstdPool {
     const id = this.nextTaskId++;
     return new Promise<Uint8Array[]>((resolve, reject) => {
       target.pending.set(id, { resolve, reject });
-      target.worker.postMessage({ id, op, level: this.level, items, rawBytes });
+      // Views would clone their whole backing buffer (e.g. a 64 MiB blob per chunk): pack and transfer.
+      const { packed, lengths } = pack(items);
+      target.worker.postMessage({ id, op, level: this.level, packed, lengths, rawBytes }, [packed.buffer]);
     });
   }
 

@@ -171,7 +171,7 @@ test('a manifest whose whole-blob hash lies is refused', async () => {
     h.a.hook = (frame) => {
       if (frame[0] !== FrameKind.manifest) return frame;
       const bad = frame.slice();
-      bad[20]! ^= 1; // inside wholeHash
+      bad[25]! ^= 1; // inside the hash part of wholeHash
       return bad;
     };
     await assert.rejects(h.roundTrip(h.a, randomBytesSeeded(100_000, 1)), (e: unknown) => e instanceof PayloadError && e.code === PayloadErrorCode.hashMismatch);
