@@ -76,7 +76,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       publishLink({ role: 'edge', linkId: link.linkId, event: 'up' });
     },
     onLinkDown: (slot, error) => {
-      log.warn({ slot, code: error?.code, err: error?.message }, 'link down');
+      log[error?.code === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? 'info' : 'warn']({ slot, code: error?.code, err: error?.message }, 'link down');
       publishLink({ role: 'edge', linkId: String(slot), event: 'down', errorCode: error?.code, message: error?.message });
     },
     onDialError: (slot, error) => {
