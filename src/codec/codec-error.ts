@@ -4,7 +4,7 @@
 export type CodecErrorCode =
   /** compact input is malformed (truncated, bad token, length over a limit); fatal if `fatal` */
   | 'HYPHA_ACCEL_ERR_CODEC_MALFORMED'
-  /** a table reference, sequence number or table generation does not match: the tables diverged */
+  /** a table reference, sequence number or table digest does not match: the tables diverged */
   | 'HYPHA_ACCEL_ERR_CODEC_DESYNC'
   /** a declared length exceeds a configured limit (maxMessageBytes, ...) */
   | 'HYPHA_ACCEL_ERR_CODEC_LIMIT'

@@ -7,6 +7,15 @@ import { resolveOptions, type CodecOptions, type CodecStats, type ResolvedOption
 import { DecoderTable } from './slot-table.js';
 import { STATIC_STRINGS } from './static-dict.js';
 import * as T from './tokens.js';
+import { digestBytes, KIND_OBJECT, KIND_SHAPE, KIND_STRING } from './table-digest.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** continues an FNV-1a digest over more bytes (shape keys arrive one by one) */
+function continueDigest(h: number, b: Uint8Array): number {
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
 
 interface Shape {
   header: Uint8Array;
@@ -25,7 +34,7 @@ export class CodecDecoder {
   #out: Uint8Array = new Uint8Array(0);
   #op = 0;
   #seq = 0;
-  #generation = 0;
+  #digest = 0;
   #poisoned: CodecError | null = null;
 
   constructor(opts: CodecOptions = {}) {
@@ -39,7 +48,7 @@ export class CodecDecoder {
   }
 
   /**
-   * The exact original message. Errors found in the header (version, sequence, generation, length
+   * The exact original message. Errors found in the header (version, sequence, table digest, length
    * limit) leave the instance usable (`fatal: false`); errors inside the body may have changed the
    * tables, so they are fatal and every later call throws HYPHA_ACCEL_ERR_CODEC_POISONED.
    */
@@ -56,8 +65,9 @@ export class CodecDecoder {
     if (c[1] !== (this.#seq & 0xff)) {
       this.#fail('HYPHA_ACCEL_ERR_CODEC_DESYNC', `sequence ${c[1]} where ${this.#seq & 0xff} was due`, false);
     }
-    if (c[2] !== (this.#generation & 0xff)) {
-      this.#fail('HYPHA_ACCEL_ERR_CODEC_DESYNC', `table generation ${c[2]} where ${this.#generation & 0xff} was due`, false);
+    const digest = (c[2]! << 8) | c[3]!;
+    if (digest !== (this.#digest & 0xffff)) {
+      this.#fail('HYPHA_ACCEL_ERR_CODEC_DESYNC', `table digest ${digest} where ${this.#digest & 0xffff} was due`, false);
     }
     this.#c = c;
     this.#ip = T.HEADER_FIXED_BYTES;
@@ -85,10 +95,10 @@ export class CodecDecoder {
       this.#poisoned = e;
       throw e;
     } finally {
-      this.#c = new Uint8Array(0);
+      this.#c = EMPTY;
     }
     const out = this.#out;
-    this.#out = new Uint8Array(0);
+    this.#out = EMPTY;
     this.#seq++;
     const st = this.stats;
     st.messages++;
@@ -162,7 +172,7 @@ export class CodecDecoder {
         whole.set(a);
         whole.set(b, a.length);
         this.#strings.insert(whole, whole.length);
-        this.#generation++;
+        this.#digest = digestBytes(this.#digest, KIND_STRING, whole);
         return;
       }
       case T.T_STR_NEW: case T.T_STATIC: this.#writeString(this.#part(t)); return;
@@ -193,7 +203,7 @@ export class CodecDecoder {
         this.#value(depth);
         const entry = this.#out.slice(start, this.#op);
         this.#objects.insert(entry, entry.length);
-        this.#generation++;
+        this.#digest = digestBytes(this.#digest, KIND_OBJECT, entry);
         return;
       }
     }
@@ -238,7 +248,7 @@ export class CodecDecoder {
     const s = this.#c.slice(this.#ip, this.#ip + n);
     this.#ip += n;
     this.#strings.insert(s, s.length);
-    this.#generation++;
+    this.#digest = digestBytes(this.#digest, KIND_STRING, s);
     return s;
   }
 
@@ -334,7 +344,9 @@ export class CodecDecoder {
       this.#value(depth + 1);
     }
     this.#shapes.insert({ header, keys }, size);
-    this.#generation++;
+    let digest = digestBytes(this.#digest, KIND_SHAPE, header);
+    for (const k of keys) digest = continueDigest(digest, k);
+    this.#digest = digest;
   }
 
   #blob(): void {

@@ -8,11 +8,15 @@ import { EncoderTable } from './slot-table.js';
 import { STATIC_STRINGS } from './static-dict.js';
 import * as T from './tokens.js';
 import { ByteWriter } from './byte-writer.js';
+import { digestString, KIND_OBJECT, KIND_SHAPE, KIND_STRING } from './table-digest.js';
 
 /** top-level maps above this size are never interned whole (they carry fresh session ids) */
 const TOP_LEVEL_INTERN_BYTES = 128;
 
-type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+/** Node's native latin1 view works on any Uint8Array: one call, no Buffer wrapper per message */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, s: number, e: number): string })
+  .latin1Slice;
+const EMPTY = new Uint8Array(0);
 
 export class CodecEncoder {
   readonly stats: CodecStats;
@@ -25,11 +29,10 @@ export class CodecEncoder {
   readonly #maxBin = new Int32Array(1);
   #offsets = new Int32Array(256);
   #offsetsTop = 0;
-  #keyScratch: Latin1Buffer = Buffer.allocUnsafe(1024) as Latin1Buffer;
-  #b: Uint8Array = new Uint8Array(0);
-  #bl: Latin1Buffer = Buffer.alloc(0) as Latin1Buffer;
+  #keyScratch = new Uint8Array(1024);
+  #b: Uint8Array = EMPTY;
   #seq = 0;
-  #generation = 0;
+  #digest = 0;
   #poisoned = false;
 
   constructor(opts: CodecOptions = {}) {
@@ -57,12 +60,12 @@ export class CodecEncoder {
     const count = extraEnd > 0 ? 2 : 1;
     const valuesEnd = count === 2 ? extraEnd : mainEnd;
     this.#b = msg;
-    this.#bl = Buffer.from(msg.buffer, msg.byteOffset, msg.length) as Latin1Buffer;
     const w = this.#w;
     w.reset();
     w.byte((T.FORMAT_VERSION << 4) | (count << 1) | (valuesEnd < end ? 1 : 0));
     w.byte(this.#seq & 0xff);
-    w.byte(this.#generation & 0xff);
+    w.byte((this.#digest >>> 8) & 0xff);
+    w.byte(this.#digest & 0xff);
     w.varint(end);
     try {
       const headerBytes = w.pos;
@@ -79,8 +82,7 @@ export class CodecEncoder {
       throw err instanceof CodecError ? err
         : new CodecError('HYPHA_ACCEL_ERR_CODEC_BLOB', `blob sink failed: ${String(err)}`, true);
     } finally {
-      this.#b = new Uint8Array(0);
-      this.#bl = Buffer.alloc(0) as Latin1Buffer;
+      this.#b = EMPTY;
     }
     this.#seq++;
     st.messages++;
@@ -119,7 +121,7 @@ export class CodecEncoder {
       this.#w.bytes(this.#b, pos, cEnd);
       return cEnd;
     }
-    const key = this.#bl.latin1Slice(cStart, cEnd);
+    const key = latin1Slice.call(this.#b, cStart, cEnd);
     const slot = this.#strings.get(key);
     if (slot !== undefined) { this.#strRef(slot); return cEnd; }
     const st = this.#static.get(key);
@@ -135,7 +137,7 @@ export class CodecEncoder {
       this.#w.bytes(this.#b, cStart, cEnd);
     }
     this.#strings.insert(key);
-    this.#generation++;
+    this.#digest = digestString(this.#digest, KIND_STRING, key);
     return cEnd;
   }
 
@@ -149,7 +151,7 @@ export class CodecEncoder {
     this.#w.varint(end - start);
     this.#w.bytes(this.#b, start, end);
     this.#strings.insert(key);
-    this.#generation++;
+    this.#digest = digestString(this.#digest, KIND_STRING, key);
   }
 
   #strRef(slot: number): void {
@@ -179,7 +181,7 @@ export class CodecEncoder {
     if (size < o.minObjectEntryBytes || size > o.maxObjectEntryBytes || maxBin >= o.internBinLimitBytes) {
       return null;
     }
-    const key = this.#bl.latin1Slice(pos, end);
+    const key = latin1Slice.call(this.#b, pos, end);
     const slot = this.#objects.get(key);
     return slot !== undefined ? slot : key;
   }
@@ -225,10 +227,16 @@ export class CodecEncoder {
         this.#value(this.#offsets[base + 2 * i]!, depth + 1);
         this.#value(this.#offsets[base + 2 * i + 1]!, depth + 1);
       }
-      if (shapeKey !== null) { this.#shapes.insert(shapeKey); this.#generation++; }
+      if (shapeKey !== null) {
+        this.#shapes.insert(shapeKey);
+        this.#digest = digestString(this.#digest, KIND_SHAPE, shapeKey);
+      }
     }
     this.#offsetsTop = base;
-    if (objKey !== null) { this.#objects.insert(objKey); this.#generation++; }
+    if (objKey !== null) {
+      this.#objects.insert(objKey);
+      this.#digest = digestString(this.#digest, KIND_OBJECT, objKey);
+    }
     return end;
   }
 
@@ -238,7 +246,7 @@ export class CodecEncoder {
     let total = hdr;
     for (let i = 0; i < n; i++) total += offs[base + 2 * i + 1]! - offs[base + 2 * i]!;
     if (total > 4096) return null;
-    if (this.#keyScratch.length < total) this.#keyScratch = Buffer.allocUnsafe(total * 2) as Latin1Buffer;
+    if (this.#keyScratch.length < total) this.#keyScratch = new Uint8Array(total * 2);
     const s = this.#keyScratch;
     const b = this.#b;
     let q = 0;
@@ -247,7 +255,7 @@ export class CodecEncoder {
       const e = offs[base + 2 * i + 1]!;
       for (let j = offs[base + 2 * i]!; j < e; j++) s[q++] = b[j]!;
     }
-    return s.latin1Slice(0, q);
+    return latin1Slice.call(s, 0, q);
   }
 
   #array(pos: number, depth: number): number {
@@ -266,7 +274,10 @@ export class CodecEncoder {
     w.bytes(b, pos, pos + hdr);
     let p = pos + hdr;
     for (let i = 0; i < n; i++) p = this.#value(p, depth + 1);
-    if (objKey !== null) { this.#objects.insert(objKey); this.#generation++; }
+    if (objKey !== null) {
+      this.#objects.insert(objKey);
+      this.#digest = digestString(this.#digest, KIND_OBJECT, objKey);
+    }
     return end;
   }
 

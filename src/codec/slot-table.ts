@@ -1,68 +1,144 @@
-// Bounded intern tables with small numeric slots, one per kind (strings, objects, shapes) and side.
-// Both sides run the same sequence of get/set on an lru-cache of equal bounds, so evictions and the
-// slot handed to each new entry (lowest freed slot first, else the next unused) evolve in lockstep.
-import { LRUCache } from 'lru-cache';
+// Bounded intern tables with small numeric slots (strings, objects, shapes), one per kind and side.
+// Own LRU instead of lru-cache: the hot path does ~15 lookups per message and lru-cache's per-call
+// option handling cost ~20% of encode time (measured, docs/codec.md). Both sides run the same
+// get/insert sequence on equal bounds, so evictions and the slot given to each new entry (last freed
+// slot first, else the next unused) evolve in lockstep.
 
 interface Bounds {
   entries: number;
   bytes: number;
 }
 
-/** Encoder side: key (latin1 view of the exact bytes) -> slot. */
-export class EncoderTable {
-  readonly #cache: LRUCache<string, number>;
-  readonly #free: number[] = [];
+/** Recency order, sizes and slot allocation shared by both sides (no keys, no values). */
+class SlotLru {
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  #prev: Int32Array;
+  #next: Int32Array;
+  #sizes: Int32Array;
+  #head = -1; // most recently used
+  #tail = -1; // least recently used
+  #count = 0;
+  #bytes = 0;
   #nextSlot = 0;
+  readonly #free: number[] = [];
+
+  constructor(b: Bounds) {
+    this.#maxEntries = b.entries;
+    this.#maxBytes = b.bytes;
+    const initial = Math.min(b.entries, 256);
+    this.#prev = new Int32Array(initial);
+    this.#next = new Int32Array(initial);
+    this.#sizes = new Int32Array(initial);
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  touch(slot: number): void {
+    if (slot === this.#head) return;
+    this.#unlink(slot);
+    this.#pushHead(slot);
+  }
+
+  /** allocates a slot for an entry of `size`, evicting least recently used entries first */
+  allocate(size: number, onEvict: (slot: number) => void): number {
+    while (this.#count > 0 && (this.#count >= this.#maxEntries || this.#bytes + size > this.#maxBytes)) {
+      const victim = this.#tail;
+      this.#unlink(victim);
+      this.#count--;
+      this.#bytes -= this.#sizes[victim]!;
+      this.#free.push(victim);
+      onEvict(victim);
+    }
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#nextSlot++;
+    if (slot >= this.#prev.length) this.#grow();
+    this.#sizes[slot] = size;
+    this.#bytes += size;
+    this.#count++;
+    this.#pushHead(slot);
+    return slot;
+  }
+
+  #unlink(slot: number): void {
+    const p = this.#prev[slot]!;
+    const n = this.#next[slot]!;
+    if (p >= 0) this.#next[p] = n; else this.#head = n;
+    if (n >= 0) this.#prev[n] = p; else this.#tail = p;
+  }
+
+  #pushHead(slot: number): void {
+    this.#prev[slot] = -1;
+    this.#next[slot] = this.#head;
+    if (this.#head >= 0) this.#prev[this.#head] = slot;
+    this.#head = slot;
+    if (this.#tail < 0) this.#tail = slot;
+  }
+
+  #grow(): void {
+    const len = Math.min(this.#maxEntries + 1, this.#prev.length * 2);
+    const grow = (a: Int32Array) => { const b = new Int32Array(len); b.set(a); return b; };
+    this.#prev = grow(this.#prev);
+    this.#next = grow(this.#next);
+    this.#sizes = grow(this.#sizes);
+  }
+}
+
+/** Encoder side: key (latin1 view of the exact bytes) -> slot. size(entry) = key.length. */
+export class EncoderTable {
+  readonly #lru: SlotLru;
+  readonly #slots = new Map<string, number>();
+  readonly #keys: (string | undefined)[] = [];
+  readonly #evict = (slot: number): void => {
+    this.#slots.delete(this.#keys[slot]!);
+    this.#keys[slot] = undefined;
+  };
 
   constructor(bounds: Bounds) {
-    this.#cache = new LRUCache<string, number>({
-      max: bounds.entries,
-      maxSize: bounds.bytes,
-      sizeCalculation: (_slot, key) => Math.max(1, key.length),
-      dispose: (slot) => { this.#free.push(slot); },
-    });
+    this.#lru = new SlotLru(bounds);
   }
 
   /** slot of key, marking it most recently used; undefined when absent (no state change) */
   get(key: string): number | undefined {
-    return this.#cache.get(key);
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) this.#lru.touch(slot);
+    return slot;
   }
 
   insert(key: string): void {
-    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#nextSlot++;
-    this.#cache.set(key, slot);
+    const slot = this.#lru.allocate(Math.max(1, key.length), this.#evict);
+    this.#slots.set(key, slot);
+    this.#keys[slot] = key;
   }
 
   get size(): number {
-    return this.#cache.size;
+    return this.#lru.count;
   }
 }
 
-/** Decoder side: slot -> value, where size(value) equals the encoder's key length. */
+/** Decoder side: slot -> value; the caller passes the same size the encoder's key length gives. */
 export class DecoderTable<V> {
-  readonly #cache: LRUCache<number, { v: V; size: number }>;
-  readonly #free: number[] = [];
-  #nextSlot = 0;
+  readonly #lru: SlotLru;
+  readonly #values: (V | undefined)[] = [];
+  readonly #evict = (slot: number): void => { this.#values[slot] = undefined; };
 
   constructor(bounds: Bounds) {
-    this.#cache = new LRUCache<number, { v: V; size: number }>({
-      max: bounds.entries,
-      maxSize: bounds.bytes,
-      sizeCalculation: (e) => Math.max(1, e.size),
-      dispose: (_e, slot) => { this.#free.push(slot); },
-    });
+    this.#lru = new SlotLru(bounds);
   }
 
   get(slot: number): V | undefined {
-    return this.#cache.get(slot)?.v;
+    const v = this.#values[slot];
+    if (v !== undefined) this.#lru.touch(slot);
+    return v;
   }
 
   insert(value: V, size: number): void {
-    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#nextSlot++;
-    this.#cache.set(slot, { v: value, size });
+    const slot = this.#lru.allocate(Math.max(1, size), this.#evict);
+    this.#values[slot] = value;
   }
 
   get size(): number {
-    return this.#cache.size;
+    return this.#lru.count;
   }
 }

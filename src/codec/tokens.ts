@@ -3,8 +3,9 @@
 
 export const FORMAT_VERSION = 1;
 
-/** header: byte0 = version<<4 | valueCount<<1 | hasTrailing; byte1 = seq; byte2 = generation; varint length */
-export const HEADER_FIXED_BYTES = 3;
+/** header: byte0 = version<<4 | valueCount<<1 | hasTrailing; byte1 = seq; bytes 2-3 = table digest
+ * (low 16 bits, big-endian) before this message; then the original length as a varint */
+export const HEADER_FIXED_BYTES = 4;
 
 export const T_STR_REF1 = 0x00; // ..0x1f: string slot 0..31
 export const T_STR_REF2 = 0x20; // ..0x2f: slot 32 + ((t & 0x0f) << 8 | next byte)

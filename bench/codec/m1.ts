@@ -1,0 +1,111 @@
+// Scenario M1: transcode the captured corpus. Link bytes as % of the original (main, extra, whole, per
+// direction) and throughput (MB/s, messages/s) of codec encode+decode against @msgpack/msgpack
+// decode+encode and msgpackr unpack+pack of the same messages. Run: node --import tsx bench/codec/m1.ts
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Packr } from 'msgpackr';
+import { CodecDecoder, CodecEncoder, newCodecStats, type CodecStats } from '../../src/codec/index.js';
+import { buildWorkloads, SMALL_MESSAGE_BYTES, type Workload } from './workload.js';
+
+const minMs = Number(process.env.M1_MIN_MS ?? 1500);
+
+function sizes(w: Workload): { stats: CodecStats; rawFallbacks: number; smallPct: number; smallIn: number } {
+  const stats = newCodecStats();
+  const enc = new CodecEncoder({ stats });
+  const dec = new CodecDecoder();
+  let smallIn = 0;
+  let smallOut = 0;
+  const warm = Math.floor(w.messages.length / 10); // steady state: skip the first tenth
+  w.messages.forEach((m, i) => {
+    const c = enc.encodeBinary(m);
+    const len = c === null ? m.length : c.length;
+    if (c !== null && !Buffer.from(dec.decodeBinary(c)).equals(m)) throw new Error('round trip mismatch');
+    if (i >= warm && m.length <= SMALL_MESSAGE_BYTES) { smallIn += m.length; smallOut += len; }
+  });
+  return { stats, rawFallbacks: stats.rawFallbacks, smallPct: (100 * smallOut) / smallIn, smallIn };
+}
+
+/** make() builds fresh state (untimed); the returned function is one timed pass over the workload */
+type Runner = () => () => void;
+
+function measure(w: Workload, make: Runner): { mbPerS: number; msgPerS: number } {
+  const bytes = w.messages.reduce((a, m) => a + m.length, 0);
+  make()(); // warm up the JIT
+  let passes = 0;
+  let elapsedNs = 0n;
+  while (Number(elapsedNs) / 1e6 < minMs) {
+    const pass = make();
+    const t0 = process.hrtime.bigint();
+    pass();
+    elapsedNs += process.hrtime.bigint() - t0;
+    passes++;
+  }
+  const s = Number(elapsedNs) / 1e9;
+  return { mbPerS: (bytes * passes) / s / 1e6, msgPerS: (w.messages.length * passes) / s };
+}
+
+const runners: Record<string, (w: Workload) => Runner> = {
+  'codec encode+decode': (w) => () => {
+    const enc = new CodecEncoder();
+    const dec = new CodecDecoder();
+    return () => { for (const m of w.messages) { const c = enc.encodeBinary(m); if (c) dec.decodeBinary(c); } };
+  },
+  'codec encode': (w) => () => {
+    const enc = new CodecEncoder();
+    return () => { for (const m of w.messages) enc.encodeBinary(m); };
+  },
+  '@msgpack/msgpack decode+encode': (w) => () => {
+    const d = new Decoder({ useBigInt64: true });
+    const e = new Encoder({ useBigInt64: true });
+    return () => { for (const m of w.messages) for (const v of d.decodeMulti(m)) e.encode(v); };
+  },
+  'msgpackr unpack+pack': (w) => () => {
+    const p = new Packr({ useRecords: false, int64AsType: 'bigint' } as ConstructorParameters<typeof Packr>[0]);
+    return () => { for (const m of w.messages) for (const v of p.unpackMultiple(m) as unknown[]) p.pack(v); };
+  },
+};
+
+const workloads = buildWorkloads(Number(process.env.M1_ROUNDS ?? 20));
+const results: Record<string, unknown>[] = [];
+for (const w of workloads) {
+  const sz = sizes(w);
+  const st = sz.stats;
+  const row: Record<string, unknown> = {
+    workload: w.name, dir: w.dir, messages: w.messages.length,
+    wholePct: (100 * st.bytesOut) / st.bytesIn,
+    mainPct: (100 * st.mainBytesOut) / st.mainBytesIn,
+    extraPct: st.extraBytesIn ? (100 * st.extraBytesOut) / st.extraBytesIn : null,
+    smallSteadyPct: sz.smallPct, rawFallbacks: sz.rawFallbacks,
+  };
+  for (const [name, r] of Object.entries(runners)) row[name] = measure(w, r(w));
+  results.push(row);
+  console.log(JSON.stringify(row));
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outDir = join(here, '..', 'results');
+mkdirSync(outDir, { recursive: true });
+const date = new Date().toISOString().slice(0, 10);
+const env = { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), minMs };
+writeFileSync(join(outDir, `codec-m1-${date}.json`), JSON.stringify({ scenario: 'M1', env, results }, null, 2));
+const fmt = (x: unknown) => (typeof x === 'number' ? x.toFixed(1) : '-');
+const tp = (r: Record<string, unknown>, k: string) => (r[k] as { mbPerS: number; msgPerS: number });
+const lines = [
+  `# M1 codec (${date})`, '',
+  `Node ${env.node}, ${env.cpu} (${env.cores} cores). Corpus: test/fixtures/corpus.bin.gz (real hypha 0.21.137,`,
+  'hypha-rpc py 0.21.47 / js 0.21.40). steady-small: messages <= 4 KiB replayed with fresh session ids;',
+  '"small %" skips the first tenth (warm-up). Throughput: one core, MB/s of original message bytes.', '',
+  '| workload | dir | msgs | whole % | main % | extra % | small steady % | codec enc+dec MB/s (msg/s) | @msgpack/msgpack dec+enc MB/s | msgpackr MB/s | codec / @msgpack |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => {
+    const c = tp(r, 'codec encode+decode');
+    const m = tp(r, '@msgpack/msgpack decode+encode');
+    const p = tp(r, 'msgpackr unpack+pack');
+    return `| ${r.workload} | ${r.dir} | ${r.messages} | ${fmt(r.wholePct)} | ${fmt(r.mainPct)} | ${fmt(r.extraPct)} | ${fmt(r.smallSteadyPct)} | ${c.mbPerS.toFixed(0)} (${c.msgPerS.toFixed(0)}) | ${m.mbPerS.toFixed(0)} | ${p.mbPerS.toFixed(0)} | ${(c.mbPerS / m.mbPerS).toFixed(2)}x |`;
+  }),
+];
+writeFileSync(join(outDir, `codec-m1-${date}.md`), lines.join('\n') + '\n');
+console.log(lines.join('\n'));
