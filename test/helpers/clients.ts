@@ -31,6 +31,11 @@ export interface ServiceProcess {
   waitForEvent(pred: (e: ServiceEvent) => boolean, timeoutMs?: number): Promise<ServiceEvent>;
   /** Counts events named `name` received so far. */
   countEvents(name: string): number;
+  /**
+   * Resolves once at least `count` events named `name` have arrived, e.g. after a restart:
+   * `await svc.waitForEventCount("services_registered", before + 1)`.
+   */
+  waitForEventCount(name: string, count: number, timeoutMs?: number): Promise<void>;
   stderrTail(lines?: number): string;
   /** Closes stdin, then SIGTERM, then SIGKILL; resolves when the process is gone. */
   stop(): Promise<void>;
@@ -210,6 +215,12 @@ export async function startService(lang: Lang, url: string, shortId: string, opt
     }
   };
 
+  const countEvents = (name: string): number => events.filter((e) => e.event === name).length;
+  const waitForEventCount = async (name: string, count: number, timeoutMs = 60_000): Promise<void> => {
+    if (countEvents(name) >= count) return;
+    await waitForEvent((e) => e.event === name && countEvents(name) >= count, timeoutMs);
+  };
+
   return {
     lang,
     pid: child.pid ?? -1,
@@ -219,7 +230,8 @@ export async function startService(lang: Lang, url: string, shortId: string, opt
     serviceId: info.service_id,
     events,
     waitForEvent,
-    countEvents: (name) => events.filter((e) => e.event === name).length,
+    countEvents,
+    waitForEventCount,
     stderrTail: (lines = 40) => tail(stderr, lines),
     stop,
   };

@@ -22,6 +22,12 @@ export interface HyphaServerOptions {
   detached?: boolean;
   /** How long to wait for GET /health/liveness. Default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * "hypha" (default): `python -m hypha.server`, which turns uvicorn's protocol pings off.
+   * "uvicorn": `python -m uvicorn hypha.server:app` as the upstream Helm chart runs it, with
+   * uvicorn's default 20 s / 20 s WebSocket protocol pings.
+   */
+  launcher?: "hypha" | "uvicorn";
 }
 
 export interface HyphaServer {
@@ -105,14 +111,21 @@ interface Launch {
   exited: () => boolean;
 }
 
-function launch(port: number, env: Record<string, string>, logPath: string, detached: boolean): Launch {
+function serverArgs(launcher: "hypha" | "uvicorn", port: number): string[] {
+  if (launcher === "uvicorn") {
+    return ["-m", "uvicorn", "hypha.server:app", "--host", "127.0.0.1", "--port", String(port)];
+  }
+  return ["-m", "hypha.server", "--host", "127.0.0.1", "--port", String(port)];
+}
+
+function launch(args: string[], env: Record<string, string>, logPath: string, detached: boolean): Launch {
   if (!existsSync(VENV_PYTHON)) {
     throw new Error(`${VENV_PYTHON} not found: run scripts/setup-python.sh first`);
   }
   const logFd = openSync(logPath, "a");
   const child = spawn(
     VENV_PYTHON,
-    ["-m", "hypha.server", "--host", "127.0.0.1", "--port", String(port)],
+    args,
     {
       cwd: tmpdir(),
       env: { ...process.env, ...env },
@@ -123,19 +136,20 @@ function launch(port: number, env: Record<string, string>, logPath: string, deta
   );
   closeSync(logFd);
   let exited = false;
-  child.on("exit", () => {
-    exited = true;
-  });
-  child.on("error", () => {
-    exited = true;
-  });
-  child.unref();
-  if (child.pid === undefined) throw new Error(`failed to spawn ${VENV_PYTHON}; see ${logPath}`);
   const pid = child.pid;
-  if (!detached) {
-    // Never leave a private server behind when the test process ends.
-    process.once("exit", () => killGroup(pid, "SIGKILL"));
-  }
+  // Never leave a private server behind when the test process ends.
+  const killOnExit = (): void => {
+    if (pid !== undefined) killGroup(pid, "SIGKILL");
+  };
+  if (!detached) process.once("exit", killOnExit);
+  const markExited = (): void => {
+    exited = true;
+    process.removeListener("exit", killOnExit);
+  };
+  child.on("exit", markExited);
+  child.on("error", markExited);
+  child.unref();
+  if (pid === undefined) throw new Error(`failed to spawn ${VENV_PYTHON}; see ${logPath}`);
   return { pid, exited: () => exited || !isAlive(pid) };
 }
 
@@ -159,14 +173,15 @@ export async function startHyphaServer(opts: HyphaServerOptions = {}): Promise<H
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const env: Record<string, string> = {
-    HYPHA_JWT_SECRET: randomBytes(16).toString("hex"),
+    HYPHA_JWT_SECRET: process.env.HYPHA_JWT_SECRET ?? randomBytes(16).toString("hex"),
     PYTHONUNBUFFERED: "1",
     ...opts.env,
   };
   const detached = opts.detached ?? false;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const logPath = join(tmpdir(), `hypha-test-server-${port}-${Date.now()}.log`);
-  let proc = launch(port, env, logPath, detached);
+  const args = serverArgs(opts.launcher ?? "hypha", port);
+  let proc = launch(args, env, logPath, detached);
   await waitReady(url, proc, logPath, readyTimeoutMs);
 
   const stop = async (): Promise<void> => {
@@ -179,7 +194,7 @@ export async function startHyphaServer(opts: HyphaServerOptions = {}): Promise<H
   };
   const restart = async (): Promise<void> => {
     await stop();
-    proc = launch(port, env, logPath, detached);
+    proc = launch(args, env, logPath, detached);
     await waitReady(url, proc, logPath, readyTimeoutMs);
   };
   return {

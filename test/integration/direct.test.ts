@@ -163,8 +163,10 @@ describe("hypha server restart (private server)", () => {
     assert.equal((await livenessCheck(url)).status, 200);
 
     // hypha-rpc reconnects with backoff and re-registers every service: wait for both to say so.
-    await py!.waitForEvent((e) => e.event === "services_registered" && py!.countEvents("services_registered") > pyBefore, 90_000);
-    await js!.waitForEvent((e) => e.event === "services_registered" && js!.countEvents("services_registered") > jsBefore, 90_000);
+    await Promise.all([
+      py!.waitForEventCount("services_registered", pyBefore + 1, 90_000),
+      js!.waitForEventCount("services_registered", jsBefore + 1, 90_000),
+    ]);
 
     const pyToJs = await retryUntilOk(() => runPyCaller(url, js!.serviceId), { deadlineMs: 60_000 });
     assertAllPassed(pyToJs, "py", "py->js after restart");
