@@ -26,30 +26,34 @@ const blobBytes = (quick ? 16 : 64) * MiB;
 const results: Record<string, unknown> = {};
 const rows: string[][] = [];
 
+/** Median wall time of one run (ms), after a warm-up; at least 5 runs and minMs in total. */
 function timeIt(fn: () => void, minMs = 300): number {
-  fn(); // warm up
-  let runs = 0;
-  const start = process.hrtime.bigint();
-  let elapsedMs = 0;
-  do {
+  fn();
+  const runs: number[] = [];
+  const start = performance.now();
+  while (runs.length < 5 || performance.now() - start < minMs) {
+    const t = performance.now();
     fn();
-    runs++;
-    elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
-  } while (elapsedMs < minMs);
-  return elapsedMs / runs;
+    runs.push(performance.now() - t);
+  }
+  return median(runs);
 }
 
 async function timeAsync(fn: () => Promise<void>, minMs = 300): Promise<number> {
   await fn();
-  let runs = 0;
-  const start = process.hrtime.bigint();
-  let elapsedMs = 0;
-  do {
+  const runs: number[] = [];
+  const start = performance.now();
+  while (runs.length < 5 || performance.now() - start < minMs) {
+    const t = performance.now();
     await fn();
-    runs++;
-    elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
-  } while (elapsedMs < minMs);
-  return elapsedMs / runs;
+    runs.push(performance.now() - t);
+  }
+  return median(runs);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 const mbps = (bytes: number, ms: number): number => Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10;
@@ -146,7 +150,7 @@ for (const size of [16 * MiB, 64 * MiB]) {
     await reader.read(name!, blob.length);
     await writer.release(name!);
   }));
-  record('loopback TCP send+receive', `random ${blob.length / MiB} MiB`, blob.length, await timeAsync(() => tcpTransfer(blob)));
+  record('loopback TCP send+receive+concat', `random ${blob.length / MiB} MiB`, blob.length, await timeAsync(() => tcpTransfer(blob)));
 }
 await fs.rm(baseDir, { recursive: true, force: true });
 
@@ -154,9 +158,12 @@ async function tcpTransfer(blob: Uint8Array): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const server = createServer((socket) => {
       let received = 0;
-      socket.on('data', (d) => {
+      const parts: Buffer[] = [];
+      socket.on('data', (d: Buffer) => {
         received += d.length;
+        parts.push(d);
         if (received >= blob.length) {
+          Buffer.concat(parts, received); // the receiver needs the blob in one piece, as from shm
           socket.end();
           server.close();
           resolve();
@@ -173,28 +180,44 @@ async function tcpTransfer(blob: Uint8Array): Promise<void> {
   });
 }
 
-// 5. whole endpoint round trips in memory (no link): first pass and repeat, per codec, with event-loop lag
+// 5. whole endpoints, each side measured on its own as a proxy would run it: the sender emits into a
+// sink; the receiver is then fed those frames one per event-loop turn (as a socket delivers them).
+async function measureLag<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; lagP99Ms: number; lagMaxMs: number }> {
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  lag.disable();
+  return { value, ms, lagP99Ms: +(lag.percentile(99) / 1e6).toFixed(1), lagMaxMs: +(lag.max / 1e6).toFixed(1) };
+}
+
 async function endpointRun(label: string, name: keyof typeof data, options: Partial<PayloadOptions>, passes: number): Promise<void> {
   const pairA = new PayloadPair(options);
   const pairB = new PayloadPair(options);
-  let b!: PayloadEndpoint;
-  let wireBytes = 0;
-  const a = new PayloadEndpoint({ pair: pairA, emitFrame: (f) => { wireBytes += f.byteLength; void b.receiveFrame(f); } });
-  b = new PayloadEndpoint({ pair: pairB, emitFrame: (f) => void a.receiveFrame(f) });
+  const toB: Uint8Array[] = [];
+  const toA: Uint8Array[] = [];
+  const a = new PayloadEndpoint({ pair: pairA, emitFrame: (f) => void toB.push(f) });
+  const b = new PayloadEndpoint({ pair: pairB, emitFrame: (f) => void toA.push(f) });
   const blob = data[name];
   for (let pass = 1; pass <= passes; pass++) {
-    wireBytes = 0;
-    const lag = monitorEventLoopDelay({ resolution: 1 });
-    lag.enable();
-    const start = process.hrtime.bigint();
-    const id = await a.sendBlob(blob);
-    const got = await b.takeBlob(id);
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    lag.disable();
-    if (Buffer.compare(Buffer.from(got), Buffer.from(blob)) !== 0) throw new Error('wrong bytes');
-    record(`endpoint ${label} pass ${pass}`, name, blob.length, ms, {
-      wireBytes, wireRatio: +(wireBytes / blob.length).toFixed(3), lagP99Ms: +(lag.percentile(99) / 1e6).toFixed(1), lagMaxMs: +(lag.max / 1e6).toFixed(1),
+    toB.length = 0;
+    const sent = await measureLag(() => a.sendBlob(blob));
+    const wireBytes = toB.reduce((sum, f) => sum + f.byteLength, 0);
+    record(`send: ${label}, pass ${pass}`, name, blob.length, sent.ms, {
+      wireRatio: +(wireBytes / blob.length).toFixed(3), lagP99Ms: sent.lagP99Ms, lagMaxMs: sent.lagMaxMs,
     });
+    const received = await measureLag(async () => {
+      const result = b.takeBlob(sent.value);
+      for (const frame of toB) {
+        await b.receiveFrame(frame);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return result;
+    });
+    if (Buffer.compare(Buffer.from(received.value), Buffer.from(blob)) !== 0) throw new Error('wrong bytes');
+    record(`receive: ${label}, pass ${pass}`, name, blob.length, received.ms, { lagP99Ms: received.lagP99Ms, lagMaxMs: received.lagMaxMs });
+    for (const frame of toA.splice(0)) await a.receiveFrame(frame); // ACKs
   }
   await pairA.close();
   await pairB.close();
@@ -208,16 +231,16 @@ for (const name of ['image', 'weights', 'random'] as const) {
   await endpointRun('policy lan', name, { initialLinkEstimate: lan }, 1);
 }
 
-results.machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, blobBytes, quick, date: new Date().toISOString() };
+results.machine = { loadAverage1m: os.loadavg()[0], cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, blobBytes, quick, date: new Date().toISOString() };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/payload-stages.json', JSON.stringify(results, null, 2) + '\n');
 const md = [
   '# Payload plane: stage microbenchmarks',
   '',
-  `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}.`,
+  `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model}, Node ${process.version}, ${new Date().toISOString()}, load average (1 min) at the end ${os.loadavg()[0]!.toFixed(2)} (other work shares these cores: treat figures as lower bounds).`,
   `Blob size ${blobBytes / MiB} MiB. Command: \`node --import tsx bench/payload/payload-stages.ts${quick ? ' --quick' : ''}\`.`,
-  'MB/s = 10^6 bytes of input per second. Codec rows are one core, 64 KiB chunks. Endpoint rows: a pair in',
-  'one process with no link in between (sender and receiver share the two cores); lag = event-loop delay.',
+  'MB/s = 10^6 bytes of input per second; times are medians of >= 5 runs. Codec rows are one core, 64 KiB chunks. send/receive rows: one',
+  'endpoint measured alone (the receiver is fed one frame per event-loop turn); lag = event-loop delay.',
   '',
   '| stage | data | MB/s | notes |',
   '|---|---|---:|---|',

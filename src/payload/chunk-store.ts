@@ -28,6 +28,13 @@ export class ChunkStore {
     this.cache.set(hash, Uint8Array.prototype.slice.call(bytes));
   }
 
+  /** Stores `bytes` itself: only for a fresh buffer nobody else holds (e.g. a decoded chunk). */
+  putOwned(hash: bigint, bytes: Uint8Array): void {
+    if (bytes.byteLength > this.maxBytes) return;
+    if (this.cache.has(hash)) this.cache.get(hash);
+    else this.cache.set(hash, bytes);
+  }
+
   get(hash: bigint): Uint8Array | undefined {
     return this.cache.get(hash);
   }

@@ -104,7 +104,7 @@ export class PayloadReceiver {
     if (bytes && hasher.hash(bytes) === chunk.hash) {
       assembly.bodies.set(chunk.hash, bytes);
       if (this.pair.options.dedupeEnabled) {
-        store.put(chunk.hash, bytes);
+        store.putOwned(chunk.hash, bytes); // decodeSync returned a fresh private buffer
         peerHolds.add(chunk.hash, bytes.byteLength); // the peer sent it, so it holds it
       }
     } else {
@@ -202,8 +202,9 @@ export class PayloadReceiver {
   private async assemble(assembly: Assembly, pieces: Uint8Array[]): Promise<void> {
     const { metrics, hasher } = this.pair;
     const { totalBytes, blobId, wholeHash } = assembly.manifest;
-    const blob = pieces.length === 1 ? pieces[0]! : Buffer.allocUnsafe(totalBytes);
-    if (pieces.length > 1) {
+    // Always a fresh buffer: a piece may be the store's own copy, which the caller must not alias.
+    const blob = Buffer.allocUnsafe(totalBytes);
+    {
       let offset = 0;
       let copiedSinceYield = 0;
       for (const piece of pieces) {

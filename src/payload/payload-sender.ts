@@ -164,7 +164,9 @@ export class PayloadSender {
     let next = 0;
     const launch = (): void => {
       const [from, to] = batches[next++]!;
-      inFlight.push(codecs.encodeBatch(codec, views.slice(from, to)));
+      const batch = views.slice(from, to);
+      // An encoder failure (e.g. a crashed worker) must not strand the peer: send that batch raw.
+      inFlight.push(codecs.encodeBatch(codec, batch).catch(() => batch));
     };
     while (next < batches.length && inFlight.length < options.encodeTasksInFlight) launch();
     for (const [from] of batches) {
@@ -221,7 +223,7 @@ export class PayloadSender {
       views.push(bytes);
     }
     metrics.chunksResent += views.length;
-    await this.emitChunks(blobId, pinned!.codec, views, hashes);
+    await this.emitChunks(blobId, pinned?.codec ?? ChunkCodec.none, views, hashes);
     for (let i = 0; i < hashes.length; i++) peerHolds.add(hashes[i]!, views[i]!.byteLength);
   }
 
