@@ -4,17 +4,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { chooseCodec, defaultCodecSpeeds, effectiveThroughputBytesPerSec, type CodecPolicyInput } from '../../src/payload/codec-policy.js';
+import { chooseCodec, effectiveThroughputBytesPerSec, type CodecPolicyInput, type CodecSpeed } from '../../src/payload/codec-policy.js';
 import { ChunkCodec } from '../../src/payload/payload-wire.js';
 import { ChunkStore, PeerBelief } from '../../src/payload/chunk-store.js';
 import { SubmissionOrder } from '../../src/payload/submission-order.js';
+
+// Fixed speeds (independent of the measured defaults): lz4 faster to encode and decode, zstd smaller.
+const speeds: Record<'lz4' | 'zstd', CodecSpeed> = {
+  lz4: { encodeBytesPerSec: 350e6, decodeBytesPerSec: 1500e6 },
+  zstd: { encodeBytesPerSec: 240e6, decodeBytesPerSec: 700e6 },
+};
 
 const base = (over: Partial<CodecPolicyInput>): CodecPolicyInput => ({
   blobBytes: 16 * 1024 * 1024,
   lz4Ratio: 0.48,
   zstdRatio: 0.26,
   link: { throughputBytesPerSec: 12.5e6, rttMs: 40 },
-  speeds: defaultCodecSpeeds,
+  speeds,
   encodeParallelism: 1,
   marginRatio: 0.1,
   ...over,
@@ -38,10 +44,12 @@ test('the chosen codec is never estimated slower than raw', () => {
   );
 });
 
-test('incompressible data stays raw; wan picks zstd; a fast lan picks lz4 or nothing', () => {
+test('incompressible data stays raw; wan picks zstd; a fast link picks lz4; a very fast lan nothing', () => {
   assert.equal(chooseCodec(base({ lz4Ratio: 1.004, zstdRatio: 1.0 })).codec, ChunkCodec.none);
   assert.equal(chooseCodec(base({})).codec, ChunkCodec.zstd);
-  assert.equal(chooseCodec(base({ link: { throughputBytesPerSec: 100e6, rttMs: 1 } })).codec, ChunkCodec.lz4);
+  assert.equal(chooseCodec(base({ zstdRatio: undefined, link: { throughputBytesPerSec: 100e6, rttMs: 1 } })).codec, ChunkCodec.lz4);
+  // lz4 wins over zstd when the link is fast enough that zstd's slower encode/decode outweigh its ratio.
+  assert.equal(chooseCodec(base({ lz4Ratio: 0.3, zstdRatio: 0.25, link: { throughputBytesPerSec: 100e6, rttMs: 1 } })).codec, ChunkCodec.lz4);
   assert.equal(chooseCodec(base({ link: { throughputBytesPerSec: 2e9, rttMs: 0.1 } })).codec, ChunkCodec.none);
   assert.equal(chooseCodec(base({ lz4Ratio: undefined, zstdRatio: undefined })).codec, ChunkCodec.none);
 });

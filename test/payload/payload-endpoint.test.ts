@@ -11,7 +11,7 @@ import { PayloadError, PayloadErrorCode } from '../../src/payload/payload-error.
 import type { PayloadOptions } from '../../src/payload/payload-options.js';
 
 const slowLink = { initialLinkEstimate: { throughputBytesPerSec: 2e6, rttMs: 120 } };
-const fastLink = { initialLinkEstimate: { throughputBytesPerSec: 50e6, rttMs: 1 } };
+const fastLink = { initialLinkEstimate: { throughputBytesPerSec: 20e6, rttMs: 1 } };
 const noCompression: Partial<PayloadOptions> = { lz4Enabled: false, zstdEnabled: false };
 
 function kindsOf(frames: Uint8Array[]): number[] {
