@@ -61,7 +61,7 @@ test('docs/errors.md gives the same goaway, wsClose and httpStatus as the regist
 test('registry: codes are namespaced, GOAWAY numbers are unique and map back, close codes are in range', () => {
   const goaways = new Map<number, ErrorCode>();
   for (const code of registry) {
-    const spec = ERROR_CODES[code];
+    const spec: { goaway: number; wsClose: number; httpStatus: number; description: string } = ERROR_CODES[code];
     assert.match(code, /^HYPHA_ACCEL_ERR_[A-Z_]+$/);
     assert.ok(spec.description.length > 10, `${code} has a description`);
     assert.ok(Number.isInteger(spec.goaway) && spec.goaway >= 0 && spec.goaway <= 0xffff, `${code} goaway fits the u16 of a GOAWAY`);

@@ -92,7 +92,7 @@ test('waitReady rejects with HYPHA_ACCEL_ERR_NO_LINK after its timeout, naming t
   const gateway = fakeGateway(Infinity);
   const pool = new LinkPool(gateway.poolOptions(clock));
   pool.start();
-  let outcome: unknown;
+  let outcome: unknown = undefined as unknown;
   const waiting = pool.waitReady(500).then(() => (outcome = 'resolved'), (error: unknown) => (outcome = error));
   await until(() => gateway.dialErrors.length === 1, 'the first dial failure');
   clock.advance(499);
@@ -100,10 +100,11 @@ test('waitReady rejects with HYPHA_ACCEL_ERR_NO_LINK after its timeout, naming t
   assert.equal(outcome, undefined, 'still waiting before the timeout');
   clock.advance(1);
   await waiting;
-  assert.ok(outcome instanceof AccelError, String(outcome));
-  assert.equal(outcome.code, 'HYPHA_ACCEL_ERR_NO_LINK');
-  assert.match(outcome.message, /within 500 ms/);
-  assert.match(outcome.message, /ECONNREFUSED/);
+  const error = outcome as unknown;
+  assert.ok(error instanceof AccelError, String(error));
+  assert.equal(error.code, 'HYPHA_ACCEL_ERR_NO_LINK');
+  assert.match(error.message, /within 500 ms/);
+  assert.match(error.message, /ECONNREFUSED/);
   pool.stop('test over');
   assert.equal(clock.pendingTimers, 0, 'stop cleared the retry timer');
 });

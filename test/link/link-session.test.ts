@@ -129,7 +129,8 @@ test('per-stream order: a small message after a big one on the SAME stream never
   assert.deepEqual(own.map((f) => f.seq), own.map((_, i) => own[0]!.seq + i));
   // ...while the other stream still overtook the bulk transfer.
   const order = dataFrames(s.pair.a);
-  assert.ok(order.findIndex((f) => f.streamId === other.stream.id) < order.findLastIndex((f) => f.streamId === stream.id));
+  const lastOwn = order.map((f) => f.streamId).lastIndexOf(stream.id);
+  assert.ok(order.findIndex((f) => f.streamId === other.stream.id) < lastOwn);
 });
 
 test('credit: onPause when the window is used up, onResume once the receiver calls written', async () => {
