@@ -51,6 +51,8 @@ export class ByteWriter {
 
   /** copy of what was written */
   take(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    const out = Buffer.allocUnsafe(this.pos); // pooled for small results
+    out.set(this.buf.subarray(0, this.pos));
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
   }
 }

@@ -72,7 +72,8 @@ export class CodecDecoder {
     this.#c = c;
     this.#ip = T.HEADER_FIXED_BYTES;
     const total = this.#varint(this.#o.maxMessageBytes, 'HYPHA_ACCEL_ERR_CODEC_LIMIT', false);
-    this.#out = new Uint8Array(total);
+    // pooled and not zero-filled: every byte is written before the result is returned (op === total)
+    this.#out = Buffer.allocUnsafe(total);
     this.#op = 0;
     try {
       this.#value(0);
@@ -97,7 +98,8 @@ export class CodecDecoder {
     } finally {
       this.#c = EMPTY;
     }
-    const out = this.#out;
+    const buf = this.#out;
+    const out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // a plain Uint8Array view
     this.#out = EMPTY;
     this.#seq++;
     const st = this.stats;
@@ -139,10 +141,11 @@ export class CodecDecoder {
     const n = end - start;
     this.#room(n);
     const out = this.#out;
-    if (n <= 16) {
+    if (n <= 32) {
       let p = this.#op;
       for (let i = start; i < end; i++) out[p++] = src[i]!;
-    } else out.set(src.subarray(start, end), this.#op);
+    } else if (start === 0 && end === src.length) out.set(src, this.#op);
+    else out.set(src.subarray(start, end), this.#op);
     this.#op += n;
   }
 
