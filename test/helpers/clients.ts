@@ -61,6 +61,8 @@ export interface CallerOptions {
   /** The caller is killed after this long and the result reports it. Default 120 s. */
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** Run only these checks (plus connect and get_service), e.g. a quick probe after a restart. */
+  checks?: string[];
 }
 
 /** A short service id unique to this run (services of one anonymous workspace must not collide). */
@@ -246,7 +248,9 @@ export const startJsService = (url: string, shortId: string, opts?: ServiceOptio
 export async function runCaller(lang: Lang, url: string, serviceId: string, opts: CallerOptions = {}): Promise<CallerResult> {
   const transport = opts.transport ?? "websocket";
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const child = spawnProgram(lang, "caller", [url, serviceId, "--transport", transport], opts.env);
+  const args = [url, serviceId, "--transport", transport];
+  if (opts.checks) args.push("--checks", opts.checks.join(","));
+  const child = spawnProgram(lang, "caller", args, opts.env);
   child.stdin?.end();
   let stdout = "";
   let stderr = "";

@@ -153,7 +153,9 @@ describe("hypha server restart (private server)", () => {
 
   test("services re-register after the server restarts and callers succeed again", async () => {
     const url = server!.url;
-    assert.equal((await runPyCaller(url, js!.serviceId)).ok, true, "py->js before restart");
+    const probe = await runPyCaller(url, js!.serviceId, { checks: ["echo", "bytes_large"] });
+    assert.deepEqual(failedChecks(probe), [], `py->js before restart:\n${probe.stderr}`);
+    assert.deepEqual(Object.keys(probe.checks).sort(), ["bytes_large", "connect", "echo", "get_service"]);
     const pyBefore = py!.countEvents("services_registered");
     const jsBefore = js!.countEvents("services_registered");
     const pidBefore = server!.pid;

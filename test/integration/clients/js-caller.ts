@@ -1,6 +1,7 @@
 // JS workload caller (npm hypha-rpc): gets a workload service (Python or JS) by its full id, runs
 // every check against expectations.json and prints ONE JSON line {"ok", "transport", "checks"}.
-// usage: node --experimental-websocket --import tsx js-caller.ts SERVER_URL SERVICE_FULL_ID [--transport http]
+// usage: node --experimental-websocket --import tsx js-caller.ts SERVER_URL SERVICE_FULL_ID
+//          [--transport websocket|http] [--checks a,b]
 import { isDeepStrictEqual } from "node:util";
 import { hyphaWebsocketClient } from "hypha-rpc";
 import {
@@ -126,7 +127,7 @@ function buildChecks(svc: Any, exp: Expectations): Array<[string, Check]> {
   ];
 }
 
-async function main(serverUrl: string, serviceId: string, transport: string): Promise<number> {
+async function main(serverUrl: string, serviceId: string, transport: string, only: Set<string> | null): Promise<number> {
   const exp = loadExpectations();
   const checks: Record<string, true | string> = {};
   const why = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
@@ -142,6 +143,7 @@ async function main(serverUrl: string, serviceId: string, transport: string): Pr
     const svc = await server.getService(serviceId);
     checks.get_service = true;
     for (const [name, run] of buildChecks(svc, exp)) {
+      if (only && !only.has(name)) continue;
       try {
         await run();
         checks[name] = true;
@@ -171,12 +173,15 @@ routeConsoleToStderr();
 const args = process.argv.slice(2);
 const tIdx = args.indexOf("--transport");
 const transport = tIdx >= 0 ? args.splice(tIdx, 2)[1] ?? "websocket" : "websocket";
+const cIdx = args.indexOf("--checks");
+const checksArg = cIdx >= 0 ? args.splice(cIdx, 2)[1] ?? "" : null;
+const only = checksArg === null ? null : new Set(checksArg.split(",").filter(Boolean));
 const [serverUrl, serviceId] = args;
 if (!serverUrl || !serviceId || !["websocket", "http"].includes(transport)) {
-  console.error("usage: js-caller.ts SERVER_URL SERVICE_FULL_ID [--transport websocket|http]");
+  console.error("usage: js-caller.ts SERVER_URL SERVICE_FULL_ID [--transport websocket|http] [--checks a,b]");
   process.exit(2);
 }
-main(serverUrl, serviceId, transport).then(
+main(serverUrl, serviceId, transport, only).then(
   (code) => process.exit(code),
   (err: unknown) => {
     console.error("[js-caller] fatal:", err);

@@ -1,7 +1,7 @@
 # Python workload caller: gets a workload service (Python or JS) by its full id and exercises every
 # function, checking each result against expectations.json; prints ONE JSON line
 # {"ok": bool, "checks": {name: true | "why it failed"}} and exits 1 when any check failed.
-# usage: py_caller.py SERVER_URL SERVICE_FULL_ID [--transport websocket|http]
+# usage: py_caller.py SERVER_URL SERVICE_FULL_ID [--transport websocket|http] [--checks a,b]
 import argparse
 import asyncio
 import sys
@@ -33,7 +33,7 @@ def same(actual, expected, what):
         raise AssertionError("%s: got %r, expected %r" % (what, actual, expected))
 
 
-async def run_checks(svc, exp):
+async def run_checks(svc, exp, only=None):
     checks = {}
 
     async def check(name, coro_fn):
@@ -128,7 +128,8 @@ async def run_checks(svc, exp):
         ("callback", callback),
         ("exception", exception),
     ]:
-        await check(name, fn)
+        if only is None or name in only:
+            await check(name, fn)
     return checks
 
 
@@ -143,7 +144,7 @@ async def main(args):
         checks["connect"] = True
         svc = await server.get_service(args.service_id)
         checks["get_service"] = True
-        checks.update(await run_checks(svc, exp))
+        checks.update(await run_checks(svc, exp, args.checks))
     except Exception as err:  # noqa: BLE001
         checks.setdefault("connect", "%s: %s" % (type(err).__name__, err))
         if checks["connect"] is True:
@@ -165,4 +166,10 @@ if __name__ == "__main__":
     parser.add_argument("server_url")
     parser.add_argument("service_id")
     parser.add_argument("--transport", choices=["websocket", "http"], default="websocket")
+    parser.add_argument(
+        "--checks",
+        type=lambda v: set(filter(None, v.split(","))),
+        default=None,
+        help="comma-separated subset of checks to run (default: all)",
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))
