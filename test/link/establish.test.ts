@@ -28,9 +28,17 @@ function options(overrides: Partial<EstablishOptions> & { acceptor?: StreamAccep
   };
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<AccelError> {
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, deadlineMs = 3000): Promise<AccelError> {
   let caught: unknown;
-  await promise.then(() => assert.fail(`expected ${code}, but the handshake succeeded`), (error: unknown) => (caught = error));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`expected ${code}, but the handshake was still pending after ${deadlineMs} ms`)), deadlineMs);
+  });
+  try {
+    await Promise.race([promise.then(() => assert.fail(`expected ${code}, but the handshake succeeded`), (error: unknown) => (caught = error)), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
   assert.ok(caught instanceof AccelError, `expected AccelError ${code}, got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);
   return caught;
