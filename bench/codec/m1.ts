@@ -7,10 +7,30 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { Packr } from 'msgpackr';
-import { CodecDecoder, CodecEncoder, newCodecStats, type CodecStats } from '../../src/codec/index.js';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import type * as CodecModule from '../../src/codec/index.js';
+import type { CodecStats } from '../../src/codec/index.js';
 import { buildWorkloads, SMALL_MESSAGE_BYTES, type Workload } from './workload.js';
 
 const minMs = Number(process.env.M1_MIN_MS ?? 1500);
+
+/** The codec as production runs it: compiled by tsc (tsx's on-the-fly transform costs ~1.5x). */
+async function loadCodec(): Promise<{ codec: typeof CodecModule; build: string }> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const outDir = join(tmpdir(), `hypha-accel-codec-bench-${process.pid}`);
+  try {
+    execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['--ignoreConfig', '--target', 'ES2022', '--module', 'NodeNext',
+      '--moduleResolution', 'NodeNext', '--strict', '--skipLibCheck', '--types', 'node', '--outDir', outDir,
+      '--rootDir', join(root, 'src'), join(root, 'src', 'codec', 'index.ts')], { stdio: 'inherit' });
+    return { codec: await import(pathToFileURL(join(outDir, 'codec', 'index.js')).href), build: 'tsc' };
+  } catch {
+    return { codec: await import('../../src/codec/index.js'), build: 'tsx (tsc failed)' };
+  }
+}
+const { codec, build } = await loadCodec();
+const { CodecDecoder, CodecEncoder, newCodecStats } = codec;
 
 function sizes(w: Workload): { stats: CodecStats; rawFallbacks: number; smallPct: number; smallIn: number } {
   const stats = newCodecStats();
@@ -89,13 +109,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', 'results');
 mkdirSync(outDir, { recursive: true });
 const date = new Date().toISOString().slice(0, 10);
-const env = { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), minMs };
+const env = { codecBuild: build, node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), minMs };
 writeFileSync(join(outDir, `codec-m1-${date}.json`), JSON.stringify({ scenario: 'M1', env, results }, null, 2));
 const fmt = (x: unknown) => (typeof x === 'number' ? x.toFixed(1) : '-');
 const tp = (r: Record<string, unknown>, k: string) => (r[k] as { mbPerS: number; msgPerS: number });
 const lines = [
   `# M1 codec (${date})`, '',
-  `Node ${env.node}, ${env.cpu} (${env.cores} cores). Corpus: test/fixtures/corpus.bin.gz (real hypha 0.21.137,`,
+  `Node ${env.node}, ${env.cpu} (${env.cores} cores, shared with other jobs), codec compiled by ${build}. Corpus: test/fixtures/corpus.bin.gz (real hypha 0.21.137,`,
   'hypha-rpc py 0.21.47 / js 0.21.40). steady-small: messages <= 4 KiB replayed with fresh session ids;',
   '"small %" skips the first tenth (warm-up). Throughput: one core, MB/s of original message bytes.', '',
   '| workload | dir | msgs | whole % | main % | extra % | small steady % | codec enc+dec MB/s (msg/s) | @msgpack/msgpack dec+enc MB/s | msgpackr MB/s | codec / @msgpack |',

@@ -1,11 +1,17 @@
-// A growable output buffer owned by one encoder: bytes, varints and slices, then one copy out.
+// A growable output buffer owned by one encoder: bytes, varints and slices, then the result.
 // Reused across messages, so steady-state encoding allocates only the returned result.
+
+/** results at least this large are handed over instead of copied (saves one copy of big bins) */
+const HAND_OVER_BYTES = 16 * 1024;
 
 export class ByteWriter {
   buf: Uint8Array;
   pos = 0;
 
+  readonly initialBytes: number;
+
   constructor(initialBytes: number) {
+    this.initialBytes = initialBytes;
     this.buf = new Uint8Array(initialBytes);
   }
 
@@ -15,7 +21,8 @@ export class ByteWriter {
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    const raw = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n)); // not zero-filled
+    const next = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
@@ -49,8 +56,14 @@ export class ByteWriter {
     this.pos += n;
   }
 
-  /** copy of what was written */
+  /** what was written: small results are copied out (pooled); large ones hand the buffer over */
   take(): Uint8Array {
+    if (this.pos >= HAND_OVER_BYTES) {
+      const out = this.buf.subarray(0, this.pos);
+      this.buf = new Uint8Array(this.initialBytes);
+      this.pos = 0;
+      return out;
+    }
     const out = Buffer.allocUnsafe(this.pos); // pooled for small results
     out.set(this.buf.subarray(0, this.pos));
     return new Uint8Array(out.buffer, out.byteOffset, out.length);

@@ -62,6 +62,7 @@ export class CodecEncoder {
     this.#b = msg;
     const w = this.#w;
     w.reset();
+    w.ensure(end + 16); // big bins are copied once, without regrowing
     w.byte((T.FORMAT_VERSION << 4) | (count << 1) | (valuesEnd < end ? 1 : 0));
     w.byte(this.#seq & 0xff);
     w.byte((this.#digest >>> 8) & 0xff);
