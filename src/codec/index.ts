@@ -8,3 +8,5 @@ export {
   newCodecStats, tableFingerprint, DEFAULT_TABLES, DEFAULT_MAX_MESSAGE_BYTES,
   type CodecOptions, type CodecStats, type CodecTableOptions, type BlobSink, type BlobSource,
 } from './options.js';
+export { encodeTextBytes, decodeTextBytes } from './text-codec.js';
+export { createLinkCodec, type LinkEndCodec } from './link-codec.js';
