@@ -105,10 +105,18 @@ for (const [label, options] of Object.entries(chunkings)) {
 }
 
 // 2. hashing
-const chunks64k = chunkBlob(data.random, { minChunkBytes: 65536, avgChunkBytes: 65536, maxChunkBytes: 65536 });
-record('hash xxh3-128 per 64 KiB chunk', 'random', blobBytes, timeIt(() => { for (const c of chunks64k) xxh3.xxh128(c, 5n); }));
-record('hash xxh3-128 whole blob', 'random', blobBytes, timeIt(() => { xxh3.xxh128(data.random, 5n); }));
-record('hash sha256 per 64 KiB chunk', 'random', blobBytes, timeIt(() => { for (const c of chunks64k) createHash('sha256').update(c).digest(); }));
+for (const chunkBytes of [16384, 65536]) {
+  const fixed = chunkBlob(data.random, { minChunkBytes: chunkBytes, avgChunkBytes: chunkBytes, maxChunkBytes: chunkBytes });
+  const label = `${chunkBytes / 1024} KiB`;
+  record(`hash xxh3-128 (binding) per ${label} chunk`, 'random', blobBytes, timeIt(() => { for (const c of fixed) xxh3.xxh128(c, 5n); }));
+  record(`hash sha256 per ${label} chunk`, 'random', blobBytes, timeIt(() => { for (const c of fixed) createHash('sha256').update(c).digest(); }));
+}
+record('hash xxh3-128 one-shot whole blob', 'random', blobBytes, timeIt(() => { xxh3.xxh128(data.random, 5n); }));
+record('hash streaming XXH3-64 whole blob, 1 MiB slices', 'random', blobBytes, timeIt(() => {
+  const state = xxh3.Xxh3.withSeed(5n);
+  for (let o = 0; o < blobBytes; o += MiB) state.update(data.random.subarray(o, o + MiB));
+  state.digest();
+}));
 
 // 3. codecs per 64 KiB chunk, one core, sync (what the policy's speeds mean)
 const codecs = new ChunkCodecs({ zstdEnabled: true, zstdLevel: 1, zstdWorkers: 1 });
@@ -192,13 +200,17 @@ async function measureLag<T>(fn: () => Promise<T>): Promise<{ value: T; ms: numb
   return { value, ms, lagP99Ms: +(lag.percentile(99) / 1e6).toFixed(1), lagMaxMs: +(lag.max / 1e6).toFixed(1) };
 }
 
-async function endpointRun(label: string, name: keyof typeof data, options: Partial<PayloadOptions>, passes: number): Promise<void> {
+async function endpointRun(label: string, name: keyof typeof data, options: Partial<PayloadOptions>, passes: number, withShm = false): Promise<void> {
   const pairA = new PayloadPair(options);
   const pairB = new PayloadPair(options);
   const toB: Uint8Array[] = [];
   const toA: Uint8Array[] = [];
-  const a = new PayloadEndpoint({ pair: pairA, emitFrame: (f) => void toB.push(f) });
-  const b = new PayloadEndpoint({ pair: pairB, emitFrame: (f) => void toA.push(f) });
+  const shmBase = join('/dev/shm', `hypha-accel-bench-${process.pid}`);
+  const shmOptions = { baseDir: shmBase, pairId: 'bench', maxTotalBytes: 1 << 30, maxSegmentAgeMs: 60_000, nowMs: Date.now };
+  const shmA = withShm ? await ShmSegments.open({ ...shmOptions, writerId: 'a' }) : undefined;
+  const shmB = withShm ? await ShmSegments.open({ ...shmOptions, writerId: 'b' }) : undefined;
+  const a = new PayloadEndpoint({ pair: pairA, emitFrame: (f) => void toB.push(f), shm: shmA });
+  const b = new PayloadEndpoint({ pair: pairB, emitFrame: (f) => void toA.push(f), shm: shmB });
   const blob = data[name];
   for (let pass = 1; pass <= passes; pass++) {
     toB.length = 0;
@@ -221,6 +233,7 @@ async function endpointRun(label: string, name: keyof typeof data, options: Part
   }
   await pairA.close();
   await pairB.close();
+  if (withShm) await fs.rm(shmBase, { recursive: true, force: true });
 }
 const wan = { throughputBytesPerSec: 12.5e6, rttMs: 40 };
 const lan = { throughputBytesPerSec: 1e9, rttMs: 0.1 };
@@ -229,6 +242,7 @@ for (const name of ['image', 'weights', 'random'] as const) {
   await endpointRun('policy wan', name, { initialLinkEstimate: wan }, 1);
   await endpointRun('lz4 only, wan', name, { initialLinkEstimate: wan, zstdEnabled: false }, 1);
   await endpointRun('policy lan', name, { initialLinkEstimate: lan }, 1);
+  await endpointRun('shared memory (colocated)', name, { initialLinkEstimate: lan }, 1, true);
 }
 
 results.machine = { loadAverage1m: os.loadavg()[0], cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, blobBytes, quick, date: new Date().toISOString() };

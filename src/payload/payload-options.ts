@@ -48,7 +48,7 @@ export interface PayloadOptions {
 
 export const defaultPayloadOptions: PayloadOptions = {
   chunking: defaultChunkingOptions,
-  hashAlgorithm: 'xxh3-128',
+  hashAlgorithm: 'sha256-128',
   hashSeed: 0n,
   storeBytes: 512 * 1024 * 1024,
   peerStoreBytes: 512 * 1024 * 1024,

@@ -31,6 +31,9 @@ export class PayloadReceiver {
   /** hash -> number of active assemblies expecting its body inline (refs to it wait, no NACK). */
   private readonly expectedInline = new Map<bigint, number>();
   private closedError: PayloadError | undefined;
+  /** Ids of blobs finished lately, so frames replayed after a link change are ignored (FIFO-bounded). */
+  private readonly recentlyDone = new Set<number>();
+  private static readonly recentlyDoneLimit = 4096;
 
   constructor(
     private readonly pair: PayloadPair,
@@ -75,10 +78,7 @@ export class PayloadReceiver {
   }
 
   handleManifest(manifest: ManifestFrame): void {
-    if (this.assemblies.has(manifest.blobId) || this.slots.get(manifest.blobId)?.settled) {
-      this.pair.metrics.blobsFailed++;
-      return; // a duplicate id: ignore it, the first one stands
-    }
+    if (this.assemblies.has(manifest.blobId) || this.recentlyDone.has(manifest.blobId)) return; // replayed duplicate
     const assembly: Assembly = { manifest, bodies: new Map(), outstanding: new Set(), nackRounds: 0, sawCorruption: false, assembling: false };
     for (const entry of manifest.entries) {
       if (!entry.inline || assembly.outstanding.has(entry.hash)) continue;
@@ -122,6 +122,8 @@ export class PayloadReceiver {
 
   async handleShm(frame: ShmFrame): Promise<void> {
     const { metrics, hasher } = this.pair;
+    if (this.recentlyDone.has(frame.blobId)) return; // replayed duplicate
+    this.markDone(frame.blobId);
     try {
       if (!this.shm) throw new PayloadError(PayloadErrorCode.shmSegmentInvalid, 'shared memory not negotiated');
       const bytes = await this.shm.read(frame.segmentName, frame.totalBytes);
@@ -264,6 +266,14 @@ export class PayloadReceiver {
   private finish(assembly: Assembly): void {
     for (const hash of [...assembly.outstanding]) this.stopExpecting(assembly, hash);
     this.assemblies.delete(assembly.manifest.blobId);
+    this.markDone(assembly.manifest.blobId);
+  }
+
+  private markDone(blobId: number): void {
+    this.recentlyDone.add(blobId);
+    if (this.recentlyDone.size > PayloadReceiver.recentlyDoneLimit) {
+      this.recentlyDone.delete(this.recentlyDone.values().next().value!);
+    }
   }
 
   private fail(assembly: Assembly, code: PayloadErrorCodeValue, message: string): void {

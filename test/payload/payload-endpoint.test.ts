@@ -293,3 +293,20 @@ test('a blob above maxBlobBytes is refused with a coded error', async () => {
     await h.close();
   }
 });
+
+test('frames replayed after a link change are ignored once the blob is done', async () => {
+  const h = createHarness(noCompression);
+  try {
+    const blob = randomBytesSeeded(150_000, 31);
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
+    const replay = [...h.a.emitted];
+    const emittedBefore = h.b.emitted.length;
+    for (const frame of replay) await h.b.endpoint.receiveFrame(frame);
+    await h.quiet();
+    assert.equal(h.b.emitted.length, emittedBefore, 'no second ACK or NACK');
+    assert.equal(h.b.endpoint.receiver.activeBlobCount, 0);
+    assert.equal(h.b.pair.metrics.blobsReceived, 1);
+  } finally {
+    await h.close();
+  }
+});
