@@ -1,0 +1,81 @@
+// `npm run bench` entry: parses the mode and filters, starts one real hypha server per run (rate and
+// admission limits raised), runs each profile's plan with progress on stderr, and writes the reports
+// to bench/results/. Reports figures; asserts nothing about timings.
+
+import { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHyphaServer } from '../test/helpers/hypha-server.js';
+import { isProfileName, type ProfileName } from './emulator/profiles.js';
+import { BenchError } from './runner/bench-error.js';
+import { runProfile } from './runner/orchestrate.js';
+import { RESULTS_DIR } from './runner/paths.js';
+import { ALL_SCENARIOS, defaultPlan, type Mode, type ScenarioId } from './runner/plan.js';
+import { collectMeta, summaryTable, writeReport } from './runner/report.js';
+import type { Topology } from './runner/rig.js';
+import { summarise } from './runner/summary.js';
+
+const HYPHA_SERVER_ENV = {
+  HYPHA_WS_MSG_RATE_LIMIT: '1000000',
+  HYPHA_WS_MSG_BURST_LIMIT: '1000000',
+  HYPHA_MAX_CONCURRENT_CONNECTIONS: '1000',
+};
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+async function main(): Promise<void> {
+  const program = new Command('bench')
+    .description('hypha-accel benchmark: direct vs accelerated over an emulated link, real hypha and clients')
+    .option('--full', 'all scenarios, lan and wan, 3 repetitions')
+    .option('--smoke', 'CI smoke: S1 and a small S3 on lan, one repetition')
+    .option('--profile <list>', 'profiles, e.g. lan,wan,slow')
+    .option('--scenario <list>', 'scenarios, e.g. S1,S3')
+    .option('--topology <list>', 'topologies, e.g. T1,T2')
+    .option('--reps <n>', 'repetitions per arm')
+    .option('--out <dir>', 'results folder', RESULTS_DIR)
+    .parse();
+  const opts = program.opts<{ full?: boolean; smoke?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string }>();
+  const mode: Mode = opts.smoke ? 'smoke' : opts.full ? 'full' : 'quick';
+  const plan = defaultPlan(mode);
+  if (opts.profile) {
+    const profiles = list(opts.profile);
+    for (const p of profiles) if (!isProfileName(p)) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_USAGE', `unknown profile ${p}`);
+    plan.profiles = profiles as ProfileName[];
+  }
+  if (opts.scenario) {
+    const scenarios = list(opts.scenario).map((s) => s.toUpperCase());
+    for (const s of scenarios) if (!ALL_SCENARIOS.includes(s as ScenarioId)) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_USAGE', `unknown scenario ${s}`);
+    plan.scenarios = scenarios as ScenarioId[];
+  }
+  if (opts.topology) plan.topologies = list(opts.topology).map((t) => t.toUpperCase()) as Topology[];
+  if (opts.reps) plan.reps = Math.max(1, Number(opts.reps));
+
+  const started = new Date();
+  const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  progress(`bench ${mode}: profiles ${plan.profiles.join(',')}, scenarios ${plan.scenarios.join(',')}, topologies ${plan.topologies.join(',')}, ${plan.reps} rep(s)`);
+  const hypha = await startHyphaServer({ env: HYPHA_SERVER_ENV });
+  progress(`hypha server ${hypha.url} (pid ${hypha.pid}), env ${JSON.stringify(HYPHA_SERVER_ENV)}`);
+  const secretFile = join(mkdtempSync(join(tmpdir(), 'hypha-accel-bench-')), 'secret');
+  writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const stamp = started.toISOString().slice(0, 16).replace(':', '');
+  try {
+    for (const profile of plan.profiles) {
+      progress(`== profile ${profile}`);
+      const result = await runProfile(plan, { hyphaUrl: hypha.url, secretFile, progress }, profile);
+      const meta = collectMeta(plan, started, HYPHA_SERVER_ENV);
+      const files = await writeReport(plan, meta, result, opts.out, `${stamp}${mode === 'full' ? '' : `-${mode}`}`);
+      process.stdout.write(`\n## ${profile}\n\n${summaryTable(summarise(result.measurements))}\n\nreport: ${files.md}\n`);
+    }
+  } finally {
+    await hypha.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? `${(err as { code?: string }).code ?? ''} ${err.message}` : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,167 @@
+// Writes a run's results: bench/results/<date>-<profile>.json (everything) and a Markdown report with
+// the summary table, the facts a reader needs (machine, versions, profile, deflate, proxy CPU and RSS)
+// and SVG charts beside it.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { profileShape } from '../emulator/profiles.js';
+import { renderBarChart } from './charts.js';
+import type { ProfileResult } from './orchestrate.js';
+import { REPO_ROOT, VENV_PYTHON } from './paths.js';
+import type { RunPlan } from './plan.js';
+import { summarise, type SummaryRow } from './summary.js';
+
+export interface RunMeta {
+  startedAt: string;
+  finishedAt: string;
+  mode: string;
+  machine: { cpuModel: string; cores: number; memoryGiB: number; kernel: string };
+  versions: Record<string, string>;
+  gitCommit: string;
+  hyphaServerEnv: Record<string, string>;
+  clientNote: string;
+}
+
+function tryExec(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Record<string, string>): RunMeta {
+  const py = tryExec(VENV_PYTHON, [
+    '-c',
+    'import importlib.metadata as m; print(";".join(f"{p}={m.version(p)}" for p in ["hypha","hypha-rpc","websockets","numpy"]))',
+  ]);
+  const versions: Record<string, string> = { node: process.version };
+  for (const pair of py.split(';')) {
+    const [name, version] = pair.split('=');
+    if (name && version) versions[`py:${name}`] = version;
+  }
+  try {
+    versions['npm:hypha-rpc'] = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/hypha-rpc/package.json'), 'utf8')).version;
+  } catch {
+    versions['npm:hypha-rpc'] = 'unknown';
+  }
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    mode: plan.mode,
+    machine: { cpuModel: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
+    versions,
+    gitCommit: tryExec('git', ['rev-parse', '--short', 'HEAD']),
+    hyphaServerEnv,
+    clientNote: 'Python hypha-rpc client, one process per client (bench/clients/bench_client.py); every result checked (echo equality, sha256 of arrays).',
+  };
+}
+
+const ARM_ORDER = ['direct-deflate', 'direct-plain', 'accel'] as const;
+
+function fmt(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return '–';
+  if (Math.abs(value) >= 1000) return value.toFixed(0);
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(3);
+}
+
+function cellText(row: SummaryRow, arm: (typeof ARM_ORDER)[number]): string {
+  const cell = row.arms[arm];
+  if (!cell) return '–';
+  if (cell.n === 0) return cell.errors ? `error (${cell.errors})` : '–';
+  const range = cell.n > 1 ? ` (${fmt(cell.min)}–${fmt(cell.max)})` : '';
+  return `${fmt(cell.median)}${range}${cell.errors ? ` +${cell.errors} err` : ''}`;
+}
+
+export function summaryTable(rows: readonly SummaryRow[]): string {
+  const lines = [
+    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | accelerated | accel vs deflate | accel vs no-deflate |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of rows) {
+    const f = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
+    lines.push(
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${f(row.accelFactorVsDeflate)} | ${f(row.accelFactorVsPlain)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileResult, dir: string, stamp: string): Promise<{ json: string; md: string }> {
+  mkdirSync(dir, { recursive: true });
+  const base = `${stamp}-${result.profile}`;
+  const rows = summarise(result.measurements);
+  const shape = profileShape(result.profile);
+  const json = join(dir, `${base}.json`);
+  writeFileSync(json, JSON.stringify({ meta, plan, shape, ...result, summary: rows }, null, 2) + '\n');
+
+  const charts: string[] = [];
+  const byFigure = new Map<string, SummaryRow[]>();
+  for (const row of rows) {
+    const key = `${row.scenario}-${row.figure}`;
+    byFigure.set(key, [...(byFigure.get(key) ?? []), row]);
+  }
+  for (const [key, figureRows] of byFigure) {
+    const first = figureRows[0]!;
+    const file = `${base}-${key}.svg`;
+    try {
+      writeFileSync(join(dir, file), await renderBarChart(figureRows, `${result.profile} ${first.scenario}: ${first.figure} (median, min–max)`, first.unit));
+      charts.push(`![${key}](${file})`);
+    } catch (err) {
+      charts.push(`(chart ${key} failed: ${(err as Error).message})`);
+    }
+  }
+
+  const facts = Object.entries(result.armFacts)
+    .map(([key, f]) => {
+      const deflate = key.includes('accel') ? 'client↔edge not on the link' : `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate`;
+      const proxies = Object.entries(f.proxies)
+        .map(([role, p]) => `${role} ${p.cpuSeconds.toFixed(1)} CPU s, peak RSS ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
+        .join('; ');
+      return `| ${key} | ${deflate} | ${proxies || '–'} |`;
+    })
+    .join('\n');
+  const notRun = result.notRun.map((n) => `- ${n.scenario}${n.topology ? ` (${n.topology})` : ''}: not run: ${n.reason}`).join('\n');
+  const errors = result.measurements.filter((m) => m.error);
+  const md = join(dir, `${base}.md`);
+  writeFileSync(
+    md,
+    [
+      `# hypha-accel benchmark: ${result.profile} (${meta.mode} mode), ${meta.startedAt}`,
+      '',
+      `Link: ${shape.oneWayDelayMs} ms one way, ${shape.bandwidthBitsPerSec ? `${shape.bandwidthBitsPerSec / 1e6} Mbit/s shared per direction` : 'unshaped'}, queue ${shape.queueBytes} B (fifo unless S5 says fq).`,
+      `Machine: ${meta.machine.cpuModel}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, Linux ${meta.machine.kernel}. Commit ${meta.gitCommit}.`,
+      `Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+      `hypha server env: ${Object.entries(meta.hyphaServerEnv).map(([k, v]) => `${k}=${v}`).join(' ')} (rate and admission limits raised so they are not what is measured).`,
+      `Arms, interleaved per repetition (${plan.reps}×): direct with deflate as negotiated by default; direct with Sec-WebSocket-Extensions stripped by the emulator; accelerated (client → edge → link → gateway → hypha). T1: caller behind the link, service beside hypha. T2: both behind the link.`,
+      meta.clientNote,
+      '',
+      '## Summary (median, min–max over repetitions; factor > 1 means the accelerated arm is better)',
+      '',
+      summaryTable(rows),
+      '',
+      '## Deflate and proxy cost per rig',
+      '',
+      '| rig | deflate | proxies (CPU seconds over the rig\'s life, peak RSS) |',
+      '|---|---|---|',
+      facts,
+      '',
+      '## Not run',
+      '',
+      notRun || '- (everything planned ran)',
+      '',
+      `## Errors (${errors.length})`,
+      '',
+      errors.map((m) => `- ${m.scenario} ${m.topology} ${m.variant} ${m.arm} rep ${m.rep}: ${m.error}`).join('\n') || '- none',
+      '',
+      '## Charts',
+      '',
+      charts.join('\n\n'),
+      '',
+    ].join('\n'),
+  );
+  return { json, md };
+}

@@ -1,0 +1,131 @@
+// One measured setup: an arm (direct with deflate, direct without, accelerated) in a topology (T1: the
+// caller behind the link, the service beside hypha; T2: both behind the link) on one emulated link.
+// The clients are identical in every arm; only the URL they are given differs.
+
+import { startLinkEmulator, type LinkEmulator, type LinkEmulatorStats } from '../emulator/link-emulator.js';
+import { profileShape, type ProfileName, type QueueDiscipline } from '../emulator/profiles.js';
+import { PyClient } from './py-client.js';
+import { startProxy, type ProxyProcess } from './proxies.js';
+import type { ProcSample } from './proc-stats.js';
+
+export type Arm = 'direct-deflate' | 'direct-plain' | 'accel';
+export type Topology = 'T1' | 'T2';
+export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel'];
+
+export interface RigOptions {
+  arm: Arm;
+  topology: Topology;
+  profile: ProfileName;
+  discipline: QueueDiscipline;
+  hyphaUrl: string;
+  secretFile: string;
+  callerCount: number;
+  label: string;
+}
+
+export interface RigSnapshot {
+  link: LinkEmulatorStats;
+  proxies: Record<string, ProcSample | undefined>;
+}
+
+export interface Rig {
+  options: RigOptions;
+  emulator: LinkEmulator;
+  /** The URL clients behind the link use as server_url (the emulator, or the edge). */
+  behindUrl: string;
+  serviceUrl: string;
+  serviceId: string;
+  service: PyClient;
+  callers: PyClient[];
+  proxies: ProxyProcess[];
+  snapshot(): RigSnapshot;
+  close(): Promise<void>;
+}
+
+export async function startRig(options: RigOptions): Promise<Rig> {
+  const hyphaPort = Number(new URL(options.hyphaUrl).port);
+  const shape = profileShape(options.profile, options.discipline);
+  const proxies: ProxyProcess[] = [];
+  const clients: PyClient[] = [];
+  let emulator: LinkEmulator | undefined;
+  try {
+    let behindUrl: string;
+    if (options.arm === 'accel') {
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile]);
+      proxies.push(gateway);
+      emulator = await startLinkEmulator({ target: { host: '127.0.0.1', port: gateway.port }, shape });
+      const edge = await startProxy('edge', [
+        '--gateway-url',
+        `ws://127.0.0.1:${emulator.port}`,
+        '--secret-file',
+        options.secretFile,
+        '--links',
+        '2',
+      ]);
+      proxies.push(edge);
+      behindUrl = edge.url;
+    } else {
+      emulator = await startLinkEmulator({
+        target: { host: '127.0.0.1', port: hyphaPort },
+        shape,
+        stripWebSocketExtensions: options.arm === 'direct-plain',
+      });
+      behindUrl = `http://127.0.0.1:${emulator.port}`;
+    }
+    const serviceUrl = options.topology === 'T1' ? options.hyphaUrl : behindUrl;
+    const service = await PyClient.start(`${options.label}/service`);
+    clients.push(service);
+    await service.request('connect', { server_url: serviceUrl }, 60_000);
+    const registered = await service.request('register', { service_id: 'bench' }, 60_000);
+    const serviceId = String(registered.service_id);
+    const callers: PyClient[] = [];
+    for (let i = 0; i < options.callerCount; i += 1) {
+      const caller = await PyClient.start(`${options.label}/caller${i}`);
+      clients.push(caller);
+      callers.push(caller);
+      await caller.request('connect', { server_url: behindUrl }, 60_000);
+      await caller.request('get_service', { service_id: serviceId }, 60_000);
+    }
+    const link = emulator;
+    return {
+      options,
+      emulator: link,
+      behindUrl,
+      serviceUrl,
+      serviceId,
+      service,
+      callers,
+      proxies,
+      snapshot: () => ({
+        link: link.stats(),
+        proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])),
+      }),
+      close: async () => {
+        await Promise.all(clients.map((c) => c.stop()));
+        await Promise.all(proxies.map((p) => p.stop()));
+        await link.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all(clients.map((c) => c.stop()));
+    await Promise.all(proxies.map((p) => p.stop()));
+    await emulator?.close();
+    throw err;
+  }
+}
+
+/** Bytes that crossed the link (both directions) between two snapshots. */
+export function linkBytesBetween(before: RigSnapshot, after: RigSnapshot): { up: number; down: number } {
+  return { up: after.link.up.bytesOut - before.link.up.bytesOut, down: after.link.down.bytesOut - before.link.down.bytesOut };
+}
+
+/** CPU seconds the proxies used between two snapshots, and their peak RSS so far. */
+export function proxyCostBetween(before: RigSnapshot, after: RigSnapshot): Record<string, { cpuSeconds: number; peakRssBytes: number }> {
+  const out: Record<string, { cpuSeconds: number; peakRssBytes: number }> = {};
+  for (const [role, sample] of Object.entries(after.proxies)) {
+    const start = before.proxies[role];
+    if (!sample || !start) continue;
+    out[role] = { cpuSeconds: sample.cpuSeconds - start.cpuSeconds, peakRssBytes: sample.peakRssBytes };
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+// The workloads S1-S5 of docs/benchmarks.md, each run on one rig (one arm, one topology) and returning
+// figures. Correctness is checked inside the clients (a wrong echo or digest rejects the request), so
+// a measurement either carries figures of correct calls or an error.
+
+import { linkBytesBetween, proxyCostBetween, type Rig } from './rig.js';
+import { runPyBootstrap } from './py-client.js';
+import { percentile } from './stats.js';
+
+export type Figures = Record<string, number>;
+
+export interface ScenarioOutput {
+  variant: string;
+  figures: Figures;
+  /** CPU seconds per proxy during this measurement, and its peak RSS so far. */
+  proxyCost: Record<string, { cpuSeconds: number; peakRssBytes: number }>;
+}
+
+export interface Sizes {
+  s1SequentialCalls: number;
+  s1ConcurrentCalls: number;
+  s3Bytes: number;
+  s3Kinds: string[];
+  s4Bytes: number;
+  s4Passes: number;
+  s5Bytes: number;
+}
+
+function callerOf(rig: Rig, index = 0) {
+  const caller = rig.callers[index];
+  if (!caller) throw new Error(`rig ${rig.options.label} has no caller ${index}`);
+  return caller;
+}
+
+/** Wraps a measured body with link-byte and proxy-cost accounting. */
+async function measured(rig: Rig, variant: string, body: () => Promise<Figures>, perLinkUnit?: number): Promise<ScenarioOutput> {
+  const before = rig.snapshot();
+  const figures = await body();
+  const after = rig.snapshot();
+  const bytes = linkBytesBetween(before, after);
+  figures.linkBytes = bytes.up + bytes.down;
+  if (perLinkUnit) figures.linkBytesPerUnit = figures.linkBytes / perLinkUnit;
+  return { variant, figures, proxyCost: proxyCostBetween(before, after) };
+}
+
+export async function runS1(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
+  const caller = callerOf(rig);
+  await caller.request('small_calls', { calls: 20, concurrency: 1 }); // warm-up, unmeasured
+  const out: ScenarioOutput[] = [];
+  for (const [variant, calls, concurrency] of [
+    ['seq', sizes.s1SequentialCalls, 1],
+    ['c64', sizes.s1ConcurrentCalls, 64],
+  ] as const) {
+    out.push(
+      await measured(
+        rig,
+        variant,
+        async () => {
+          // Each call of a batch carries its own counter, so a reply routed to the wrong call fails the check.
+          const answer = await caller.request('small_calls', { calls, concurrency });
+          const latencies = answer.latencies_ms as number[];
+          return {
+            callsPerSec: calls / (answer.seconds as number),
+            p50Ms: percentile(latencies, 0.5),
+            p99Ms: percentile(latencies, 0.99),
+          };
+        },
+        calls,
+      ),
+    );
+  }
+  return out;
+}
+
+export async function runS2(rig: Rig): Promise<ScenarioOutput[]> {
+  return [
+    await measured(rig, 'py', async () => {
+      const r = await runPyBootstrap(rig.behindUrl, rig.serviceId);
+      return { timeToFirstResultMs: r.wallMs, inProcessMs: r.inProcessMs, connectMs: r.connectMs, getServiceMs: r.getServiceMs, firstCallMs: r.firstCallMs };
+    }),
+  ];
+}
+
+export async function runS3(rig: Rig, sizes: Sizes, kind: string): Promise<ScenarioOutput[]> {
+  const caller = callerOf(rig);
+  await caller.request('prepare', { kind, nbytes: sizes.s3Bytes });
+  return [
+    await measured(
+      rig,
+      kind,
+      async () => {
+        const answer = await caller.request('bulk', { kind, nbytes: sizes.s3Bytes });
+        const seconds = answer.seconds as number;
+        return { seconds, mbPerSec: (answer.nbytes as number) / 1e6 / seconds };
+      },
+      sizes.s3Bytes,
+    ),
+  ];
+}
+
+export async function runS4(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
+  const caller = callerOf(rig);
+  const kind = 'image';
+  await caller.request('prepare', { kind, nbytes: sizes.s4Bytes, variant: 0 });
+  await caller.request('prepare', { kind, nbytes: sizes.s4Bytes, variant: 1 });
+  const out: ScenarioOutput[] = [];
+  for (let pass = 1; pass <= sizes.s4Passes; pass += 1) {
+    out.push(
+      await measured(
+        rig,
+        pass === 1 ? 'first' : 'later',
+        async () => ({ seconds: (await caller.request('bulk', { kind, nbytes: sizes.s4Bytes, variant: 0 })).seconds as number }),
+        sizes.s4Bytes,
+      ),
+    );
+  }
+  out.push(
+    await measured(
+      rig,
+      'changed1pct',
+      async () => ({ seconds: (await caller.request('bulk', { kind, nbytes: sizes.s4Bytes, variant: 1 })).seconds as number }),
+      sizes.s4Bytes,
+    ),
+  );
+  return out;
+}
+
+/** Client A uploads while client B makes sequential small calls; B's latency is the figure. */
+export async function runS5(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
+  const uploader = callerOf(rig, 0);
+  const prober = callerOf(rig, 1);
+  await uploader.request('prepare', { kind: 'random', nbytes: sizes.s5Bytes });
+  await prober.request('small_calls', { calls: 10, concurrency: 1 });
+  return [
+    await measured(rig, rig.options.discipline, async () => {
+      const loop = `s5-${Date.now()}`;
+      const probing = prober.request('latency_loop', { loop });
+      const upload = await uploader.request('bulk', { kind: 'random', nbytes: sizes.s5Bytes });
+      await prober.request('stop', { loop });
+      const latencies = (await probing).latencies_ms as number[];
+      return {
+        bP50Ms: percentile(latencies, 0.5),
+        bP99Ms: percentile(latencies, 0.99),
+        bCalls: latencies.length,
+        aSeconds: upload.seconds as number,
+      };
+    }),
+  ];
+}

@@ -1,0 +1,76 @@
+// Reduces measurements to a summary: per (scenario, topology, variant, figure) the median and spread
+// of each arm and the accelerated arm's factor against direct-with-deflate (>1 means better).
+
+import { HEADLINE_FIGURES } from './plan.js';
+import type { Measurement } from './orchestrate.js';
+import type { Arm } from './rig.js';
+import { median, spread } from './stats.js';
+
+export interface ArmCell {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+  errors: number;
+}
+
+export interface SummaryRow {
+  profile: string;
+  scenario: string;
+  topology: string;
+  variant: string;
+  figure: string;
+  unit: string;
+  higherIsBetter: boolean;
+  arms: Partial<Record<Arm, ArmCell>>;
+  /** accelerated vs direct-with-deflate, oriented so that >1 means the accelerated arm is better. */
+  accelFactorVsDeflate?: number;
+  accelFactorVsPlain?: number;
+}
+
+function factor(accel: ArmCell | undefined, direct: ArmCell | undefined, higherIsBetter: boolean): number | undefined {
+  if (!accel || !direct || !(accel.n > 0) || !(direct.n > 0)) return undefined;
+  if (accel.median === 0 || direct.median === 0) return undefined;
+  return higherIsBetter ? accel.median / direct.median : direct.median / accel.median;
+}
+
+export function summarise(measurements: readonly Measurement[]): SummaryRow[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const m of measurements) {
+    const key = [m.profile, m.scenario, m.topology, m.variant].join('|');
+    const list = groups.get(key);
+    if (list) list.push(m);
+    else groups.set(key, [m]);
+  }
+  const rows: SummaryRow[] = [];
+  for (const list of groups.values()) {
+    const first = list[0]!;
+    for (const figure of HEADLINE_FIGURES[first.scenario] ?? []) {
+      const arms: SummaryRow['arms'] = {};
+      for (const m of list) {
+        const cell = arms[m.arm] ?? { median: NaN, min: NaN, max: NaN, n: 0, errors: 0 };
+        arms[m.arm] = cell;
+        if (m.error) cell.errors += 1;
+      }
+      for (const arm of Object.keys(arms) as Arm[]) {
+        const values = list.filter((m) => m.arm === arm && m.figures && Number.isFinite(m.figures[figure.key])).map((m) => m.figures![figure.key]!);
+        const cell = arms[arm]!;
+        if (values.length > 0) Object.assign(cell, { median: median(values), ...spread(values), n: values.length });
+      }
+      if (Object.values(arms).every((cell) => cell.n === 0 && cell.errors === 0)) continue;
+      rows.push({
+        profile: first.profile,
+        scenario: first.scenario,
+        topology: first.topology,
+        variant: first.variant,
+        figure: figure.key,
+        unit: figure.unit,
+        higherIsBetter: figure.higherIsBetter,
+        arms,
+        accelFactorVsDeflate: factor(arms.accel, arms['direct-deflate'], figure.higherIsBetter),
+        accelFactorVsPlain: factor(arms.accel, arms['direct-plain'], figure.higherIsBetter),
+      });
+    }
+  }
+  return rows;
+}
