@@ -135,11 +135,12 @@ class HandshakeReader {
 
   finish(peer: LinkSettings, peerId: string, linkId: string, capabilities: string[]): Established {
     this.clock.clearTimeout(this.timer);
+    const sessionOptions = this.options.session({ peer, capabilities, peerId, linkId });
     const session = new LinkSession(this.transport, {
-      ...this.options.session({ peer, capabilities, peerId, linkId }),
+      ...sessionOptions,
       local: this.options.local,
       peer,
-      clock: this.options.clock,
+      clock: this.options.clock ?? sessionOptions.clock,
     });
     this.transport.onMessage = (data) => session.handleMessage(data);
     this.transport.onClose = (code, reason) =>

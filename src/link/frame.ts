@@ -134,7 +134,12 @@ export function decodeJson(payload: Uint8Array): Record<string, unknown> {
 
 /** GOAWAY and CLOSE payloads: u16 code then a UTF-8 reason (at most 123 bytes, as in a WebSocket close). */
 export function encodeCodeReason(code: number, reason: string): Buffer {
-  const reasonBytes = Buffer.from(reason, 'utf8').subarray(0, 123);
+  let reasonBytes = Buffer.from(reason, 'utf8');
+  if (reasonBytes.length > 123) {
+    let end = 123;
+    while (end > 0 && (reasonBytes[end]! & 0xc0) === 0x80) end--; // never cut inside a UTF-8 sequence
+    reasonBytes = reasonBytes.subarray(0, end);
+  }
   const out = Buffer.allocUnsafe(2 + reasonBytes.length);
   out.writeUInt16BE(code, 0);
   out.set(reasonBytes, 2);

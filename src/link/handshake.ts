@@ -1,8 +1,9 @@
 // The link handshake as pure functions: a versioned preface (HELLO), mutual challenge-response over a
 // shared secret (HMAC-SHA256 of both nonces; the secret never crosses the wire), and the settings each
-// side announces. The state machines in link-client.ts / link-server.ts drive these.
+// side announces. establish.ts drives these for both roles.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AccelError } from '../errors.js';
+import { decodeJson } from './frame.js';
 
 export const PROTOCOL_MAGIC = 'HYAC';
 export const PROTOCOL_VERSION = 1;
@@ -54,12 +55,7 @@ export function decodeHello(payload: Uint8Array): Hello {
   if (version !== PROTOCOL_VERSION) {
     throw new AccelError('HYPHA_ACCEL_ERR_VERSION', `edge speaks link protocol ${version}, this gateway speaks ${PROTOCOL_VERSION}`);
   }
-  let body: Partial<Hello>;
-  try {
-    body = JSON.parse(buf.toString('utf8', 6)) as Partial<Hello>;
-  } catch {
-    throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'HELLO body is not valid JSON');
-  }
+  const body = decodeJson(buf.subarray(6)) as Partial<Hello>;
   return { ...checkSettings(body), version, instanceId: String(body.instanceId ?? ''), nonce: checkNonce(body.nonce) };
 }
 

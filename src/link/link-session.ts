@@ -273,12 +273,9 @@ export class LinkSession {
   /** Ends one stream on both sides without touching the link. */
   resetStream(stream: Stream, error: AccelError): void {
     const closeCode = error.spec.wsClose || 1011;
-    if (!stream.localClosed) {
-      stream.out.clear();
-      stream.sendControl(FrameType.CLOSE, encodeCodeReason(closeCode, error.message.slice(0, 100)));
-      stream.localClosed = true;
-    }
-    stream.abort(error);
+    const tellPeer = !stream.localClosed;
+    stream.abort(error); // clears the unsent queue and marks both directions closed
+    if (tellPeer) stream.sendControl(FrameType.CLOSE, encodeCodeReason(closeCode, error.message.slice(0, 100)));
     this.forgetIfDone(stream);
   }
 
