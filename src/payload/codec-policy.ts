@@ -11,12 +11,11 @@ export interface CodecSpeed {
 
 /**
  * Measured on the build machine (2 shared cores), one core, 64 KiB chunks of compressible (image-like)
- * data, rounded down: see bench/results/payload-stages.md. lz4-napi (lz4_flex) encodes compressible data
- * no faster than zstd -1 here; it still wins where decode speed matters.
+ * data, rounded down: see bench/results/payload-stages.md (lz4 341/1058 MB/s, zstd-1 215/365 MB/s).
  */
 export const defaultCodecSpeeds: Record<'lz4' | 'zstd', CodecSpeed> = {
-  lz4: { encodeBytesPerSec: 150e6, decodeBytesPerSec: 500e6 },
-  zstd: { encodeBytesPerSec: 160e6, decodeBytesPerSec: 250e6 },
+  lz4: { encodeBytesPerSec: 300e6, decodeBytesPerSec: 1000e6 },
+  zstd: { encodeBytesPerSec: 200e6, decodeBytesPerSec: 350e6 },
 };
 
 export interface LinkEstimate {
