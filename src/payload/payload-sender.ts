@@ -115,14 +115,14 @@ export class PayloadSender {
         await this.yieldTurn();
       }
     }
-    pinned.codec = this.pickCodec(bytes.byteLength, inlineViews);
+    pinned.codec = this.pickCodec(inlineViews);
     this.pin(blobId, pinned);
     this.emit(encodeManifest({ blobId, totalBytes: bytes.byteLength, wholeHash: wholeHash.digest(), entries }));
     const inlineHashes = entries.filter((e) => e.inline).map((e) => e.hash);
     await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
   }
 
-  private pickCodec(blobBytes: number, inlineViews: readonly Uint8Array[]): ChunkCodecId {
+  private pickCodec(inlineViews: readonly Uint8Array[]): ChunkCodecId {
     const { options, codecs } = this.pair;
     const inlineBytes = inlineViews.reduce((sum, v) => sum + v.byteLength, 0);
     if (inlineBytes < options.minCompressBytes || (!options.lz4Enabled && !options.zstdEnabled)) return ChunkCodec.none;
@@ -136,7 +136,6 @@ export class PayloadSender {
       if (options.lz4Enabled) lz4Bytes += codecs.encodeSampleSync(ChunkCodec.lz4, sample);
       if (options.zstdEnabled) zstdBytes += codecs.encodeSampleSync(ChunkCodec.zstd, sample);
     }
-    void blobBytes;
     return chooseCodec({
       blobBytes: inlineBytes,
       lz4Ratio: options.lz4Enabled ? lz4Bytes / sampleBytes : undefined,

@@ -141,3 +141,41 @@ test('a full or broken shm directory makes the sender fall back to the link', as
     await fs.rm(baseDir, { recursive: true, force: true });
   }
 });
+
+test('a segment changed after it was written, or shm frames without shm, fail the blob with a coded error', async () => {
+  const baseDir = await tempBase();
+  const a = await ShmSegments.open(options(baseDir, 'edge1'));
+  const b = await ShmSegments.open(options(baseDir, 'gw1'));
+  const h = createHarness({ shmThresholdBytes: 1024, lz4Enabled: false, zstdEnabled: false }, undefined, { a, b });
+  try {
+    const tampering = {
+      write: async (bytes: Uint8Array) => {
+        const name = await a.write(bytes);
+        if (name) await fs.writeFile(join(a.pairDir, name), Buffer.alloc(bytes.byteLength, 1), { mode: 0o600 });
+        return name;
+      },
+      read: a.read.bind(a),
+      release: a.release.bind(a),
+    };
+    const h2 = createHarness({ shmThresholdBytes: 1024 }, undefined, { a: tampering, b });
+    try {
+      await assert.rejects(h2.roundTrip(h2.a, randomBytesSeeded(5000, 1)), (e: unknown) => e instanceof PayloadError && e.code === PayloadErrorCode.hashMismatch);
+    } finally {
+      await h2.close();
+    }
+    const noShm = createHarness({ shmThresholdBytes: 1024 }, undefined, undefined);
+    try {
+      // Forward a's SHM frame to a receiver that never negotiated shared memory.
+      const id = await h.a.endpoint.sendBlob(randomBytesSeeded(5000, 2));
+      const shmFrame = h.a.emitted.find((f) => f[0] === FrameKind.shm)!;
+      const pending = noShm.b.endpoint.takeBlob(id);
+      await noShm.b.endpoint.receiveFrame(shmFrame);
+      await assert.rejects(pending, (e: unknown) => e instanceof PayloadError && e.code === PayloadErrorCode.shmSegmentInvalid);
+    } finally {
+      await noShm.close();
+    }
+  } finally {
+    await h.close();
+    await fs.rm(baseDir, { recursive: true, force: true });
+  }
+});
