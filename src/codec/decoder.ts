@@ -7,19 +7,15 @@ import { resolveOptions, type CodecOptions, type CodecStats, type ResolvedOption
 import { DecoderTable } from './slot-table.js';
 import { STATIC_STRINGS } from './static-dict.js';
 import * as T from './tokens.js';
-import { digestBytes, KIND_OBJECT, KIND_SHAPE, KIND_STRING } from './table-digest.js';
+import { digestEntry, KIND_OBJECT, KIND_SHAPE, KIND_STRING } from './table-digest.js';
 
 const EMPTY = new Uint8Array(0);
 
-/** continues an FNV-1a digest over more bytes (shape keys arrive one by one) */
-function continueDigest(h: number, b: Uint8Array): number {
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h >>> 0;
-}
-
+/** a map shape: the exact header and key bytes, and where each key ends in them */
 interface Shape {
-  header: Uint8Array;
-  keys: Uint8Array[];
+  bytes: Uint8Array;
+  headerEnd: number;
+  keyEnds: Int32Array;
 }
 
 export class CodecDecoder {
@@ -175,7 +171,7 @@ export class CodecDecoder {
         whole.set(a);
         whole.set(b, a.length);
         this.#strings.insert(whole, whole.length);
-        this.#digest = digestBytes(this.#digest, KIND_STRING, whole);
+        this.#digest = digestEntry(this.#digest, KIND_STRING, whole, 0, whole.length);
         return;
       }
       case T.T_STR_NEW: case T.T_STATIC: this.#writeString(this.#part(t)); return;
@@ -206,7 +202,7 @@ export class CodecDecoder {
         this.#value(depth);
         const entry = this.#out.slice(start, this.#op);
         this.#objects.insert(entry, entry.length);
-        this.#digest = digestBytes(this.#digest, KIND_OBJECT, entry);
+        this.#digest = digestEntry(this.#digest, KIND_OBJECT, entry, 0, entry.length);
         return;
       }
     }
@@ -251,7 +247,7 @@ export class CodecDecoder {
     const s = this.#c.slice(this.#ip, this.#ip + n);
     this.#ip += n;
     this.#strings.insert(s, s.length);
-    this.#digest = digestBytes(this.#digest, KIND_STRING, s);
+    this.#digest = digestEntry(this.#digest, KIND_STRING, s, 0, s.length);
     return s;
   }
 
@@ -312,11 +308,14 @@ export class CodecDecoder {
     const shape = this.#shapes.get(slot);
     if (shape === undefined) this.#fail('HYPHA_ACCEL_ERR_CODEC_DESYNC', `no shape in slot ${slot}`, true);
     this.#checkDepth(depth);
-    this.#copy(shape.header, 0, shape.header.length);
-    const keys = shape.keys;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      this.#copy(k, 0, k.length);
+    const bytes = shape.bytes;
+    const ends = shape.keyEnds;
+    let from = 0;
+    let to = shape.headerEnd;
+    for (let i = 0; i < ends.length; i++) {
+      to = ends[i]!;
+      this.#copy(bytes, from, to); // the header rides with the first key
+      from = to;
       this.#value(depth + 1);
     }
   }
@@ -333,23 +332,31 @@ export class CodecDecoder {
     else return this.#fail('HYPHA_ACCEL_ERR_CODEC_MALFORMED', 'shape without map header', true);
     if (n < 1 || n > this.#o.maxShapeKeys) this.#fail('HYPHA_ACCEL_ERR_CODEC_MALFORMED', 'bad shape size', true);
     this.#checkDepth(depth);
-    const header = c.slice(this.#ip, this.#ip + hdr);
+    const start = this.#op;
     this.#copy(c, this.#ip, this.#ip + hdr);
     this.#ip += hdr;
-    const keys: Uint8Array[] = [];
-    let size = hdr;
+    // keys are written into the output; their bytes are gathered once the map is complete
+    const keyRanges = new Int32Array(2 * n);
     for (let i = 0; i < n; i++) {
-      const start = this.#op;
+      keyRanges[2 * i] = this.#op;
       this.#value(depth + 1);
-      const k = this.#out.slice(start, this.#op);
-      keys.push(k);
-      size += k.length;
+      keyRanges[2 * i + 1] = this.#op;
       this.#value(depth + 1);
     }
-    this.#shapes.insert({ header, keys }, size);
-    let digest = digestBytes(this.#digest, KIND_SHAPE, header);
-    for (const k of keys) digest = continueDigest(digest, k);
-    this.#digest = digest;
+    let size = hdr;
+    for (let i = 0; i < n; i++) size += keyRanges[2 * i + 1]! - keyRanges[2 * i]!;
+    const bytes = new Uint8Array(size);
+    const keyEnds = new Int32Array(n);
+    const out = this.#out;
+    bytes.set(out.subarray(start, start + hdr));
+    let q = hdr;
+    for (let i = 0; i < n; i++) {
+      bytes.set(out.subarray(keyRanges[2 * i]!, keyRanges[2 * i + 1]!), q);
+      q += keyRanges[2 * i + 1]! - keyRanges[2 * i]!;
+      keyEnds[i] = q;
+    }
+    this.#shapes.insert({ bytes, headerEnd: hdr, keyEnds }, size);
+    this.#digest = digestEntry(this.#digest, KIND_SHAPE, bytes, 0, size);
   }
 
   #blob(): void {

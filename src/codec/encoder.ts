@@ -1,34 +1,31 @@
-// CodecEncoder: one per link and direction on the sending side. Scans a hypha binary message once
-// and writes the compact link form (tokens.ts), interning strings, map shapes and whole sub-objects
-// in bounded tables that the peer's CodecDecoder rebuilds in lockstep.
-import { CodecError } from './codec-error.js';
-import { readLen, scalarSize, skipValue } from './msgpack-scan.js';
-import { resolveOptions, type CodecOptions, type CodecStats, type ResolvedOptions } from './options.js';
-import { EncoderTable } from './slot-table.js';
-import { STATIC_STRINGS } from './static-dict.js';
-import * as T from './tokens.js';
+// CodecEncoder: one per link and direction on the sending side. Indexes a hypha binary message once
+// (value-index.ts), then writes the compact link form (tokens.ts), interning strings, map shapes and
+// whole sub-objects in bounded tables that the peer's CodecDecoder rebuilds in lockstep.
 import { ByteWriter } from './byte-writer.js';
-import { digestString, KIND_OBJECT, KIND_SHAPE, KIND_STRING } from './table-digest.js';
+import { CodecError } from './codec-error.js';
+import { resolveOptions, type CodecOptions, type CodecStats, type ResolvedOptions } from './options.js';
+import { BytesTable } from './slot-table.js';
+import { STATIC_STRINGS } from './static-dict.js';
+import { digestEntry, KIND_OBJECT, KIND_SHAPE, KIND_STRING } from './table-digest.js';
+import * as T from './tokens.js';
+import { FLAG_BIG_BIN, FNV_OFFSET, FNV_PRIME, hashBytes, ValueIndex } from './value-index.js';
 
 /** top-level maps above this size are never interned whole (they carry fresh session ids) */
 const TOP_LEVEL_INTERN_BYTES = 128;
-
-/** Node's native latin1 view works on any Uint8Array: one call, no Buffer wrapper per message */
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, s: number, e: number): string })
-  .latin1Slice;
+/** messages with more msgpack values than this are sent raw (bounds the index memory) */
+const MAX_VALUES = 1 << 20;
 const EMPTY = new Uint8Array(0);
 
 export class CodecEncoder {
   readonly stats: CodecStats;
   readonly #o: ResolvedOptions;
-  readonly #strings: EncoderTable;
-  readonly #objects: EncoderTable;
-  readonly #shapes: EncoderTable;
-  readonly #static = new Map<string, number>();
+  readonly #strings: BytesTable;
+  readonly #objects: BytesTable;
+  readonly #shapes: BytesTable;
+  readonly #staticByHash = new Map<number, number[]>();
+  readonly #staticBytes: Uint8Array[];
   readonly #w = new ByteWriter(4096);
-  readonly #maxBin = new Int32Array(1);
-  #offsets = new Int32Array(256);
-  #offsetsTop = 0;
+  readonly #ix: ValueIndex;
   #keyScratch = new Uint8Array(1024);
   #b: Uint8Array = EMPTY;
   #seq = 0;
@@ -39,10 +36,16 @@ export class CodecEncoder {
     this.#o = resolveOptions(opts);
     this.stats = this.#o.stats;
     const o = this.#o;
-    this.#strings = new EncoderTable({ entries: o.stringEntries, bytes: o.stringBytes });
-    this.#objects = new EncoderTable({ entries: o.objectEntries, bytes: o.objectBytes });
-    this.#shapes = new EncoderTable({ entries: o.shapeEntries, bytes: o.shapeBytes });
-    STATIC_STRINGS.forEach((s, i) => this.#static.set(s, i));
+    this.#strings = new BytesTable({ entries: o.stringEntries, bytes: o.stringBytes });
+    this.#objects = new BytesTable({ entries: o.objectEntries, bytes: o.objectBytes });
+    this.#shapes = new BytesTable({ entries: o.shapeEntries, bytes: o.shapeBytes });
+    this.#ix = new ValueIndex(MAX_VALUES, o.internBinLimitBytes, o.maxStringEntryBytes);
+    this.#staticBytes = STATIC_STRINGS.map((s) => new Uint8Array(Buffer.from(s, 'latin1')));
+    this.#staticBytes.forEach((s, i) => {
+      const h = hashBytes(s, 0, s.length);
+      const list = this.#staticByHash.get(h);
+      if (list) list.push(i); else this.#staticByHash.set(h, [i]);
+    });
   }
 
   /**
@@ -53,10 +56,12 @@ export class CodecEncoder {
     if (this.#poisoned) throw new CodecError('HYPHA_ACCEL_ERR_CODEC_POISONED', 'encoder failed before', true);
     const st = this.stats;
     const end = msg.length;
-    const mb = this.#maxBin;
-    const mainEnd = end > 0 ? skipValue(msg, 0, end, mb) : -1;
+    const ix = this.#ix;
+    ix.reset();
+    const mainEnd = ix.add(msg, 0, end);
     if (mainEnd < 0) { st.rawFallbacks++; return null; }
-    const extraEnd = mainEnd < end ? skipValue(msg, mainEnd, end, mb) : -1;
+    const extraOrd = ix.count;
+    const extraEnd = mainEnd < end ? ix.add(msg, mainEnd, end) : -1;
     const count = extraEnd > 0 ? 2 : 1;
     const valuesEnd = count === 2 ? extraEnd : mainEnd;
     this.#b = msg;
@@ -72,7 +77,7 @@ export class CodecEncoder {
       const headerBytes = w.pos;
       this.#value(0, 0);
       const mainOut = w.pos - headerBytes;
-      if (count === 2) this.#value(mainEnd, 0);
+      if (count === 2) this.#value(extraOrd, 0);
       if (valuesEnd < end) w.bytes(msg, valuesEnd, end);
       st.mainBytesIn += mainEnd;
       st.mainBytesOut += mainOut + headerBytes;
@@ -92,67 +97,84 @@ export class CodecEncoder {
     return w.take();
   }
 
-  #value(pos: number, depth: number): number {
+  /** writes value number k (pre-order ordinal in the index) */
+  #value(k: number, depth: number): void {
     const b = this.#b;
     const w = this.#w;
+    const ix = this.#ix;
+    const pos = ix.starts[k]!;
     const t = b[pos]!;
     if (t < 0x80) {
       if (t < T.FIXINT_TOKENS) w.byte(T.T_FIXINT0 + t);
       else { w.byte(T.T_UINT7); w.byte(t); }
-      return pos + 1;
+      return;
     }
-    if (t >= 0xa0 && t < 0xc0) return this.#string(pos, pos + 1, t & 0x1f, true);
+    if (t >= 0xa0 && t < 0xc0) { this.#string(k, pos, pos + 1, true); return; }
     if (t >= 0xd9 && t <= 0xdb) {
-      const n = readLen(b, pos, b.length, t - 0xd9);
       const hdr = 1 + (1 << (t - 0xd9));
+      const n = ix.ends[k]! - pos - hdr;
       const minimal = t === 0xd9 ? n >= 32 : t === 0xda ? n >= 256 : n >= 65536;
-      return this.#string(pos, pos + hdr, n, minimal);
+      this.#string(k, pos, pos + hdr, minimal);
+      return;
     }
-    if (t < 0x90 || t === 0xde || t === 0xdf) return this.#map(pos, depth);
-    if (t < 0xa0 || t === 0xdc || t === 0xdd) return this.#array(pos, depth);
-    if (t >= 0xc4 && t <= 0xc6) return this.#bin(pos, t);
-    const size = scalarSize(b, pos, b.length);
-    w.bytes(b, pos, pos + size);
-    return pos + size;
+    if (t < 0xa0 || (t >= 0xdc && t <= 0xdf)) { this.#container(k, pos, t, depth); return; }
+    if (t >= 0xc4 && t <= 0xc6) { this.#bin(pos, t, ix.ends[k]!); return; }
+    w.bytes(b, pos, ix.ends[k]!);
   }
 
-  #string(pos: number, cStart: number, len: number, minimal: boolean): number {
-    const cEnd = cStart + len;
-    if (!minimal || len === 0 || len > this.#o.maxStringEntryBytes) {
-      this.#w.bytes(this.#b, pos, cEnd);
-      return cEnd;
-    }
-    const key = latin1Slice.call(this.#b, cStart, cEnd);
-    const slot = this.#strings.get(key);
-    if (slot !== undefined) { this.#strRef(slot); return cEnd; }
-    const st = this.#static.get(key);
-    if (st !== undefined) { this.#w.byte(T.T_STATIC); this.#w.byte(st); return cEnd; }
-    const dot = key.lastIndexOf('.');
-    if (dot > 0 && dot < len - 1) {
-      this.#w.byte(T.T_STR_SPLIT);
-      this.#part(key.slice(0, dot), cStart, cStart + dot);
-      this.#part(key.slice(dot), cStart + dot, cEnd);
+  #string(k: number, pos: number, cStart: number, minimal: boolean): void {
+    const cEnd = this.#ix.ends[k]!;
+    const len = cEnd - cStart;
+    const w = this.#w;
+    if (!minimal || len === 0 || len > this.#o.maxStringEntryBytes) { w.bytes(this.#b, pos, cEnd); return; }
+    const b = this.#b;
+    const h = this.#ix.hashes[k]!;
+    const slot = this.#strings.find(b, cStart, cEnd, h);
+    if (slot >= 0) { this.#strRef(slot); return; }
+    const st = this.#static(b, cStart, cEnd, h);
+    if (st >= 0) { w.byte(T.T_STATIC); w.byte(st); return; }
+    let dot = cEnd - 2;
+    while (dot > cStart && b[dot] !== 0x2e) dot--;
+    if (dot > cStart) {
+      w.byte(T.T_STR_SPLIT);
+      this.#part(cStart, dot);
+      this.#part(dot, cEnd);
     } else {
-      this.#w.byte(T.T_STR_NEW);
-      this.#w.varint(len);
-      this.#w.bytes(this.#b, cStart, cEnd);
+      w.byte(T.T_STR_NEW);
+      w.varint(len);
+      w.bytes(b, cStart, cEnd);
     }
-    this.#strings.insert(key);
-    this.#digest = digestString(this.#digest, KIND_STRING, key);
-    return cEnd;
+    this.#strings.insert(b, cStart, cEnd, h);
+    this.#digest = digestEntry(this.#digest, KIND_STRING, b, cStart, cEnd);
   }
 
   /** one part of a split string: a reference, a static entry or a new (interned) string */
-  #part(key: string, start: number, end: number): void {
-    const slot = this.#strings.get(key);
-    if (slot !== undefined) { this.#strRef(slot); return; }
-    const st = this.#static.get(key);
-    if (st !== undefined) { this.#w.byte(T.T_STATIC); this.#w.byte(st); return; }
-    this.#w.byte(T.T_STR_NEW);
-    this.#w.varint(end - start);
-    this.#w.bytes(this.#b, start, end);
-    this.#strings.insert(key);
-    this.#digest = digestString(this.#digest, KIND_STRING, key);
+  #part(start: number, end: number): void {
+    const b = this.#b;
+    const w = this.#w;
+    const h = hashBytes(b, start, end);
+    const slot = this.#strings.find(b, start, end, h);
+    if (slot >= 0) { this.#strRef(slot); return; }
+    const st = this.#static(b, start, end, h);
+    if (st >= 0) { w.byte(T.T_STATIC); w.byte(st); return; }
+    w.byte(T.T_STR_NEW);
+    w.varint(end - start);
+    w.bytes(b, start, end);
+    this.#strings.insert(b, start, end, h);
+    this.#digest = digestEntry(this.#digest, KIND_STRING, b, start, end);
+  }
+
+  #static(b: Uint8Array, start: number, end: number, h: number): number {
+    const list = this.#staticByHash.get(h);
+    if (list === undefined) return -1;
+    for (const i of list) {
+      const s = this.#staticBytes[i]!;
+      if (s.length !== end - start) continue;
+      let j = 0;
+      while (j < s.length && s[j] === b[start + j]) j++;
+      if (j === s.length) return i;
+    }
+    return -1;
   }
 
   #strRef(slot: number): void {
@@ -175,118 +197,111 @@ export class CodecEncoder {
     } else { w.byte(T.T_OBJ_REFV); w.varint(slot); }
   }
 
-  /** Looks a whole map/array up; returns its table key when it should be defined (T_DEF), or null. */
-  #objectKey(pos: number, end: number, maxBin: number): string | null | number {
+  #container(k: number, pos: number, t: number, depth: number): void {
+    const ix = this.#ix;
+    const b = this.#b;
+    const w = this.#w;
+    const end = ix.ends[k]!;
+    if (depth >= this.#o.maxDepth) { // carried verbatim
+      w.byte(T.T_RAW_VALUE);
+      w.varint(end - pos);
+      w.bytes(b, pos, end);
+      return;
+    }
     const size = end - pos;
     const o = this.#o;
-    if (size < o.minObjectEntryBytes || size > o.maxObjectEntryBytes || maxBin >= o.internBinLimitBytes) {
-      return null;
-    }
-    const key = latin1Slice.call(this.#b, pos, end);
-    const slot = this.#objects.get(key);
-    return slot !== undefined ? slot : key;
-  }
-
-  #map(pos: number, depth: number): number {
-    const b = this.#b;
-    const t = b[pos]!;
-    const hdr = t < 0x90 ? 1 : t === 0xde ? 3 : 5;
-    const n = t < 0x90 ? t & 0x0f : readLen(b, pos, b.length, t - 0xde + 1);
-    if (depth >= this.#o.maxDepth) return this.#raw(pos);
-    // one pass over the entries: key and value offsets, end, largest bin inside
-    const base = this.#offsetsTop;
-    if (base + 2 * n + 1 > this.#offsets.length) this.#growOffsets(base + 2 * n + 1);
-    const offs = this.#offsets;
-    const mb = this.#maxBin;
-    mb[0] = 0;
-    let p = pos + hdr;
-    const len = b.length;
-    for (let i = 0; i < n; i++) {
-      offs[base + 2 * i] = p;
-      p = skipValue(b, p, len, mb);
-      offs[base + 2 * i + 1] = p;
-      p = skipValue(b, p, len, mb);
-    }
-    offs[base + 2 * n] = p;
-    const end = p;
+    const h = ix.hashes[k]!;
     // a whole top-level map (main, extra) rarely repeats unless small: do not spend table room on it
-    const objKey = depth > 0 || end - pos <= TOP_LEVEL_INTERN_BYTES ? this.#objectKey(pos, end, mb[0]!) : null;
-    if (typeof objKey === 'number') { this.#objRef(objKey); return end; }
-    const w = this.#w;
-    if (objKey !== null) w.byte(T.T_DEF);
-    this.#offsetsTop = base + 2 * n + 1;
-    const shapeKey = n > 0 && n <= this.#o.maxShapeKeys ? this.#shapeKey(pos, hdr, base, n) : null;
-    const shapeSlot = shapeKey === null ? undefined : this.#shapes.get(shapeKey);
-    if (shapeSlot !== undefined) {
-      w.byte(T.T_MAP_SHAPE);
-      w.varint(shapeSlot);
-      for (let i = 0; i < n; i++) this.#value(this.#offsets[base + 2 * i + 1]!, depth + 1);
-    } else {
-      if (shapeKey !== null) w.byte(T.T_MAP_NEWSHAPE);
+    const candidate = size >= o.minObjectEntryBytes && size <= o.maxObjectEntryBytes
+      && (ix.flags[k]! & FLAG_BIG_BIN) === 0 && (depth > 0 || size <= TOP_LEVEL_INTERN_BYTES);
+    if (candidate) {
+      const slot = this.#objects.find(b, pos, end, h);
+      if (slot >= 0) { this.#objRef(slot); return; }
+      w.byte(T.T_DEF);
+    }
+    const isMap = t < 0x90 || t >= 0xde;
+    const hdr = t < 0xa0 ? 1 : t & 1 ? 5 : 3;
+    if (!isMap) {
       w.bytes(b, pos, pos + hdr);
-      for (let i = 0; i < n; i++) {
-        this.#value(this.#offsets[base + 2 * i]!, depth + 1);
-        this.#value(this.#offsets[base + 2 * i + 1]!, depth + 1);
-      }
-      if (shapeKey !== null) {
-        this.#shapes.insert(shapeKey);
-        this.#digest = digestString(this.#digest, KIND_SHAPE, shapeKey);
-      }
+      const last = k + ix.sizes[k]!;
+      for (let c = k + 1; c < last; c += ix.sizes[c]!) this.#value(c, depth + 1);
+    } else this.#map(k, pos, hdr, depth);
+    if (candidate) {
+      this.#objects.insert(b, pos, end, h);
+      this.#digest = digestEntry(this.#digest, KIND_OBJECT, b, pos, end);
     }
-    this.#offsetsTop = base;
-    if (objKey !== null) {
-      this.#objects.insert(objKey);
-      this.#digest = digestString(this.#digest, KIND_OBJECT, objKey);
-    }
-    return end;
   }
 
-  /** latin1 key of the map header plus each key's exact bytes, copied contiguously first */
-  #shapeKey(pos: number, hdr: number, base: number, n: number): string | null {
-    const offs = this.#offsets;
-    let total = hdr;
-    for (let i = 0; i < n; i++) total += offs[base + 2 * i + 1]! - offs[base + 2 * i]!;
-    if (total > 4096) return null;
-    if (this.#keyScratch.length < total) this.#keyScratch = new Uint8Array(total * 2);
-    const s = this.#keyScratch;
+  #map(k: number, pos: number, hdr: number, depth: number): void {
+    const ix = this.#ix;
     const b = this.#b;
-    let q = 0;
-    for (let j = pos; j < pos + hdr; j++) s[q++] = b[j]!;
-    for (let i = 0; i < n; i++) {
-      const e = offs[base + 2 * i + 1]!;
-      for (let j = offs[base + 2 * i]!; j < e; j++) s[q++] = b[j]!;
-    }
-    return latin1Slice.call(s, 0, q);
-  }
-
-  #array(pos: number, depth: number): number {
-    const b = this.#b;
-    const t = b[pos]!;
-    const hdr = t < 0xa0 ? 1 : t === 0xdc ? 3 : 5;
-    const n = t < 0xa0 ? t & 0x0f : readLen(b, pos, b.length, t - 0xdc + 1);
-    if (depth >= this.#o.maxDepth) return this.#raw(pos);
-    const mb = this.#maxBin;
-    mb[0] = 0;
-    const end = skipValue(b, pos, b.length, mb);
-    const objKey = this.#objectKey(pos, end, mb[0]!);
-    if (typeof objKey === 'number') { this.#objRef(objKey); return end; }
     const w = this.#w;
-    if (objKey !== null) w.byte(T.T_DEF);
-    w.bytes(b, pos, pos + hdr);
-    let p = pos + hdr;
-    for (let i = 0; i < n; i++) p = this.#value(p, depth + 1);
-    if (objKey !== null) {
-      this.#objects.insert(objKey);
-      this.#digest = digestString(this.#digest, KIND_OBJECT, objKey);
+    const last = k + ix.sizes[k]!;
+    // shape: header + exact key bytes, gathered contiguously; hash combines the keys' hashes
+    let n = 0;
+    let q = 0;
+    let h = FNV_OFFSET;
+    let shapeOk = k + 1 < last;
+    for (let c = k + 1; c < last; ) {
+      const keyStart = ix.starts[c]!;
+      const keyEnd = ix.ends[c]!;
+      if (shapeOk) {
+        const need = q + hdr + keyEnd - keyStart;
+        if (need > 4096 || ++n > this.#o.maxShapeKeys) shapeOk = false;
+        else {
+          if (q === 0) { for (let j = pos; j < pos + hdr; j++) this.#scratch(need)[q++] = b[j]!; }
+          const s = this.#scratch(need);
+          for (let j = keyStart; j < keyEnd; j++) s[q++] = b[j]!;
+          h = Math.imul(h ^ ix.hashes[c]!, FNV_PRIME) ^ (keyEnd - keyStart);
+        }
+      }
+      c += ix.sizes[c]!;
+      c += ix.sizes[c]!;
     }
-    return end;
+    const shape = shapeOk ? this.#shapes.find(this.#keyScratch, 0, q, h) : -1;
+    if (shape >= 0) {
+      w.byte(T.T_MAP_SHAPE);
+      w.varint(shape);
+      for (let c = k + 1; c < last; ) {
+        c += ix.sizes[c]!;
+        this.#value(c, depth + 1);
+        c += ix.sizes[c]!;
+      }
+      return;
+    }
+    if (shapeOk) w.byte(T.T_MAP_NEWSHAPE);
+    w.bytes(b, pos, pos + hdr);
+    for (let c = k + 1; c < last; c += ix.sizes[c]!) this.#value(c, depth + 1);
+    if (shapeOk) {
+      // the scratch may have been reused by nested maps: gather the keys again
+      q = 0;
+      const s = this.#keyScratch;
+      for (let j = pos; j < pos + hdr; j++) s[q++] = b[j]!;
+      for (let c = k + 1; c < last; ) {
+        const ks = ix.starts[c]!;
+        const ke = ix.ends[c]!;
+        for (let j = ks; j < ke; j++) s[q++] = b[j]!;
+        c += ix.sizes[c]!;
+        c += ix.sizes[c]!;
+      }
+      this.#shapes.insert(s, 0, q, h);
+      this.#digest = digestEntry(this.#digest, KIND_SHAPE, s, 0, q);
+    }
   }
 
-  #bin(pos: number, t: number): number {
+  #scratch(need: number): Uint8Array {
+    if (this.#keyScratch.length < need) {
+      const g = new Uint8Array(Math.max(need, this.#keyScratch.length * 2));
+      g.set(this.#keyScratch);
+      this.#keyScratch = g;
+    }
+    return this.#keyScratch;
+  }
+
+  #bin(pos: number, t: number, end: number): void {
     const b = this.#b;
-    const n = readLen(b, pos, b.length, t - 0xc4);
     const hdr = 1 + (1 << (t - 0xc4));
-    const end = pos + hdr + n;
+    const n = end - pos - hdr;
     const sink = this.#o.blobSink;
     if (sink !== undefined && n >= this.#o.blobThresholdBytes) {
       const ref = sink.put(b.subarray(pos + hdr, end));
@@ -298,21 +313,5 @@ export class CodecEncoder {
     } else {
       this.#w.bytes(b, pos, end); // header and payload as one slice
     }
-    return end;
-  }
-
-  /** a subtree nested deeper than maxDepth: carried verbatim */
-  #raw(pos: number): number {
-    const end = skipValue(this.#b, pos, this.#b.length, this.#maxBin);
-    this.#w.byte(T.T_RAW_VALUE);
-    this.#w.varint(end - pos);
-    this.#w.bytes(this.#b, pos, end);
-    return end;
-  }
-
-  #growOffsets(min: number): void {
-    const next = new Int32Array(Math.max(min, this.#offsets.length * 2));
-    next.set(this.#offsets);
-    this.#offsets = next;
   }
 }

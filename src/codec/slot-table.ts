@@ -10,7 +10,7 @@ interface Bounds {
 }
 
 /** Recency order, sizes and slot allocation shared by both sides (no keys, no values). */
-class SlotLru {
+export class SlotLru {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   #prev: Int32Array;
@@ -85,35 +85,88 @@ class SlotLru {
   }
 }
 
-/** Encoder side: key (latin1 view of the exact bytes) -> slot. size(entry) = key.length. */
-export class EncoderTable {
+/**
+ * Encoder side: exact bytes -> slot, found by a caller-supplied 32-bit hash in an open-addressing index
+ * (linear probing, backward-shift deletion) and confirmed by comparing bytes. No strings are built.
+ * size(entry) = its byte length, as on the decoder side.
+ */
+export class BytesTable {
   readonly #lru: SlotLru;
-  readonly #slots = new Map<string, number>();
-  readonly #keys: (string | undefined)[] = [];
-  readonly #evict = (slot: number): void => {
-    this.#slots.delete(this.#keys[slot]!);
-    this.#keys[slot] = undefined;
-  };
+  readonly #index: Int32Array; // slot + 1, 0 = empty
+  readonly #mask: number;
+  #slotHash = new Int32Array(64);
+  readonly #slotBytes: (Uint8Array | undefined)[] = [];
+  readonly #evict = (slot: number): void => { this.#remove(slot); };
 
   constructor(bounds: Bounds) {
     this.#lru = new SlotLru(bounds);
+    let cap = 16;
+    while (cap < bounds.entries * 2 + 2) cap *= 2;
+    this.#index = new Int32Array(cap);
+    this.#mask = cap - 1;
   }
 
-  /** slot of key, marking it most recently used; undefined when absent (no state change) */
-  get(key: string): number | undefined {
-    const slot = this.#slots.get(key);
-    if (slot !== undefined) this.#lru.touch(slot);
-    return slot;
+  /** slot holding exactly b[start, end), marked most recently used; -1 when absent (no state change) */
+  find(b: Uint8Array, start: number, end: number, hash: number): number {
+    const index = this.#index;
+    const mask = this.#mask;
+    const len = end - start;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const e = index[i]!;
+      if (e === 0) return -1;
+      const slot = e - 1;
+      if (this.#slotHash[slot] !== hash) continue;
+      const k = this.#slotBytes[slot]!;
+      if (k.length !== len) continue;
+      let j = 0;
+      while (j < len && k[j] === b[start + j]) j++;
+      if (j === len) {
+        this.#lru.touch(slot);
+        return slot;
+      }
+    }
   }
 
-  insert(key: string): void {
-    const slot = this.#lru.allocate(Math.max(1, key.length), this.#evict);
-    this.#slots.set(key, slot);
-    this.#keys[slot] = key;
+  /** stores a copy of b[start, end) (known to be absent) */
+  insert(b: Uint8Array, start: number, end: number, hash: number): void {
+    const slot = this.#lru.allocate(Math.max(1, end - start), this.#evict);
+    if (slot >= this.#slotHash.length) {
+      const g = new Int32Array(Math.max(slot + 1, this.#slotHash.length * 2));
+      g.set(this.#slotHash);
+      this.#slotHash = g;
+    }
+    this.#slotHash[slot] = hash;
+    this.#slotBytes[slot] = b.slice(start, end);
+    const index = this.#index;
+    const mask = this.#mask;
+    let i = hash & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = slot + 1;
   }
 
   get size(): number {
     return this.#lru.count;
+  }
+
+  #remove(slot: number): void {
+    const index = this.#index;
+    const mask = this.#mask;
+    let i = this.#slotHash[slot]! & mask;
+    while (index[i] !== slot + 1) i = (i + 1) & mask;
+    // backward-shift deletion keeps every probe chain unbroken
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const e = index[j]!;
+      if (e === 0) break;
+      const home = this.#slotHash[e - 1]! & mask;
+      const between = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (between) continue;
+      index[i] = e;
+      i = j;
+    }
+    index[i] = 0;
+    this.#slotBytes[slot] = undefined;
   }
 }
 

@@ -1,0 +1,157 @@
+// One pass over a msgpack value that validates it and records, per value in pre-order, where it starts
+// and ends, how many values its subtree holds, a hash of its bytes (strings: hash of the content)
+// and whether it holds a large bin. The encoder then never walks a subtree twice.
+import { readLen, scalarSize } from './msgpack-scan.js';
+
+export const FNV_OFFSET = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
+
+/**
+ * 32-bit hash of b[start, end), four bytes per step with a final avalanche (table lookups use the low
+ * bits). Only a filter: table hits are confirmed by comparing bytes.
+ */
+export function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = FNV_OFFSET ^ (end - start);
+  let i = start;
+  for (const last = end - 3; i < last; i += 4) {
+    h = Math.imul(h ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)), 0x9e3779b1);
+    h = (h << 13) | (h >>> 19);
+  }
+  for (; i < end; i++) h = Math.imul(h ^ b[i]!, FNV_PRIME);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h;
+}
+
+export const FLAG_BIG_BIN = 1;
+
+export class ValueIndex {
+  /** number of values indexed so far (ordinals 0..count-1) */
+  count = 0;
+  starts = new Int32Array(256);
+  ends = new Int32Array(256);
+  /** values in the subtree, the value itself included */
+  sizes = new Int32Array(256);
+  hashes = new Int32Array(256);
+  flags = new Uint8Array(256);
+  // open containers
+  #stOrd = new Int32Array(64);
+  #stLeft = new Int32Array(64);
+  #stHash = new Int32Array(64);
+  #stFlags = new Uint8Array(64);
+  readonly #maxValues: number;
+  readonly #bigBinBytes: number;
+  readonly #hashStringBytes: number;
+
+  constructor(maxValues: number, bigBinBytes: number, hashStringBytes: number) {
+    this.#maxValues = maxValues;
+    this.#bigBinBytes = bigBinBytes;
+    this.#hashStringBytes = hashStringBytes;
+  }
+
+  /** Indexes the value at pos (appending ordinals); returns its end, or -1 (count is then restored). */
+  add(b: Uint8Array, pos: number, end: number): number {
+    const first = this.count;
+    let sp = 0;
+    for (;;) {
+      if (pos >= end) return this.#abort(first);
+      const k = this.count;
+      if (k >= this.starts.length) {
+        if (k >= this.#maxValues) return this.#abort(first);
+        this.#grow();
+      }
+      this.count = k + 1;
+      this.starts[k] = pos;
+      const t = b[pos]!;
+      let h: number;
+      let f = 0;
+      let children = -1;
+      let hdr = 1;
+      if (t >= 0x80 && t < 0xa0) { children = t < 0x90 ? 2 * (t & 0x0f) : t & 0x0f; }
+      else if (t >= 0xdc && t <= 0xdf) {
+        const n = readLen(b, pos, end, t & 1 ? 2 : 1);
+        if (n < 0) return this.#abort(first);
+        hdr = t & 1 ? 5 : 3;
+        children = t >= 0xde ? 2 * n : n;
+        if (children > end - pos - hdr) return this.#abort(first); // each child needs a byte
+      }
+      if (children > 0) {
+        if (sp >= this.#stOrd.length) this.#growStack();
+        this.#stOrd[sp] = k;
+        this.#stLeft[sp] = children;
+        this.#stHash[sp] = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ children;
+        this.#stFlags[sp] = 0;
+        sp++;
+        pos += hdr;
+        continue;
+      }
+      if (children === 0) { h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME); pos += hdr; }
+      else {
+        const size = t === 0xc1 ? -1 : scalarSize(b, pos, end);
+        if (size < 0 || pos + size > end) return this.#abort(first);
+        if ((t >= 0xa0 && t < 0xc0) || (t >= 0xd9 && t <= 0xdb)) {
+          const c = t < 0xc0 ? 1 : 1 + (1 << (t - 0xd9));
+          // strings too long to intern only feed their container's hash: their length will do
+          h = size - c <= this.#hashStringBytes ? hashBytes(b, pos + c, pos + size) : size;
+        } else if (t >= 0xc4 && t <= 0xc6) {
+          const n = size - 1 - (1 << (t - 0xc4));
+          h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ n; // contents are compared, not hashed
+          if (n >= this.#bigBinBytes) f = FLAG_BIG_BIN;
+        } else if (size > 64) {
+          h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ size;
+        } else h = hashBytes(b, pos, pos + size);
+        pos += size;
+      }
+      this.ends[k] = pos;
+      this.sizes[k] = 1;
+      this.hashes[k] = h;
+      this.flags[k] = f;
+      // close every container this value completes
+      while (sp > 0) {
+        const top = sp - 1;
+        this.#stHash[top] = Math.imul(this.#stHash[top]! ^ h, FNV_PRIME);
+        this.#stFlags[top]! |= f;
+        if (--this.#stLeft[top]! > 0) break;
+        const c = this.#stOrd[top]!;
+        this.ends[c] = pos;
+        this.sizes[c] = this.count - c;
+        h = this.#stHash[top]!;
+        f = this.#stFlags[top]!;
+        this.hashes[c] = h;
+        this.flags[c] = f;
+        sp--;
+      }
+      if (sp === 0) return pos;
+    }
+  }
+
+  reset(): void {
+    this.count = 0;
+  }
+
+  #abort(first: number): number {
+    this.count = first;
+    return -1;
+  }
+
+  #grow(): void {
+    const len = Math.min(this.#maxValues, this.starts.length * 2);
+    const g32 = (a: Int32Array) => { const n = new Int32Array(len); n.set(a); return n; };
+    this.starts = g32(this.starts);
+    this.ends = g32(this.ends);
+    this.sizes = g32(this.sizes);
+    this.hashes = g32(this.hashes);
+    const fl = new Uint8Array(len);
+    fl.set(this.flags);
+    this.flags = fl;
+  }
+
+  #growStack(): void {
+    const len = this.#stOrd.length * 2;
+    const a = new Int32Array(len); a.set(this.#stOrd); this.#stOrd = a;
+    const l = new Int32Array(len); l.set(this.#stLeft); this.#stLeft = l;
+    const h = new Int32Array(len); h.set(this.#stHash); this.#stHash = h;
+    const f = new Uint8Array(len); f.set(this.#stFlags); this.#stFlags = f;
+  }
+}
