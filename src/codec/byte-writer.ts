@@ -1,6 +1,8 @@
 // A growable output buffer owned by one encoder: bytes, varints and slices, then the result.
 // Reused across messages, so steady-state encoding allocates only the returned result.
 
+import { SlabAllocator } from './slab.js';
+
 /** results at least this large are handed over instead of copied (saves one copy of big bins) */
 const HAND_OVER_BYTES = 16 * 1024;
 
@@ -9,6 +11,7 @@ export class ByteWriter {
   pos = 0;
 
   readonly initialBytes: number;
+  readonly #slab = new SlabAllocator();
 
   constructor(initialBytes: number) {
     this.initialBytes = initialBytes;
@@ -56,7 +59,7 @@ export class ByteWriter {
     this.pos += n;
   }
 
-  /** what was written: small results are copied out (pooled); large ones hand the buffer over */
+  /** what was written: small results are copied into a slab; large ones hand the buffer over */
   take(): Uint8Array {
     if (this.pos >= HAND_OVER_BYTES) {
       const out = this.buf.subarray(0, this.pos);
@@ -64,8 +67,11 @@ export class ByteWriter {
       this.pos = 0;
       return out;
     }
-    const out = Buffer.allocUnsafe(this.pos); // pooled for small results
-    out.set(this.buf.subarray(0, this.pos));
-    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    const n = this.pos;
+    const out = this.#slab.alloc(n);
+    const buf = this.buf;
+    if (n <= 64) for (let i = 0; i < n; i++) out[i] = buf[i]!;
+    else out.set(buf.subarray(0, n));
+    return out;
   }
 }

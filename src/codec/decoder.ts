@@ -6,6 +6,7 @@ import { readLen, scalarSize } from './msgpack-scan.js';
 import { resolveOptions, type CodecOptions, type CodecStats, type ResolvedOptions } from './options.js';
 import { DecoderTable } from './slot-table.js';
 import { STATIC_STRINGS } from './static-dict.js';
+import { SlabAllocator } from './slab.js';
 import * as T from './tokens.js';
 import { digestEntry, KIND_OBJECT, KIND_SHAPE, KIND_STRING } from './table-digest.js';
 
@@ -32,6 +33,7 @@ export class CodecDecoder {
   #seq = 0;
   #digest = 0;
   #poisoned: CodecError | null = null;
+  readonly #slab = new SlabAllocator();
 
   constructor(opts: CodecOptions = {}) {
     this.#o = resolveOptions(opts);
@@ -68,8 +70,8 @@ export class CodecDecoder {
     this.#c = c;
     this.#ip = T.HEADER_FIXED_BYTES;
     const total = this.#varint(this.#o.maxMessageBytes, 'HYPHA_ACCEL_ERR_CODEC_LIMIT', false);
-    // pooled and not zero-filled: every byte is written before the result is returned (op === total)
-    this.#out = Buffer.allocUnsafe(total);
+    // from a slab when small: every byte is written before the result is returned (op === total)
+    this.#out = this.#slab.alloc(total);
     this.#op = 0;
     try {
       this.#value(0);
@@ -94,8 +96,7 @@ export class CodecDecoder {
     } finally {
       this.#c = EMPTY;
     }
-    const buf = this.#out;
-    const out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // a plain Uint8Array view
+    const out = this.#out;
     this.#out = EMPTY;
     this.#seq++;
     const st = this.stats;

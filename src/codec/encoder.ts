@@ -75,9 +75,9 @@ export class CodecEncoder {
     w.varint(end);
     try {
       const headerBytes = w.pos;
-      this.#value(0, 0);
+      this.#value(0, 0, false);
       const mainOut = w.pos - headerBytes;
-      if (count === 2) this.#value(extraOrd, 0);
+      if (count === 2) this.#value(extraOrd, 0, false);
       if (valuesEnd < end) w.bytes(msg, valuesEnd, end);
       st.mainBytesIn += mainEnd;
       st.mainBytesOut += mainOut + headerBytes;
@@ -98,7 +98,7 @@ export class CodecEncoder {
   }
 
   /** writes value number k (pre-order ordinal in the index) */
-  #value(k: number, depth: number): void {
+  #value(k: number, depth: number, inDef: boolean): void {
     const b = this.#b;
     const w = this.#w;
     const ix = this.#ix;
@@ -117,7 +117,7 @@ export class CodecEncoder {
       this.#string(k, pos, pos + hdr, minimal);
       return;
     }
-    if (t < 0xa0 || (t >= 0xdc && t <= 0xdf)) { this.#container(k, pos, t, depth); return; }
+    if (t < 0xa0 || (t >= 0xdc && t <= 0xdf)) { this.#container(k, pos, t, depth, inDef); return; }
     if (t >= 0xc4 && t <= 0xc6) { this.#bin(pos, t, ix.ends[k]!); return; }
     w.bytes(b, pos, ix.ends[k]!);
   }
@@ -197,7 +197,7 @@ export class CodecEncoder {
     } else { w.byte(T.T_OBJ_REFV); w.varint(slot); }
   }
 
-  #container(k: number, pos: number, t: number, depth: number): void {
+  #container(k: number, pos: number, t: number, depth: number, inDef: boolean): void {
     const ix = this.#ix;
     const b = this.#b;
     const w = this.#w;
@@ -214,25 +214,29 @@ export class CodecEncoder {
     // a whole top-level map (main, extra) rarely repeats unless small: do not spend table room on it
     const candidate = size >= o.minObjectEntryBytes && size <= o.maxObjectEntryBytes
       && (ix.flags[k]! & FLAG_BIG_BIN) === 0 && (depth > 0 || size <= TOP_LEVEL_INTERN_BYTES);
+    let define = false;
     if (candidate) {
       const slot = this.#objects.find(b, pos, end, h);
       if (slot >= 0) { this.#objRef(slot); return; }
-      w.byte(T.T_DEF);
+      // only the outermost new object on a path is defined: every byte is copied into a table once
+      define = !inDef;
+      if (define) w.byte(T.T_DEF);
     }
+    const childInDef = inDef || define;
     const isMap = t < 0x90 || t >= 0xde;
     const hdr = t < 0xa0 ? 1 : t & 1 ? 5 : 3;
     if (!isMap) {
       w.bytes(b, pos, pos + hdr);
       const last = k + ix.sizes[k]!;
-      for (let c = k + 1; c < last; c += ix.sizes[c]!) this.#value(c, depth + 1);
-    } else this.#map(k, pos, hdr, depth);
-    if (candidate) {
+      for (let c = k + 1; c < last; c += ix.sizes[c]!) this.#value(c, depth + 1, childInDef);
+    } else this.#map(k, pos, hdr, depth, childInDef);
+    if (define) {
       this.#objects.insert(b, pos, end, h);
       this.#digest = digestEntry(this.#digest, KIND_OBJECT, b, pos, end);
     }
   }
 
-  #map(k: number, pos: number, hdr: number, depth: number): void {
+  #map(k: number, pos: number, hdr: number, depth: number, inDef: boolean): void {
     const ix = this.#ix;
     const b = this.#b;
     const w = this.#w;
@@ -264,14 +268,14 @@ export class CodecEncoder {
       w.varint(shape);
       for (let c = k + 1; c < last; ) {
         c += ix.sizes[c]!;
-        this.#value(c, depth + 1);
+        this.#value(c, depth + 1, inDef);
         c += ix.sizes[c]!;
       }
       return;
     }
     if (shapeOk) w.byte(T.T_MAP_NEWSHAPE);
     w.bytes(b, pos, pos + hdr);
-    for (let c = k + 1; c < last; c += ix.sizes[c]!) this.#value(c, depth + 1);
+    for (let c = k + 1; c < last; c += ix.sizes[c]!) this.#value(c, depth + 1, inDef);
     if (shapeOk) {
       // the scratch may have been reused by nested maps: gather the keys again
       q = 0;
