@@ -86,8 +86,14 @@ export class ValueIndex {
         pos += hdr;
         continue;
       }
-      if (children === 0) { h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME); pos += hdr; }
-      else {
+      if (children === 0) { h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME); pos += hdr; this.flags[k] = 0; }
+      else if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) { h = t; pos += 1; }
+      else if (t >= 0xa0 && t < 0xc0) {
+        const size = 1 + (t & 0x1f);
+        if (pos + size > end) return this.#abort(first);
+        h = hashBytes(b, pos + 1, pos + size);
+        pos += size;
+      } else {
         const size = t === 0xc1 ? -1 : scalarSize(b, pos, end);
         if (size < 0 || pos + size > end) return this.#abort(first);
         if ((t >= 0xa0 && t < 0xc0) || (t >= 0xd9 && t <= 0xdb)) {
@@ -106,7 +112,7 @@ export class ValueIndex {
       this.ends[k] = pos;
       this.sizes[k] = 1;
       this.hashes[k] = h;
-      this.flags[k] = f;
+      // flags are read for containers only; a scalar's flag travels to its parent through f
       // close every container this value completes
       while (sp > 0) {
         const top = sp - 1;
