@@ -123,7 +123,7 @@ export async function runProfile(plan: RunPlan, ctx: RunContext, profile: Profil
         const run = (scenario: ScenarioId, tag: string, step: (rig: Rig) => Promise<ScenarioOutput[]>) =>
           interleave(plan, ctx, result, { profile, topology, scenario, tag }, rigs, failed, step);
         if (wants('S1')) await run('S1', 'calls', (rig) => runS1(rig, plan.sizes));
-        if (wants('S2')) await run('S2', 'py', (rig) => runS2(rig));
+        if (wants('S2')) await run('S2', 'bootstrap', (rig) => runS2(rig));
         if (wants('S3')) for (const kind of plan.sizes.s3Kinds) await run('S3', kind, (rig) => runS3(rig, plan.sizes, kind));
         if (wants('S4')) await run('S4', 'repeat', (rig) => runS4(rig, plan.sizes));
       } finally {

@@ -123,10 +123,16 @@ export interface BootstrapResult {
   firstCallMs: number;
 }
 
-/** Spawns a fresh Python client process that connects, gets a service and makes its first call. */
-export async function runPyBootstrap(serverUrl: string, serviceId: string, timeoutMs = 120_000): Promise<BootstrapResult> {
+const JS_BOOTSTRAP_PATH = join(REPO_ROOT, 'bench/clients/js-bootstrap.ts');
+
+/** Spawns a fresh client process (Python or JS) that connects, gets a service and makes its first call. */
+export async function runBootstrap(lang: 'py' | 'js', serverUrl: string, serviceId: string, timeoutMs = 120_000): Promise<BootstrapResult> {
   const started = performance.now();
-  const child = spawn(VENV_PYTHON, [CLIENT_PATH, '--bootstrap', serverUrl, serviceId], {
+  const [command, args] =
+    lang === 'py'
+      ? [VENV_PYTHON, [CLIENT_PATH, '--bootstrap', serverUrl, serviceId]]
+      : [process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', JS_BOOTSTRAP_PATH, serverUrl, serviceId]];
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -135,22 +141,29 @@ export async function runPyBootstrap(serverUrl: string, serviceId: string, timeo
   timer.unref();
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   let wallMs = 0;
-  child.stdout.on('data', () => {
-    if (!wallMs && stdout.includes('"ok": true')) wallMs = performance.now() - started;
+  let answer: Record<string, number> | undefined;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    stdout = (stdout + line + '\n').slice(-4000);
+    try {
+      const parsed = JSON.parse(line) as Record<string, number> & { ok?: boolean };
+      if (parsed.ok === true && !answer) {
+        wallMs = performance.now() - started;
+        answer = parsed;
+      }
+    } catch {
+      // client log output, not ours
+    }
   });
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearTimeout(timer);
-  const line = stdout.split('\n').find((l) => l.startsWith('{'));
-  if (code !== 0 || !line) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `bootstrap failed (${code}): ${stderr.slice(-500)}`);
-  const r = JSON.parse(line) as Record<string, number>;
+  if (code !== 0 || !answer) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${lang} bootstrap failed (${code}): ${stderr.slice(-500)}`);
   return {
     wallMs,
-    inProcessMs: r.in_process_ms ?? NaN,
-    connectMs: r.connect_ms ?? NaN,
-    getServiceMs: r.get_service_ms ?? NaN,
-    firstCallMs: r.first_call_ms ?? NaN,
+    inProcessMs: answer.in_process_ms ?? NaN,
+    connectMs: answer.connect_ms ?? NaN,
+    getServiceMs: answer.get_service_ms ?? NaN,
+    firstCallMs: answer.first_call_ms ?? NaN,
   };
 }

@@ -12,6 +12,7 @@ import type { ProfileResult } from './orchestrate.js';
 import { REPO_ROOT, VENV_PYTHON } from './paths.js';
 import type { RunPlan } from './plan.js';
 import { summarise, type SummaryRow } from './summary.js';
+import { median } from './stats.js';
 
 export interface RunMeta {
   startedAt: string;
@@ -90,6 +91,30 @@ export function summaryTable(rows: readonly SummaryRow[]): string {
   return lines.join('\n');
 }
 
+/** Edge and gateway CPU seconds per accelerated measurement, and per call (S1) or per MB (S3/S4/S5). */
+function proxyCpuRows(result: ProfileResult): string {
+  const groups = new Map<string, { edge: number[]; gateway: number[]; units: number[]; unitName: string }>();
+  for (const m of result.measurements) {
+    if (m.arm !== 'accel' || !m.proxyCost || !m.figures) continue;
+    const key = `${m.scenario} | ${m.topology} | ${m.variant}`;
+    const unitName = m.scenario === 'S1' ? 'µs/call' : m.scenario === 'S2' ? 'ms/bootstrap' : 'ms/MB';
+    const group = groups.get(key) ?? { edge: [], gateway: [], units: [], unitName };
+    groups.set(key, group);
+    group.edge.push(m.proxyCost.edge?.cpuSeconds ?? NaN);
+    group.gateway.push(m.proxyCost.gateway?.cpuSeconds ?? NaN);
+    const units = m.figures.linkBytes && m.figures.linkBytesPerUnit ? m.figures.linkBytes / m.figures.linkBytesPerUnit : 1;
+    group.units.push(m.scenario === 'S1' ? units : m.scenario === 'S2' ? 1 : units / 1e6);
+  }
+  const rows: string[] = [];
+  for (const [key, g] of groups) {
+    const edge = median(g.edge);
+    const gateway = median(g.gateway);
+    const perUnit = ((edge + gateway) / median(g.units)) * (g.unitName === 'µs/call' ? 1e6 : 1e3);
+    rows.push(`| ${key} | ${fmt(edge)} | ${fmt(gateway)} | ${fmt(perUnit)} ${g.unitName} |`);
+  }
+  return rows.join('\n');
+}
+
 export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileResult, dir: string, stamp: string): Promise<{ json: string; md: string }> {
   mkdirSync(dir, { recursive: true });
   const base = `${stamp}-${result.profile}`;
@@ -124,6 +149,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       return `| ${key} | ${deflate} | ${proxies || '–'} |`;
     })
     .join('\n');
+  const cpuRows = proxyCpuRows(result);
   const notRun = result.notRun.map((n) => `- ${n.scenario}${n.topology ? ` (${n.topology})` : ''}: not run: ${n.reason}`).join('\n');
   const errors = result.measurements.filter((m) => m.error);
   const md = join(dir, `${base}.md`);
@@ -148,6 +174,12 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       '| rig | deflate | proxies (CPU seconds over the rig\'s life, peak RSS) |',
       '|---|---|---|',
       facts,
+      '',
+      '## Proxy CPU per measurement (accelerated arm, edge + gateway, median over repetitions)',
+      '',
+      '| scenario | topo | variant | edge CPU s | gateway CPU s | per unit |',
+      '|---|---|---|---|---|---|',
+      cpuRows || '| – | | | | | |',
       '',
       '## Not run',
       '',

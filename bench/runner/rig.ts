@@ -85,6 +85,10 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       callers.push(caller);
       await caller.request('connect', { server_url: behindUrl }, 60_000);
       await caller.request('get_service', { service_id: serviceId }, 60_000);
+      // Warm-up, unmeasured: first calls and the first chunked (message_cache) transfer of a process
+      // pay for lazy imports and allocations that no later measurement should carry.
+      await caller.request('small_calls', { calls: 10, concurrency: 1 }, 60_000);
+      await caller.request('bulk', { kind: 'random', nbytes: 2 * 1024 * 1024 }, 120_000);
     }
     const link = emulator;
     return {

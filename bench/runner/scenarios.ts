@@ -3,7 +3,7 @@
 // a measurement either carries figures of correct calls or an error.
 
 import { linkBytesBetween, proxyCostBetween, type Rig } from './rig.js';
-import { runPyBootstrap } from './py-client.js';
+import { runBootstrap } from './py-client.js';
 import { percentile } from './stats.js';
 
 export type Figures = Record<string, number>;
@@ -71,13 +71,18 @@ export async function runS1(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
   return out;
 }
 
+/** A new client process per measurement (Python, then JS): connect, get the service, first call. */
 export async function runS2(rig: Rig): Promise<ScenarioOutput[]> {
-  return [
-    await measured(rig, 'py', async () => {
-      const r = await runPyBootstrap(rig.behindUrl, rig.serviceId);
-      return { timeToFirstResultMs: r.wallMs, inProcessMs: r.inProcessMs, connectMs: r.connectMs, getServiceMs: r.getServiceMs, firstCallMs: r.firstCallMs };
-    }),
-  ];
+  const out: ScenarioOutput[] = [];
+  for (const lang of ['py', 'js'] as const) {
+    out.push(
+      await measured(rig, lang, async () => {
+        const r = await runBootstrap(lang, rig.behindUrl, rig.serviceId);
+        return { timeToFirstResultMs: r.wallMs, inProcessMs: r.inProcessMs, connectMs: r.connectMs, getServiceMs: r.getServiceMs, firstCallMs: r.firstCallMs };
+      }),
+    );
+  }
+  return out;
 }
 
 export async function runS3(rig: Rig, sizes: Sizes, kind: string): Promise<ScenarioOutput[]> {
