@@ -39,7 +39,7 @@ function freshId(len: number, seed: number): string {
 }
 
 export function buildWorkloads(rounds: number): Workload[] {
-  const corpus = loadCorpus().filter((r) => r.opcode === 2);
+  const corpus = loadCorpus(process.env.M1_CORPUS || undefined).filter((r) => r.opcode === 2);
   const out: Workload[] = [];
   for (const dir of ['c2s', 's2c'] as const) {
     const recs = corpus.filter((r) => (r.dir === 0) === (dir === 'c2s'));
