@@ -53,82 +53,99 @@ export class ValueIndex {
   /** Indexes the value at pos (appending ordinals); returns its end, or -1 (count is then restored). */
   add(b: Uint8Array, pos: number, end: number): number {
     const first = this.count;
+    let k = first;
     let sp = 0;
-    for (;;) {
+    let starts = this.starts;
+    let ends = this.ends;
+    let sizes = this.sizes;
+    let hashes = this.hashes;
+    let flags = this.flags;
+    let stOrd = this.#stOrd;
+    let stLeft = this.#stLeft;
+    let stHash = this.#stHash;
+    let stFlags = this.#stFlags;
+    for (;; k++) {
       if (pos >= end) return this.#abort(first);
-      const k = this.count;
-      if (k >= this.starts.length) {
+      if (k >= starts.length) {
         if (k >= this.#maxValues) return this.#abort(first);
         this.#grow();
+        starts = this.starts; ends = this.ends; sizes = this.sizes; hashes = this.hashes; flags = this.flags;
       }
-      this.count = k + 1;
-      this.starts[k] = pos;
+      starts[k] = pos;
       const t = b[pos]!;
       let h: number;
       let f = 0;
-      let children = -1;
-      let hdr = 1;
-      if (t >= 0x80 && t < 0xa0) { children = t < 0x90 ? 2 * (t & 0x0f) : t & 0x0f; }
-      else if (t >= 0xdc && t <= 0xdf) {
-        const n = readLen(b, pos, end, t & 1 ? 2 : 1);
-        if (n < 0) return this.#abort(first);
-        hdr = t & 1 ? 5 : 3;
-        children = t >= 0xde ? 2 * n : n;
-        if (children > end - pos - hdr) return this.#abort(first); // each child needs a byte
-      }
-      if (children > 0) {
-        if (sp >= this.#stOrd.length) this.#growStack();
-        this.#stOrd[sp] = k;
-        this.#stLeft[sp] = children;
-        this.#stHash[sp] = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ children;
-        this.#stFlags[sp] = 0;
-        sp++;
-        pos += hdr;
-        continue;
-      }
-      if (children === 0) { h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME); pos += hdr; this.flags[k] = 0; }
-      else if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) { h = t; pos += 1; }
+      if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) { h = t; pos += 1; }
       else if (t >= 0xa0 && t < 0xc0) {
         const size = 1 + (t & 0x1f);
         if (pos + size > end) return this.#abort(first);
         h = hashBytes(b, pos + 1, pos + size);
         pos += size;
       } else {
-        const size = t === 0xc1 ? -1 : scalarSize(b, pos, end);
-        if (size < 0 || pos + size > end) return this.#abort(first);
-        if ((t >= 0xa0 && t < 0xc0) || (t >= 0xd9 && t <= 0xdb)) {
-          const c = t < 0xc0 ? 1 : 1 + (1 << (t - 0xd9));
-          // strings too long to intern only feed their container's hash: their length will do
-          h = size - c <= this.#hashStringBytes ? hashBytes(b, pos + c, pos + size) : size;
-        } else if (t >= 0xc4 && t <= 0xc6) {
-          const n = size - 1 - (1 << (t - 0xc4));
-          h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ n; // contents are compared, not hashed
-          if (n >= this.#bigBinBytes) f = FLAG_BIG_BIN;
-        } else if (size > 64) {
-          h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ size;
-        } else h = hashBytes(b, pos, pos + size);
-        pos += size;
+        let children = -1;
+        let hdr = 1;
+        if (t < 0xa0) children = t < 0x90 ? 2 * (t & 0x0f) : t & 0x0f;
+        else if (t >= 0xdc && t <= 0xdf) {
+          const n = readLen(b, pos, end, t & 1 ? 2 : 1);
+          if (n < 0) return this.#abort(first);
+          hdr = t & 1 ? 5 : 3;
+          children = t >= 0xde ? 2 * n : n;
+          if (children > end - pos - hdr) return this.#abort(first); // each child needs a byte
+        }
+        if (children > 0) {
+          if (sp >= stOrd.length) {
+            this.#growStack();
+            stOrd = this.#stOrd; stLeft = this.#stLeft; stHash = this.#stHash; stFlags = this.#stFlags;
+          }
+          stOrd[sp] = k;
+          stLeft[sp] = children;
+          stHash[sp] = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ children;
+          stFlags[sp] = 0;
+          sp++;
+          pos += hdr;
+          continue;
+        }
+        if (children === 0) { h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME); pos += hdr; flags[k] = 0; }
+        else {
+          const size = t === 0xc1 ? -1 : scalarSize(b, pos, end);
+          if (size < 0 || pos + size > end) return this.#abort(first);
+          if (t >= 0xd9 && t <= 0xdb) {
+            const c = 1 + (1 << (t - 0xd9));
+            // strings too long to intern only feed their container's hash: their length will do
+            h = size - c <= this.#hashStringBytes ? hashBytes(b, pos + c, pos + size) : size;
+          } else if (t >= 0xc4 && t <= 0xc6) {
+            const n = size - 1 - (1 << (t - 0xc4));
+            h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ n; // contents are compared, not hashed
+            if (n >= this.#bigBinBytes) f = FLAG_BIG_BIN;
+          } else if (size > 64) {
+            h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ size;
+          } else h = hashBytes(b, pos, pos + size);
+          pos += size;
+        }
       }
-      this.ends[k] = pos;
-      this.sizes[k] = 1;
-      this.hashes[k] = h;
-      // flags are read for containers only; a scalar's flag travels to its parent through f
+      // a scalar (or empty container): flags are read for containers only, a bin's travels up in f
+      ends[k] = pos;
+      sizes[k] = 1;
+      hashes[k] = h;
       // close every container this value completes
       while (sp > 0) {
         const top = sp - 1;
-        this.#stHash[top] = Math.imul(this.#stHash[top]! ^ h, FNV_PRIME);
-        this.#stFlags[top]! |= f;
-        if (--this.#stLeft[top]! > 0) break;
-        const c = this.#stOrd[top]!;
-        this.ends[c] = pos;
-        this.sizes[c] = this.count - c;
-        h = this.#stHash[top]!;
-        f = this.#stFlags[top]!;
-        this.hashes[c] = h;
-        this.flags[c] = f;
+        stHash[top] = Math.imul(stHash[top]! ^ h, FNV_PRIME);
+        stFlags[top]! |= f;
+        if (--stLeft[top]! > 0) break;
+        const c = stOrd[top]!;
+        ends[c] = pos;
+        sizes[c] = k + 1 - c;
+        h = stHash[top]!;
+        f = stFlags[top]!;
+        hashes[c] = h;
+        flags[c] = f;
         sp--;
       }
-      if (sp === 0) return pos;
+      if (sp === 0) {
+        this.count = k + 1;
+        return pos;
+      }
     }
   }
 
