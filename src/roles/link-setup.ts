@@ -3,6 +3,7 @@
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
 import type { LinkCodec } from '../link/link-session.js';
+import { createLinkCodec } from '../codec/index.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
@@ -17,8 +18,8 @@ export function linkSettings(config: CommonConfig): LinkSettings {
   };
 }
 
-/** A factory of per-link codecs, or undefined when the link runs raw. Wired to src/codec when it lands. */
-export function linkCodecFactory(_config: CommonConfig, negotiated: string[]): (() => LinkCodec) | undefined {
-  if (!negotiated.includes(CODEC_CAPABILITY)) return undefined;
-  return undefined;
+/** A factory of per-link codecs (fresh tables per link), or undefined when the link runs raw. */
+export function linkCodecFactory(config: CommonConfig, negotiated: string[]): (() => LinkCodec) | undefined {
+  if (!config.codec || !negotiated.includes(CODEC_CAPABILITY)) return undefined;
+  return () => createLinkCodec({ maxMessageBytes: config.maxMessageBytes });
 }
