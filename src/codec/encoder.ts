@@ -39,7 +39,7 @@ export class CodecEncoder {
     this.#strings = new BytesTable({ entries: o.stringEntries, bytes: o.stringBytes });
     this.#objects = new BytesTable({ entries: o.objectEntries, bytes: o.objectBytes });
     this.#shapes = new BytesTable({ entries: o.shapeEntries, bytes: o.shapeBytes });
-    this.#ix = new ValueIndex(MAX_VALUES, o.internBinLimitBytes, o.maxStringEntryBytes);
+    this.#ix = new ValueIndex(MAX_VALUES, o.internBinLimitBytes);
     this.#staticBytes = STATIC_STRINGS.map((s) => new Uint8Array(Buffer.from(s, 'latin1')));
     this.#staticBytes.forEach((s, i) => {
       const h = hashBytes(s, 0, s.length);
@@ -128,7 +128,7 @@ export class CodecEncoder {
     const w = this.#w;
     if (!minimal || len === 0 || len > this.#o.maxStringEntryBytes) { w.bytes(this.#b, pos, cEnd); return; }
     const b = this.#b;
-    const h = this.#ix.hashes[k]!;
+    const h = hashBytes(b, cStart, cEnd);
     const slot = this.#strings.find(b, cStart, cEnd, h);
     if (slot >= 0) { this.#strRef(slot); return; }
     const st = this.#static(b, cStart, cEnd, h);

@@ -1,5 +1,5 @@
 // One pass over a msgpack value that validates it and records, per value in pre-order, where it starts
-// and ends, how many values its subtree holds, a hash of its bytes (strings: hash of the content)
+// and ends, how many values its subtree holds, a hash of its bytes (strings only sampled: see below)
 // and whether it holds a large bin. The encoder then never walks a subtree twice.
 import { readLen, scalarSize } from './msgpack-scan.js';
 
@@ -24,6 +24,17 @@ export function hashBytes(b: Uint8Array, start: number, end: number): number {
   return h;
 }
 
+/**
+ * O(1) stand-in for a string's hash inside a container's hash: length and a few sampled bytes. Enough
+ * for a filter (object hits are confirmed by comparing bytes); the string table hashes strings fully,
+ * and only for strings it actually looks up (not those inside an object found whole).
+ */
+function sampleHash(b: Uint8Array, start: number, end: number): number {
+  const len = end - start;
+  const mid = start + (len >> 1);
+  return Math.imul(len ^ (b[start]! << 8) ^ (b[mid]! << 16) ^ (b[end - 1]! << 24), 0x9e3779b1) ^ b[end - 2 < start ? start : end - 2]!;
+}
+
 export const FLAG_BIG_BIN = 1;
 
 export class ValueIndex {
@@ -42,12 +53,10 @@ export class ValueIndex {
   #stFlags = new Uint8Array(64);
   readonly #maxValues: number;
   readonly #bigBinBytes: number;
-  readonly #hashStringBytes: number;
 
-  constructor(maxValues: number, bigBinBytes: number, hashStringBytes: number) {
+  constructor(maxValues: number, bigBinBytes: number) {
     this.#maxValues = maxValues;
     this.#bigBinBytes = bigBinBytes;
-    this.#hashStringBytes = hashStringBytes;
   }
 
   /** Indexes the value at pos (appending ordinals); returns its end, or -1 (count is then restored). */
@@ -79,7 +88,7 @@ export class ValueIndex {
       else if (t >= 0xa0 && t < 0xc0) {
         const size = 1 + (t & 0x1f);
         if (pos + size > end) return this.#abort(first);
-        h = hashBytes(b, pos + 1, pos + size);
+        h = size === 1 ? t : sampleHash(b, pos + 1, pos + size);
         pos += size;
       } else {
         let children = -1;
@@ -111,8 +120,7 @@ export class ValueIndex {
           if (size < 0 || pos + size > end) return this.#abort(first);
           if (t >= 0xd9 && t <= 0xdb) {
             const c = 1 + (1 << (t - 0xd9));
-            // strings too long to intern only feed their container's hash: their length will do
-            h = size - c <= this.#hashStringBytes ? hashBytes(b, pos + c, pos + size) : size;
+            h = size === c ? t : sampleHash(b, pos + c, pos + size);
           } else if (t >= 0xc4 && t <= 0xc6) {
             const n = size - 1 - (1 << (t - 0xc4));
             h = Math.imul(FNV_OFFSET ^ t, FNV_PRIME) ^ n; // contents are compared, not hashed
