@@ -62,8 +62,14 @@ async function main(): Promise<void> {
       const messages = await metric(proxy.admin, 'hypha_accel_messages_total', 'hop="in"');
       say(`${role.padEnd(8)} saw ${messages} messages in: ${(up / 1e6).toFixed(2)} MB toward hypha, ${(down / 1e6).toFixed(2)} MB toward clients`);
     }
+    for (const [role, proxy] of [['edge', edge], ['gateway', gateway]] as const) {
+      const before = await metric(proxy.admin, 'hypha_accel_codec_bytes_in_total');
+      const after = await metric(proxy.admin, 'hypha_accel_codec_bytes_out_total');
+      const count = await metric(proxy.admin, 'hypha_accel_codec_messages_total');
+      if (count > 0) say(`${role.padEnd(8)} transcoded ${count} whole messages: ${(before / 1e3).toFixed(1)} kB -> ${(after / 1e3).toFixed(1)} kB on the link (${((100 * after) / before).toFixed(1)}%)`);
+    }
     const rttCount = await metric(edge.admin, 'hypha_accel_link_rtt_seconds_count');
-    say(`links up: ${await metric(edge.admin, 'hypha_accel_links ')}, keep-alive RTT samples so far: ${rttCount}`);
+    say(`links up: ${await metric(edge.admin, 'hypha_accel_links{')}, keep-alive RTT samples so far: ${rttCount}`);
     say(allOk ? '\ndemo: all checks passed through the pair' : '\ndemo: SOME CHECKS FAILED');
     process.exitCode = allOk ? 0 : 1;
   } finally {

@@ -14,6 +14,8 @@ import { FLAG_BIG_BIN, FNV_OFFSET, FNV_PRIME, hashBytes, ValueIndex } from './va
 const TOP_LEVEL_INTERN_BYTES = 128;
 /** messages with more msgpack values than this are sent raw (bounds the index memory) */
 const MAX_VALUES = 1 << 20;
+/** index arrays beyond this many values are released after the message that needed them */
+const KEEP_INDEX_VALUES = 1 << 16;
 const EMPTY = new Uint8Array(0);
 
 export class CodecEncoder {
@@ -89,6 +91,7 @@ export class CodecEncoder {
         : new CodecError('HYPHA_ACCEL_ERR_CODEC_BLOB', `blob sink failed: ${String(err)}`, true);
     } finally {
       this.#b = EMPTY;
+      ix.shrink(KEEP_INDEX_VALUES);
     }
     this.#seq++;
     st.messages++;

@@ -161,6 +161,17 @@ export class ValueIndex {
     this.count = 0;
   }
 
+  /** gives memory back after an unusually large message (arrays regrow on demand) */
+  shrink(keepValues: number): void {
+    if (this.starts.length <= keepValues) return;
+    this.starts = new Int32Array(256);
+    this.ends = new Int32Array(256);
+    this.sizes = new Int32Array(256);
+    this.hashes = new Int32Array(256);
+    this.flags = new Uint8Array(256);
+    this.count = 0;
+  }
+
   #abort(first: number): number {
     this.count = first;
     return -1;

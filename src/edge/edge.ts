@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { LinkPool } from '../link/link-pool.js';
 import { establishAsEdge, type Established } from '../link/establish.js';
 import type { Stream } from '../link/stream.js';
-import { maxLinkMessageBytes } from '../link/link-session.js';
+import { maxLinkMessageBytes, newLinkStats, type LinkStats } from '../link/link-session.js';
 import { decodeOpenFailure, decodeOpenReply, encodeSessionOpen } from '../link/session-open.js';
 import { forwardHeaders, proxyHttpRequest } from '../net/http-proxy.js';
 import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
@@ -28,6 +28,8 @@ export interface EdgeHandle {
   url: string;
   port: number;
   pool: LinkPool;
+  /** Cumulative link counters (frames, bytes, transcoding) over all links so far. */
+  linkStats: LinkStats;
   sessionCount(): number;
   /** Graceful stop: refuse new clients, close clients with 1001, drain links, then end them. */
   close(deadlineMs?: number): Promise<void>;
@@ -43,6 +45,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const agent = new http.Agent({ keepAlive: true });
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
+  const linkStats = newLinkStats();
   let stopping = false;
 
   const pool = new LinkPool({
@@ -56,6 +59,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId: `edge-${process.pid}`,
         session: ({ capabilities, linkId }) => ({
+          stats: linkStats,
           maxMessageBytes: config.maxMessageBytes,
           pingIntervalMs: config.pingIntervalMs,
           keepaliveTimeoutMs: config.keepaliveTimeoutMs,
@@ -167,6 +171,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
     url,
     port: boundPort,
     pool,
+    linkStats,
     sessionCount: () => clients.size,
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;

@@ -9,7 +9,7 @@ import { splitHostPort } from '../config/load.js';
 import { AccelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { establishAsGateway, type Established } from '../link/establish.js';
-import { maxLinkMessageBytes, type LinkSession } from '../link/link-session.js';
+import { maxLinkMessageBytes, newLinkStats, type LinkSession, type LinkStats } from '../link/link-session.js';
 import { FrameType } from '../link/frame.js';
 import type { Stream } from '../link/stream.js';
 import { decodeSessionOpen, encodeOpenFailure, encodeOpenReply, type SessionOpen } from '../link/session-open.js';
@@ -28,6 +28,8 @@ export interface GatewayHandle {
   url: string; // http://host:port
   port: number;
   links(): LinkSession[];
+  /** Cumulative link counters (frames, bytes, transcoding) over all links so far. */
+  linkStats: LinkStats;
   upstreamCount(): number;
   close(deadlineMs?: number): Promise<void>;
 }
@@ -39,6 +41,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const links = new Set<LinkSession>();
   const upstreams = new Set<WebSocket>();
   const passthroughClients = new Set<WebSocket>();
+  const linkStats = newLinkStats();
   let stopping = false;
 
   const linkServer = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes) });
@@ -80,6 +83,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId: `gateway-${process.pid}`,
         session: ({ capabilities, linkId }) => ({
+          stats: linkStats,
           maxMessageBytes: config.maxMessageBytes,
           pingIntervalMs: config.pingIntervalMs,
           keepaliveTimeoutMs: config.keepaliveTimeoutMs,
@@ -172,6 +176,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     url,
     port: boundPort,
     links: () => [...links],
+    linkStats,
     upstreamCount: () => upstreams.size,
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;

@@ -23,7 +23,26 @@ export interface LinkCodec {
   decode(compact: Uint8Array, isText: boolean): Uint8Array;
 }
 
+/** Cumulative counters, shared by all links of a role so they survive link churn. */
+export interface LinkStats {
+  framesSent: number;
+  frameBytesSent: number;
+  framesReceived: number;
+  frameBytesReceived: number;
+  /** Whole messages offered to the codec, their original bytes, and the bytes actually sent for them. */
+  messagesTranscoded: number;
+  transcodeBytesIn: number;
+  transcodeBytesOut: number;
+  /** Messages the codec declined (sent raw). */
+  transcodeFallbacks: number;
+}
+
+export function newLinkStats(): LinkStats {
+  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0 };
+}
+
 export interface LinkSessionOptions {
+  stats?: LinkStats;
   local: LinkSettings;
   peer: LinkSettings;
   maxMessageBytes: number;
@@ -53,10 +72,12 @@ export class LinkSession {
   private readonly clock: Clock;
   private readonly pingTimer: TimerHandle;
   private nextLocalStreamId = 1;
+  private readonly stats: LinkStats;
   private readonly closeListeners: Array<(error: AccelError | undefined) => void> = [];
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
+    this.stats = options.stats ?? newLinkStats();
     this.lastHeardMs = this.clock.now();
     this.pingTimer = this.clock.setInterval(() => this.keepalive(), options.pingIntervalMs);
   }
@@ -142,6 +163,8 @@ export class LinkSession {
         const frame = this.linkControl.shift() ?? this.nextStreamFrame();
         if (!frame) break;
         this.inflightBytes += frame.length;
+        this.stats.framesSent++;
+        this.stats.frameBytesSent += frame.length;
         this.transport.send(frame, () => {
           this.inflightBytes -= frame.length;
           this.pump();
@@ -164,10 +187,15 @@ export class LinkSession {
       let { flags, payload } = pending;
       if (pending.wholeMessage && this.options.codec) {
         const compact = this.options.codec.encode(payload, (flags & DataFlag.TEXT) !== 0);
+        this.stats.messagesTranscoded++;
+        this.stats.transcodeBytesIn += payload.length;
         if (compact) {
           payload = compact;
           flags |= DataFlag.CODEC;
+        } else {
+          this.stats.transcodeFallbacks++;
         }
+        this.stats.transcodeBytesOut += payload.length;
       }
       const frame = encodeFrame({ type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, payload });
       if (!next) this.forgetIfDone(stream);
@@ -182,6 +210,8 @@ export class LinkSession {
   handleMessage(data: Uint8Array): void {
     if (this.closed) return;
     this.lastHeardMs = this.clock.now();
+    this.stats.framesReceived++;
+    this.stats.frameBytesReceived += data.length;
     try {
       this.handleFrame(decodeFrame(data, maxLinkMessageBytes(this.options.local.maxFrameBytes)));
     } catch (error) {

@@ -3,10 +3,16 @@ import http from 'node:http';
 import type { Logger } from '../log.js';
 import { splitHostPort } from '../config/load.js';
 import { closeServer, listen } from '../net/listen.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type LinkStatsSource } from './metrics.js';
 
-export async function startAdmin(address: string, role: string, log: Logger, isReady: () => boolean): Promise<{ url: string; close(): Promise<void> }> {
-  const metrics = createMetrics(role);
+export interface AdminSources {
+  isReady: () => boolean;
+  linkStats: LinkStatsSource;
+}
+
+export async function startAdmin(address: string, role: string, log: Logger, sources: AdminSources): Promise<{ url: string; close(): Promise<void> }> {
+  const metrics = createMetrics(role, sources.linkStats);
+  const isReady = sources.isReady;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

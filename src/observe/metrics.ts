@@ -2,7 +2,21 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { channels, type LinkEvent, type MessageEvent, type SessionEvent } from './events.js';
 
-export function createMetrics(role: string): { registry: Registry; close(): void } {
+/** Cumulative link counters the role keeps (see LinkStats); read at scrape time. */
+export type LinkStatsSource = () => Record<string, number> | undefined;
+
+const LINK_COUNTERS: Array<[string, string, string]> = [
+  ['framesSent', 'hypha_accel_link_frames_sent_total', 'Link frames sent.'],
+  ['frameBytesSent', 'hypha_accel_link_bytes_sent_total', 'Link bytes sent (frame headers included, WebSocket framing excluded).'],
+  ['framesReceived', 'hypha_accel_link_frames_received_total', 'Link frames received.'],
+  ['frameBytesReceived', 'hypha_accel_link_bytes_received_total', 'Link bytes received.'],
+  ['messagesTranscoded', 'hypha_accel_codec_messages_total', 'Whole messages offered to the codec when sent.'],
+  ['transcodeBytesIn', 'hypha_accel_codec_bytes_in_total', 'Original bytes of messages offered to the codec.'],
+  ['transcodeBytesOut', 'hypha_accel_codec_bytes_out_total', 'Bytes sent on the link for those messages (compact form or raw fallback).'],
+  ['transcodeFallbacks', 'hypha_accel_codec_fallbacks_total', 'Messages the codec declined and sent raw.'],
+];
+
+export function createMetrics(role: string, linkStats: LinkStatsSource = () => undefined): { registry: Registry; close(): void } {
   const registry = new Registry();
   registry.setDefaultLabels({ role });
   const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by direction and hop.', labelNames: ['direction', 'hop', 'opcode'], registers: [registry] });
@@ -12,6 +26,18 @@ export function createMetrics(role: string): { registry: Registry; close(): void
   const linkEvents = new Counter({ name: 'hypha_accel_link_events_total', help: 'Links up, down and refused, by error code.', labelNames: ['event', 'code'], registers: [registry] });
   const links = new Gauge({ name: 'hypha_accel_links', help: 'Links currently established.', registers: [registry] });
   const rtt = new Histogram({ name: 'hypha_accel_link_rtt_seconds', help: 'Link round-trip time from keep-alive pings.', buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] });
+
+  for (const [key, name, help] of LINK_COUNTERS) {
+    new Counter({
+      name, help, registers: [registry],
+      collect() {
+        const value = linkStats()?.[key];
+        if (value === undefined) return;
+        this.reset();
+        this.inc(value);
+      },
+    });
+  }
 
   const onMessage = (m: unknown) => {
     const e = m as MessageEvent;

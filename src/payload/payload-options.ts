@@ -31,7 +31,14 @@ export interface PayloadOptions {
   sampleChunks: number;
   /** A codec must beat raw by this fraction of raw's estimated time. */
   policyMarginRatio: number;
+  /** Starting codec speeds for the policy; refined by measurement (see codecSpeedSmoothing). */
   codecSpeeds: Record<'lz4' | 'zstd', CodecSpeed>;
+  /** Weight of each new measurement in the codec speed average (0 = never learn). */
+  codecSpeedSmoothing: number;
+  /** Only blobs with at least this many compressed bytes update the measured speeds. */
+  minSpeedSampleBytes: number;
+  /** Monotonic clock in ms (injected so tests control what the policy learns). */
+  nowMs: () => number;
   /** Chunks per encode task (bytes), so the pool sees few large tasks, not many tiny ones. */
   encodeBatchBytes: number;
   /** Encode tasks in flight per blob (bounds memory). */
@@ -64,6 +71,9 @@ export const defaultPayloadOptions: PayloadOptions = {
   sampleChunks: 4,
   policyMarginRatio: 0.1,
   codecSpeeds: defaultCodecSpeeds,
+  codecSpeedSmoothing: 0.3,
+  minSpeedSampleBytes: 1024 * 1024,
+  nowMs: () => performance.now(),
   encodeBatchBytes: 1024 * 1024,
   encodeTasksInFlight: 4,
   cooperativeSliceBytes: 1024 * 1024,
@@ -78,6 +88,7 @@ export function resolvePayloadOptions(partial: Partial<PayloadOptions> = {}): Pa
   for (const key of ['storeBytes', 'peerStoreBytes', 'maxBlobBytes', 'maxPinnedBytes', 'encodeBatchBytes', 'cooperativeSliceBytes'] as const) {
     if (!(Number.isSafeInteger(options[key]) && options[key] > 0)) throw new RangeError(`payload option ${key} must be a positive integer`);
   }
+  if (!(options.codecSpeedSmoothing >= 0 && options.codecSpeedSmoothing <= 1)) throw new RangeError('codecSpeedSmoothing must be in [0, 1]');
   if (options.maxBlobBytes > 2 ** 40) throw new RangeError('maxBlobBytes above 1 TiB');
   if (!(options.maxNackRounds >= 1 && options.encodeTasksInFlight >= 1 && options.zstdWorkers >= 1)) {
     throw new RangeError('maxNackRounds, encodeTasksInFlight and zstdWorkers must be >= 1');

@@ -8,6 +8,7 @@ import { ChunkCodecs } from './chunk-codecs.js';
 import { PayloadMetrics } from './payload-metrics.js';
 import { resolvePayloadOptions, type PayloadOptions } from './payload-options.js';
 import { wireLimitsFor, type PayloadWireLimits } from './payload-wire.js';
+import type { CodecSpeed } from './codec-policy.js';
 
 export class PayloadPair {
   readonly options: PayloadOptions;
@@ -17,6 +18,8 @@ export class PayloadPair {
   readonly codecs: ChunkCodecs;
   readonly metrics = new PayloadMetrics();
   readonly wireLimits: PayloadWireLimits;
+  /** Codec speeds the policy uses: the configured ones, refined by what this pair measures. */
+  readonly codecSpeeds: Record<'lz4' | 'zstd', CodecSpeed>;
 
   constructor(options: Partial<PayloadOptions> = {}) {
     this.options = resolvePayloadOptions(options);
@@ -30,6 +33,17 @@ export class PayloadPair {
     });
     const { minChunkBytes, maxChunkBytes } = this.options.chunking;
     this.wireLimits = wireLimitsFor(this.options.maxBlobBytes, minChunkBytes, maxChunkBytes);
+    this.codecSpeeds = { lz4: { ...this.options.codecSpeeds.lz4 }, zstd: { ...this.options.codecSpeeds.zstd } };
+  }
+
+  /** Folds one measurement (bytes of raw data handled in elapsedMs) into the policy's speeds. */
+  observeCodecSpeed(codec: 'lz4' | 'zstd', direction: 'encode' | 'decode', rawBytes: number, elapsedMs: number): void {
+    const { codecSpeedSmoothing, minSpeedSampleBytes } = this.options;
+    if (rawBytes < minSpeedSampleBytes || codecSpeedSmoothing === 0) return;
+    const measuredBytesPerSec = rawBytes / (Math.max(elapsedMs, 0.001) / 1000);
+    const speed = this.codecSpeeds[codec];
+    const key = direction === 'encode' ? 'encodeBytesPerSec' : 'decodeBytesPerSec';
+    speed[key] = speed[key] * (1 - codecSpeedSmoothing) + measuredBytesPerSec * codecSpeedSmoothing;
   }
 
   /** Forget everything about the peer (its process restarted: the pair is new). */

@@ -4,7 +4,7 @@
 
 import { PayloadError, PayloadErrorCode, type PayloadErrorCodeValue } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
-import { encodeAck, encodeNack, type ChunkFrame, type ManifestFrame, type ShmFrame } from './payload-wire.js';
+import { ChunkCodec, encodeAck, encodeNack, type ChunkFrame, type ManifestFrame, type ShmFrame } from './payload-wire.js';
 import type { EmitFrame, YieldTurn } from './payload-sender.js';
 import type { ChunkHasher } from './chunk-hash.js';
 import type { ShmChannel } from './shm-segments.js';
@@ -16,6 +16,8 @@ interface Assembly {
   nackRounds: number;
   sawCorruption: boolean;
   assembling: boolean;
+  decodedBytes: { lz4: number; zstd: number };
+  decodeMs: { lz4: number; zstd: number };
 }
 
 interface BlobSlot {
@@ -79,7 +81,7 @@ export class PayloadReceiver {
 
   handleManifest(manifest: ManifestFrame): void {
     if (this.assemblies.has(manifest.blobId) || this.recentlyDone.has(manifest.blobId)) return; // replayed duplicate
-    const assembly: Assembly = { manifest, bodies: new Map(), outstanding: new Set(), nackRounds: 0, sawCorruption: false, assembling: false };
+    const assembly: Assembly = { manifest, bodies: new Map(), outstanding: new Set(), nackRounds: 0, sawCorruption: false, assembling: false, decodedBytes: { lz4: 0, zstd: 0 }, decodeMs: { lz4: 0, zstd: 0 } };
     for (const entry of manifest.entries) {
       if (!entry.inline || assembly.outstanding.has(entry.hash)) continue;
       assembly.outstanding.add(entry.hash);
@@ -96,10 +98,16 @@ export class PayloadReceiver {
     metrics.chunksReceived++;
     this.stopExpecting(assembly, chunk.hash);
     let bytes: Uint8Array | undefined;
+    const startedMs = this.pair.options.nowMs();
     try {
       bytes = codecs.decodeSync(chunk.codec, chunk.body, chunk.rawBytes);
     } catch {
       metrics.decodeFailures++;
+    }
+    if (bytes && chunk.codec !== ChunkCodec.none) {
+      const name = chunk.codec === ChunkCodec.lz4 ? 'lz4' : 'zstd';
+      assembly.decodedBytes[name] += bytes.byteLength;
+      assembly.decodeMs[name] += this.pair.options.nowMs() - startedMs;
     }
     if (bytes && hasher.hash(bytes) === chunk.hash) {
       assembly.bodies.set(chunk.hash, bytes);
@@ -228,6 +236,9 @@ export class PayloadReceiver {
       return;
     }
     this.finish(assembly);
+    for (const name of ['lz4', 'zstd'] as const) {
+      this.pair.observeCodecSpeed(name, 'decode', assembly.decodedBytes[name], assembly.decodeMs[name]);
+    }
     this.deliver(blobId, blob);
   }
 

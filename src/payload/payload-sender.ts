@@ -141,7 +141,7 @@ export class PayloadSender {
       lz4Ratio: options.lz4Enabled ? lz4Bytes / sampleBytes : undefined,
       zstdRatio: options.zstdEnabled ? zstdBytes / sampleBytes : undefined,
       link: this.link,
-      speeds: options.codecSpeeds,
+      speeds: this.pair.codecSpeeds,
       encodeParallelism: 1,
       marginRatio: options.policyMarginRatio,
     }).codec;
@@ -167,6 +167,7 @@ export class PayloadSender {
       // An encoder failure (e.g. a crashed worker) must not strand the peer: send that batch raw.
       inFlight.push(codecs.encodeBatch(codec, batch).catch(() => batch));
     };
+    const startedMs = options.nowMs();
     while (next < batches.length && inFlight.length < options.encodeTasksInFlight) launch();
     for (const [from] of batches) {
       const bodies = await inFlight.shift()!;
@@ -180,6 +181,10 @@ export class PayloadSender {
         metrics.inlineWireBytes += sentBody.byteLength;
         this.emit(encodeChunk({ blobId, hash: hashes[from + k]!, codec: sentCodec, rawBytes: raw.byteLength, body: sentBody }));
       });
+    }
+    if (codec !== ChunkCodec.none) {
+      const rawBytes = views.reduce((sum, v) => sum + v.byteLength, 0);
+      this.pair.observeCodecSpeed(codec === ChunkCodec.lz4 ? 'lz4' : 'zstd', 'encode', rawBytes, options.nowMs() - startedMs);
     }
   }
 

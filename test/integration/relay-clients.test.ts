@@ -97,6 +97,11 @@ describe('real clients through the pair', () => {
     assert.ok(compared > 500, `expected a substantial workload, compared ${compared} messages`);
     assert.ok(recorded.some((r) => r.length > 65536), 'no message was large enough to be fragmented on the link');
     assert.ok(recorded.some((r) => !r.isBinary) && recorded.some((r) => r.isBinary), 'both opcodes must be exercised');
+    // ... and the codec really carried them (default on): fewer bytes on the link than the originals.
+    for (const stats of [pair.edge.linkStats, pair.gateway.linkStats]) {
+      assert.ok(stats.messagesTranscoded > 100, `codec saw only ${stats.messagesTranscoded} messages`);
+      assert.ok(stats.transcodeBytesOut < stats.transcodeBytesIn, 'transcoded messages must be smaller on the link');
+    }
   });
 });
 
