@@ -60,7 +60,9 @@ interface Throughput { mbPerS: number; msgPerS: number }
 
 /**
  * The machine is shared with other jobs, so throughput drifts: every contender runs one pass per
- * round, rounds alternate for about minMs per contender, and the median pass is reported.
+ * round, rounds alternate for about minMs of CPU time per contender, and the median pass is reported.
+ * Passes are timed in process CPU time (user + system), which other jobs' load disturbs far less than
+ * wall time.
  */
 function measureAll(w: Workload, makers: Record<string, Runner>): Record<string, Throughput> {
   const bytes = w.messages.reduce((a, m) => a + m.length, 0);
@@ -72,9 +74,10 @@ function measureAll(w: Workload, makers: Record<string, Runner>): Record<string,
   while (rounds < 5 || (spentMs < minMs * names.length && rounds < 400)) {
     for (const n of names) {
       const pass = makers[n]!();
-      const t0 = process.hrtime.bigint();
+      const t0 = process.cpuUsage();
       pass();
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const used = process.cpuUsage(t0);
+      const ms = (used.user + used.system) / 1000;
       samples[n]!.push(ms);
       spentMs += ms;
     }
@@ -146,7 +149,8 @@ const lines = [
   `Node ${env.node}, ${env.cpu} (${env.cores} cores, shared with other jobs), codec compiled by tsc, run by plain node. Corpus: test/fixtures/corpus.bin.gz (real hypha 0.21.137,`,
   'hypha-rpc py 0.21.47 / js 0.21.40). steady-small: messages <= 4 KiB replayed with fresh session ids;',
   '"small %" skips the first tenth (warm-up). Throughput: one core, MB/s of original message bytes, median of',
-  'alternating rounds (fresh tables each pass; the machine is shared, so figures drift - ratios hold better).', '',
+  'alternating rounds, timed in process CPU time (fresh tables each pass; the machine is shared with other',
+  'jobs, so absolute figures drift - ratios hold better).', '',
   '| workload | dir | msgs | whole % | main % | extra % | small steady % | codec enc+dec MB/s (msg/s) | codec enc / dec MB/s | @msgpack/msgpack dec+enc MB/s | msgpackr MB/s | codec / @msgpack | codec / msgpackr |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...results.map((r) => {
