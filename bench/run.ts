@@ -32,14 +32,15 @@ async function main(): Promise<void> {
     .description('hypha-accel benchmark: direct vs accelerated over an emulated link, real hypha and clients')
     .option('--full', 'all scenarios, lan and wan, 3 repetitions')
     .option('--smoke', 'CI smoke: S1 and a small S3 on lan, one repetition')
+    .option('--demo', 'short side-by-side on wan (S1 and one 16 MiB S3), for npm run demo')
     .option('--profile <list>', 'profiles, e.g. lan,wan,slow')
     .option('--scenario <list>', 'scenarios, e.g. S1,S3')
     .option('--topology <list>', 'topologies, e.g. T1,T2')
     .option('--reps <n>', 'repetitions per arm')
     .option('--out <dir>', 'results folder', RESULTS_DIR)
     .parse();
-  const opts = program.opts<{ full?: boolean; smoke?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string }>();
-  const mode: Mode = opts.smoke ? 'smoke' : opts.full ? 'full' : 'quick';
+  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string }>();
+  const mode: Mode = opts.smoke ? 'smoke' : opts.demo ? 'demo' : opts.full ? 'full' : 'quick';
   const plan = defaultPlan(mode);
   if (opts.profile) {
     const profiles = list(opts.profile);

@@ -5,7 +5,7 @@ import type { ProfileName } from '../emulator/profiles.js';
 import type { Topology } from './rig.js';
 import type { Sizes } from './scenarios.js';
 
-export type Mode = 'smoke' | 'quick' | 'full';
+export type Mode = 'smoke' | 'demo' | 'quick' | 'full';
 export type ScenarioId = 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8';
 export const ALL_SCENARIOS: readonly ScenarioId[] = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8'];
 
@@ -30,6 +30,16 @@ export function defaultPlan(mode: Mode): RunPlan {
         topologies: ['T1'],
         reps: 1,
         sizes: { s1SequentialCalls: 50, s1ConcurrentCalls: 256, s3Bytes: 4 * MiB, s3Kinds: ['image'], s4Bytes: 4 * MiB, s4Passes: 2, s5Bytes: 8 * MiB },
+      };
+    case 'demo':
+      // The short side-by-side that `npm run demo` ends with: wan, small calls and one 16 MiB image.
+      return {
+        mode,
+        profiles: ['wan'],
+        scenarios: ['S1', 'S3'],
+        topologies: ['T1'],
+        reps: 1,
+        sizes: { s1SequentialCalls: 40, s1ConcurrentCalls: 256, s3Bytes: 16 * MiB, s3Kinds: ['image'], s4Bytes: 4 * MiB, s4Passes: 2, s5Bytes: 8 * MiB },
       };
     case 'quick':
       return {
