@@ -14,6 +14,8 @@ import { FLAG_BIG_BIN, FNV_OFFSET, FNV_PRIME, hashBytes, ValueIndex } from './va
 const TOP_LEVEL_INTERN_BYTES = 128;
 /** messages with more msgpack values than this are sent raw (bounds the index memory) */
 const MAX_VALUES = 1 << 20;
+/** maps whose header and keys take more bytes than this get no shape */
+const MAX_SHAPE_BYTES = 4096;
 /** index arrays beyond this many values are released after the message that needed them */
 const KEEP_INDEX_VALUES = 1 << 16;
 const EMPTY = new Uint8Array(0);
@@ -246,21 +248,19 @@ export class CodecEncoder {
     const last = k + ix.sizes[k]!;
     // shape: header + exact key bytes, gathered contiguously; hash combines the keys' hashes
     let n = 0;
-    let q = 0;
+    let q = hdr;
     let h = FNV_OFFSET;
     let shapeOk = k + 1 < last;
-    for (let c = k + 1; c < last; ) {
+    let s = this.#scratch(hdr);
+    for (let j = 0; j < hdr; j++) s[j] = b[pos + j]!;
+    for (let c = k + 1; c < last && shapeOk; ) {
       const keyStart = ix.starts[c]!;
       const keyEnd = ix.ends[c]!;
-      if (shapeOk) {
-        const need = q + hdr + keyEnd - keyStart;
-        if (need > 4096 || ++n > this.#o.maxShapeKeys) shapeOk = false;
-        else {
-          if (q === 0) { for (let j = pos; j < pos + hdr; j++) this.#scratch(need)[q++] = b[j]!; }
-          const s = this.#scratch(need);
-          for (let j = keyStart; j < keyEnd; j++) s[q++] = b[j]!;
-          h = Math.imul(h ^ ix.hashes[c]!, FNV_PRIME) ^ (keyEnd - keyStart);
-        }
+      if (q + keyEnd - keyStart > MAX_SHAPE_BYTES || ++n > this.#o.maxShapeKeys) shapeOk = false;
+      else {
+        s = this.#scratch(q + keyEnd - keyStart);
+        for (let j = keyStart; j < keyEnd; j++) s[q++] = b[j]!;
+        h = Math.imul(h ^ ix.hashes[c]!, FNV_PRIME) ^ (keyEnd - keyStart);
       }
       c += ix.sizes[c]!;
       c += ix.sizes[c]!;
