@@ -13,7 +13,7 @@ for (const algorithm of ['sha256-128', 'xxh3-128'] as const) {
     const a = createChunkHasher(algorithm, 7n);
     assert.equal(a.hash(bytes), createChunkHasher(algorithm, 7n).hash(bytes));
     assert.notEqual(a.hash(bytes), createChunkHasher(algorithm, 8n).hash(bytes));
-    assert.ok(a.hash(bytes) < 1n << 128n);
+    assert.ok(a.hash(bytes) < 1n << 128n, 'a.hash(bytes) < 1n << 128n');
     const view = new DataView(new ArrayBuffer(16));
     writeHash(view, 0, a.hash(bytes));
     assert.equal(readHash(view, 0), a.hash(bytes));
@@ -23,9 +23,9 @@ for (const algorithm of ['sha256-128', 'xxh3-128'] as const) {
     const h = createHarness({ hashAlgorithm: algorithm, hashSeed: 99n, lz4Enabled: false, zstdEnabled: false });
     try {
       const blob = randomBytesSeeded(500_000, 2);
-      assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
-      assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
-      assert.ok(h.a.pair.metrics.chunksDeduped > 0);
+      assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
+      assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
+      assert.ok(h.a.pair.metrics.chunksDeduped > 0, 'h.a.pair.metrics.chunksDeduped > 0');
     } finally {
       await h.close();
     }

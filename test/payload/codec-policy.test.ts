@@ -37,8 +37,8 @@ test('the chosen codec is never estimated slower than raw', () => {
       (blobBytes, lz4Ratio, zstdRatio, throughputBytesPerSec, rttMs) => {
         const choice = chooseCodec(base({ blobBytes, lz4Ratio, zstdRatio, link: { throughputBytesPerSec, rttMs } }));
         const chosenMs = choice.codec === ChunkCodec.lz4 ? choice.estimatedMs.lz4! : choice.codec === ChunkCodec.zstd ? choice.estimatedMs.zstd! : choice.estimatedMs.none;
-        assert.ok(chosenMs <= choice.estimatedMs.none);
-        for (const ms of [choice.estimatedMs.lz4, choice.estimatedMs.zstd]) if (ms !== undefined && choice.codec !== ChunkCodec.none) assert.ok(chosenMs <= ms);
+        assert.ok(chosenMs <= choice.estimatedMs.none, 'chosenMs <= choice.estimatedMs.none');
+        for (const ms of [choice.estimatedMs.lz4, choice.estimatedMs.zstd]) if (ms !== undefined && choice.codec !== ChunkCodec.none) assert.ok(chosenMs <= ms, 'chosenMs <= ms');
       },
     ),
   );
@@ -68,16 +68,16 @@ test('the chunk store is bounded in bytes, keeps private copies and evicts least
   store.put(3n, new Uint8Array(1000));
   store.get(1n);
   store.put(4n, new Uint8Array(1000));
-  assert.ok(store.has(1n) && !store.has(2n) && store.has(4n));
-  assert.ok(store.sizeBytes <= 3000);
+  assert.ok(store.has(1n) && !store.has(2n) && store.has(4n), 'store.has(1n) && !store.has(2n) && store.has(4n)');
+  assert.ok(store.sizeBytes <= 3000, 'store.sizeBytes <= 3000');
   assert.equal(store.evictions, 1);
   store.put(5n, new Uint8Array(5000)); // larger than the store: not kept
-  assert.ok(!store.has(5n));
+  assert.ok(!store.has(5n), '!store.has(5n)');
   const belief = new PeerBelief(2000);
   belief.add(1n, 1000);
   belief.add(2n, 1000);
   belief.add(3n, 1000);
-  assert.ok(!belief.has(1n) && belief.has(3n));
+  assert.ok(!belief.has(1n) && belief.has(3n), '!belief.has(1n) && belief.has(3n)');
 });
 
 test('SubmissionOrder delivers outcomes in submission order whatever the completion order', async () => {

@@ -24,7 +24,7 @@ test('boundaries cover the input exactly and respect min/max', () => {
       let start = 0;
       cuts.forEach((end, i) => {
         const length = end - start;
-        assert.ok(length > 0 && length <= small.maxChunkBytes);
+        assert.ok(length > 0 && length <= small.maxChunkBytes, 'length > 0 && length <= small.maxChunkBytes');
         if (i < cuts.length - 1) assert.ok(length >= small.minChunkBytes, `chunk ${i} of ${length} bytes below min`);
         start = end;
       });

@@ -48,7 +48,7 @@ test('numpy arrays of several dtypes and sizes arrive bit-identical on every pat
   try {
     execFileSync(python, ['-c', script, dir], { stdio: 'pipe' });
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Record<string, { sha256: string }>;
-    assert.ok(Object.keys(meta).length >= 8);
+    assert.ok(Object.keys(meta).length >= 8, 'Object.keys(meta).length >= 8');
     for (const [mode, options, withShm] of modes) {
       const shmBase = join('/dev/shm', `hypha-accel-numpy-${process.pid}-${randomBytes(4).toString('hex')}`);
       const shm = withShm
@@ -67,9 +67,9 @@ test('numpy arrays of several dtypes and sizes arrive bit-identical on every pat
           }
         }
         if (!withShm) assert.ok(h.a.pair.metrics.chunksDeduped > 0, `${mode}: later passes deduped`);
-        if (mode === 'lz4') assert.ok(h.a.pair.metrics.chunksByCodec.lz4 > 0);
-        if (mode === 'zstd') assert.ok(h.a.pair.metrics.chunksByCodec.zstd > 0);
-        if (withShm) assert.ok(h.a.pair.metrics.shmBlobsSent > 0 && h.b.pair.metrics.shmBlobsSent > 0);
+        if (mode === 'lz4') assert.ok(h.a.pair.metrics.chunksByCodec.lz4 > 0, 'h.a.pair.metrics.chunksByCodec.lz4 > 0');
+        if (mode === 'zstd') assert.ok(h.a.pair.metrics.chunksByCodec.zstd > 0, 'h.a.pair.metrics.chunksByCodec.zstd > 0');
+        if (withShm) assert.ok(h.a.pair.metrics.shmBlobsSent > 0 && h.b.pair.metrics.shmBlobsSent > 0, 'h.a.pair.metrics.shmBlobsSent > 0 && h.b.pair.metrics.shmBlobsSent > 0');
       } finally {
         await h.close();
         await fs.rm(shmBase, { recursive: true, force: true });

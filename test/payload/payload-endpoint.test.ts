@@ -45,10 +45,10 @@ test('a repeated blob crosses as references only (dedupe hit), also when shifted
     const blob = randomBytesSeeded(1024 * 1024, 42);
     await h.roundTrip(h.a, blob);
     const inlineAfterFirst = h.a.pair.metrics.inlineRawBytes;
-    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
     assert.equal(h.a.pair.metrics.inlineRawBytes, inlineAfterFirst, 'second pass sent no chunk body');
     const shifted = Buffer.concat([Buffer.from('a few new bytes'), blob]);
-    assert.ok(sameBytes(await h.roundTrip(h.a, shifted), shifted));
+    assert.ok(sameBytes(await h.roundTrip(h.a, shifted), shifted), 'sameBytes(await h.roundTrip(h.a, shifted), shifted)');
     assert.ok(h.a.pair.metrics.inlineRawBytes - inlineAfterFirst < 0.1 * blob.length, 'shifted pass resent almost nothing');
     assert.equal(h.b.pair.metrics.nacksSent, 0);
   } finally {
@@ -62,9 +62,9 @@ test('data that went up and comes back down crosses the link once', async () => 
     const blob = randomBytesSeeded(512 * 1024, 5);
     await h.roundTrip(h.a, blob); // edge -> gateway
     const before = h.b.pair.metrics.inlineRawBytes;
-    assert.ok(sameBytes(await h.roundTrip(h.b, blob), blob)); // gateway -> edge (relayed by hypha)
+    assert.ok(sameBytes(await h.roundTrip(h.b, blob), blob), 'sameBytes(await h.roundTrip(h.b, blob), blob)'); // gateway -> edge (relayed by hypha)
     assert.equal(h.b.pair.metrics.inlineRawBytes, before);
-    assert.ok(h.b.pair.metrics.chunksDeduped > 0);
+    assert.ok(h.b.pair.metrics.chunksDeduped > 0, 'h.b.pair.metrics.chunksDeduped > 0');
   } finally {
     await h.close();
   }
@@ -76,10 +76,10 @@ test('chunks the receiver evicted are NACKed and resent (miss path)', async () =
   try {
     const blob = randomBytesSeeded(1024 * 1024, 9);
     await h.roundTrip(h.a, blob);
-    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
-    assert.ok(h.b.pair.metrics.nacksSent >= 1);
-    assert.ok(h.a.pair.metrics.chunksResent > 0);
-    assert.ok(h.b.pair.metrics.storeMisses > 0);
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
+    assert.ok(h.b.pair.metrics.nacksSent >= 1, 'h.b.pair.metrics.nacksSent >= 1');
+    assert.ok(h.a.pair.metrics.chunksResent > 0, 'h.a.pair.metrics.chunksResent > 0');
+    assert.ok(h.b.pair.metrics.storeMisses > 0, 'h.b.pair.metrics.storeMisses > 0');
   } finally {
     await h.close();
   }
@@ -109,9 +109,9 @@ test('a chunk held by neither side fails the blob with CHUNK_UNAVAILABLE, never 
     await h.a.endpoint.receiveFrame(heldNacks[0]!);
     await assert.rejects(result, (e: unknown) => e instanceof PayloadError && e.code === PayloadErrorCode.chunkUnavailable);
     await h.quiet();
-    assert.ok(h.a.pair.metrics.chunksUnavailable > 0);
+    assert.ok(h.a.pair.metrics.chunksUnavailable > 0, 'h.a.pair.metrics.chunksUnavailable > 0');
     // The pair recovers: the failed references were forgotten, so the next send carries the bodies.
-    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
   } finally {
     await h.close();
   }
@@ -131,7 +131,7 @@ test('a chunk corrupted in transit is detected by its hash and fetched again', a
       return frame;
     };
     const blob = randomBytesSeeded(300_000, 77);
-    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
     assert.equal(corrupted, 1);
     assert.equal(h.b.pair.metrics.hashMismatches, 1);
     assert.equal(h.b.pair.metrics.nacksSent, 1);
@@ -189,10 +189,10 @@ for (const [name, options, expected] of [
     const h = createHarness(options);
     try {
       const image = imageLikeBytes(1024, 512, 3);
-      assert.ok(sameBytes(await h.roundTrip(h.a, image), image));
+      assert.ok(sameBytes(await h.roundTrip(h.a, image), image), 'sameBytes(await h.roundTrip(h.a, image), image)');
       const codecs = chunkCodecsOf(h.a.emitted, h);
       assert.ok(codecs.includes(expected), `codecs used: ${codecs}`);
-      assert.ok(h.a.pair.metrics.inlineWireBytes < h.a.pair.metrics.inlineRawBytes * 0.8);
+      assert.ok(h.a.pair.metrics.inlineWireBytes < h.a.pair.metrics.inlineRawBytes * 0.8, 'h.a.pair.metrics.inlineWireBytes < h.a.pair.metrics.inlineRawBytes * 0.8');
     } finally {
       await h.close();
     }
@@ -203,7 +203,7 @@ test('incompressible data is sent raw even on a slow link', async () => {
   const h = createHarness(slowLink);
   try {
     const blob = randomBytesSeeded(1024 * 1024, 8);
-    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
     assert.deepEqual([...new Set(chunkCodecsOf(h.a.emitted, h))], [ChunkCodec.none]);
   } finally {
     await h.close();
@@ -215,7 +215,7 @@ test('dedupe can be switched off: every body crosses every time', async () => {
   try {
     const blob = randomBytesSeeded(200_000, 4);
     await h.roundTrip(h.a, blob);
-    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
     assert.equal(h.a.pair.metrics.chunksDeduped, 0);
     assert.equal(h.a.pair.metrics.inlineRawBytes, 400_000);
   } finally {
@@ -241,7 +241,7 @@ test('eviction races: concurrent sends through tiny caches give exact bytes or n
               return { blob, got: await to.endpoint.takeBlob(id) };
             }),
           );
-          for (const { blob, got } of results) assert.ok(sameBytes(got, blob));
+          for (const { blob, got } of results) assert.ok(sameBytes(got, blob), 'sameBytes(got, blob)');
           await h.quiet();
           assert.equal(h.a.endpoint.sender.pinnedBlobCount + h.b.endpoint.sender.pinnedBlobCount, 0, 'every blob acked');
         } finally {
@@ -259,7 +259,7 @@ test('a reference to a chunk still in flight in another blob waits for it instea
     const blob = randomBytesSeeded(400_000, 13);
     const [first, second] = await Promise.all([h.a.endpoint.sendBlob(blob), h.a.endpoint.sendBlob(blob)]);
     const [x, y] = await Promise.all([h.b.endpoint.takeBlob(first), h.b.endpoint.takeBlob(second)]);
-    assert.ok(sameBytes(x, blob) && sameBytes(y, blob));
+    assert.ok(sameBytes(x, blob) && sameBytes(y, blob), 'sameBytes(x, blob) && sameBytes(y, blob)');
     await h.quiet();
     assert.equal(h.b.pair.metrics.nacksSent, 0);
   } finally {
@@ -279,7 +279,7 @@ test('closing fails pending blobs with a coded error and refuses new sends', asy
     await assert.rejects(h.a.endpoint.sendBlob(new Uint8Array(10)), (e: unknown) => e instanceof PayloadError && e.code === PayloadErrorCode.closed);
     const kinds = kindsOf(h.a.emitted);
     assert.equal(kinds[0], FrameKind.manifest);
-    assert.ok(kinds.length > 1 && kinds.slice(1).every((k) => k === FrameKind.chunk));
+    assert.ok(kinds.length > 1 && kinds.slice(1).every((k) => k === FrameKind.chunk), 'kinds.length > 1 && kinds.slice(1).every((k) => k === FrameKind.chunk)');
   } finally {
     await h.close();
   }
@@ -298,7 +298,7 @@ test('frames replayed after a link change are ignored once the blob is done', as
   const h = createHarness(noCompression);
   try {
     const blob = randomBytesSeeded(150_000, 31);
-    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob));
+    assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), 'sameBytes(await h.roundTrip(h.a, blob), blob)');
     const replay = [...h.a.emitted];
     const emittedBefore = h.b.emitted.length;
     for (const frame of replay) await h.b.endpoint.receiveFrame(frame);
@@ -306,6 +306,24 @@ test('frames replayed after a link change are ignored once the blob is done', as
     assert.equal(h.b.emitted.length, emittedBefore, 'no second ACK or NACK');
     assert.equal(h.b.endpoint.receiver.activeBlobCount, 0);
     assert.equal(h.b.pair.metrics.blobsReceived, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('the policy learns measured codec speeds: a codec measured slow is no longer chosen', async () => {
+  let clockMs = 0;
+  const nowMs = (): number => (clockMs += 10_000); // every reading 10 s later: encoding looks very slow
+  const h = createHarness({ ...slowLink, lz4Enabled: false, nowMs, codecSpeedSmoothing: 1 }, { ...slowLink, lz4Enabled: false });
+  try {
+    const first = imageLikeBytes(1024, 1024, 1);
+    assert.ok(sameBytes(await h.roundTrip(h.a, first), first), 'sameBytes(await h.roundTrip(h.a, first), first)');
+    assert.ok(h.a.pair.metrics.chunksByCodec.zstd > 0, 'zstd chosen from the configured speeds');
+    assert.ok(h.a.pair.codecSpeeds.zstd.encodeBytesPerSec < h.a.pair.options.codecSpeeds.zstd.encodeBytesPerSec / 2, 'h.a.pair.codecSpeeds.zstd.encodeBytesPerSec < h.a.pair.options.codecSpeeds.zstd.encodeBytesPerSec / 2');
+    const zstdChunks = h.a.pair.metrics.chunksByCodec.zstd;
+    const second = imageLikeBytes(1024, 1024, 2);
+    assert.ok(sameBytes(await h.roundTrip(h.a, second), second), 'sameBytes(await h.roundTrip(h.a, second), second)');
+    assert.equal(h.a.pair.metrics.chunksByCodec.zstd, zstdChunks, 'raw after learning zstd is slow here');
   } finally {
     await h.close();
   }

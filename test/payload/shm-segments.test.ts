@@ -31,10 +31,10 @@ test('segments are 0600 files in 0700 directories, read once and reclaimed', asy
     assert.equal((await fs.stat(writer.pairDir)).mode & 0o777, 0o700);
     const blob = randomBytesSeeded(3 * 1024 * 1024, 1);
     const name = await writer.write(blob);
-    assert.ok(name && /^edge1-[0-9a-f]{32}\.seg$/.test(name));
+    assert.ok(name && /^edge1-[0-9a-f]{32}\.seg$/.test(name), 'name && /^edge1-[0-9a-f]{32}\\.seg$/.test(name)');
     assert.equal((await fs.stat(join(writer.pairDir, name))).mode & 0o777, 0o600);
     assert.equal(writer.outstandingBytes, blob.length);
-    assert.ok(sameBytes(await reader.read(name, blob.length), blob));
+    assert.ok(sameBytes(await reader.read(name, blob.length), blob), 'sameBytes(await reader.read(name, blob.length), blob)');
     await assert.rejects(fs.stat(join(writer.pairDir, name)), /ENOENT/);
     await assert.rejects(reader.read(name, blob.length), (e: unknown) => e instanceof PayloadError && e.code === PayloadErrorCode.shmSegmentInvalid);
     await writer.release(name);
@@ -74,7 +74,7 @@ test('crash leftovers are swept at start-up; live files of other writers are kep
     const restarted = await ShmSegments.open(options(baseDir, 'edge1'));
     assert.deepEqual(await fs.readdir(restarted.pairDir), [live]);
     await assert.rejects(fs.stat(stalePairDir), /ENOENT/, 'aged leftovers and their empty pair directory are gone');
-    assert.ok(leftover);
+    assert.ok(leftover, 'leftover');
   } finally {
     await fs.rm(baseDir, { recursive: true, force: true });
   }
@@ -86,7 +86,7 @@ test('probe: the peer proves it read our nonce; a different directory or a forge
   try {
     const probe = await writeProbe(baseDir, 'pair1');
     assert.equal((await fs.stat(probe.path)).mode & 0o777, 0o600);
-    assert.ok(checkProbeProof(probe, await answerProbe(baseDir, probe.offer)));
+    assert.ok(checkProbeProof(probe, await answerProbe(baseDir, probe.offer)), 'checkProbeProof(probe, await answerProbe(baseDir, probe.offer))');
     assert.equal(await answerProbe(otherBase, probe.offer), null);
     assert.equal(checkProbeProof(probe, null), false);
     assert.equal(checkProbeProof(probe, randomBytes(32)), false);
@@ -105,10 +105,10 @@ test('endpoints with shm on move large blobs through segments and small ones ove
   const h = createHarness({ shmThresholdBytes: 64 * 1024, lz4Enabled: false, zstdEnabled: false }, undefined, { a, b });
   try {
     const big = randomBytesSeeded(5 * 1024 * 1024 + 3, 2);
-    assert.ok(sameBytes(await h.roundTrip(h.a, big), big));
-    assert.ok(sameBytes(await h.roundTrip(h.b, big), big));
+    assert.ok(sameBytes(await h.roundTrip(h.a, big), big), 'sameBytes(await h.roundTrip(h.a, big), big)');
+    assert.ok(sameBytes(await h.roundTrip(h.b, big), big), 'sameBytes(await h.roundTrip(h.b, big), big)');
     const small = randomBytesSeeded(1000, 3);
-    assert.ok(sameBytes(await h.roundTrip(h.a, small), small));
+    assert.ok(sameBytes(await h.roundTrip(h.a, small), small), 'sameBytes(await h.roundTrip(h.a, small), small)');
     assert.equal(h.a.pair.metrics.shmBlobsSent, 1);
     assert.equal(h.b.pair.metrics.shmBlobsReceived, 1);
     assert.ok(h.a.emitted.every((f) => f.byteLength < 64 * 1024), 'the big blob never crossed the link');
@@ -127,13 +127,13 @@ test('a full or broken shm directory makes the sender fall back to the link', as
   const h = createHarness({ shmThresholdBytes: 1024, lz4Enabled: false, zstdEnabled: false }, undefined, { a, b });
   try {
     const big = randomBytesSeeded(2 * 1024 * 1024, 4);
-    assert.ok(sameBytes(await h.roundTrip(h.a, big), big)); // above maxTotalBytes: full
+    assert.ok(sameBytes(await h.roundTrip(h.a, big), big), 'sameBytes(await h.roundTrip(h.a, big), big)'); // above maxTotalBytes: full
     assert.equal(h.a.pair.metrics.shmFallbacks, 1);
-    assert.ok(h.a.emitted.some((f) => f[0] === FrameKind.manifest));
+    assert.ok(h.a.emitted.some((f) => f[0] === FrameKind.manifest), 'h.a.emitted.some((f) => f[0] === FrameKind.manifest)');
     await fs.rm(a.pairDir, { recursive: true });
     await fs.writeFile(a.pairDir, 'not a directory'); // writes now fail (ENOTDIR), like ENOSPC would
     const medium = randomBytesSeeded(100_000, 5);
-    assert.ok(sameBytes(await h.roundTrip(h.a, medium), medium));
+    assert.ok(sameBytes(await h.roundTrip(h.a, medium), medium), 'sameBytes(await h.roundTrip(h.a, medium), medium)');
     assert.equal(h.a.pair.metrics.shmFallbacks, 2);
     assert.equal(a.outstandingBytes, 0);
   } finally {
