@@ -163,16 +163,22 @@ export class CodecDecoder {
       case T.T_STR_REFV: this.#writeString(this.#stringAt(t)); return;
       case T.T_OBJ_REFV: { const o = this.#objectAt(t); this.#copy(o, 0, o.length); return; }
       case T.T_STR_SPLIT: {
+        const prefixNew = this.#c[this.#ip] === T.T_STR_NEW;
         const a = this.#part();
+        const suffixToken = this.#c[this.#ip];
         const b = this.#part();
         this.#header(a.length + b.length);
         this.#copy(a, 0, a.length);
         this.#copy(b, 0, b.length);
-        const whole = new Uint8Array(a.length + b.length);
-        whole.set(a);
-        whole.set(b, a.length);
-        this.#strings.insert(whole, whole.length);
-        this.#digest = digestEntry(this.#digest, KIND_STRING, whole, 0, whole.length);
+        // the same rule as the encoder: the whole string is interned only when made of known parts
+        // and its suffix is not a static one (session callbacks: <session>.resolve and the like)
+        if (!prefixNew && suffixToken !== T.T_STR_NEW && suffixToken !== T.T_STATIC) {
+          const whole = new Uint8Array(a.length + b.length);
+          whole.set(a);
+          whole.set(b, a.length);
+          this.#strings.insert(whole, whole.length);
+          this.#digest = digestEntry(this.#digest, KIND_STRING, whole, 0, whole.length);
+        }
         return;
       }
       case T.T_STR_NEW: case T.T_STATIC: this.#writeString(this.#part(t)); return;

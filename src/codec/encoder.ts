@@ -14,6 +14,9 @@ import { FLAG_BIG_BIN, FNV_OFFSET, FNV_PRIME, hashBytes, ValueIndex } from './va
 const TOP_LEVEL_INTERN_BYTES = 128;
 /** messages with more msgpack values than this are sent raw (bounds the index memory) */
 const MAX_VALUES = 1 << 20;
+const PART_DYNAMIC = 0;
+const PART_STATIC = 1;
+const PART_NEW = 2;
 /** maps whose header and keys take more bytes than this get no shape */
 const MAX_SHAPE_BYTES = 4096;
 /** index arrays beyond this many values are released after the message that needed them */
@@ -142,8 +145,15 @@ export class CodecEncoder {
     while (dot > cStart && b[dot] !== 0x2e) dot--;
     if (dot > cStart) {
       w.byte(T.T_STR_SPLIT);
-      this.#part(cStart, dot);
-      this.#part(dot, cEnd);
+      const prefix = this.#part(cStart, dot);
+      const suffix = this.#part(dot, cEnd);
+      // intern the whole only when made of known parts (a method path on its second sighting) and
+      // not a session callback (<session>.resolve: static suffix, never seen again on this link)
+      if (prefix !== PART_NEW && suffix === PART_DYNAMIC) {
+        this.#strings.insert(b, cStart, cEnd, h);
+        this.#digest = digestEntry(this.#digest, KIND_STRING, b, cStart, cEnd);
+      }
+      return;
     } else {
       w.byte(T.T_STR_NEW);
       w.varint(len);
@@ -154,19 +164,20 @@ export class CodecEncoder {
   }
 
   /** one part of a split string: a reference, a static entry or a new (interned) string */
-  #part(start: number, end: number): void {
+  #part(start: number, end: number): number {
     const b = this.#b;
     const w = this.#w;
     const h = hashBytes(b, start, end);
     const slot = this.#strings.find(b, start, end, h);
-    if (slot >= 0) { this.#strRef(slot); return; }
+    if (slot >= 0) { this.#strRef(slot); return PART_DYNAMIC; }
     const st = this.#static(b, start, end, h);
-    if (st >= 0) { w.byte(T.T_STATIC); w.byte(st); return; }
+    if (st >= 0) { w.byte(T.T_STATIC); w.byte(st); return PART_STATIC; }
     w.byte(T.T_STR_NEW);
     w.varint(end - start);
     w.bytes(b, start, end);
     this.#strings.insert(b, start, end, h);
     this.#digest = digestEntry(this.#digest, KIND_STRING, b, start, end);
+    return PART_NEW;
   }
 
   #static(b: Uint8Array, start: number, end: number, h: number): number {
