@@ -318,9 +318,8 @@ export class CodecDecoder {
     const bytes = shape.bytes;
     const ends = shape.keyEnds;
     let from = 0;
-    let to = shape.headerEnd;
     for (let i = 0; i < ends.length; i++) {
-      to = ends[i]!;
+      const to = ends[i]!;
       this.#copy(bytes, from, to); // the header rides with the first key
       from = to;
       this.#value(depth + 1);
