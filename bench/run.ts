@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { startHyphaServer } from '../test/helpers/hypha-server.js';
 import { isProfileName, type ProfileName } from './emulator/profiles.js';
 import { BenchError } from './runner/bench-error.js';
+import { liveSrc, snapshotCommittedSrc } from './runner/code-snapshot.js';
 import { runProfile } from './runner/orchestrate.js';
+import { killDescendants } from './runner/descendants.js';
 import { RESULTS_DIR } from './runner/paths.js';
 import { ALL_SCENARIOS, defaultPlan, type Mode, type ScenarioId } from './runner/plan.js';
 import { collectMeta, summaryTable, writeReport } from './runner/report.js';
@@ -38,8 +40,9 @@ async function main(): Promise<void> {
     .option('--topology <list>', 'topologies, e.g. T1,T2')
     .option('--reps <n>', 'repetitions per arm')
     .option('--out <dir>', 'results folder', RESULTS_DIR)
+    .option('--live-src', 'run the proxies from the working tree instead of a snapshot of the committed src/')
     .parse();
-  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string }>();
+  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string; liveSrc?: boolean }>();
   const mode: Mode = opts.smoke ? 'smoke' : opts.demo ? 'demo' : opts.full ? 'full' : 'quick';
   const plan = defaultPlan(mode);
   if (opts.profile) {
@@ -58,6 +61,17 @@ async function main(): Promise<void> {
   const started = new Date();
   const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
   progress(`bench ${mode}: profiles ${plan.profiles.join(',')}, scenarios ${plan.scenarios.join(',')}, topologies ${plan.topologies.join(',')}, ${plan.reps} rep(s)`);
+  const code = opts.liveSrc ? liveSrc() : snapshotCommittedSrc();
+  progress(`proxies run from ${code.live ? 'the live working tree' : `a snapshot of commit ${code.commit}`} (${code.root})`);
+  // Ctrl-C or a kill ends every process this run started (hypha, clients, proxies), then exits.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      progress(`${signal}: stopping everything this run started`);
+      killDescendants(process.pid);
+      code.dispose();
+      process.exit(130);
+    });
+  }
   const hypha = await startHyphaServer({ env: HYPHA_SERVER_ENV });
   progress(`hypha server ${hypha.url} (pid ${hypha.pid}), env ${JSON.stringify(HYPHA_SERVER_ENV)}`);
   const secretFile = join(mkdtempSync(join(tmpdir(), 'hypha-accel-bench-')), 'secret');
@@ -66,13 +80,14 @@ async function main(): Promise<void> {
   try {
     for (const profile of plan.profiles) {
       progress(`== profile ${profile}`);
-      const result = await runProfile(plan, { hyphaUrl: hypha.url, secretFile, progress }, profile);
-      const meta = collectMeta(plan, started, HYPHA_SERVER_ENV);
+      const result = await runProfile(plan, { hyphaUrl: hypha.url, codeRoot: code.root, secretFile, progress }, profile);
+      const meta = collectMeta(plan, started, HYPHA_SERVER_ENV, code.commit);
       const files = await writeReport(plan, meta, result, opts.out, `${stamp}${mode === 'full' ? '' : `-${mode}`}`);
       process.stdout.write(`\n## ${profile}\n\n${summaryTable(summarise(result.measurements))}\n\nreport: ${files.md}\n`);
     }
   } finally {
     await hypha.stop();
+    code.dispose();
   }
 }
 

@@ -36,6 +36,7 @@ export interface ProfileResult {
 
 export interface RunContext {
   hyphaUrl: string;
+  codeRoot: string;
   secretFile: string;
   progress: (line: string) => void;
 }
@@ -53,7 +54,7 @@ async function startRigs(ctx: RunContext, profile: ProfileName, topology: Topolo
   for (const arm of ARMS) {
     const label = `${profile}/${topology}/${arm}/${discipline}`;
     try {
-      rigs.set(arm, await startRig({ arm, topology, profile, discipline, hyphaUrl: ctx.hyphaUrl, secretFile: ctx.secretFile, callerCount, label }));
+      rigs.set(arm, await startRig({ arm, topology, profile, discipline, hyphaUrl: ctx.hyphaUrl, secretFile: ctx.secretFile, callerCount, label, codeRoot: ctx.codeRoot }));
       ctx.progress(`  rig up: ${label}`);
     } catch (err) {
       failed.set(arm, `rig did not start: ${(err as Error).message.slice(0, 300)}`);

@@ -36,9 +36,9 @@ export async function waitForPort(port: number, deadlineMs = 20_000): Promise<vo
   }
 }
 
-export async function startProxy(role: 'edge' | 'gateway', flags: string[], readyTimeoutMs = 30_000): Promise<ProxyProcess> {
-  const args = ['--import', 'tsx', join(REPO_ROOT, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot = REPO_ROOT, readyTimeoutMs = 30_000): Promise<ProxyProcess> {
+  const args = ['--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: codeRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const listening = new Promise<{ url: string }>((resolve, reject) => {

@@ -33,7 +33,7 @@ function tryExec(cmd: string, args: string[]): string {
   }
 }
 
-export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Record<string, string>): RunMeta {
+export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Record<string, string>, proxyCommit: string): RunMeta {
   const py = tryExec(VENV_PYTHON, [
     '-c',
     'import importlib.metadata as m; print(";".join(f"{p}={m.version(p)}" for p in ["hypha","hypha-rpc","websockets","numpy"]))',
@@ -54,7 +54,7 @@ export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Reco
     mode: plan.mode,
     machine: { cpuModel: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
     versions,
-    gitCommit: tryExec('git', ['rev-parse', '--short', 'HEAD']),
+    gitCommit: proxyCommit,
     hyphaServerEnv,
     clientNote: 'Python hypha-rpc client, one process per client (bench/clients/bench_client.py); every result checked (echo equality, sha256 of arrays).',
   };
@@ -159,7 +159,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       `# hypha-accel benchmark: ${result.profile} (${meta.mode} mode), ${meta.startedAt}`,
       '',
       `Link: ${shape.oneWayDelayMs} ms one way, ${shape.bandwidthBitsPerSec ? `${shape.bandwidthBitsPerSec / 1e6} Mbit/s shared per direction` : 'unshaped'}, queue ${shape.queueBytes} B (fifo unless S5 says fq).`,
-      `Machine: ${meta.machine.cpuModel}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, Linux ${meta.machine.kernel}. Commit ${meta.gitCommit}.`,
+      `Machine: ${meta.machine.cpuModel}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, Linux ${meta.machine.kernel}. Proxies run from commit ${meta.gitCommit} (pinned for the whole run).`,
       `Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
       `hypha server env: ${Object.entries(meta.hyphaServerEnv).map(([k, v]) => `${k}=${v}`).join(' ')} (rate and admission limits raised so they are not what is measured).`,
       `Arms, interleaved per repetition (${plan.reps}×): direct with deflate as negotiated by default; direct with Sec-WebSocket-Extensions stripped by the emulator; accelerated (client → edge → link → gateway → hypha). T1: caller behind the link, service beside hypha. T2: both behind the link.`,

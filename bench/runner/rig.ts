@@ -21,6 +21,8 @@ export interface RigOptions {
   secretFile: string;
   callerCount: number;
   label: string;
+  /** Folder whose src/cli.ts runs the proxies (a pinned snapshot of the committed code). */
+  codeRoot: string;
 }
 
 export interface RigSnapshot {
@@ -51,7 +53,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   try {
     let behindUrl: string;
     if (options.arm === 'accel') {
-      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile]);
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile], options.codeRoot);
       proxies.push(gateway);
       emulator = await startLinkEmulator({ target: { host: '127.0.0.1', port: gateway.port }, shape });
       const edge = await startProxy('edge', [
@@ -61,7 +63,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         options.secretFile,
         '--links',
         '2',
-      ]);
+      ], options.codeRoot);
       proxies.push(edge);
       behindUrl = edge.url;
     } else {
