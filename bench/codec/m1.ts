@@ -147,7 +147,8 @@ const tp = (r: Record<string, unknown>, k: string) => (r[k] as { mbPerS: number;
 const lines = [
   `# M1 codec (${date})`, '',
   `Node ${env.node}, ${env.cpu} (${env.cores} cores, shared with other jobs), codec compiled by tsc, run by plain node. Corpus: test/fixtures/corpus.bin.gz (real hypha 0.21.137,`,
-  'hypha-rpc py 0.21.47 / js 0.21.40). steady-small: messages <= 4 KiB replayed with fresh session ids;',
+  'hypha-rpc py 0.21.47 / js 0.21.40), cold tables each pass; corpus-frame: only messages <= 64 KiB (what the link',
+  'transcodes with its default maxFrameBytes); steady-small: messages <= 4 KiB replayed with fresh session ids;',
   '"small %" skips the first tenth (warm-up). Throughput: one core, MB/s of original message bytes, median of',
   'alternating rounds, timed in process CPU time (fresh tables each pass; the machine is shared with other',
   'jobs, so absolute figures drift - ratios hold better).', '',

@@ -10,6 +10,8 @@ export interface Workload {
 }
 
 export const SMALL_MESSAGE_BYTES = 4096;
+/** the link's default maxFrameBytes: larger messages travel fragmented and raw */
+export const LINK_FRAME_BYTES = 64 * 1024;
 
 function sessionIds(rec: CorpusRecord): string[] {
   const ids = new Set<string>();
@@ -44,6 +46,8 @@ export function buildWorkloads(rounds: number): Workload[] {
   for (const dir of ['c2s', 's2c'] as const) {
     const recs = corpus.filter((r) => (r.dir === 0) === (dir === 'c2s'));
     out.push({ name: 'corpus', dir, messages: recs.map((r) => r.bytes) });
+    // what the link transcodes by default: whole messages that fit one frame (maxFrameBytes 64 KiB)
+    out.push({ name: 'corpus-frame', dir, messages: recs.filter((r) => r.bytes.length <= LINK_FRAME_BYTES).map((r) => r.bytes) });
     // steady state: the small messages (after each connection's handshake) replayed `rounds` times
     const small = recs.filter((r) => r.bytes.length <= SMALL_MESSAGE_BYTES);
     const ids = small.map(sessionIds);
