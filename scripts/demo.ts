@@ -21,6 +21,16 @@ async function startRole(role: string, flags: string[]): Promise<{ child: ChildP
   throw new Error(`${role} exited before listening`);
 }
 
+/** SIGTERM (graceful stop), then SIGKILL if the process is still there after 15 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 async function metric(adminUrl: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   let sum = 0;
@@ -68,16 +78,20 @@ async function main(): Promise<void> {
       const count = await metric(proxy.admin, 'hypha_accel_codec_messages_total');
       if (count > 0) say(`${role.padEnd(8)} transcoded ${count} whole messages: ${(before / 1e3).toFixed(1)} kB -> ${(after / 1e3).toFixed(1)} kB on the link (${((100 * after) / before).toFixed(1)}%)`);
     }
+    for (const [role, proxy] of [['edge', edge], ['gateway', gateway]] as const) {
+      const blobs = await metric(proxy.admin, 'hypha_accel_blobs_sent_total');
+      const blobBytes = await metric(proxy.admin, 'hypha_accel_blob_bytes_in_total');
+      const payloadBytes = await metric(proxy.admin, 'hypha_accel_payload_bytes_sent_total');
+      if (blobs > 0) say(`${role.padEnd(8)} sent ${blobs} large messages as blobs: ${(blobBytes / 1e6).toFixed(2)} MB -> ${(payloadBytes / 1e6).toFixed(2)} MB on the link (dedupe + compression)`);
+    }
     const rttCount = await metric(edge.admin, 'hypha_accel_link_rtt_seconds_count');
     say(`links up: ${await metric(edge.admin, 'hypha_accel_links{')}, keep-alive RTT samples so far: ${rttCount}`);
     say(allOk ? '\ndemo: all checks passed through the pair' : '\ndemo: SOME CHECKS FAILED');
     process.exitCode = allOk ? 0 : 1;
   } finally {
     await Promise.all(services.map((s) => s.stop()));
-    edge.child.kill('SIGTERM');
-    await new Promise((r) => edge.child.once('exit', r));
-    gateway.child.kill('SIGTERM');
-    await new Promise((r) => gateway.child.once('exit', r));
+    await stopChild(edge.child);
+    await stopChild(gateway.child);
     await hypha.stop();
   }
 }

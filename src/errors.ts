@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   HYPHA_ACCEL_ERR_KEEPALIVE_TIMEOUT: { goaway: 7, wsClose: 4007, httpStatus: 0, description: 'Nothing was heard from the link peer within the keep-alive timeout.' },
   HYPHA_ACCEL_ERR_SHUTDOWN: { goaway: 8, wsClose: 1001, httpStatus: 503, description: 'The proxy is stopping; clients are closed with 1001 so hypha-rpc reconnects.' },
   HYPHA_ACCEL_ERR_CODEC: { goaway: 9, wsClose: 4009, httpStatus: 0, description: 'A transcoded message could not be decoded; the link closes, never wrong bytes.' },
+  HYPHA_ACCEL_ERR_PAYLOAD: { goaway: 10, wsClose: 1011, httpStatus: 0, description: 'A large message could not be moved through the payload plane (blob lost or failed verification); only its session is closed, never wrong bytes.' },
   HYPHA_ACCEL_ERR_LINK_LOST: { goaway: 0, wsClose: 1001, httpStatus: 0, description: "The link carrying a session died; the client is closed with 1001 so hypha-rpc reconnects." },
   HYPHA_ACCEL_ERR_NO_LINK: { goaway: 0, wsClose: 0, httpStatus: 503, description: 'No link to the gateway could be had in time; the upgrade is answered 503.' },
   HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE: { goaway: 0, wsClose: 0, httpStatus: 502, description: 'The gateway could not open the upstream WebSocket or HTTP request to hypha.' },

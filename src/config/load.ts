@@ -19,6 +19,10 @@ export interface CommonConfig {
   drainTimeoutMs: number;
   endpointDeflate: boolean;
   codec: boolean;
+  payload: boolean;
+  payloadMinBytes: number;
+  payloadStoreBytes: number;
+  linkBandwidthMbps: number;
   recordFrames: string;
 }
 

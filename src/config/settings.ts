@@ -50,5 +50,9 @@ export const SETTINGS: SettingSpec[] = [
   setting('drainTimeoutMs', BOTH, positiveInt(0, 600000), 'MS', 'On SIGTERM: deadline for sessions to close and links to drain before exit.', 10000),
   setting('endpointDeflate', BOTH, bool, 'BOOL', 'Negotiate permessage-deflate on the local hop (client-edge / gateway-hypha). Off: compressing on loopback only burns CPU.', false),
   setting('codec', BOTH, bool, 'BOOL', 'Transcode hypha messages on the link (both sides must enable it; otherwise raw).', true),
+  setting('payload', BOTH, bool, 'BOOL', 'Move large binary messages through the payload plane: content-defined dedupe and per-chunk compression (both sides must enable it).', true),
+  setting('payloadMinBytes', BOTH, positiveInt(1024, 1 << 30), 'BYTES', 'Binary messages at least this large (and larger than one link frame) travel as blobs.', 65536),
+  setting('payloadStoreBytes', BOTH, positiveInt(1 << 20, 64 * 1024 * 1024 * 1024), 'BYTES', 'Bytes of chunks each side keeps per peer for dedupe (bounded LRU).', 256 * 1024 * 1024),
+  setting('linkBandwidthMbps', BOTH, z.coerce.number().min(0, 'must be >= 0'), 'MBPS', 'Bandwidth of the path between edge and gateway, as a hint for choosing compression (0 = unknown: assume a fast link, lz4 at most).', 0),
   setting('recordFrames', BOTH, z.string(), 'PATH', 'Debug: append every endpoint message (role, session, direction, opcode, length, sha256) as JSON lines to PATH.', ''),
 ];

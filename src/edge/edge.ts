@@ -21,6 +21,7 @@ import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession } from '../observe/events.js';
 import { linkSettings, linkCodecFactory, LINK_PATH } from '../roles/link-setup.js';
+import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { listen, closeServer } from '../net/listen.js';
 
 export interface EdgeHandle {
@@ -46,6 +47,8 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
   const linkStats = newLinkStats();
+  const instanceId = `edge-${randomUUID()}`;
+  const payloadPairs = new PayloadPairs(config, deps.secret, log);
   let stopping = false;
 
   const pool = new LinkPool({
@@ -57,15 +60,21 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         secret: deps.secret,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
-        instanceId: `edge-${process.pid}`,
-        session: ({ capabilities, linkId }) => ({
+        instanceId,
+        session: ({ capabilities, linkId, peerId }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId) : undefined;
+          return {
           stats: linkStats,
           maxMessageBytes: config.maxMessageBytes,
           pingIntervalMs: config.pingIntervalMs,
           keepaliveTimeoutMs: config.keepaliveTimeoutMs,
           sendHighWaterBytes: 256 * 1024,
           codec: linkCodecFactory(config, capabilities)?.(),
-          onRtt: (rttMs) => publishLink({ role: 'edge', linkId, event: 'rtt', rttMs }),
+          blobs,
+          onRtt: (rttMs) => {
+            blobs?.observeRtt(rttMs);
+            publishLink({ role: 'edge', linkId, event: 'rtt', rttMs });
+          },
           onStreamOpenReply: (stream, ok, payload) => {
             const resolve = pendingOpens.get(stream);
             pendingOpens.delete(stream);
@@ -73,7 +82,8 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
             if (ok) resolve({ ok: true, ...decodeOpenReply(payload) });
             else resolve({ ok: false, ...decodeOpenFailure(payload) });
           },
-        }),
+          };
+        },
       }),
     onLinkUp: (link, slot) => {
       log.info({ slot, linkId: link.linkId, gateway: link.peerId, capabilities: link.capabilities }, 'link up');
@@ -183,6 +193,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       for (const ws of clients) ws.terminate();
       pool.stop('edge stopping');
       agent.destroy();
+      await payloadPairs.close();
       await closed;
       log.info('edge stopped');
     },

@@ -2,6 +2,7 @@
 // gets ONE upstream WebSocket to hypha. Every other upgrade and HTTP request is plain hypha traffic,
 // passed through unchanged, so the gateway can take over hypha's Service port.
 import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { GatewayConfig } from '../config/load.js';
@@ -22,6 +23,7 @@ import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
 import { publishLink, publishSession } from '../observe/events.js';
 import { LINK_PATH, linkCodecFactory, linkSettings } from '../roles/link-setup.js';
+import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { dialUpstream } from './upstream.js';
 
 export interface GatewayHandle {
@@ -42,6 +44,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const upstreams = new Set<WebSocket>();
   const passthroughClients = new Set<WebSocket>();
   const linkStats = newLinkStats();
+  const instanceId = `gateway-${randomUUID()}`;
+  const payloadPairs = new PayloadPairs(config, deps.secret, log);
   let stopping = false;
 
   const linkServer = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes) });
@@ -81,17 +85,24 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         secret: deps.secret,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
-        instanceId: `gateway-${process.pid}`,
-        session: ({ capabilities, linkId }) => ({
+        instanceId,
+        session: ({ capabilities, linkId, peerId }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId) : undefined;
+          return {
           stats: linkStats,
           maxMessageBytes: config.maxMessageBytes,
           pingIntervalMs: config.pingIntervalMs,
           keepaliveTimeoutMs: config.keepaliveTimeoutMs,
           sendHighWaterBytes: 256 * 1024,
           codec: linkCodecFactory(config, capabilities)?.(),
-          onRtt: (rttMs) => publishLink({ role: 'gateway', linkId, event: 'rtt', rttMs }),
+          blobs,
+          onRtt: (rttMs) => {
+            blobs?.observeRtt(rttMs);
+            publishLink({ role: 'gateway', linkId, event: 'rtt', rttMs });
+          },
           onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),
-        }),
+          };
+        },
       });
     } catch (error) {
       const accel = error as AccelError;
@@ -188,6 +199,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const ws of [...upstreams, ...passthroughClients]) ws.terminate();
       agent.destroy();
+      await payloadPairs.close();
       await closed;
       log.info('gateway stopped');
     },

@@ -17,16 +17,18 @@ export const FrameType = {
   DATA: 0x13,
   CLOSE: 0x14,
   WINDOW: 0x15,
+  PAYLOAD: 0x16,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
-/** DATA flags. Bits 4..7 are reserved for payload-plane kinds and must be zero in version 1. */
+/** DATA flags. Bits 4..7 are reserved and must be zero in version 1. */
 export const DataFlag = {
   FIN: 0x01, // last fragment of a message
   TEXT: 0x02, // the message is a WebSocket text message
   CODEC: 0x04, // the payload is the codec's compact form, not the original bytes
-  RESERVED: 0xf8,
+  BLOB: 0x08, // the payload is a u32 blob id: the message's bytes travel on the payload plane
+  RESERVED: 0xf0,
 } as const;
 
 export const FrameClass = { CONTROL: 0, RPC: 1, BULK: 2 } as const;

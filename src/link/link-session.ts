@@ -35,14 +35,34 @@ export interface LinkStats {
   transcodeBytesOut: number;
   /** Messages the codec declined (sent raw). */
   transcodeFallbacks: number;
+  /** Large messages sent as blobs, their original bytes, and the payload-plane bytes sent for all blobs. */
+  blobsSent: number;
+  blobBytesIn: number;
+  payloadBytesSent: number;
 }
 
 export function newLinkStats(): LinkStats {
-  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0 };
+  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0, blobsSent: 0, blobBytesIn: 0, payloadBytesSent: 0 };
+}
+
+/** The payload plane as a link sees it (one endpoint per link, sharing the pair's stores). Optional. */
+export interface LinkBlobPlane {
+  /** Binary messages of minBlobBytes..maxBlobBytes (and larger than one frame) travel as blobs. */
+  minBlobBytes: number;
+  maxBlobBytes: number;
+  /** Called once by the link with the function that emits payload frames to the peer. */
+  attach(emitFrame: (frame: Uint8Array) => void): void;
+  sendBlob(bytes: Uint8Array): Promise<number>;
+  takeBlob(blobId: number): Promise<Uint8Array>;
+  /** A PAYLOAD frame from the peer; throws on a malformed one (the link then fails with BAD_FRAME). */
+  receiveFrame(frame: Uint8Array): Promise<void>;
+  close(reason?: string): void;
 }
 
 export interface LinkSessionOptions {
   stats?: LinkStats;
+  /** Large messages move through this plane; its frames are emitted with sendPayloadFrame. */
+  blobs?: LinkBlobPlane;
   local: LinkSettings;
   peer: LinkSettings;
   maxMessageBytes: number;
@@ -65,6 +85,8 @@ export class LinkSession {
   rttMs: number | undefined;
   closed = false;
   private readonly linkControl = new Deque<Buffer>();
+  /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
+  private readonly payloadFrames = new Deque<Buffer>();
   private readonly ready = [new Deque<Stream>(), new Deque<Stream>(), new Deque<Stream>()];
   private inflightBytes = 0;
   private pumping = false;
@@ -80,6 +102,7 @@ export class LinkSession {
     this.stats = options.stats ?? newLinkStats();
     this.lastHeardMs = this.clock.now();
     this.pingTimer = this.clock.setInterval(() => this.keepalive(), options.pingIntervalMs);
+    options.blobs?.attach((frame) => this.sendPayloadFrame(frame));
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */
@@ -105,6 +128,7 @@ export class LinkSession {
 
   private createStream(id: number): Stream {
     const { local, peer } = this.options;
+    const blobs = this.options.blobs;
     const stream = new Stream(
       id,
       {
@@ -113,8 +137,17 @@ export class LinkSession {
         peerWindowBytes: peer.windowBytes,
         localWindowBytes: local.windowBytes,
       },
-      (s, frame) => this.enqueueStreamFrame(s, frame),
-      (s, bytes) => this.sendLinkFrame(FrameType.WINDOW, s.id, encodeU32(bytes)),
+      {
+        enqueue: (s, frame) => this.enqueueStreamFrame(s, frame),
+        grant: (s, bytes) => this.sendLinkFrame(FrameType.WINDOW, s.id, encodeU32(bytes)),
+        wake: (s) => this.wakeStream(s),
+        reset: (s, error) => this.resetStream(s, error),
+        blobs: blobs && { minBytes: blobs.minBlobBytes, maxBytes: blobs.maxBlobBytes, send: (bytes) => {
+          this.stats.blobsSent++;
+          this.stats.blobBytesIn += bytes.length;
+          return blobs.sendBlob(bytes);
+        }, take: (blobId) => blobs.takeBlob(blobId) },
+      },
     );
     this.streams.set(id, stream);
     return stream;
@@ -145,7 +178,29 @@ export class LinkSession {
     if (this.closed) return;
     const wasIdle = stream.out.length === 0;
     stream.out.push(frame);
-    if (wasIdle) this.ready[frame.frameClass]!.push(stream);
+    if (wasIdle && frame.ready !== false) {
+      stream.stalled = false;
+      this.ready[frame.frameClass]!.push(stream);
+    } else if (wasIdle) {
+      stream.stalled = true;
+    }
+    this.pump();
+  }
+
+  /** A blob reference at the head of a stream became ready: put the stream back in its class queue. */
+  private wakeStream(stream: Stream): void {
+    const head = stream.out.peek();
+    if (!stream.stalled || !head || head.ready === false) return;
+    stream.stalled = false;
+    this.ready[head.frameClass]!.push(stream);
+    this.pump();
+  }
+
+  /** Emits one payload-plane frame to the peer (lowest priority, in emission order). */
+  sendPayloadFrame(payload: Uint8Array): void {
+    if (this.closed) return;
+    this.stats.payloadBytesSent += payload.length;
+    this.payloadFrames.push(encodeFrame({ type: FrameType.PAYLOAD, flags: 0, frameClass: FrameClass.BULK, streamId: 0, seq: 0, payload }));
     this.pump();
   }
 
@@ -160,7 +215,7 @@ export class LinkSession {
     this.pumping = true;
     try {
       while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
-        const frame = this.linkControl.shift() ?? this.nextStreamFrame();
+        const frame = this.linkControl.shift() ?? this.nextStreamFrame() ?? this.payloadFrames.shift();
         if (!frame) break;
         this.inflightBytes += frame.length;
         this.stats.framesSent++;
@@ -179,8 +234,13 @@ export class LinkSession {
     for (const queue of this.ready) {
       let stream: Stream | undefined;
       let pending: PendingFrame | undefined;
-      // A reset stream may still sit in a queue with nothing left to send: skip it.
-      while (!pending && (stream = queue.shift())) pending = stream.out.shift();
+      while (!pending && (stream = queue.shift())) {
+        const head = stream.out.peek();
+        // A reset stream may sit in a queue with nothing left to send; a blob reference may not be ready yet
+        // (the stream leaves the queues until wakeStream puts it back).
+        if (head?.ready === false) stream.stalled = true;
+        else pending = stream.out.shift();
+      }
       if (!stream || !pending) continue;
       const next = stream.out.peek();
       if (next) this.ready[next.frameClass]!.push(stream);
@@ -234,6 +294,8 @@ export class LinkSession {
       case FrameType.WINDOW:
         this.streams.get(frame.streamId)?.handleWindow(decodeU32(frame.payload));
         return;
+      case FrameType.PAYLOAD:
+        return this.handlePayload(frame.payload);
       case FrameType.OPEN: {
         if (this.streams.has(frame.streamId) || !this.options.onStreamOpen) {
           throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `unexpected OPEN for stream ${frame.streamId}`);
@@ -280,6 +342,16 @@ export class LinkSession {
         return;
       default:
         throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `frame type 0x${frame.type.toString(16)} is not valid here`);
+    }
+  }
+
+  private handlePayload(payload: Uint8Array): void {
+    const blobs = this.options.blobs;
+    if (!blobs) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'PAYLOAD frame on a link without a payload plane');
+    try {
+      void blobs.receiveFrame(payload);
+    } catch (error) {
+      throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `malformed payload frame: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -369,7 +441,9 @@ export class LinkSession {
     for (const stream of this.streams.values()) stream.abort(lost);
     this.streams.clear();
     this.linkControl.clear();
+    this.payloadFrames.clear();
     for (const queue of this.ready) queue.clear();
+    this.options.blobs?.close(error.message);
   }
 }
 

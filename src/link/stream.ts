@@ -3,7 +3,9 @@
 // It never touches sockets; the role (edge/gateway) binds it to a WebSocket through StreamHandler.
 import { AccelError } from '../errors.js';
 import { Deque } from './deque.js';
-import { DataFlag, FrameClass, FrameType, type FrameClassValue, type FrameTypeValue } from './frame.js';
+import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type FrameClassValue, type FrameTypeValue } from './frame.js';
+
+const EMPTY = new Uint8Array(0);
 
 export interface StreamHandler {
   /** A whole message arrived. Call `written` once it has left this process (credit returns to the peer). */
@@ -25,6 +27,35 @@ export interface PendingFrame {
   payload: Uint8Array;
   /** A whole message in one frame: the link may transcode it at send time. */
   wholeMessage: boolean;
+  /** False while a blob reference waits for the payload plane to assign its id. */
+  ready?: boolean;
+}
+
+/** The payload plane as a stream sees it: large binary messages travel as blobs, referenced by id. */
+export interface StreamBlobs {
+  /** Binary messages of minBytes..maxBytes go through the plane. */
+  minBytes: number;
+  maxBytes: number;
+  send(bytes: Uint8Array): Promise<number>;
+  take(blobId: number): Promise<Uint8Array>;
+}
+
+/** What a stream needs from the link that carries it. */
+export interface StreamHost {
+  /** Hands a frame to the link scheduler. */
+  enqueue(stream: Stream, frame: PendingFrame): void;
+  /** Returns credit to the peer. */
+  grant(stream: Stream, bytes: number): void;
+  /** A frame that was not ready (a blob reference) now is. */
+  wake(stream: Stream): void;
+  /** Ends this stream on both sides with an error (the link stays). */
+  reset(stream: Stream, error: AccelError): void;
+  blobs?: StreamBlobs;
+}
+
+interface InboxItem {
+  message: Buffer | undefined; // undefined while a blob is being reassembled
+  isText: boolean;
 }
 
 export interface StreamLimits {
@@ -39,6 +70,8 @@ export class Stream {
   nextSendSeq = 0;
   nextRecvSeq = 0;
   localClosed = false;
+  /** Out of the scheduler's queues because its next frame (a blob reference) is not ready. */
+  stalled = false;
   remoteClosed = false;
   private sendCreditBytes: number;
   private paused = false;
@@ -46,6 +79,7 @@ export class Stream {
   private fragments: Uint8Array[] = [];
   private fragmentBytes = 0;
   private handler: StreamHandler | undefined;
+  private readonly inbox = new Deque<InboxItem>();
   private early: Array<(h: StreamHandler) => void> = [];
   /** Told of an abort that happens before an endpoint is bound (e.g. the link dies while opening). */
   onAbortUnbound: ((error: AccelError) => void) | undefined;
@@ -53,10 +87,7 @@ export class Stream {
   constructor(
     readonly id: number,
     private readonly limits: StreamLimits,
-    /** Hands a frame to the link scheduler. */
-    private readonly enqueue: (stream: Stream, frame: PendingFrame) => void,
-    /** Returns credit to the peer. */
-    private readonly grant: (stream: Stream, bytes: number) => void,
+    private readonly host: StreamHost,
   ) {
     this.sendCreditBytes = limits.peerWindowBytes;
   }
@@ -78,21 +109,24 @@ export class Stream {
   // ---- sending ----
 
   sendControl(type: FrameTypeValue, payload: Uint8Array): void {
-    this.enqueue(this, { type, flags: 0, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
+    this.host.enqueue(this, { type, flags: 0, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
   }
 
   sendMessage(data: Uint8Array, isText: boolean): void {
     if (this.localClosed) return;
     const textFlag = isText ? DataFlag.TEXT : 0;
     const max = this.limits.maxFragmentBytes;
+    const blobs = this.host.blobs;
     if (data.length <= max) {
       const frameClass = isText ? FrameClass.CONTROL : FrameClass.RPC;
-      this.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true });
+      this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true });
+    } else if (blobs && !isText && data.length >= blobs.minBytes && data.length <= blobs.maxBytes) {
+      this.sendBlob(blobs, data);
     } else {
       for (let offset = 0; offset < data.length; offset += max) {
         const end = Math.min(offset + max, data.length);
         const fin = end === data.length ? DataFlag.FIN : 0;
-        this.enqueue(this, { type: FrameType.DATA, flags: textFlag | fin, frameClass: FrameClass.BULK, payload: data.subarray(offset, end), wholeMessage: false });
+        this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | fin, frameClass: FrameClass.BULK, payload: data.subarray(offset, end), wholeMessage: false });
       }
     }
     this.sendCreditBytes -= data.length;
@@ -100,6 +134,20 @@ export class Stream {
       this.paused = true;
       this.handler?.onPause();
     }
+  }
+
+  /** Queues a blob reference in message order; it becomes sendable once the plane has emitted the blob. */
+  private sendBlob(blobs: StreamBlobs, data: Uint8Array): void {
+    const reference: PendingFrame = { type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.BLOB, frameClass: FrameClass.RPC, payload: EMPTY, wholeMessage: false, ready: false };
+    this.host.enqueue(this, reference);
+    blobs.send(data).then(
+      (blobId) => {
+        reference.payload = encodeU32(blobId);
+        reference.ready = true;
+        this.host.wake(this);
+      },
+      (error: Error) => this.host.reset(this, new AccelError('HYPHA_ACCEL_ERR_PAYLOAD', `blob of ${data.length} bytes could not be sent: ${error.message}`, { cause: error })),
+    );
   }
 
   handleWindow(bytes: number): void {
@@ -116,6 +164,7 @@ export class Stream {
   handleData(payload: Uint8Array, flags: number): void {
     const fin = (flags & DataFlag.FIN) !== 0;
     const isText = (flags & DataFlag.TEXT) !== 0;
+    if (flags & DataFlag.BLOB) return this.receiveBlob(decodeU32(payload), flags);
     this.fragmentBytes += payload.length;
     if (this.fragmentBytes > this.limits.maxMessageBytes) {
       throw new AccelError('HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', `message on stream ${this.id} exceeds ${this.limits.maxMessageBytes} bytes`);
@@ -133,6 +182,35 @@ export class Stream {
       this.fragments = [];
     }
     this.fragmentBytes = 0;
+    if (this.inbox.length === 0) this.deliverMessage(message, isText);
+    else this.inbox.push({ message, isText });
+  }
+
+  /** A blob reference: messages after it wait until the plane has its bytes, so order is kept. */
+  private receiveBlob(blobId: number, flags: number): void {
+    const blobs = this.host.blobs;
+    if (!blobs || (flags & DataFlag.TEXT) || !(flags & DataFlag.FIN) || this.fragmentBytes > 0) {
+      throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `unexpected blob reference on stream ${this.id}`);
+    }
+    const item: InboxItem = { message: undefined, isText: false };
+    this.inbox.push(item);
+    blobs.take(blobId).then(
+      (bytes) => {
+        item.message = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        this.flushInbox();
+      },
+      (error: Error) => this.host.reset(this, new AccelError('HYPHA_ACCEL_ERR_PAYLOAD', `blob ${blobId} could not be received: ${error.message}`, { cause: error })),
+    );
+  }
+
+  private flushInbox(): void {
+    for (let head = this.inbox.peek(); head?.message; head = this.inbox.peek()) {
+      this.inbox.shift();
+      this.deliverMessage(head.message, head.isText);
+    }
+  }
+
+  private deliverMessage(message: Buffer, isText: boolean): void {
     const length = message.length;
     let done = false;
     this.deliver((h) => h.onMessage(message, isText, () => {
@@ -148,7 +226,7 @@ export class Stream {
     if (this.ungrantedBytes >= this.limits.localWindowBytes / 4) {
       const bytesToGrant = this.ungrantedBytes;
       this.ungrantedBytes = 0;
-      this.grant(this, bytesToGrant);
+      this.host.grant(this, bytesToGrant);
     }
   }
 
@@ -162,6 +240,7 @@ export class Stream {
     this.localClosed = true;
     this.remoteClosed = true;
     this.out.clear();
+    this.inbox.clear();
     if (!this.handler) this.onAbortUnbound?.(error);
     this.deliver((h) => h.onAbort(error));
   }

@@ -14,6 +14,9 @@ const LINK_COUNTERS: Array<[string, string, string]> = [
   ['transcodeBytesIn', 'hypha_accel_codec_bytes_in_total', 'Original bytes of messages offered to the codec.'],
   ['transcodeBytesOut', 'hypha_accel_codec_bytes_out_total', 'Bytes sent on the link for those messages (compact form or raw fallback).'],
   ['transcodeFallbacks', 'hypha_accel_codec_fallbacks_total', 'Messages the codec declined and sent raw.'],
+  ['blobsSent', 'hypha_accel_blobs_sent_total', 'Large messages sent through the payload plane.'],
+  ['blobBytesIn', 'hypha_accel_blob_bytes_in_total', 'Original bytes of messages sent as blobs.'],
+  ['payloadBytesSent', 'hypha_accel_payload_bytes_sent_total', 'Payload-plane bytes sent (after dedupe and compression, frame headers included).'],
 ];
 
 export function createMetrics(role: string, linkStats: LinkStatsSource = () => undefined): { registry: Registry; close(): void } {

@@ -4,6 +4,7 @@ import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
 import type { LinkCodec } from '../link/link-session.js';
 import { createLinkCodec } from '../codec/index.js';
+import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
@@ -14,7 +15,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
   return {
     windowBytes: config.windowBytes,
     maxFrameBytes: config.maxFrameBytes,
-    capabilities: config.codec ? [CODEC_CAPABILITY] : [],
+    capabilities: [...(config.codec ? [CODEC_CAPABILITY] : []), ...(config.payload ? [PAYLOAD_CAPABILITY] : [])],
   };
 }
 

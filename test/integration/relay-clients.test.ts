@@ -101,6 +101,8 @@ describe('real clients through the pair', () => {
     for (const stats of [pair.edge.linkStats, pair.gateway.linkStats]) {
       assert.ok(stats.messagesTranscoded > 100, `codec saw only ${stats.messagesTranscoded} messages`);
       assert.ok(stats.transcodeBytesOut < stats.transcodeBytesIn, 'transcoded messages must be smaller on the link');
+      // message_cache slices (256 KiB) of the >1 MiB arguments and results travel as blobs.
+      assert.ok(stats.blobsSent > 0 && stats.payloadBytesSent > 0, 'large messages must go through the payload plane');
     }
   });
 });

@@ -33,7 +33,7 @@ const traceArb = fc.option(
 const frameArb = fc
   .record({
     type: typeArb,
-    dataFlags: fc.integer({ min: 0, max: 0x07 }), // DATA: FIN | TEXT | CODEC, reserved bits clear
+    dataFlags: fc.integer({ min: 0, max: 0x0f }), // DATA: FIN | TEXT | CODEC | BLOB, reserved bits clear
     otherFlags: fc.integer({ min: 0, max: 255 }), // other types: flags are carried as they are
     frameClass: classArb,
     streamId: fc.nat({ max: 0xffffffff }),
@@ -146,8 +146,8 @@ test('unknown types, unknown classes, unknown extension bits and reserved DATA f
   }
   for (let frameClass = 3; frameClass < 256; frameClass++) throwsCode(() => decodeFrame(hex(`13 01 ${frameClass.toString(16).padStart(2, '0')} 00 00000001 00000000`), MAX), 'HYPHA_ACCEL_ERR_BAD_FRAME');
   for (let bit = 1; bit < 8; bit++) throwsCode(() => decodeFrame(hex(`13 01 01 ${(1 << bit).toString(16).padStart(2, '0')} 00000001 00000000 ${'00'.repeat(40)}`), MAX), 'HYPHA_ACCEL_ERR_BAD_FRAME');
-  for (let bit = 3; bit < 8; bit++) throwsCode(() => decodeFrame(hex(`13 ${(1 << bit).toString(16).padStart(2, '0')} 01 00 00000001 00000000`), MAX), 'HYPHA_ACCEL_ERR_BAD_FRAME');
-  assert.equal(decodeFrame(hex('13 07 01 00 00000001 00000000'), MAX).flags, 0x07);
+  for (let bit = 4; bit < 8; bit++) throwsCode(() => decodeFrame(hex(`13 ${(1 << bit).toString(16).padStart(2, '0')} 01 00 00000001 00000000`), MAX), 'HYPHA_ACCEL_ERR_BAD_FRAME');
+  assert.equal(decodeFrame(hex('13 0f 01 00 00000001 00000000'), MAX).flags, 0x0f);
 });
 
 test('fuzz: random and mutated bytes make decodeFrame throw only AccelError, and it keeps working afterwards', () => {

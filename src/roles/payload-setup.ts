@@ -1,0 +1,94 @@
+// Wires the payload plane into links: one PayloadPair per peer process (its chunk store and its belief
+// about what the peer holds survive link churn), one PayloadEndpoint per link. Both sides derive the
+// chunk-hash seed from the shared secret and both instance ids, so they agree without sending it.
+import { createHmac } from 'node:crypto';
+import type { CommonConfig } from '../config/load.js';
+import type { LinkBlobPlane } from '../link/link-session.js';
+import { PayloadEndpoint, PayloadPair } from '../payload/index.js';
+import type { Logger } from '../log.js';
+
+export const PAYLOAD_CAPABILITY = 'payload-v1';
+
+// Chunks and manifests must fit a link frame (2 x maxFrameBytes + 64 accepted). The plane's 4/16/64 KiB
+// chunking re-finds most of a resent array in shifted 256 KiB message_cache slices (docs/payload.md); blobs
+// up to 16 MiB keep the worst-case manifest (one 21-byte entry per 4 KiB) under 90 KB. Larger messages
+// travel as raw fragments.
+const CHUNKING = { minChunkBytes: 4 * 1024, avgChunkBytes: 16 * 1024, maxChunkBytes: 64 * 1024 };
+const MAX_BLOB_BYTES = 16 * 1024 * 1024;
+const IDLE_PAIR_MS = 10 * 60 * 1000;
+
+interface PairEntry {
+  pair: PayloadPair;
+  links: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+export class PayloadPairs {
+  private readonly pairs = new Map<string, PairEntry>();
+
+  constructor(private readonly config: CommonConfig, private readonly secret: Buffer, private readonly log: Logger) {}
+
+  /** A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side. */
+  planeFor(edgeId: string, gatewayId: string, peerId: string): LinkBlobPlane & { observeRtt(rttMs: number): void } {
+    const entry = this.entryFor(edgeId, gatewayId, peerId);
+    entry.links++;
+    let endpoint: PayloadEndpoint | undefined;
+    let released = false;
+    return {
+      minBlobBytes: this.config.payloadMinBytes,
+      maxBlobBytes: Math.min(MAX_BLOB_BYTES, this.config.maxMessageBytes),
+      attach: (emitFrame) => {
+        endpoint = new PayloadEndpoint({ pair: entry.pair, emitFrame });
+      },
+      sendBlob: (bytes) => endpoint!.sendBlob(bytes),
+      takeBlob: (blobId) => endpoint!.takeBlob(blobId),
+      receiveFrame: (frame) => endpoint!.receiveFrame(frame),
+      // The compression policy weighs codec time against bytes / throughput: the RTT is measured, the
+      // bandwidth is the operator's hint (linkBandwidthMbps; 0 keeps the plane's default of 1 Gbit/s).
+      observeRtt: (rttMs) => {
+        const mbps = this.config.linkBandwidthMbps;
+        endpoint?.setLinkEstimate({ rttMs, throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : 125e6, windowBytes: this.config.windowBytes });
+      },
+      close: (reason) => {
+        endpoint?.close(reason);
+        if (released) return;
+        released = true;
+        if (--entry.links === 0) entry.idleTimer = setTimeout(() => void this.drop(peerId), IDLE_PAIR_MS).unref();
+      },
+    };
+  }
+
+  private entryFor(edgeId: string, gatewayId: string, peerId: string): PairEntry {
+    const existing = this.pairs.get(peerId);
+    if (existing) {
+      clearTimeout(existing.idleTimer);
+      return existing;
+    }
+    const seed = createHmac('sha256', this.secret).update(`hypha-accel/payload-seed\n${edgeId}\n${gatewayId}`).digest();
+    const pair = new PayloadPair({
+      chunking: CHUNKING,
+      hashSeed: seed.readBigUInt64BE(0),
+      storeBytes: this.config.payloadStoreBytes,
+      peerStoreBytes: this.config.payloadStoreBytes,
+      maxBlobBytes: MAX_BLOB_BYTES,
+    });
+    const entry: PairEntry = { pair, links: 0, idleTimer: undefined };
+    this.pairs.set(peerId, entry);
+    this.log.info({ peer: peerId, storeBytes: this.config.payloadStoreBytes }, 'payload pair created');
+    return entry;
+  }
+
+  private async drop(peerId: string): Promise<void> {
+    const entry = this.pairs.get(peerId);
+    if (!entry || entry.links > 0) return;
+    this.pairs.delete(peerId);
+    await entry.pair.close();
+  }
+
+  async close(): Promise<void> {
+    const entries = [...this.pairs.values()];
+    this.pairs.clear();
+    for (const entry of entries) clearTimeout(entry.idleTimer);
+    await Promise.all(entries.map((entry) => entry.pair.close()));
+  }
+}
