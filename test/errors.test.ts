@@ -81,7 +81,7 @@ test('registry: codes are namespaced, GOAWAY numbers are unique and map back, cl
 test('AccelError carries its code and spec', () => {
   const cause = new Error('root');
   const error = new AccelError('HYPHA_ACCEL_ERR_AUTH', 'nope', { cause });
-  assert.ok(error instanceof Error);
+  assert.ok(error instanceof Error, 'error instanceof Error');
   assert.equal(error.name, 'AccelError');
   assert.equal(error.code, 'HYPHA_ACCEL_ERR_AUTH');
   assert.equal(error.spec, ERROR_CODES.HYPHA_ACCEL_ERR_AUTH);

@@ -12,7 +12,7 @@ test('corpus covers both directions, both client libraries, text and binary', ()
   for (const dir of [0, 1]) for (const lib of [0, 1]) {
     assert.ok(corpus.some((r) => r.dir === dir && r.lib === lib && r.opcode === 2), `binary dir=${dir} lib=${lib}`);
   }
-  assert.ok(corpus.some((r) => r.opcode === 1));
+  assert.ok(corpus.some((r) => r.opcode === 1), 'corpus.some((r) => r.opcode === 1)');
   assert.ok(corpus.some((r) => r.bytes.length > 200_000), 'message_cache chunks');
 });
 
@@ -77,10 +77,10 @@ test('link-end codecs (createLinkCodec) carry the whole corpus both ways, text a
     const [from, to] = r.dir === 0 ? [edge, gateway] : [gateway, edge];
     const isText = r.opcode === 1;
     const compact = from.encode(r.bytes, isText);
-    assert.ok(compact);
+    assert.ok(compact, 'compact');
     assert.deepEqual(Buffer.from(to.decode(compact, isText)), Buffer.from(r.bytes));
   }
-  assert.ok(edge.sendStats.messages > 0 && gateway.sendStats.messages > 0);
-  assert.ok(edge.sendStats.textMessages > 0 && edge.receiveStats.textMessages > 0);
+  assert.ok(edge.sendStats.messages > 0 && gateway.sendStats.messages > 0, 'edge.sendStats.messages > 0 && gateway.sendStats.messages > 0');
+  assert.ok(edge.sendStats.textMessages > 0 && edge.receiveStats.textMessages > 0, 'edge.sendStats.textMessages > 0 && edge.receiveStats.textMessages > 0');
   assert.equal(edge.encode(Buffer.from('{"type": "ping"}'), true)!.length, 2);
 });

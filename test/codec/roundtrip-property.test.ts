@@ -46,7 +46,7 @@ test('only unscannable input falls back to raw, and it is counted', () => {
   // main scans, the rest does not: it travels as trailing bytes, still exact
   const m = Uint8Array.of(0x81, 0xa1, 0x61, 0x01, 0xc1, 0xff);
   const c = enc.encodeBinary(m);
-  assert.ok(c);
+  assert.ok(c, 'c');
   assert.deepEqual(new CodecDecoder().decodeBinary(c), m);
 });
 

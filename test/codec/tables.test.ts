@@ -87,13 +87,13 @@ test('blob hook: large bins leave the message through the sink and come back exa
   const enc = new CodecEncoder({ blobThresholdBytes: 1024, blobSink: sink });
   const dec = new CodecDecoder({ blobSource: source });
   const big = binary.filter((r) => r.bytes.length > 100_000).map((r) => r.bytes);
-  assert.ok(big.length > 0);
+  assert.ok(big.length > 0, 'big.length > 0');
   for (const m of big) {
     const c = enc.encodeBinary(m)!;
     assert.ok(c.length < 2000, `blob lifted out: ${c.length} bytes left`);
     assert.deepEqual(dec.decodeBinary(c), m);
   }
-  assert.ok(enc.stats.blobs >= big.length);
+  assert.ok(enc.stats.blobs >= big.length, 'enc.stats.blobs >= big.length');
   const lost = new CodecDecoder({ blobSource: { get: () => undefined } });
   assert.throws(() => lost.decodeBinary(new CodecEncoder({ blobThresholdBytes: 1024, blobSink: sink }).encodeBinary(big[0]!)!),
     { code: 'HYPHA_ACCEL_ERR_CODEC_BLOB' });

@@ -38,7 +38,7 @@ test('a hypha handshake through the pair yields connection_info as text, ping/po
   assert.equal(info.isBinary, false);
   const parsed = JSON.parse(info.data.toString()) as { type: string; workspace: string };
   assert.equal(parsed.type, 'connection_info');
-  assert.ok(parsed.workspace);
+  assert.ok(parsed.workspace, 'parsed.workspace');
   session.ws.send(JSON.stringify({ type: 'ping' }));
   let pong;
   do pong = await session.nextMessage(); while (pong.isBinary);

@@ -54,7 +54,7 @@ test('jitter spreads the delays between base/2 (random 0) and base (random -> 1)
   const seen = new Set<number>();
   for (let i = 0; i < 50; i++) seen.add(new Backoff({ initialDelayMs: 1000, maxDelayMs: 8000, multiplier: 2 }).nextDelayMs());
   assert.ok(seen.size > 10, `Math.random jitter gives varied first delays (${seen.size} distinct of 50)`);
-  for (const delay of seen) assert.ok(delay >= 500 && delay <= 1000);
+  for (const delay of seen) assert.ok(delay >= 500 && delay <= 1000, `delay ${delay} outside [500, 1000]`);
 });
 
 test('reset() starts over from the initial delay', () => {

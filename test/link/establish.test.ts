@@ -113,12 +113,12 @@ test('the secret never crosses the wire, and proofs are bound to role and both n
   for (const frame of [...a.sent, ...b.sent]) assert.equal(frame.indexOf(SECRET), -1);
   const [edgeNonce, gatewayNonce] = [newNonce(), newNonce()];
   const proof = computeProof(SECRET, 'edge', edgeNonce, gatewayNonce);
-  assert.ok(verifyProof(SECRET, 'edge', edgeNonce, gatewayNonce, proof));
+  assert.ok(verifyProof(SECRET, 'edge', edgeNonce, gatewayNonce, proof), 'verifyProof(SECRET, \'edge\', edgeNonce, gatewayNonce, proof)');
   assert.ok(!verifyProof(SECRET, 'gateway', edgeNonce, gatewayNonce, proof), 'an edge proof cannot be reflected as a gateway proof');
   assert.ok(!verifyProof(SECRET, 'edge', gatewayNonce, edgeNonce, proof), 'nonces are not interchangeable');
-  assert.ok(!verifyProof(Buffer.from('other'), 'edge', edgeNonce, gatewayNonce, proof));
-  assert.ok(!verifyProof(SECRET, 'edge', edgeNonce, gatewayNonce, proof.slice(0, 10)));
-  assert.ok(!verifyProof(SECRET, 'edge', edgeNonce, gatewayNonce, 42));
+  assert.ok(!verifyProof(Buffer.from('other'), 'edge', edgeNonce, gatewayNonce, proof), '!verifyProof(Buffer.from(\'other\'), \'edge\', edgeNonce, gatewayNonce, proof)');
+  assert.ok(!verifyProof(SECRET, 'edge', edgeNonce, gatewayNonce, proof.slice(0, 10)), '!verifyProof(SECRET, \'edge\', edgeNonce, gatewayNonce, proof.slice(0, 10))');
+  assert.ok(!verifyProof(SECRET, 'edge', edgeNonce, gatewayNonce, 42), '!verifyProof(SECRET, \'edge\', edgeNonce, gatewayNonce, 42)');
 });
 
 for (const wrongSide of ['edge', 'gateway'] as const) {
@@ -133,7 +133,7 @@ for (const wrongSide of ['edge', 'gateway'] as const) {
     assert.deepEqual(frameTypes(a), [FrameType.HELLO, FrameType.GOAWAY]);
     assert.equal(goawayCode(a), ERROR_CODES.HYPHA_ACCEL_ERR_AUTH.goaway);
     assert.equal(a.closedWith?.code, ERROR_CODES.HYPHA_ACCEL_ERR_AUTH.wsClose);
-    assert.ok(!frameTypes(b).includes(FrameType.WELCOME));
+    assert.ok(!frameTypes(b).includes(FrameType.WELCOME), '!frameTypes(b).includes(FrameType.WELCOME)');
   });
 }
 

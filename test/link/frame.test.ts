@@ -56,7 +56,7 @@ test('encodeFrame/decodeFrame round trip every type, flag, class, id, seq and tr
       assert.equal(decoded.seq, frame.seq);
       assert.deepEqual(Buffer.from(decoded.payload), Buffer.from(frame.payload));
       if (frame.trace) {
-        assert.ok(decoded.trace);
+        assert.ok(decoded.trace, 'decoded.trace');
         assert.deepEqual(Buffer.from(decoded.trace.traceId), Buffer.from(frame.trace.traceId));
         assert.deepEqual(Buffer.from(decoded.trace.spanId), Buffer.from(frame.trace.spanId));
         assert.equal(decoded.trace.traceFlags, frame.trace.traceFlags);
@@ -126,7 +126,7 @@ test('a traced frame too short for its trace context is BAD_FRAME', () => {
   for (let length = HEADER_BYTES; length < HEADER_BYTES + TRACE_BYTES; length++) {
     throwsCode(() => decodeFrame(traced.subarray(0, length), MAX), 'HYPHA_ACCEL_ERR_BAD_FRAME');
   }
-  assert.ok(decodeFrame(traced, MAX).trace);
+  assert.ok(decodeFrame(traced, MAX).trace, 'decodeFrame(traced, MAX).trace');
 });
 
 test('oversize frames are FRAME_TOO_LARGE, checked before anything else; the limit itself is accepted', () => {

@@ -78,10 +78,10 @@ test('dial fails N times: the backoff grows (with jitter) until the dial succeed
   // base 100, 200, 400, 800; delay = base/2 + random * base/2
   assert.deepEqual(backoffs, [95, 110, 300, 400]);
   await ready;
-  assert.ok(resolved);
+  assert.ok(resolved, 'resolved');
   assert.equal(pool.states()[0], 'ready');
   assert.equal(pool.lastError, undefined);
-  assert.ok(gateway.dialErrors.every((e) => e instanceof AccelError && e.code === 'HYPHA_ACCEL_ERR_NO_LINK'));
+  assert.ok(gateway.dialErrors.every((e) => e instanceof AccelError && e.code === 'HYPHA_ACCEL_ERR_NO_LINK'), 'gateway.dialErrors.every((e) => e instanceof AccelError && e.code === \'HYPHA_ACCEL_ERR_NO_LINK\')');
   assert.match(gateway.dialErrors[0]!.message, /ECONNREFUSED/);
   assert.equal(resolved, pool.pick());
   pool.stop('test over');

@@ -76,7 +76,7 @@ test('a big message is cut into bounded BULK frames (FIN on the last only) and r
   const big = pattern(100_000, 42);
   stream.sendMessage(big, false);
   await until(() => remoteHandler.messages.length === 1, 'the big message');
-  assert.ok(remoteHandler.messages[0]!.data.equals(big));
+  assert.ok(remoteHandler.messages[0]!.data.equals(big), 'remoteHandler.messages[0]!.data.equals(big)');
   const data = dataFrames(s.pair.a, stream.id);
   assert.ok(data.length > 1, 'more frames than messages');
   assert.equal(data.length, Math.ceil(big.length / (4096 - 64)));
@@ -103,12 +103,12 @@ test('priorities: a small message on another stream overtakes the remaining fram
   const textIndex = order.findIndex((f) => f.streamId === text.stream.id);
   const bulkTotal = order.filter((f) => f.streamId === bulk.stream.id).length;
   const bulkBefore = order.slice(0, Math.max(smallIndex, textIndex)).filter((f) => f.streamId === bulk.stream.id).length;
-  assert.ok(bulkTotal > 40);
+  assert.ok(bulkTotal > 40, 'bulkTotal > 40');
   assert.ok(bulkBefore <= 3, `only the bulk frames already handed to the transport go first (${bulkBefore} did)`);
   assert.ok(textIndex < smallIndex, 'text (control class) goes before binary (rpc class)');
   assert.equal(order[smallIndex]!.frameClass, FrameClass.RPC);
   assert.equal(order[textIndex]!.frameClass, FrameClass.CONTROL);
-  assert.ok(bulk.remoteHandler.messages[0]!.data.equals(big));
+  assert.ok(bulk.remoteHandler.messages[0]!.data.equals(big), 'bulk.remoteHandler.messages[0]!.data.equals(big)');
 });
 
 test('per-stream order: a small message after a big one on the SAME stream never overtakes it', async () => {
@@ -121,7 +121,7 @@ test('per-stream order: a small message after a big one on the SAME stream never
   stream.sendMessage(Buffer.from('after big (text)'), true);
   other.stream.sendMessage(Buffer.from('other stream'), true);
   await until(() => remoteHandler.messages.length === 3 && other.remoteHandler.messages.length === 1, 'the messages');
-  assert.ok(remoteHandler.messages[0]!.data.equals(big));
+  assert.ok(remoteHandler.messages[0]!.data.equals(big), 'remoteHandler.messages[0]!.data.equals(big)');
   assert.equal(remoteHandler.messages[1]!.data.toString(), 'after big (binary)');
   assert.equal(remoteHandler.messages[2]!.data.toString(), 'after big (text)');
   const own = dataFrames(s.pair.a, stream.id);
@@ -130,7 +130,7 @@ test('per-stream order: a small message after a big one on the SAME stream never
   // ...while the other stream still overtook the bulk transfer.
   const order = dataFrames(s.pair.a);
   const lastOwn = order.map((f) => f.streamId).lastIndexOf(stream.id);
-  assert.ok(order.findIndex((f) => f.streamId === other.stream.id) < lastOwn);
+  assert.ok(order.findIndex((f) => f.streamId === other.stream.id) < lastOwn, 'order.findIndex((f) => f.streamId === other.stream.id) < lastOwn');
 });
 
 test('credit: onPause when the window is used up, onResume once the receiver calls written', async () => {
@@ -429,11 +429,11 @@ test('codec: only whole single-frame messages are transcoded, encoded in link or
   one.remote.sendMessage(Buffer.from('text declined by the gateway codec'), true);
   one.remote.sendMessage(Buffer.from([1, 2, 3]), false);
   await until(() => one.remoteHandler.messages.length === 2 && two.remoteHandler.messages.length === 3 && one.handler.messages.length === 2, 'all messages');
-  assert.ok(one.remoteHandler.messages[0]!.data.equals(sent[0]![1]));
-  assert.ok(one.remoteHandler.messages[1]!.data.equals(sent[2]![1]));
+  assert.ok(one.remoteHandler.messages[0]!.data.equals(sent[0]![1]), 'one.remoteHandler.messages[0]!.data.equals(sent[0]![1])');
+  assert.ok(one.remoteHandler.messages[1]!.data.equals(sent[2]![1]), 'one.remoteHandler.messages[1]!.data.equals(sent[2]![1])');
   assert.equal(two.remoteHandler.messages[0]!.data.toString(), '{"rpc":1}');
   assert.equal(two.remoteHandler.messages[0]!.isText, true);
-  assert.ok(two.remoteHandler.messages[1]!.data.equals(sent[3]![1]));
+  assert.ok(two.remoteHandler.messages[1]!.data.equals(sent[3]![1]), 'two.remoteHandler.messages[1]!.data.equals(sent[3]![1])');
   assert.equal(two.remoteHandler.messages[2]!.data.length, 0);
   assert.equal(one.handler.messages[0]!.data.toString(), 'text declined by the gateway codec');
   assert.deepEqual([...one.handler.messages[1]!.data], [1, 2, 3]);
@@ -487,7 +487,7 @@ test('codec: frames for a stream that is already gone are still decoded, so code
   victim.stream.sendMessage(pattern(50, 2), false); // arrives for a stream the gateway already forgot
   other.stream.sendMessage(pattern(60, 3), false);
   await until(() => other.remoteHandler.messages.length === 1, 'the other stream\'s message');
-  assert.ok(other.remoteHandler.messages[0]!.data.equals(pattern(60, 3)));
+  assert.ok(other.remoteHandler.messages[0]!.data.equals(pattern(60, 3)), 'other.remoteHandler.messages[0]!.data.equals(pattern(60, 3))');
   assert.equal(gatewayCodec.decoded, 3);
   assert.equal(s.gateway.closed, false);
 });
@@ -498,7 +498,7 @@ test('handleMessage never throws: garbage of any kind closes the link with a cod
     const s = setup();
     assert.doesNotThrow(() => s.gateway.handleMessage(garbage));
     assert.equal(s.gateway.closed, true);
-    assert.ok(s.gatewayClosed[0] instanceof AccelError);
+    assert.ok(s.gatewayClosed[0] instanceof AccelError, 's.gatewayClosed[0] instanceof AccelError');
     assert.equal(s.gatewayClosed[0]!.code, 'HYPHA_ACCEL_ERR_BAD_FRAME');
   }
   // A GOAWAY with a known code is honoured as that code.
