@@ -22,6 +22,9 @@ export interface CommonConfig {
   payload: boolean;
   payloadMinBytes: number;
   payloadStoreBytes: number;
+  shm: boolean;
+  shmDir: string;
+  shmMaxBytes: number;
   linkBandwidthMbps: number;
   recordFrames: string;
 }

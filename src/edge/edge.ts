@@ -22,6 +22,7 @@ import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession } from '../observe/events.js';
 import { linkSettings, linkCodecFactory, LINK_PATH } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
+import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
 
 export interface EdgeHandle {
@@ -31,6 +32,8 @@ export interface EdgeHandle {
   pool: LinkPool;
   /** Cumulative link counters (frames, bytes, transcoding) over all links so far. */
   linkStats: LinkStats;
+  /** Payload-plane counters over live pairs (blobs, dedupe, shm: shmLinks, shmBlobsSent, ...). */
+  payloadMetrics(): Record<string, number>;
   sessionCount(): number;
   /** Graceful stop: refuse new clients, close clients with 1001, drain links, then end them. */
   close(deadlineMs?: number): Promise<void>;
@@ -49,6 +52,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const linkStats = newLinkStats();
   const instanceId = `edge-${randomUUID()}`;
   const payloadPairs = new PayloadPairs(config, deps.secret, log);
+  let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   let stopping = false;
 
   const pool = new LinkPool({
@@ -61,8 +65,9 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
-        session: ({ capabilities, linkId, peerId }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId) : undefined;
+        shm: shmSetup,
+        session: ({ capabilities, linkId, peerId, shmPairId }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
           stats: linkStats,
           maxMessageBytes: config.maxMessageBytes,
@@ -86,7 +91,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         },
       }),
     onLinkUp: (link, slot) => {
-      log.info({ slot, linkId: link.linkId, gateway: link.peerId, capabilities: link.capabilities }, 'link up');
+      log.info({ slot, linkId: link.linkId, gateway: link.peerId, capabilities: link.capabilities, shm: link.shmPairId !== undefined }, 'link up');
       publishLink({ role: 'edge', linkId: link.linkId, event: 'up' });
     },
     onLinkDown: (slot, error) => {
@@ -173,6 +178,10 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
 
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
+  if (config.shm && config.payload) {
+    shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort }, log);
+    await shmSetup.sweep();
+  }
   pool.start();
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ url, gateway: config.gatewayUrl, links: config.links }, 'edge listening');
@@ -182,6 +191,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
     port: boundPort,
     pool,
     linkStats,
+    payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     sessionCount: () => clients.size,
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;

@@ -24,6 +24,7 @@ import { listen, closeServer } from '../net/listen.js';
 import { publishLink, publishSession } from '../observe/events.js';
 import { LINK_PATH, linkCodecFactory, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
+import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
 
 export interface GatewayHandle {
@@ -32,6 +33,8 @@ export interface GatewayHandle {
   links(): LinkSession[];
   /** Cumulative link counters (frames, bytes, transcoding) over all links so far. */
   linkStats: LinkStats;
+  /** Payload-plane counters over live pairs (blobs, dedupe, shm: shmLinks, shmBlobsSent, ...). */
+  payloadMetrics(): Record<string, number>;
   upstreamCount(): number;
   close(deadlineMs?: number): Promise<void>;
 }
@@ -46,6 +49,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const linkStats = newLinkStats();
   const instanceId = `gateway-${randomUUID()}`;
   const payloadPairs = new PayloadPairs(config, deps.secret, log);
+  let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   let stopping = false;
 
   const linkServer = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes) });
@@ -86,8 +90,9 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
-        session: ({ capabilities, linkId, peerId }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId) : undefined;
+        shm: shmSetup,
+        session: ({ capabilities, linkId, peerId, shmPairId }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
           stats: linkStats,
           maxMessageBytes: config.maxMessageBytes,
@@ -112,7 +117,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     }
     const session = established.session;
     links.add(session);
-    log.info({ linkId: established.linkId, edge: established.peerId, capabilities: established.capabilities, from: linkForwardedFor }, 'link up');
+    log.info({ linkId: established.linkId, edge: established.peerId, capabilities: established.capabilities, shm: established.shmPairId !== undefined, from: linkForwardedFor }, 'link up');
     publishLink({ role: 'gateway', linkId: established.linkId, event: 'up' });
     session.addCloseListener((error) => {
       links.delete(session);
@@ -180,6 +185,11 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
 
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
+  if (config.shm && config.payload) {
+    const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort }, log);
+    await setup.sweep();
+    shmSetup = setup; // links accepted during the sweep simply come up without shm
+  }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   log.info({ url, hypha: config.hyphaUrl }, 'gateway listening');
 
@@ -188,6 +198,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     port: boundPort,
     links: () => [...links],
     linkStats,
+    payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     upstreamCount: () => upstreams.size,
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;

@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { AccelError, errorCodeForGoaway } from '../errors.js';
 import { FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeJson, encodeCodeReason, encodeFrame, encodeJson, type Frame } from './frame.js';
 import {
-  PROTOCOL_VERSION, checkSettings, computeProof, decodeChallenge, decodeHello, encodeHello, newNonce, verifyProof,
-  type LinkSettings,
+  PROTOCOL_VERSION, checkSettings, computeProof, computeShmProof, decodeChallenge, decodeHello, decoyShmProof, encodeHello,
+  newNonce, verifyProof, verifyShmProof, type LinkSettings, type ShmOffer,
 } from './handshake.js';
 import { LinkSession, asAccelError, type LinkSessionOptions, type LinkTransport } from './link-session.js';
 import { systemClock, type Clock } from './clock.js';
@@ -17,14 +17,46 @@ export interface DuplexTransport extends LinkTransport {
   onClose: ((code: number, reason: string) => void) | undefined;
 }
 
+/** An edge's shared-memory probe for one handshake (written before HELLO, discarded after CHALLENGE). */
+export interface ShmProbeHandle {
+  offer: ShmOffer;
+  /** The probe proof an honest gateway derives from the nonce file. */
+  expected: Uint8Array;
+  discard(): Promise<void>;
+}
+
+/**
+ * The shared-memory probe as the handshake drives it (src/roles/shm-setup.ts implements it). Every hook
+ * may fail or return "no": the link then comes up without shared memory, never fails because of it.
+ */
+export interface ShmHandshake {
+  /** Edge: write a probe to offer in HELLO (undefined: shm off here). */
+  probe(): Promise<ShmProbeHandle | undefined>;
+  /** Gateway: read the probe under this side's directory; the raw probe proof, or null. */
+  answer(offer: ShmOffer): Promise<Uint8Array | null>;
+  /** Both: the probe succeeded; get this side's segments for the pair ready (false: stay on the link). */
+  ready(pairId: string): Promise<boolean>;
+}
+
 export interface EstablishOptions {
   secret: Buffer;
   local: LinkSettings;
   handshakeTimeoutMs: number;
   instanceId: string;
   clock?: Clock;
+  /** Offer (edge) / answer (gateway) the shared-memory probe; absent: never shm. */
+  shm?: ShmHandshake;
   /** Everything a LinkSession needs besides settings, given the negotiated capabilities. */
-  session: (negotiated: { peer: LinkSettings; capabilities: string[]; peerId: string; linkId: string }) => Omit<LinkSessionOptions, 'local' | 'peer'>;
+  session: (negotiated: Negotiated) => Omit<LinkSessionOptions, 'local' | 'peer'>;
+}
+
+export interface Negotiated {
+  peer: LinkSettings;
+  capabilities: string[];
+  peerId: string;
+  linkId: string;
+  /** Set when both sides proved they share the memory-backed directory: the pair id of its segments. */
+  shmPairId?: string;
 }
 
 export interface Established {
@@ -33,22 +65,36 @@ export interface Established {
   peerId: string;
   linkId: string;
   capabilities: string[];
+  shmPairId?: string;
 }
 
 export async function establishAsEdge(transport: DuplexTransport, options: EstablishOptions): Promise<Established> {
   const reader = new HandshakeReader(transport, options);
+  let probe: ShmProbeHandle | undefined;
   try {
     const edgeNonce = newNonce();
-    reader.send(FrameType.HELLO, encodeHello({ version: PROTOCOL_VERSION, instanceId: options.instanceId, nonce: edgeNonce, ...options.local }));
+    probe = options.shm ? await options.shm.probe().catch(() => undefined) : undefined;
+    reader.send(FrameType.HELLO, encodeHello({
+      version: PROTOCOL_VERSION, instanceId: options.instanceId, nonce: edgeNonce, ...options.local, ...(probe ? { shm: probe.offer } : {}),
+    }));
     const challenge = decodeChallenge(decodeJson((await reader.next(FrameType.CHALLENGE)).payload));
     if (!verifyProof(options.secret, 'gateway', edgeNonce, challenge.nonce, challenge.proof)) {
       throw new AccelError('HYPHA_ACCEL_ERR_AUTH', 'the gateway failed the shared-secret challenge (wrong secret on one side?)');
     }
-    reader.send(FrameType.AUTH, encodeJson({ proof: computeProof(options.secret, 'edge', edgeNonce, challenge.nonce) }));
+    // The gateway is authenticated; shm only if it also read our nonce file and our segments are ready.
+    let shmReady = false;
+    if (probe) {
+      const proven = verifyShmProof(options.secret, edgeNonce, challenge.nonce, probe.expected, challenge.shmProof);
+      void probe.discard();
+      if (proven) shmReady = await options.shm!.ready(probe.offer.pairId).catch(() => false);
+    }
+    reader.send(FrameType.AUTH, encodeJson({ proof: computeProof(options.secret, 'edge', edgeNonce, challenge.nonce), ...(shmReady ? { shm: true } : {}) }));
     const welcome = decodeJson((await reader.next(FrameType.WELCOME)).payload);
     const capabilities = options.local.capabilities.filter((c) => challenge.capabilities.includes(c));
-    return reader.finish(challenge, challenge.gatewayId, String(welcome.linkId ?? ''), capabilities);
+    const shmPairId = shmReady && welcome.shm === true ? probe!.offer.pairId : undefined;
+    return reader.finish(challenge, challenge.gatewayId, String(welcome.linkId ?? ''), capabilities, shmPairId);
   } catch (error) {
+    if (probe) void probe.discard();
     throw reader.abort(error);
   }
 }
@@ -58,18 +104,23 @@ export async function establishAsGateway(transport: DuplexTransport, options: Es
   try {
     const hello = decodeHello((await reader.next(FrameType.HELLO)).payload);
     const gatewayNonce = newNonce();
+    // Reading the probe before the edge authenticated reveals nothing: the answer is keyed with the
+    // secret, and a decoy of the same shape goes out when the file is not visible here (or shm is off).
+    const probeProof = hello.shm && options.shm ? await options.shm.answer(hello.shm).catch(() => null) : null;
+    const shmProof = hello.shm ? (probeProof ? computeShmProof(options.secret, hello.nonce, gatewayNonce, probeProof) : decoyShmProof()) : undefined;
     reader.send(FrameType.CHALLENGE, encodeJson({
       version: PROTOCOL_VERSION, gatewayId: options.instanceId, nonce: gatewayNonce,
-      proof: computeProof(options.secret, 'gateway', hello.nonce, gatewayNonce), ...options.local,
+      proof: computeProof(options.secret, 'gateway', hello.nonce, gatewayNonce), ...options.local, ...(shmProof ? { shmProof } : {}),
     }));
     const auth = decodeJson((await reader.next(FrameType.AUTH)).payload);
     if (!verifyProof(options.secret, 'edge', hello.nonce, gatewayNonce, auth.proof)) {
       throw new AccelError('HYPHA_ACCEL_ERR_AUTH', `edge ${hello.instanceId || '?'} failed the shared-secret challenge`);
     }
+    const shmReady = probeProof !== null && auth.shm === true && (await options.shm!.ready(hello.shm!.pairId).catch(() => false));
     const linkId = randomUUID();
-    reader.send(FrameType.WELCOME, encodeJson({ linkId }));
+    reader.send(FrameType.WELCOME, encodeJson({ linkId, ...(shmReady ? { shm: true } : {}) }));
     const capabilities = options.local.capabilities.filter((c) => hello.capabilities.includes(c));
-    return reader.finish(checkSettings(hello), hello.instanceId, linkId, capabilities);
+    return reader.finish(checkSettings(hello), hello.instanceId, linkId, capabilities, shmReady ? hello.shm!.pairId : undefined);
   } catch (error) {
     throw reader.abort(error);
   }
@@ -133,9 +184,9 @@ class HandshakeReader {
     return frame;
   }
 
-  finish(peer: LinkSettings, peerId: string, linkId: string, capabilities: string[]): Established {
+  finish(peer: LinkSettings, peerId: string, linkId: string, capabilities: string[], shmPairId?: string): Established {
     this.clock.clearTimeout(this.timer);
-    const sessionOptions = this.options.session({ peer, capabilities, peerId, linkId });
+    const sessionOptions = this.options.session({ peer, capabilities, peerId, linkId, ...(shmPairId ? { shmPairId } : {}) });
     const session = new LinkSession(this.transport, {
       ...sessionOptions,
       local: this.options.local,
@@ -146,7 +197,7 @@ class HandshakeReader {
     this.transport.onClose = (code, reason) =>
       session.handleTransportClosed(new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `link socket closed (${code}${reason ? ' ' + reason : ''})`));
     for (const frame of this.queue) session.handleMessage(encodeFrame(frame));
-    return { session, peer, peerId, linkId, capabilities };
+    return { session, peer, peerId, linkId, capabilities, ...(shmPairId ? { shmPairId } : {}) };
   }
 
   abort(error: unknown): AccelError {

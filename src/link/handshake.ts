@@ -19,10 +19,18 @@ export interface LinkSettings {
   capabilities: string[];
 }
 
+/** HELLO `shm`: where the edge wrote its shared-memory probe (a name, never a path or the nonce). */
+export interface ShmOffer {
+  pairId: string;
+  probeName: string;
+}
+
 export interface Hello extends LinkSettings {
   version: number;
   instanceId: string;
   nonce: string; // base64
+  /** Optional (v1-compatible): the edge offers shared memory. */
+  shm?: ShmOffer;
 }
 
 export interface Challenge extends LinkSettings {
@@ -30,6 +38,8 @@ export interface Challenge extends LinkSettings {
   gatewayId: string;
   nonce: string; // base64
   proof: string; // base64 HMAC proving the gateway holds the secret
+  /** Present when HELLO offered shm: computeShmProof(...) if the gateway read the probe, else random. */
+  shmProof?: string;
 }
 
 export function newNonce(): string {
@@ -56,7 +66,17 @@ export function decodeHello(payload: Uint8Array): Hello {
     throw new AccelError('HYPHA_ACCEL_ERR_VERSION', `edge speaks link protocol ${version}, this gateway speaks ${PROTOCOL_VERSION}`);
   }
   const body = decodeJson(buf.subarray(6)) as Partial<Hello>;
-  return { ...checkSettings(body), version, instanceId: String(body.instanceId ?? ''), nonce: checkNonce(body.nonce) };
+  const shm = checkShmOffer(body.shm);
+  return { ...checkSettings(body), version, instanceId: String(body.instanceId ?? ''), nonce: checkNonce(body.nonce), ...(shm ? { shm } : {}) };
+}
+
+/** A well-formed shm offer, or undefined: a malformed one only means "no shared memory", never a failed link. */
+function checkShmOffer(value: unknown): ShmOffer | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { pairId, probeName } = value as Record<string, unknown>;
+  if (typeof pairId !== 'string' || !/^[A-Za-z0-9_]{1,40}$/.test(pairId)) return undefined;
+  if (typeof probeName !== 'string' || !/^probe-[0-9a-f]{32}$/.test(probeName)) return undefined;
+  return { pairId, probeName };
 }
 
 export function checkSettings(body: Partial<LinkSettings>): LinkSettings {
@@ -92,6 +112,7 @@ export function decodeChallenge(body: Record<string, unknown>): Challenge {
     gatewayId: String(body.gatewayId ?? ''),
     nonce: checkNonce(body.nonce),
     proof: body.proof,
+    ...(typeof body.shmProof === 'string' ? { shmProof: body.shmProof } : {}),
   };
 }
 
@@ -109,4 +130,31 @@ export function verifyProof(secret: Buffer, role: 'edge' | 'gateway', edgeNonce:
   const expected = Buffer.from(computeProof(secret, role, edgeNonce, gatewayNonce), 'base64');
   const given = Buffer.from(proof, 'base64');
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * The gateway's answer to a shm probe, bound to this handshake: HMAC(secret, label || both nonces ||
+ * probeProof), where probeProof is what only a reader of the edge's nonce file can derive. A peer without
+ * the secret can neither forge it nor learn from it whether the file was readable (the gateway sends
+ * random bytes of the same length when it was not).
+ */
+export function computeShmProof(secret: Buffer, edgeNonce: string, gatewayNonce: string, probeProof: Uint8Array): string {
+  return createHmac('sha256', secret)
+    .update(`hypha-accel/${PROTOCOL_VERSION}/shm-probe\n`)
+    .update(Buffer.from(edgeNonce, 'base64'))
+    .update(Buffer.from(gatewayNonce, 'base64'))
+    .update(probeProof)
+    .digest('base64');
+}
+
+export function verifyShmProof(secret: Buffer, edgeNonce: string, gatewayNonce: string, probeProof: Uint8Array, given: unknown): boolean {
+  if (typeof given !== 'string') return false;
+  const expected = Buffer.from(computeShmProof(secret, edgeNonce, gatewayNonce, probeProof), 'base64');
+  const got = Buffer.from(given, 'base64');
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/** What the gateway sends in place of a proof it cannot give (same shape as a real one). */
+export function decoyShmProof(): string {
+  return randomBytes(32).toString('base64');
 }

@@ -26,6 +26,11 @@ function proofOf(nonce: Uint8Array): Buffer {
   return createHash('sha256').update('hypha-accel shm probe v1').update(nonce).digest();
 }
 
+/** Offering side: the proof an honest peer derives from our nonce (to bind it into a keyed handshake MAC). */
+export function expectedProbeProof(probe: ShmProbe): Uint8Array {
+  return proofOf(probe.nonce);
+}
+
 /** Offering side: writes the nonce file. Remove it with discardProbe() once the handshake ends. */
 export async function writeProbe(baseDir: string, pairId: string): Promise<ShmProbe> {
   if (!pairIdPattern.test(pairId)) throw new RangeError('bad pairId');
@@ -47,6 +52,9 @@ export async function answerProbe(baseDir: string, offer: ShmProbeOffer): Promis
     try {
       const stat = await handle.stat();
       if (!stat.isFile() || stat.size !== nonceBytes || (stat.mode & 0o077) !== 0) return null;
+      // Same user too: segments are only accepted from our own uid, so a probe written by another user
+      // (readable to us, e.g. as root) must not turn shm on.
+      if (process.getuid && stat.uid !== process.getuid()) return null;
       const nonce = Buffer.alloc(nonceBytes);
       const { bytesRead } = await handle.read(nonce, 0, nonceBytes, 0);
       return bytesRead === nonceBytes ? proofOf(nonce) : null;

@@ -30,6 +30,10 @@ export interface ShmOptions {
   /** Segments older than this are leftovers and swept. */
   maxSegmentAgeMs: number;
   nowMs: () => number;
+  /** Sweep leftovers on open (default true). Off when one process opens several pairs with one writerId:
+   * sweep once at start-up with ShmSegments.sweepLeftovers instead, or a later open would remove the live
+   * segments of the earlier pairs. */
+  sweep?: boolean;
 }
 
 const idPattern = /^[A-Za-z0-9_]{1,40}$/;
@@ -68,9 +72,17 @@ export class ShmSegments implements ShmChannel {
     }
     const segments = new ShmSegments(options);
     await ensurePrivateDir(options.baseDir);
-    await segments.sweep();
+    if (options.sweep !== false) await segments.sweep();
     await ensurePrivateDir(segments.pairDir);
     return segments;
+  }
+
+  /** The start-up sweep alone (see sweep()), for a process that opens its pairs with `sweep: false`. */
+  static async sweepLeftovers(options: Omit<ShmOptions, 'pairId' | 'maxTotalBytes' | 'sweep'>): Promise<number> {
+    if (!idPattern.test(options.writerId)) throw new RangeError('writerId must match [A-Za-z0-9_]{1,40}');
+    await ensurePrivateDir(options.baseDir);
+    const sweeper = new ShmSegments({ ...options, pairId: '.', maxTotalBytes: 0 });
+    return sweeper.sweep();
   }
 
   get outstandingBytes(): number {
@@ -119,7 +131,13 @@ export class ShmSegments implements ShmChannel {
     this.outstandingBytesTotal += bytes.byteLength;
     let handle: fs.FileHandle | undefined;
     try {
-      handle = await fs.open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+      const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+      handle = await fs.open(path, flags, 0o600).catch(async (error: NodeJS.ErrnoException) => {
+        // Another process's start-up sweep removes empty pair directories: recreate ours once.
+        if (error.code !== 'ENOENT') throw error;
+        await ensurePrivateDir(this.pairDir);
+        return fs.open(path, flags, 0o600);
+      });
       let offset = 0;
       while (offset < bytes.byteLength) {
         const { bytesWritten } = await handle.write(bytes, offset, bytes.byteLength - offset);

@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import type { CommonConfig } from '../config/load.js';
 import type { LinkBlobPlane } from '../link/link-session.js';
-import { PayloadEndpoint, PayloadPair } from '../payload/index.js';
+import { PayloadEndpoint, PayloadPair, type ShmChannel } from '../payload/index.js';
 import type { Logger } from '../log.js';
 
 export const PAYLOAD_CAPABILITY = 'payload-v1';
@@ -25,20 +25,26 @@ interface PairEntry {
 
 export class PayloadPairs {
   private readonly pairs = new Map<string, PairEntry>();
+  /** Links that came up with shared memory negotiated (cumulative). */
+  private shmLinks = 0;
 
   constructor(private readonly config: CommonConfig, private readonly secret: Buffer, private readonly log: Logger) {}
 
-  /** A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side. */
-  planeFor(edgeId: string, gatewayId: string, peerId: string): LinkBlobPlane & { observeRtt(rttMs: number): void } {
+  /**
+   * A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side.
+   * `shm`: the pair's segments when this link's handshake proved shared memory (both sides then have it).
+   */
+  planeFor(edgeId: string, gatewayId: string, peerId: string, shm?: ShmChannel): LinkBlobPlane & { observeRtt(rttMs: number): void } {
     const entry = this.entryFor(edgeId, gatewayId, peerId);
     entry.links++;
+    if (shm) this.shmLinks++;
     let endpoint: PayloadEndpoint | undefined;
     let released = false;
     return {
       minBlobBytes: this.config.payloadMinBytes,
       maxBlobBytes: Math.min(MAX_BLOB_BYTES, this.config.maxMessageBytes),
       attach: (emitFrame) => {
-        endpoint = new PayloadEndpoint({ pair: entry.pair, emitFrame });
+        endpoint = new PayloadEndpoint({ pair: entry.pair, emitFrame, ...(shm ? { shm } : {}) });
       },
       sendBlob: (bytes) => endpoint!.sendBlob(bytes),
       takeBlob: (blobId) => endpoint!.takeBlob(blobId),
@@ -56,6 +62,17 @@ export class PayloadPairs {
         if (--entry.links === 0) entry.idleTimer = setTimeout(() => void this.drop(peerId), IDLE_PAIR_MS).unref();
       },
     };
+  }
+
+  /** Payload counters summed over the live pairs (see PayloadMetrics), plus `shmLinks`. */
+  metrics(): Record<string, number> {
+    const sum: Record<string, number> = { pairs: this.pairs.size, shmLinks: this.shmLinks };
+    for (const entry of this.pairs.values()) {
+      for (const [key, value] of Object.entries(entry.pair.metrics.snapshot())) {
+        if (!key.endsWith('Ratio')) sum[key] = (sum[key] ?? 0) + value;
+      }
+    }
+    return sum;
   }
 
   private entryFor(edgeId: string, gatewayId: string, peerId: string): PairEntry {
