@@ -97,13 +97,14 @@ function proxyCpuRows(result: ProfileResult): string {
   for (const m of result.measurements) {
     if (m.arm !== 'accel' || !m.proxyCost || !m.figures) continue;
     const key = `${m.scenario} | ${m.topology} | ${m.variant}`;
-    const unitName = m.scenario === 'S1' ? 'µs/call' : m.scenario === 'S2' ? 'ms/bootstrap' : 'ms/MB';
+    const unitName = m.scenario === 'S1' ? 'µs/call' : m.scenario === 'S2' ? 'ms/bootstrap' : m.scenario === 'S5' ? 'ms/link MB' : 'ms/MB';
     const group = groups.get(key) ?? { edge: [], gateway: [], units: [], unitName };
     groups.set(key, group);
     group.edge.push(m.proxyCost.edge?.cpuSeconds ?? NaN);
     group.gateway.push(m.proxyCost.gateway?.cpuSeconds ?? NaN);
     const units = m.figures.linkBytes && m.figures.linkBytesPerUnit ? m.figures.linkBytes / m.figures.linkBytesPerUnit : 1;
-    group.units.push(m.scenario === 'S1' ? units : m.scenario === 'S2' ? 1 : units / 1e6);
+    const linkMegabytes = (m.figures.linkBytes ?? NaN) / 1e6;
+    group.units.push(m.scenario === 'S1' ? units : m.scenario === 'S2' ? 1 : m.scenario === 'S5' ? linkMegabytes : units / 1e6);
   }
   const rows: string[] = [];
   for (const [key, g] of groups) {
