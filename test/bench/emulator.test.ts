@@ -205,8 +205,8 @@ test('strip option removes Sec-WebSocket-Extensions from upgrade requests only',
     }
     assert.equal(heads.length, 2);
     assert.ok(!/sec-websocket-extensions/i.test(heads[0] ?? ''), heads[0]);
-    assert.ok(/Sec-WebSocket-Key/.test(heads[0] ?? ''));
-    assert.ok(/Sec-WebSocket-Extensions: kept/.test(heads[1] ?? ''));
+    assert.ok(/Sec-WebSocket-Key/.test(heads[0] ?? ''), '/Sec-WebSocket-Key/.test(heads[0] ?? \'\')');
+    assert.ok(/Sec-WebSocket-Extensions: kept/.test(heads[1] ?? ''), '/Sec-WebSocket-Extensions: kept/.test(heads[1] ?? \'\')');
     const stats = emulator.stats();
     assert.equal(stats.upgradeRequests, 1);
     assert.equal(stats.upgradesOfferingDeflate, 1);
