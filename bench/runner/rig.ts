@@ -63,6 +63,10 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         options.secretFile,
         '--links',
         '2',
+        // Edge and gateway share this host: shared memory would carry blobs around the emulated link.
+        // The colocated scenario (S8) is where shm is measured.
+        '--shm',
+        'false',
       ], options.codeRoot);
       proxies.push(edge);
       behindUrl = edge.url;
