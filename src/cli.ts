@@ -43,12 +43,16 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
   let isReady = () => false;
   let linkStats: () => Record<string, number> | undefined = () => undefined;
-  const admin = config.adminListen ? await startAdmin(config.adminListen, role, log, { isReady: () => isReady(), linkStats: () => linkStats() }) : undefined;
+  let payloadStats: () => Record<string, number> | undefined = () => undefined;
+  const admin = config.adminListen
+    ? await startAdmin(config.adminListen, role, log, { isReady: () => isReady(), linkStats: () => linkStats(), payloadStats: () => payloadStats() })
+    : undefined;
   const handle = role === 'edge'
     ? await startEdge(config as EdgeConfig, { secret, log })
     : await startGateway(config as GatewayConfig, { secret, log });
   isReady = 'pool' in handle ? () => handle.pool.readyLinks.length > 0 : () => true;
   linkStats = () => ({ ...handle.linkStats });
+  payloadStats = () => handle.payloadMetrics();
   // A machine-readable line on stdout so scripts and benchmarks know when and where the role listens.
   process.stdout.write(JSON.stringify({ event: 'listening', role, url: handle.url, port: handle.port, admin: admin?.url }) + '\n');
   let stopping = false;

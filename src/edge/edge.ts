@@ -20,7 +20,7 @@ import { wsLinkTransport } from '../net/ws-link-transport.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession } from '../observe/events.js';
-import { linkSettings, linkCodecFactory, LINK_PATH } from '../roles/link-setup.js';
+import { commonSessionOptions, linkSettings, LINK_PATH } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
@@ -69,17 +69,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         session: ({ capabilities, linkId, peerId, shmPairId }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
-          stats: linkStats,
-          maxMessageBytes: config.maxMessageBytes,
-          pingIntervalMs: config.pingIntervalMs,
-          keepaliveTimeoutMs: config.keepaliveTimeoutMs,
-          sendHighWaterBytes: 256 * 1024,
-          codec: linkCodecFactory(config, capabilities)?.(),
-          blobs,
-          onRtt: (rttMs) => {
-            blobs?.observeRtt(rttMs);
-            publishLink({ role: 'edge', linkId, event: 'rtt', rttMs });
-          },
+            ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
           onStreamOpenReply: (stream, ok, payload) => {
             const resolve = pendingOpens.get(stream);
             pendingOpens.delete(stream);

@@ -22,7 +22,7 @@ import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
 import { publishLink, publishSession } from '../observe/events.js';
-import { LINK_PATH, linkCodecFactory, linkSettings } from '../roles/link-setup.js';
+import { LINK_PATH, commonSessionOptions, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
@@ -94,18 +94,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         session: ({ capabilities, linkId, peerId, shmPairId }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
-          stats: linkStats,
-          maxMessageBytes: config.maxMessageBytes,
-          pingIntervalMs: config.pingIntervalMs,
-          keepaliveTimeoutMs: config.keepaliveTimeoutMs,
-          sendHighWaterBytes: 256 * 1024,
-          codec: linkCodecFactory(config, capabilities)?.(),
-          blobs,
-          onRtt: (rttMs) => {
-            blobs?.observeRtt(rttMs);
-            publishLink({ role: 'gateway', linkId, event: 'rtt', rttMs });
-          },
-          onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),
+            ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
+            onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),
           };
         },
       });

@@ -8,10 +8,11 @@ import { createMetrics, type LinkStatsSource } from './metrics.js';
 export interface AdminSources {
   isReady: () => boolean;
   linkStats: LinkStatsSource;
+  payloadStats: LinkStatsSource;
 }
 
 export async function startAdmin(address: string, role: string, log: Logger, sources: AdminSources): Promise<{ url: string; close(): Promise<void> }> {
-  const metrics = createMetrics(role, sources.linkStats);
+  const metrics = createMetrics(role, sources.linkStats, sources.payloadStats);
   const isReady = sources.isReady;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -19,7 +19,7 @@ const LINK_COUNTERS: Array<[string, string, string]> = [
   ['payloadBytesSent', 'hypha_accel_payload_bytes_sent_total', 'Payload-plane bytes sent (after dedupe and compression, frame headers included).'],
 ];
 
-export function createMetrics(role: string, linkStats: LinkStatsSource = () => undefined): { registry: Registry; close(): void } {
+export function createMetrics(role: string, linkStats: LinkStatsSource = () => undefined, payloadStats: LinkStatsSource = () => undefined): { registry: Registry; close(): void } {
   const registry = new Registry();
   registry.setDefaultLabels({ role });
   const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by direction and hop.', labelNames: ['direction', 'hop', 'opcode'], registers: [registry] });
@@ -41,6 +41,18 @@ export function createMetrics(role: string, linkStats: LinkStatsSource = () => u
       },
     });
   }
+
+  // The payload plane's own counters (blobs, chunks, dedupe hits, compression, shm), one series per stat.
+  new Gauge({
+    name: 'hypha_accel_payload',
+    help: 'Payload-plane counters summed over live peer pairs (see docs/payload.md for each stat).',
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [stat, value] of Object.entries(payloadStats() ?? {})) if (Number.isFinite(value)) this.set({ stat }, value);
+    },
+  });
 
   const onMessage = (m: unknown) => {
     const e = m as MessageEvent;

@@ -2,7 +2,8 @@
 // codec each link gets when both sides enabled it.
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
-import type { LinkCodec } from '../link/link-session.js';
+import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkStats } from '../link/link-session.js';
+import { publishLink, type RoleName } from '../observe/events.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 
@@ -23,4 +24,34 @@ export function linkSettings(config: CommonConfig): LinkSettings {
 export function linkCodecFactory(config: CommonConfig, negotiated: string[]): (() => LinkCodec) | undefined {
   if (!config.codec || !negotiated.includes(CODEC_CAPABILITY)) return undefined;
   return () => createLinkCodec({ maxMessageBytes: config.maxMessageBytes });
+}
+
+/** Bytes handed to a link socket and not yet written before the scheduler waits (bounds head-of-line delay). */
+const SEND_HIGH_WATER_BYTES = 256 * 1024;
+
+export interface LinkSessionContext {
+  role: RoleName;
+  config: CommonConfig;
+  linkStats: LinkStats;
+  linkId: string;
+  capabilities: string[];
+  blobs?: LinkBlobPlane & { observeRtt(rttMs: number): void };
+}
+
+/** The session options both roles share; each adds its own stream-open handler. */
+export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSessionOptions, 'local' | 'peer'> {
+  const { role, config, linkId, blobs } = context;
+  return {
+    stats: context.linkStats,
+    maxMessageBytes: config.maxMessageBytes,
+    pingIntervalMs: config.pingIntervalMs,
+    keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+    sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
+    codec: linkCodecFactory(config, context.capabilities)?.(),
+    blobs,
+    onRtt: (rttMs) => {
+      blobs?.observeRtt(rttMs);
+      publishLink({ role, linkId, event: 'rtt', rttMs });
+    },
+  };
 }
