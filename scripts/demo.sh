@@ -5,4 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/setup-python.sh
-exec node --import tsx scripts/demo.ts "$@"
+node --import tsx scripts/demo.ts "$@"
+# A short side-by-side on the emulated `wan` link (20 ms one way, 100 Mbit/s): direct vs accelerated.
+echo
+echo "side by side on an emulated wan link (direct with deflate / without / through the pair):"
+node --import tsx bench/run.ts --demo --out "$(mktemp -d)"
