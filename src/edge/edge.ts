@@ -70,13 +70,13 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
             ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
-          onStreamOpenReply: (stream, ok, payload) => {
-            const resolve = pendingOpens.get(stream);
-            pendingOpens.delete(stream);
-            if (!resolve) return;
-            if (ok) resolve({ ok: true, ...decodeOpenReply(payload) });
-            else resolve({ ok: false, ...decodeOpenFailure(payload) });
-          },
+            onStreamOpenReply: (stream, ok, payload) => {
+              const resolve = pendingOpens.get(stream);
+              pendingOpens.delete(stream);
+              if (!resolve) return;
+              if (ok) resolve({ ok: true, ...decodeOpenReply(payload) });
+              else resolve({ ok: false, ...decodeOpenFailure(payload) });
+            },
           };
         },
       }),
