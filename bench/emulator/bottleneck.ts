@@ -3,6 +3,7 @@
 // serialisation. Flows are opaque to it: it only counts their bytes and hands pieces back in order.
 
 import type { LinkShape } from './profiles.js';
+import { Deque } from '../../src/link/deque.js';
 
 /** Marks the end of a flow's byte stream; it travels through the queues like data, taking no time. */
 export const END_OF_STREAM: unique symbol = Symbol('end-of-stream');
@@ -47,47 +48,14 @@ function pieceBytes(piece: Piece): number {
   return piece === END_OF_STREAM ? 0 : piece.length;
 }
 
-/** FIFO of items with an advancing head index (no O(n) shift). */
-class ItemQueue<T> {
-  private items: T[] = [];
-  private head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-  shift(): T | undefined {
-    const item = this.items[this.head];
-    if (item === undefined) return undefined;
-    this.head += 1;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  /** Replaces the head item (used to leave the unserved tail of a sliced buffer in place). */
-  replaceHead(item: T): void {
-    this.items[this.head] = item;
-  }
-  removeWhere(predicate: (item: T) => boolean): void {
-    this.items = this.items.slice(this.head).filter((item) => !predicate(item));
-    this.head = 0;
-  }
-}
-
 export class Bottleneck {
   private readonly opts: Required<BottleneckOptions>;
   /** fifo: every piece in arrival order. */
-  private readonly fifo = new ItemQueue<Queued>();
+  private readonly fifo = new Deque<Queued>();
   /** fq: one queue per flow, and the round-robin ring of flows with data. */
-  private readonly perFlow = new Map<BottleneckFlow, ItemQueue<Piece>>();
-  private readonly ring = new ItemQueue<BottleneckFlow>();
-  private readonly delayLine = new ItemQueue<Delayed>();
+  private readonly perFlow = new Map<BottleneckFlow, Deque<Piece>>();
+  private readonly ring = new Deque<BottleneckFlow>();
+  private readonly delayLine = new Deque<Delayed>();
   private queuedBytes = 0;
   private queuedItems = 0;
   private linkFreeAtMs = 0;
@@ -130,7 +98,7 @@ export class Bottleneck {
     } else {
       let queue = this.perFlow.get(flow);
       if (!queue) {
-        queue = new ItemQueue<Piece>();
+        queue = new Deque<Piece>();
         this.perFlow.set(flow, queue);
       }
       if (queue.length === 0) this.ring.push(flow);

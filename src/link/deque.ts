@@ -26,6 +26,17 @@ export class Deque<T> {
     return item;
   }
 
+  /** Replaces the head item in place (e.g. the unsent tail of a partly served buffer). */
+  replaceHead(item: T): void {
+    if (this.head < this.items.length) this.items[this.head] = item;
+  }
+
+  /** Drops every item matching the predicate, keeping the order of the rest (O(n); for rare clean-ups). */
+  removeWhere(predicate: (item: T) => boolean): void {
+    this.items = this.items.slice(this.head).filter((item) => !predicate(item as T));
+    this.head = 0;
+  }
+
   clear(): void {
     this.items = [];
     this.head = 0;
