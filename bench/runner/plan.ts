@@ -66,7 +66,7 @@ export function defaultPlan(mode: Mode): RunPlan {
 export const NOT_YET_RUNNABLE: Partial<Record<ScenarioId, string>> = {
   S6: 'fan-in of 500 idle + 50 active clients needs a many-connection client driver not built yet; the pair\'s idle-session RSS is in bench/relay-overhead',
   S7: 'link blip needs session resume across links (issue: sessions outlive links), not in the relay pair yet; the emulator offers blackhole()/resetAll() for it',
-  S8: 'colocated shared-memory path not built yet (payload plane issue)',
+  S8: 'colocated scenario driver not built yet; the shm path exists and bench/payload/shm-colocated.ts measures it standalone',
 };
 
 /** Figures shown in the summary, per scenario, and whether higher is better. */
