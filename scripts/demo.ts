@@ -82,7 +82,11 @@ async function main(): Promise<void> {
       const blobs = await metric(proxy.admin, 'hypha_accel_blobs_sent_total');
       const blobBytes = await metric(proxy.admin, 'hypha_accel_blob_bytes_in_total');
       const payloadBytes = await metric(proxy.admin, 'hypha_accel_payload_bytes_sent_total');
-      if (blobs > 0) say(`${role.padEnd(8)} sent ${blobs} large messages as blobs: ${(blobBytes / 1e6).toFixed(2)} MB -> ${(payloadBytes / 1e6).toFixed(2)} MB on the link (dedupe + compression)`);
+      const viaShm = await metric(proxy.admin, 'hypha_accel_payload{', 'stat="shmBlobsSent"');
+      if (blobs > 0) {
+        say(`${role.padEnd(8)} sent ${blobs} large messages as blobs: ${(blobBytes / 1e6).toFixed(2)} MB -> ${(payloadBytes / 1e6).toFixed(2)} MB on the link` +
+          (viaShm > 0 ? ` (${viaShm} through shared memory: edge and gateway share this host)` : ' (dedupe + compression)'));
+      }
     }
     const rttCount = await metric(edge.admin, 'hypha_accel_link_rtt_seconds_count');
     say(`links up: ${await metric(edge.admin, 'hypha_accel_links{')}, keep-alive RTT samples so far: ${rttCount}`);
