@@ -347,7 +347,11 @@ export async function httpServiceCall(
     init.headers = { "content-type": "application/json" };
     init.body = JSON.stringify(opts.args ?? {});
   }
-  const res = await fetch(target, init);
+  return readResult(await fetch(target, init));
+}
+
+/** Status and body of a response; the body parsed as JSON when it is JSON, else kept as text. */
+async function readResult(res: Response): Promise<HttpCallResult> {
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -360,15 +364,7 @@ export async function httpServiceCall(
 
 /** GET {url}/health/liveness. */
 export async function livenessCheck(url: string, timeoutMs = 10_000): Promise<HttpCallResult> {
-  const res = await fetch(`${url.replace(/\/+$/, "")}/health/liveness`, { signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* keep text */
-  }
-  return { status: res.status, body };
+  return readResult(await fetch(`${url.replace(/\/+$/, "")}/health/liveness`, { signal: AbortSignal.timeout(timeoutMs) }));
 }
 
 export interface RpcStreamCheck {
