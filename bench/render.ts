@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { ProfileResult } from './runner/orchestrate.js';
+import type { ProfileResult } from './runner/results.js';
 import type { RunPlan } from './runner/plan.js';
 import { writeReport, type RunMeta } from './runner/report.js';
 

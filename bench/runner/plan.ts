@@ -62,12 +62,8 @@ export function defaultPlan(mode: Mode): RunPlan {
   }
 }
 
-/** Scenarios that need features other issues are building; reported as "not run: <reason>". */
-export const NOT_YET_RUNNABLE: Partial<Record<ScenarioId, string>> = {
-  S6: 'fan-in of 500 idle + 50 active clients needs a many-connection client driver not built yet; the pair\'s idle-session RSS is in bench/relay-overhead',
-  S7: 'link blip needs session resume across links (issue: sessions outlive links), not in the relay pair yet; the emulator offers blackhole()/resetAll() for it',
-  S8: 'colocated scenario driver not built yet; the shm path exists and bench/payload/shm-colocated.ts measures it standalone',
-};
+/** Scenarios that cannot run yet, reported as "not run: <reason>" (empty when every driver exists). */
+export const NOT_YET_RUNNABLE: Partial<Record<ScenarioId, string>> = {};
 
 /** Figures shown in the summary, per scenario, and whether higher is better. */
 export const HEADLINE_FIGURES: Record<string, { key: string; higherIsBetter: boolean; unit: string }[]> = {
@@ -94,5 +90,23 @@ export const HEADLINE_FIGURES: Record<string, { key: string; higherIsBetter: boo
     { key: 'bP50Ms', higherIsBetter: false, unit: 'ms' },
     { key: 'bP99Ms', higherIsBetter: false, unit: 'ms' },
     { key: 'aSeconds', higherIsBetter: false, unit: 's' },
+  ],
+  S6: [
+    { key: 'activeCallsPerSec', higherIsBetter: true, unit: 'calls/s' },
+    { key: 'activeP50Ms', higherIsBetter: false, unit: 'ms' },
+    { key: 'activeP99Ms', higherIsBetter: false, unit: 'ms' },
+    { key: 'rssPerSessionKiB', higherIsBetter: false, unit: 'KiB/session' },
+    { key: 'cpuUsPerMessage', higherIsBetter: false, unit: 'µs/message' },
+    { key: 'messagesPerCoreSec', higherIsBetter: true, unit: 'messages/s per proxy core' },
+  ],
+  S7: [
+    { key: 'callsLost', higherIsBetter: false, unit: 'calls' },
+    { key: 'reconnects', higherIsBetter: false, unit: 'reconnects' },
+    { key: 'servicesReRegistered', higherIsBetter: true, unit: 'fraction of services callable after' },
+    { key: 'recoverySeconds', higherIsBetter: false, unit: 's after the outage ends' },
+  ],
+  S8: [
+    { key: 'seconds', higherIsBetter: false, unit: 's' },
+    { key: 'mbPerSec', higherIsBetter: true, unit: 'MB/s' },
   ],
 };

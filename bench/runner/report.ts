@@ -8,7 +8,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { profileShape } from '../emulator/profiles.js';
 import { renderBarChart } from './charts.js';
-import type { ProfileResult } from './orchestrate.js';
+import type { ProfileResult } from './results.js';
 import { REPO_ROOT, VENV_PYTHON } from './paths.js';
 import type { RunPlan } from './plan.js';
 import { summarise, type SummaryRow } from './summary.js';

@@ -8,7 +8,8 @@ import { PyClient } from './py-client.js';
 import { startProxy, type ProxyProcess } from './proxies.js';
 import type { ProcSample } from './proc-stats.js';
 
-export type Arm = 'direct-deflate' | 'direct-plain' | 'accel';
+/** accel-shm: the accelerated pair with shared memory on, only for the colocated scenario (S8). */
+export type Arm = 'direct-deflate' | 'direct-plain' | 'accel' | 'accel-shm';
 export type Topology = 'T1' | 'T2';
 export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel'];
 
@@ -52,7 +53,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   let emulator: LinkEmulator | undefined;
   try {
     let behindUrl: string;
-    if (options.arm === 'accel') {
+    if (options.arm === 'accel' || options.arm === 'accel-shm') {
       const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile], options.codeRoot);
       proxies.push(gateway);
       emulator = await startLinkEmulator({ target: { host: '127.0.0.1', port: gateway.port }, shape });
@@ -66,7 +67,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         // Edge and gateway share this host: shared memory would carry blobs around the emulated link.
         // The colocated scenario (S8) is where shm is measured.
         '--shm',
-        'false',
+        String(options.arm === 'accel-shm'),
       ], options.codeRoot);
       proxies.push(edge);
       behindUrl = edge.url;

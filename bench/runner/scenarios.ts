@@ -4,15 +4,14 @@
 
 import { linkBytesBetween, proxyCostBetween, type Rig } from './rig.js';
 import { runBootstrap } from './py-client.js';
+import type { Figures, ProxyCost } from './results.js';
 import { percentile } from './stats.js';
-
-export type Figures = Record<string, number>;
 
 export interface ScenarioOutput {
   variant: string;
   figures: Figures;
   /** CPU seconds per proxy during this measurement, and its peak RSS so far. */
-  proxyCost: Record<string, { cpuSeconds: number; peakRssBytes: number }>;
+  proxyCost: Record<string, ProxyCost>;
 }
 
 export interface Sizes {
@@ -25,14 +24,14 @@ export interface Sizes {
   s5Bytes: number;
 }
 
-function callerOf(rig: Rig, index = 0) {
+export function callerOf(rig: Rig, index = 0) {
   const caller = rig.callers[index];
   if (!caller) throw new Error(`rig ${rig.options.label} has no caller ${index}`);
   return caller;
 }
 
 /** Wraps a measured body with link-byte and proxy-cost accounting. */
-async function measured(rig: Rig, variant: string, body: () => Promise<Figures>, perLinkUnit?: number): Promise<ScenarioOutput> {
+export async function measured(rig: Rig, variant: string, body: () => Promise<Figures>, perLinkUnit?: number): Promise<ScenarioOutput> {
   const before = rig.snapshot();
   const figures = await body();
   const after = rig.snapshot();

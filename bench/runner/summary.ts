@@ -2,7 +2,7 @@
 // of each arm and the accelerated arm's factor against direct-with-deflate (>1 means better).
 
 import { HEADLINE_FIGURES } from './plan.js';
-import type { Measurement } from './orchestrate.js';
+import type { Measurement } from './results.js';
 import type { Arm } from './rig.js';
 import { median, spread } from './stats.js';
 
