@@ -15,7 +15,7 @@ import { runProfile } from './runner/orchestrate.js';
 import { killDescendants } from './runner/descendants.js';
 import { RESULTS_DIR } from './runner/paths.js';
 import { ALL_SCENARIOS, defaultPlan, type Mode, type ScenarioId } from './runner/plan.js';
-import { collectMeta, summaryTable, writeReport } from './runner/report.js';
+import { collectMeta, colocatedTable, summaryTable, writeReport } from './runner/report.js';
 import type { Topology } from './runner/rig.js';
 import { summarise } from './runner/summary.js';
 
@@ -83,7 +83,9 @@ async function main(): Promise<void> {
       const result = await runProfile(plan, { hyphaUrl: hypha.url, codeRoot: code.root, secretFile, progress }, profile);
       const meta = collectMeta(plan, started, HYPHA_SERVER_ENV, code.commit);
       const files = await writeReport(plan, meta, result, opts.out, `${stamp}${mode === 'full' ? '' : `-${mode}`}`);
-      process.stdout.write(`\n## ${profile}\n\n${summaryTable(summarise(result.measurements))}\n\nreport: ${files.md}\n`);
+      const rows = summarise(result.measurements);
+      const colocated = colocatedTable(rows);
+      process.stdout.write(`\n## ${profile}\n\n${summaryTable(rows)}\n${colocated ? `\n${colocated}\n` : ''}\nreport: ${files.md}\n`);
     }
   } finally {
     await hypha.stop();

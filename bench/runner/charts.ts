@@ -9,6 +9,7 @@ const ARM_LABELS: Record<string, string> = {
   'direct-deflate': 'direct (deflate)',
   'direct-plain': 'direct (no deflate)',
   accel: 'accelerated',
+  'accel-shm': 'accelerated, shared memory',
 };
 
 export async function renderBarChart(rows: readonly SummaryRow[], title: string, unit: string): Promise<string> {

@@ -60,7 +60,7 @@ export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Reco
   };
 }
 
-const ARM_ORDER = ['direct-deflate', 'direct-plain', 'accel'] as const;
+type ArmName = 'direct-deflate' | 'direct-plain' | 'accel' | 'accel-shm';
 
 function fmt(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
@@ -69,7 +69,7 @@ function fmt(value: number | undefined): string {
   return value.toFixed(3);
 }
 
-function cellText(row: SummaryRow, arm: (typeof ARM_ORDER)[number]): string {
+function cellText(row: SummaryRow, arm: ArmName): string {
   const cell = row.arms[arm];
   if (!cell) return '–';
   if (cell.n === 0) return cell.errors ? `error (${cell.errors})` : '–';
@@ -77,15 +77,37 @@ function cellText(row: SummaryRow, arm: (typeof ARM_ORDER)[number]): string {
   return `${fmt(cell.median)}${range}${cell.errors ? ` +${cell.errors} err` : ''}`;
 }
 
+const factorText = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
+
+/** The main table: every scenario but S8, three arms and the accelerated arm's factors. */
 export function summaryTable(rows: readonly SummaryRow[]): string {
   const lines = [
     '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | accelerated | accel vs deflate | accel vs no-deflate |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
-    const f = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
+    if (row.scenario === 'S8') continue;
     lines.push(
-      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${f(row.accelFactorVsDeflate)} | ${f(row.accelFactorVsPlain)} |`,
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${factorText(row.accelFactorVsDeflate)} | ${factorText(row.accelFactorVsPlain)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** S8 (colocated): the pair with shared memory against the same pair over loopback TCP, and direct. */
+export function colocatedTable(rows: readonly SummaryRow[]): string {
+  const s8 = rows.filter((row) => row.scenario === 'S8');
+  if (s8.length === 0) return '';
+  const lines = [
+    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | pair over TCP | pair with shm | shm vs TCP | shm vs direct (deflate) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of s8) {
+    const shm = row.arms['accel-shm'];
+    const direct = row.arms['direct-deflate'];
+    const vsDirect = shm && direct && shm.n > 0 && direct.n > 0 ? (row.higherIsBetter ? shm.median / direct.median : direct.median / shm.median) : undefined;
+    lines.push(
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${cellText(row, 'accel-shm')} | ${factorText(row.shmFactorVsTcp)} | ${factorText(vsDirect)} |`,
     );
   }
   return lines.join('\n');
@@ -170,6 +192,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       '',
       summaryTable(rows),
       '',
+      ...(colocatedTable(rows) ? ['## S8 colocated (edge and gateway on one host): shared memory vs loopback TCP', '', colocatedTable(rows), ''] : []),
       '## Deflate and proxy cost per rig',
       '',
       '| rig | deflate | proxies (CPU seconds over the rig\'s life, peak RSS) |',

@@ -1,9 +1,24 @@
-// S8 (S3 with edge and gateway on one host): driver not built yet; the scenario is reported as not run.
+// S8 colocated: S3 (bulk arrays) with edge and gateway on one host, where blobs can cross through
+// shared memory. The figure is the pair with shm against the same pair over loopback TCP; the direct
+// arms show what a client has without the pair. Unshaped loopback is the colocated link, so S8 runs
+// with the lan profile only.
 
+import { interleave, withRigs } from './arms.js';
 import type { RunPlan } from './plan.js';
 import type { ProfileResult, RunContext } from './results.js';
-import type { Topology } from './rig.js';
+import type { Arm, Topology } from './rig.js';
+import { runS3 } from './scenarios.js';
 
-export async function runS8(_plan: RunPlan, _ctx: RunContext, result: ProfileResult, topology: Topology): Promise<void> {
-  result.notRun.push({ scenario: 'S8', topology, reason: 'driver not built yet' });
+export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel', 'accel-shm'];
+
+export async function runS8(plan: RunPlan, ctx: RunContext, result: ProfileResult, topology: Topology): Promise<void> {
+  if (result.profile !== 'lan') {
+    result.notRun.push({ scenario: 'S8', topology, reason: 'colocated means an unshaped loopback between edge and gateway: S8 runs with the lan profile' });
+    return;
+  }
+  await withRigs(ctx, result, { profile: result.profile, topology, discipline: 'fifo', callerCount: 1, arms: S8_ARMS }, 'S8', async (set) => {
+    for (const kind of plan.sizes.s3Kinds) {
+      await interleave(plan, ctx, result, { profile: result.profile, topology, scenario: 'S8', tag: kind }, set, (rig) => runS3(rig, plan.sizes, kind));
+    }
+  });
 }
