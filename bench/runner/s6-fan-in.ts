@@ -1,9 +1,289 @@
-// S6 (fan-in of 500 idle + 50 active clients): driver not built yet; the scenario is reported as not run.
+// S6 fan-in: 500 idle + 50 active real hypha-rpc clients through one edge (or, in the direct arms, through
+// the emulated link straight to hypha). Per arm and repetition:
+//   1. one Python process (bench/clients/fan_in.py) opens the idle connections, at most 20 handshakes at a
+//      time; a second one opens the active connections and gets the echo service on each;
+//   2. proxy RSS is sampled before any connect and again once all connections are up (accelerated arm),
+//      then proxy CPU over a 3 s quiet phase (all sessions open, no calls: the cost of holding them);
+//   3. after a short unmeasured warm-up, every active client calls echo(~200 B) in a loop, one call at a
+//      time, for a fixed duration; every answer is checked in the client. Proxy CPU is the /proc delta of
+//      edge + gateway over exactly this phase;
+//   4. everything disconnects and the processes exit; the driver waits until the sockets the clients held
+//      (edge sockets in the accelerated arm, emulator connections in the direct arms) are gone, so
+//      repetitions never accumulate sessions. A session that does not go away fails the measurement.
+//
+// What "a message" is (client-side count, the proxies' metrics port is not enabled by the rig): one hypha
+// RPC WebSocket message relayed end to end through the proxy pair (edge + gateway) once. An echo call is
+// a request (caller -> server) and a reply (server -> caller). In T1 only the caller is behind the edge,
+// so a call is 2 messages through the pair; in T2 the service is behind the edge too, so the request also
+// goes server -> service and the reply service -> server through the pair: 4 messages per call. The idle
+// clients' keep-alive pings (hypha-rpc sends {"type":"ping"} every 20 s per connection, about 25/s for
+// 500 clients) cost proxy CPU in the active phase but are not counted, which slightly overstates
+// cpuUsPerMessage (by well under the per-call traffic: 25/s against thousands of messages/s).
+//
+// Counts: 500 idle + 50 active is the committed default. HYPHA_ACCEL_BENCH_S6_IDLE, _ACTIVE and _SECONDS
+// override them for quick development runs only; the counts are part of the variant name, so a reduced
+// run can never be mistaken for the full one.
 
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { interleave, withRigs } from './arms.js';
+import { BenchError } from './bench-error.js';
+import { REPO_ROOT, VENV_PYTHON } from './paths.js';
 import type { RunPlan } from './plan.js';
-import type { ProfileResult, RunContext } from './results.js';
-import type { Topology } from './rig.js';
+import type { Figures, ProfileResult, RunContext } from './results.js';
+import type { Rig, Topology } from './rig.js';
+import { measured, type ScenarioOutput } from './scenarios.js';
+import { percentile } from './stats.js';
 
-export async function runS6(_plan: RunPlan, _ctx: RunContext, result: ProfileResult, topology: Topology): Promise<void> {
-  result.notRun.push({ scenario: 'S6', topology, reason: 'driver not built yet' });
+const FAN_IN_PATH = join(REPO_ROOT, 'bench/clients/fan_in.py');
+
+function envCount(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_USAGE', `${name}=${raw} is not a count`);
+  return value;
+}
+
+export const S6_IDLE_CLIENTS = envCount('HYPHA_ACCEL_BENCH_S6_IDLE', 500);
+export const S6_ACTIVE_CLIENTS = envCount('HYPHA_ACCEL_BENCH_S6_ACTIVE', 50);
+/** Length of the measured active phase, seconds. */
+export const S6_ACTIVE_SECONDS = envCount('HYPHA_ACCEL_BENCH_S6_SECONDS', 15);
+const WARMUP_SECONDS = 2;
+/** Handshakes in flight at once per fan-in process (hypha admits connections with bounded concurrency). */
+const CONNECT_CONCURRENCY = 20;
+/** Settle time after the last connect before RSS is sampled (lets allocation bursts of the handshakes pass). */
+const SETTLE_MS = 2000;
+/** Seconds with every session open and no calls, to see the proxies' cost of holding idle sessions. */
+const QUIET_SECONDS = 3;
+/** How long sockets may take to close after every client disconnected. */
+const DRAIN_DEADLINE_MS = 30_000;
+
+type Answer = Record<string, unknown> & { ok: boolean; error?: string };
+
+/** One bench/clients/fan_in.py process: JSON-line requests, answers by id, bounded deadlines. */
+class FanInProcess {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>();
+  private readonly stderrTail: string[] = [];
+  private exited = false;
+  private readonly exit: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess, readonly label: string) {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 30) this.stderrTail.shift();
+    });
+    this.exit = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exited = true;
+        const error = new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${label} exited (${code ?? signal}): ${this.stderr()}`);
+        for (const waiter of this.pending.values()) waiter.reject(error);
+        this.pending.clear();
+        resolve();
+      });
+    });
+  }
+
+  static async start(label: string, readyTimeoutMs = 60_000): Promise<FanInProcess> {
+    const child = spawn(VENV_PYTHON, [FAN_IN_PATH], { cwd: REPO_ROOT, env: { ...process.env, PYTHONUNBUFFERED: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = new FanInProcess(child, label);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_TIMEOUT', `${label} not ready`)), readyTimeoutMs);
+      timer.unref();
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let message: Answer & { id?: number; event?: string };
+        try {
+          message = JSON.parse(line);
+        } catch {
+          return; // hypha-rpc may print; only our JSON lines count
+        }
+        if (message.event === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        }
+        if (typeof message.id !== 'number') return;
+        const waiter = proc.pending.get(message.id);
+        proc.pending.delete(message.id);
+        waiter?.resolve(message);
+      });
+      void proc.exit.then(() => reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${label} died: ${proc.stderr()}`)));
+    });
+    return proc;
+  }
+
+  stderr(): string {
+    return this.stderrTail.slice(-8).join('\n');
+  }
+
+  request(op: string, args: Record<string, unknown>, timeoutMs: number): Promise<Answer> {
+    if (this.exited) return Promise.reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${this.label} is gone`));
+    const id = this.nextId++;
+    return new Promise<Answer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_TIMEOUT', `${this.label}: ${op} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, {
+        resolve: (answer) => {
+          clearTimeout(timer);
+          if (answer.ok) resolve(answer);
+          else reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_WRONG_RESULT', `${this.label}: ${op}: ${answer.error}`));
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      this.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
+    });
+  }
+
+  /** Closes stdin (the process disconnects what is left and exits); SIGKILL after a deadline. */
+  async stop(deadlineMs = 40_000): Promise<void> {
+    if (this.exited) return;
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), deadlineMs);
+    timer.unref();
+    await this.exit;
+    clearTimeout(timer);
+  }
+}
+
+/** Open sockets of a process (listeners, links and client sessions), from /proc/<pid>/fd. */
+function socketCount(pid: number): number {
+  let count = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) count += 1;
+    } catch {
+      // closed while listing
+    }
+  }
+  return count;
+}
+
+/** Sockets that carry the clients' sessions: the edge's in the accelerated arm, the emulator's otherwise. */
+function clientSockets(rig: Rig): number {
+  const edge = rig.proxies.find((p) => p.role === 'edge');
+  return edge ? socketCount(edge.pid) : rig.emulator.stats().connectionsOpen;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<ScenarioOutput[]> {
+  const sessions = S6_IDLE_CLIENTS + S6_ACTIVE_CLIENTS;
+  const label = `${rig.options.label}/S6`;
+  const procs: FanInProcess[] = [];
+  try {
+    const idle = S6_IDLE_CLIENTS > 0 ? await FanInProcess.start(`${label}/idle`) : undefined;
+    if (idle) procs.push(idle);
+    const active = await FanInProcess.start(`${label}/active`);
+    procs.push(active);
+
+    const socketsBefore = clientSockets(rig);
+    const before = rig.snapshot();
+    const connectStarted = performance.now();
+    const idleAnswer = idle
+      ? await idle.request('connect', { server_url: rig.behindUrl, count: S6_IDLE_CLIENTS, concurrency: CONNECT_CONCURRENCY }, 300_000)
+      : { seconds: 0 };
+    const activeAnswer = await active.request(
+      'connect',
+      { server_url: rig.behindUrl, count: S6_ACTIVE_CLIENTS, concurrency: CONNECT_CONCURRENCY, service_id: rig.serviceId },
+      120_000,
+    );
+    const connectSeconds = (performance.now() - connectStarted) / 1000;
+    await sleep(SETTLE_MS);
+    const connected = rig.snapshot();
+    const socketsConnected = clientSockets(rig);
+    // Quiet phase: all sessions open, no calls; what the proxies spend just holding them (keep-alives).
+    await sleep(QUIET_SECONDS * 1000);
+    const quiet = rig.snapshot();
+    if (socketsConnected - socketsBefore < sessions) {
+      throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `only ${socketsConnected - socketsBefore} new client sockets for ${sessions} sessions`);
+    }
+
+    await active.request('run', { seconds: WARMUP_SECONDS }, (WARMUP_SECONDS + 60) * 1000); // unmeasured
+    let run: Answer | undefined;
+    const output = await measured(rig, variant, async () => {
+      run = await active.request('run', { seconds: S6_ACTIVE_SECONDS }, (S6_ACTIVE_SECONDS + 120) * 1000);
+      const latencies = run.latencies_ms as number[];
+      const calls = run.calls as number;
+      return {
+        activeCallsPerSec: calls / (run.seconds as number),
+        activeP50Ms: percentile(latencies, 0.5),
+        activeP99Ms: percentile(latencies, 0.99),
+      };
+    });
+    const calls = run!.calls as number;
+    const messagesPerCall = topology === 'T1' ? 2 : 4;
+    const messages = calls * messagesPerCall;
+    const figures: Figures = output.figures;
+    Object.assign(figures, {
+      sessions,
+      idleSessions: S6_IDLE_CLIENTS,
+      activeSessions: S6_ACTIVE_CLIENTS,
+      calls,
+      activeSeconds: run!.seconds as number,
+      minCallsPerActiveClient: run!.min_calls_per_client as number,
+      messagesPerCall,
+      messages,
+      connectSeconds,
+      idleConnectSeconds: idleAnswer.seconds as number,
+      activeConnectSeconds: activeAnswer.seconds as number,
+      clientSocketsOpened: socketsConnected - socketsBefore,
+    });
+    const edgeCost = output.proxyCost.edge;
+    const gatewayCost = output.proxyCost.gateway;
+    if (edgeCost && gatewayCost) {
+      const cpuSeconds = edgeCost.cpuSeconds + gatewayCost.cpuSeconds;
+      const quietCpu = (role: 'edge' | 'gateway') => (quiet.proxies[role]?.cpuSeconds ?? NaN) - (connected.proxies[role]?.cpuSeconds ?? NaN);
+      const rssKiBPerSession = (role: 'edge' | 'gateway') => {
+        const a = before.proxies[role]?.rssBytes ?? NaN;
+        const b = connected.proxies[role]?.rssBytes ?? NaN;
+        return (b - a) / sessions / 1024;
+      };
+      Object.assign(figures, {
+        rssPerSessionKiB: rssKiBPerSession('edge'),
+        gatewayRssPerSessionKiB: rssKiBPerSession('gateway'),
+        edgeRssBeforeMiB: (before.proxies.edge?.rssBytes ?? NaN) / 2 ** 20,
+        edgeRssConnectedMiB: (connected.proxies.edge?.rssBytes ?? NaN) / 2 ** 20,
+        gatewayRssBeforeMiB: (before.proxies.gateway?.rssBytes ?? NaN) / 2 ** 20,
+        gatewayRssConnectedMiB: (connected.proxies.gateway?.rssBytes ?? NaN) / 2 ** 20,
+        // CPU share (cores) of edge + gateway while the sessions sat idle, before the active phase.
+        quietProxyCores: (quietCpu('edge') + quietCpu('gateway')) / QUIET_SECONDS,
+        edgeCpuSeconds: edgeCost.cpuSeconds,
+        gatewayCpuSeconds: gatewayCost.cpuSeconds,
+        // /proc CPU times tick at 10 ms; over a 15 s phase that is well under 1% of the total.
+        cpuUsPerMessage: cpuSeconds > 0 ? (cpuSeconds * 1e6) / messages : NaN,
+        messagesPerCoreSec: cpuSeconds > 0 ? messages / cpuSeconds : NaN,
+      });
+    }
+
+    // Disconnect everything and check the sessions are gone before the next measurement.
+    const disconnected = await Promise.all(procs.map((p) => p.request('disconnect', {}, 120_000)));
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    const until = Date.now() + DRAIN_DEADLINE_MS;
+    let left = clientSockets(rig) - socketsBefore;
+    while (left > 0 && Date.now() < until) {
+      await sleep(250);
+      left = clientSockets(rig) - socketsBefore;
+    }
+    if (left > 0) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${left} client sockets still open ${DRAIN_DEADLINE_MS} ms after every client disconnected`);
+    figures.disconnectSeconds = Math.max(...disconnected.map((d) => d.seconds as number));
+    return [output];
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+}
+
+export async function runS6(plan: RunPlan, ctx: RunContext, result: ProfileResult, topology: Topology): Promise<void> {
+  const profile = result.profile;
+  const variant = `${S6_IDLE_CLIENTS}idle+${S6_ACTIVE_CLIENTS}active`;
+  await withRigs(ctx, result, { profile, topology, discipline: 'fifo', callerCount: 0 }, 'S6', async (set) => {
+    await interleave(plan, ctx, result, { profile, topology, scenario: 'S6', tag: variant }, set, (rig) => fanIn(rig, topology, variant));
+  });
 }
