@@ -157,6 +157,139 @@ class Client:
             raise AssertionError(f"wrong digest: {got} != {expected}")
         return {"seconds": seconds, "nbytes": int(arr.nbytes)}
 
+    # --- S7 (link outage) ops: they survive failures and count them instead of raising, except for a
+    # wrong answer, which always raises. Times are this process's perf_counter seconds (see op_now).
+
+    def _watch(self):
+        """Counts this connection's reconnections, once installed (idempotent). hypha-rpc 0.21.47 fires the
+        RPC event "connected" from the connection's on_connected hook on every successful (re)open after
+        connect_to_server, and "services_registered" after re-registering services; the connection's
+        disconnect handler is wrapped to count link losses it noticed."""
+        if getattr(self, "watch", None) is not None:
+            return self.watch
+        watch = {"connected": 0, "disconnected": 0, "registered_ok": 0, "registered_failed": 0, "last_connected_t": None}
+        rpc = self.server.rpc
+
+        def on_connected(_info):
+            watch["connected"] += 1
+            watch["last_connected_t"] = time.perf_counter()
+
+        def on_registered(info):
+            if info and not info.get("failed"):
+                watch["registered_ok"] += 1
+            else:
+                watch["registered_failed"] += 1
+
+        def on_registration_failed(_info):
+            watch["registered_failed"] += 1
+
+        rpc.on("connected", on_connected)
+        rpc.on("services_registered", on_registered)
+        rpc.on("services_registration_failed", on_registration_failed)
+        conn = rpc._connection
+        inner = conn._handle_disconnected
+
+        def on_disconnected(reason=None):
+            watch["disconnected"] += 1
+            if inner:
+                return inner(reason)
+
+        conn._handle_disconnected = on_disconnected
+        self.watch = watch
+        return watch
+
+    async def op_conn_state(self, req):
+        """Reconnection counters and whether the connection is up and not reconnecting."""
+        watch = self._watch()
+        conn = self.server.rpc._connection
+        ws = conn._websocket
+        is_open = ws is not None and getattr(ws.state, "name", str(ws.state)) == "OPEN"
+        return {
+            "connected": watch["connected"],
+            "disconnected": watch["disconnected"],
+            "registered_ok": watch["registered_ok"],
+            "registered_failed": watch["registered_failed"],
+            "last_connected_t": watch["last_connected_t"],
+            "open": is_open,
+            "reconnecting": conn._reconnected_event is not None,
+            "closed": bool(conn._closed),
+            "t": time.perf_counter(),
+        }
+
+    async def op_now(self, req):
+        return {"t": time.perf_counter()}
+
+    async def _timed_echo(self, i, timeout_s):
+        """One checked echo with a deadline: (t_start, t_end, outcome) with outcome ok/timeout/error text."""
+        payload = small_payload(i)
+        t0 = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(self.service.echo(payload), timeout_s)
+        except asyncio.TimeoutError:
+            return (t0, time.perf_counter(), "timeout")
+        except Exception as exc:  # a call that raised is a lost call, counted by the runner
+            return (t0, time.perf_counter(), f"{type(exc).__name__}: {str(exc)[:160]}")
+        if result != payload:
+            raise AssertionError(f"call {i}: wrong echo {str(result)[:80]}")
+        return (t0, time.perf_counter(), "ok")
+
+    async def op_blip_calls(self, req):
+        """Sequential checked echoes until op_stop(loop); a call that times out or raises is recorded and
+        the loop goes on. Returns every call as [t_start, t_end, outcome]."""
+        stop = asyncio.Event()
+        self.stops[req["loop"]] = stop
+        timeout_s = float(req.get("timeout_s", 15))
+        base = int(req.get("base", 0))
+        calls, i = [], 0
+        while not stop.is_set():
+            calls.append(list(await self._timed_echo(base + i, timeout_s)))
+            i += 1
+        return {"calls": calls}
+
+    async def op_probe_until_ok(self, req):
+        """From now, starts a checked echo every interval_s (each with its own deadline) until one succeeds
+        or deadline_s passes; returns every probe as [t_start, t_end, outcome] once all have ended."""
+        timeout_s = float(req.get("timeout_s", 15))
+        interval_s = float(req.get("interval_s", 0.25))
+        deadline = time.perf_counter() + float(req.get("deadline_s", 30))
+        base = int(req.get("base", 1_000_000))
+        done = asyncio.Event()
+        tasks = []
+
+        async def probe(i):
+            out = await self._timed_echo(base + i, timeout_s)
+            if out[2] == "ok":
+                done.set()
+            return out
+
+        i = 0
+        while not done.is_set() and time.perf_counter() < deadline:
+            tasks.append(asyncio.ensure_future(probe(i)))
+            i += 1
+            try:
+                await asyncio.wait_for(done.wait(), interval_s)
+            except asyncio.TimeoutError:
+                pass
+        probes = await asyncio.gather(*tasks)
+        return {"probes": [list(p) for p in probes]}
+
+    async def op_blip_bulk(self, req):
+        """Like op_bulk, but a timeout or a raised call is reported (upload_ok False) instead of raised.
+        A wrong digest still raises."""
+        arr, expected = self.array_for(req["kind"], int(req["nbytes"]), int(req.get("variant", 0)))
+        t0 = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(self.service.digest(arr), float(req.get("timeout_s", 30)))
+        except asyncio.TimeoutError:
+            return {"upload_ok": False, "t_start": t0, "t_end": time.perf_counter(), "outcome": "timeout"}
+        except Exception as exc:
+            return {"upload_ok": False, "t_start": t0, "t_end": time.perf_counter(), "outcome": f"{type(exc).__name__}: {str(exc)[:160]}"}
+        t1 = time.perf_counter()
+        got = {"sha256": result["sha256"], "shape": list(result["shape"]), "dtype": result["dtype"]}
+        if got != expected:
+            raise AssertionError(f"wrong digest: {got} != {expected}")
+        return {"upload_ok": True, "t_start": t0, "t_end": t1, "seconds": t1 - t0, "nbytes": int(arr.nbytes), "outcome": "ok"}
+
     async def op_disconnect(self, req):
         if self.server:
             await self.server.disconnect()
