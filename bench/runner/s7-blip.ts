@@ -10,6 +10,11 @@
 // the first successful call completed after it; a probe echo is started every 250 ms from the outage end
 // so a sequential call stuck until its deadline does not hide a recovered connection). Every echo and the
 // upload's digest are checked in the client; a wrong answer fails the measurement.
+// Extra figures: probesLost (recovery probes that failed: calls made while the connections come back),
+// callerReconnectedAtSeconds/serviceReconnectedAtSeconds (when each re-open completed, from the outage
+// end), uploadFailedAfterSeconds (a failed upload raised early, or timed out at UPLOAD_TIMEOUT_S).
+// After each measurement both clients must be connected again and the service callable within
+// SETTLE_TIMEOUT_MS, or the measurement is an error (and the next one on that rig says so up front).
 
 import { interleave, withRigs } from './arms.js';
 import { BenchError } from './bench-error.js';
@@ -165,7 +170,7 @@ async function runBlip(rig: Rig, work: Work, outage: Outage, s3Bytes: number, no
       figures.maxCallSeconds = Math.max(...calls.map((r) => r[1] - r[0]));
     } else {
       figures.uploadOk = upload?.upload_ok ? 1 : 0;
-      figures.uploadSeconds = upload?.upload_ok ? (upload.seconds as number) : NaN;
+      if (upload?.upload_ok) figures.uploadSeconds = upload.seconds as number;
       // When a failed upload gave up: at its deadline (timeout) or earlier (an error was raised).
       if (upload && !upload.upload_ok) figures.uploadFailedAfterSeconds = (upload.t_end as number) - (upload.t_start as number);
       figures.outageDuringUpload = workEndedBeforeOutage ? 0 : 1;
