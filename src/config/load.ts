@@ -19,6 +19,7 @@ export interface CommonConfig {
   drainTimeoutMs: number;
   endpointDeflate: boolean;
   codec: boolean;
+  pacing: boolean;
   payload: boolean;
   payloadMinBytes: number;
   payloadStoreBytes: number;

@@ -50,6 +50,7 @@ export const SETTINGS: SettingSpec[] = [
   setting('drainTimeoutMs', BOTH, positiveInt(0, 600000), 'MS', 'On SIGTERM: deadline for sessions to close and links to drain before exit.', 10000),
   setting('endpointDeflate', BOTH, bool, 'BOOL', 'Negotiate permessage-deflate on the local hop (client-edge / gateway-hypha). Off: compressing on loopback only burns CPU.', false),
   setting('codec', BOTH, bool, 'BOOL', 'Transcode hypha messages on the link (both sides must enable it; otherwise raw).', true),
+  setting('pacing', BOTH, bool, 'BOOL', 'Pace each link to about twice its measured bandwidth-delay product (the peer acknowledges bytes), so queued bulk data never sits in socket buffers ahead of small calls. Both sides must enable it.', true),
   setting('payload', BOTH, bool, 'BOOL', 'Move large binary messages through the payload plane: content-defined dedupe and per-chunk compression (both sides must enable it).', true),
   setting('payloadMinBytes', BOTH, positiveInt(1024, 1 << 30), 'BYTES', 'Binary messages at least this large (and larger than one link frame) travel as blobs.', 65536),
   setting('payloadStoreBytes', BOTH, positiveInt(1 << 20, 64 * 1024 * 1024 * 1024), 'BYTES', 'Bytes of chunks each side keeps per peer for dedupe (bounded LRU).', 256 * 1024 * 1024),

@@ -18,6 +18,7 @@ export const FrameType = {
   CLOSE: 0x14,
   WINDOW: 0x15,
   PAYLOAD: 0x16,
+  ACK: 0x17,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));

@@ -1,6 +1,8 @@
 // One established link (after the handshake): demultiplexes received frames to streams, schedules sent
 // frames (link control first, then control/rpc/bulk classes, round-robin across streams, a stream's own
 // frames always in order), keeps the link alive with PING/PONG (RTT measured) and fails it on silence.
+// With pacing negotiated, frames wait in the scheduler (not in socket buffers) once the link has about
+// twice its bandwidth-delay product unacknowledged, so later small calls still overtake queued bulk.
 import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
 import { Deque } from './deque.js';
 import {
@@ -10,6 +12,7 @@ import {
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { AckPolicy, SendPacer } from './pacing.js';
 
 /** What a link needs of its transport (a WebSocket in production, an in-memory pipe in tests). */
 export interface LinkTransport {
@@ -71,6 +74,8 @@ export interface LinkSessionOptions {
   /** Bytes handed to the transport and not yet written before the scheduler waits. */
   sendHighWaterBytes: number;
   codec?: LinkCodec;
+  /** Both sides speak ACK frames: pace sending to the measured bandwidth-delay product. */
+  pacing?: boolean;
   clock?: Clock;
   /** Called when the peer opens a stream (gateway side). */
   onStreamOpen?: (stream: Stream, open: Uint8Array) => void;
@@ -96,12 +101,19 @@ export class LinkSession {
   private nextLocalStreamId = 1;
   private readonly stats: LinkStats;
   private readonly closeListeners: Array<(error: AccelError | undefined) => void> = [];
+  private readonly pacer: SendPacer | undefined;
+  private readonly acks: AckPolicy | undefined;
+  private ackTimer: TimerHandle | undefined;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
     this.stats = options.stats ?? newLinkStats();
     this.lastHeardMs = this.clock.now();
     this.pingTimer = this.clock.setInterval(() => this.keepalive(), options.pingIntervalMs);
+    if (options.pacing) {
+      this.pacer = new SendPacer({ clock: this.clock });
+      this.acks = new AckPolicy();
+    }
     options.blobs?.attach((frame) => this.sendPayloadFrame(frame));
   }
 
@@ -215,8 +227,14 @@ export class LinkSession {
     this.pumping = true;
     try {
       while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
-        const frame = this.linkControl.shift() ?? this.nextStreamFrame() ?? this.payloadFrames.shift();
+        let frame = this.linkControl.shift();
+        if (!frame) {
+          if (this.pacer && !this.pacer.open()) break; // link control (incl. ACKs) is never held back
+          frame = this.nextStreamFrame() ?? this.payloadFrames.shift();
+        }
         if (!frame) break;
+        // ACK frames are not themselves acknowledged (both sides leave them out of the count).
+        if (this.pacer && frame[0] !== FrameType.ACK) this.pacer.onSent(frame.length);
         this.inflightBytes += frame.length;
         this.stats.framesSent++;
         this.stats.frameBytesSent += frame.length;
@@ -272,6 +290,7 @@ export class LinkSession {
     this.lastHeardMs = this.clock.now();
     this.stats.framesReceived++;
     this.stats.frameBytesReceived += data.length;
+    if (this.acks && data[0] !== FrameType.ACK) this.countReceived(data.length);
     try {
       this.handleFrame(decodeFrame(data, maxLinkMessageBytes(this.options.local.maxFrameBytes)));
     } catch (error) {
@@ -286,6 +305,8 @@ export class LinkSession {
         return;
       case FrameType.PONG:
         return this.handlePong(frame.payload);
+      case FrameType.ACK:
+        return this.handleAck(frame.payload);
       case FrameType.GOAWAY: {
         const { code, reason } = decodeCodeReason(frame.payload);
         const name = errorCodeForGoaway(code) ?? 'HYPHA_ACCEL_ERR_PROTOCOL';
@@ -381,6 +402,37 @@ export class LinkSession {
     this.forgetIfDone(stream);
   }
 
+  // ---- pacing ----
+
+  /** Acknowledges at once after AckPolicy.everyBytes, otherwise within ACK_DELAY_MS (one timer at most). */
+  private countReceived(bytes: number): void {
+    if (this.acks!.onReceived(bytes)) this.sendAck();
+    else if (this.ackTimer === undefined) this.ackTimer = this.clock.setTimeout(() => this.sendAck(), ACK_DELAY_MS);
+  }
+
+  private sendAck(): void {
+    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (!this.acks!.pending) return;
+    const count = Buffer.allocUnsafe(8);
+    count.writeDoubleBE(this.acks!.take(), 0);
+    this.sendLinkFrame(FrameType.ACK, 0, count);
+  }
+
+  private handleAck(payload: Uint8Array): void {
+    if (!this.pacer) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'ACK frame on a link without pacing');
+    if (payload.length !== 8) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK payload must be 8 bytes');
+    const cumulative = new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+    if (!Number.isSafeInteger(cumulative) || cumulative < 0) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK count must be a non-negative integer');
+    this.pacer.onAck(cumulative);
+    this.pump();
+  }
+
+  /** Bytes unacknowledged and the current allowance (pacing only), for metrics and tests. */
+  get pacingState(): { inFlightBytes: number; windowBytes: number } | undefined {
+    return this.pacer && { inFlightBytes: this.pacer.inFlightBytes, windowBytes: this.pacer.windowBytes };
+  }
+
   // ---- keep-alive ----
 
   private keepalive(): void {
@@ -422,6 +474,7 @@ export class LinkSession {
     }
     this.closed = true;
     this.clock.clearInterval(this.pingTimer);
+    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
     this.transport.close(spec.wsClose || 1000, error.code);
     this.abortAll(error);
     this.notifyClosed(error);
@@ -432,6 +485,7 @@ export class LinkSession {
     if (this.closed) return;
     this.closed = true;
     this.clock.clearInterval(this.pingTimer);
+    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
     this.abortAll(error);
     this.notifyClosed(error);
   }
@@ -446,6 +500,9 @@ export class LinkSession {
     this.options.blobs?.close(error.message);
   }
 }
+
+/** How long a small unacknowledged amount may wait for company before its ACK goes out. */
+const ACK_DELAY_MS = 5;
 
 export function asAccelError(error: unknown): AccelError {
   if (error instanceof AccelError) return error;

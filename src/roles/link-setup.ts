@@ -11,12 +11,17 @@ import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 export const LINK_PATH = '/.hypha-accel/link';
 
 export const CODEC_CAPABILITY = 'codec-v1';
+export const PACING_CAPABILITY = 'pacing-v1';
 
 export function linkSettings(config: CommonConfig): LinkSettings {
   return {
     windowBytes: config.windowBytes,
     maxFrameBytes: config.maxFrameBytes,
-    capabilities: [...(config.codec ? [CODEC_CAPABILITY] : []), ...(config.payload ? [PAYLOAD_CAPABILITY] : [])],
+    capabilities: [
+      ...(config.codec ? [CODEC_CAPABILITY] : []),
+      ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
+      ...(config.pacing ? [PACING_CAPABILITY] : []),
+    ],
   };
 }
 
@@ -48,6 +53,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
+    pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     blobs,
     onRtt: (rttMs) => {
       blobs?.observeRtt(rttMs);

@@ -1,0 +1,119 @@
+// Keeps a link's bytes in flight near what the path can carry, so the scheduler's priorities hold on the
+// wire. Without it a link socket fills the kernel's send buffer (megabytes) and the bottleneck's queue
+// with bulk data, and a small call queued after it waits behind all of it: head-of-line blocking below
+// the multiplexer. The receiver acknowledges the bytes it took (ACK frames); the sender allows at most
+// twice the estimated bandwidth-delay product unacknowledged, measured BBR-style: a windowed maximum of
+// delivery-rate samples times a windowed minimum of round-trip samples, both taken from the ACKs.
+import type { Clock } from './clock.js';
+import { Deque } from './deque.js';
+
+export interface PacerOptions {
+  clock: Clock;
+  /** Never allow fewer bytes in flight than this (covers start-up and fast local links). */
+  minWindowBytes?: number;
+  /** Multiplier on the estimated bandwidth-delay product (2 lets the rate estimate grow each round). */
+  gain?: number;
+  /** How long a maximum delivery-rate or minimum round-trip sample stays valid. */
+  filterWindowMs?: number;
+}
+
+interface SentMark {
+  /** Cumulative sent bytes once this frame was handed to the transport. */
+  endOffset: number;
+  sentAtMs: number;
+  /** Cumulative acknowledged bytes, and when that count was reached, at the time this frame was sent. */
+  deliveredAtSend: number;
+  deliveredTimeAtSend: number;
+}
+
+export const DEFAULT_MIN_WINDOW_BYTES = 512 * 1024;
+
+export class SendPacer {
+  private sent = 0;
+  private acked = 0;
+  private ackedAtMs: number;
+  private readonly marks = new Deque<SentMark>();
+  private maxRate = 0; // bytes per ms
+  private maxRateAtMs = -Infinity;
+  private minRttMs = Infinity;
+  private minRttAtMs = -Infinity;
+  private readonly minWindow: number;
+  private readonly gain: number;
+  private readonly filterWindowMs: number;
+
+  constructor(private readonly options: PacerOptions) {
+    this.minWindow = options.minWindowBytes ?? DEFAULT_MIN_WINDOW_BYTES;
+    this.gain = options.gain ?? 2;
+    this.filterWindowMs = options.filterWindowMs ?? 2000;
+    this.ackedAtMs = options.clock.now();
+  }
+
+  get inFlightBytes(): number {
+    return this.sent - this.acked;
+  }
+
+  /** The current allowance of unacknowledged bytes. */
+  get windowBytes(): number {
+    if (!(this.maxRate > 0) || !Number.isFinite(this.minRttMs)) return this.minWindow;
+    return Math.max(this.minWindow, Math.ceil(this.gain * this.maxRate * this.minRttMs));
+  }
+
+  /** True while another frame may go out. */
+  open(): boolean {
+    return this.inFlightBytes < this.windowBytes;
+  }
+
+  onSent(bytes: number): void {
+    this.sent += bytes;
+    this.marks.push({ endOffset: this.sent, sentAtMs: this.options.clock.now(), deliveredAtSend: this.acked, deliveredTimeAtSend: this.ackedAtMs });
+  }
+
+  /** The peer reports the cumulative bytes it has received; stale or impossible counts are ignored. */
+  onAck(cumulativeBytes: number): void {
+    if (cumulativeBytes <= this.acked) return;
+    const now = this.options.clock.now();
+    this.acked = Math.min(cumulativeBytes, this.sent);
+    this.ackedAtMs = now;
+    let newest: SentMark | undefined;
+    for (let mark = this.marks.peek(); mark && mark.endOffset <= this.acked; mark = this.marks.peek()) newest = this.marks.shift();
+    if (!newest) return;
+    const rtt = now - newest.sentAtMs;
+    if (rtt <= this.minRttMs || now - this.minRttAtMs > this.filterWindowMs) {
+      this.minRttMs = rtt;
+      this.minRttAtMs = now;
+    }
+    const interval = now - newest.deliveredTimeAtSend;
+    if (interval > 0) {
+      const rate = (this.acked - newest.deliveredAtSend) / interval;
+      if (rate >= this.maxRate || now - this.maxRateAtMs > this.filterWindowMs) {
+        this.maxRate = rate;
+        this.maxRateAtMs = now;
+      }
+    }
+  }
+}
+
+/** Receiver side: counts bytes taken and says when to acknowledge them. */
+export class AckPolicy {
+  private received = 0;
+  private lastAcked = 0;
+
+  /** @param everyBytes acknowledge at once when this many bytes are unacknowledged; smaller amounts wait for a short timer. */
+  constructor(readonly everyBytes = 32 * 1024) {}
+
+  /** Counts a received frame; true when an ACK should go out now. */
+  onReceived(bytes: number): boolean {
+    this.received += bytes;
+    return this.received - this.lastAcked >= this.everyBytes;
+  }
+
+  get pending(): boolean {
+    return this.received > this.lastAcked;
+  }
+
+  /** The cumulative count to send, marking it acknowledged. */
+  take(): number {
+    this.lastAcked = this.received;
+    return this.received;
+  }
+}

@@ -1,0 +1,142 @@
+// Link pacing: the estimator (SendPacer) on a fake clock, the receiver's ACK policy, and LinkSession
+// holding frames in its scheduler once the window is full, so a later small message still goes first.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameType, decodeFrame, encodeFrame, FrameClass, type Frame } from '../../src/link/frame.js';
+import { AckPolicy, DEFAULT_MIN_WINDOW_BYTES, SendPacer } from '../../src/link/pacing.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { RecordingHandler, StreamAcceptor, createSessionPair, testSettings, until, type PipeEnd } from '../helpers/link-pair.js';
+
+const frames = (end: PipeEnd): Frame[] => end.sent.map((b) => decodeFrame(b, 1 << 24));
+const nonAckBytes = (end: PipeEnd): number => end.sent.filter((b) => b[0] !== FrameType.ACK).reduce((n, b) => n + b.length, 0);
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test('SendPacer: the minimum window until samples exist, then gain x max delivery rate x min RTT', () => {
+  const clock = new FakeClock();
+  const pacer = new SendPacer({ clock, minWindowBytes: 1000, gain: 2 });
+  assert.equal(pacer.windowBytes, 1000);
+  // 100 frames of 10 kB sent at once, acknowledged over 50 ms: 1e6 bytes in 50 ms = 20,000 B/ms.
+  for (let i = 0; i < 100; i++) pacer.onSent(10_000);
+  assert.equal(pacer.inFlightBytes, 1_000_000);
+  assert.equal(pacer.open(), false, 'in flight beyond the window closes it');
+  clock.advance(40); // the first frame's round trip: 40 ms
+  pacer.onAck(10_000);
+  clock.advance(10);
+  pacer.onAck(1_000_000);
+  assert.equal(pacer.inFlightBytes, 0);
+  // max rate = 1e6 / 50 ms (the second ack's sample); min RTT = 40 ms (the first frame's).
+  assert.equal(pacer.windowBytes, Math.ceil(2 * (1_000_000 / 50) * 40));
+  assert.equal(pacer.open(), true);
+});
+
+test('SendPacer: stale or impossible ACKs change nothing; old extremes expire after the filter window', () => {
+  const clock = new FakeClock();
+  const pacer = new SendPacer({ clock, minWindowBytes: 100, filterWindowMs: 1000 });
+  pacer.onSent(5000);
+  clock.advance(10);
+  pacer.onAck(5000);
+  const fast = pacer.windowBytes;
+  assert.ok(fast > 100, `a sample raises the window above the minimum (${fast})`);
+  pacer.onAck(4000); // stale
+  pacer.onAck(5000); // repeat
+  assert.equal(pacer.windowBytes, fast);
+  pacer.onSent(100);
+  pacer.onAck(1e9); // more than was ever sent: clamped to what was sent
+  assert.equal(pacer.inFlightBytes, 0);
+  // Much later, a slow sample replaces the expired fast one.
+  clock.advance(5000);
+  pacer.onSent(1000);
+  clock.advance(100);
+  pacer.onAck(6100);
+  assert.ok(pacer.windowBytes < fast, `the expired maximum gave way (${pacer.windowBytes} < ${fast})`);
+});
+
+test('AckPolicy: acknowledges at once after everyBytes, otherwise leaves it to the timer', () => {
+  const policy = new AckPolicy(100);
+  assert.equal(policy.pending, false);
+  assert.equal(policy.onReceived(60), false);
+  assert.equal(policy.pending, true);
+  assert.equal(policy.onReceived(60), true);
+  assert.equal(policy.take(), 120);
+  assert.equal(policy.pending, false);
+  assert.equal(policy.onReceived(10), false);
+  assert.equal(policy.take(), 130, 'counts are cumulative');
+});
+
+function pacedSetup() {
+  const acceptor = new StreamAcceptor(true);
+  // A stream credit window far above the link window, so the link window is what binds.
+  const settings = testSettings({ maxFrameBytes: 16 * 1024, windowBytes: 16 * 1024 * 1024 });
+  const sessions = createSessionPair({ pacing: true, settings }, { pacing: true, settings, onStreamOpen: acceptor.accept });
+  async function open() {
+    const index = acceptor.streams.length;
+    const stream = sessions.edge.openStream(Buffer.from(JSON.stringify({ sessionId: `s${index}` })));
+    stream.bind(new RecordingHandler(true));
+    await until(() => acceptor.streams.length > index, `stream ${index} accepted`);
+    return { stream, remote: acceptor.streams[index]! };
+  }
+  return { ...sessions, acceptor, open };
+}
+
+test('paced link: without ACKs the sender stops at the window; queued small messages go first once ACKs flow', async () => {
+  const s = pacedSetup();
+  const bulk = await s.open();
+  const rpc = await s.open();
+  // ACKs from the gateway are held back (a slow return path) and released later, in order.
+  let heldAcks: Buffer[] | undefined = [];
+  s.pair.b.outbound = (data) => {
+    if (!heldAcks || data[0] !== FrameType.ACK) return data;
+    heldAcks.push(Buffer.from(data));
+    return null;
+  };
+  const big = Buffer.alloc(4 * 1024 * 1024, 7);
+  bulk.stream.sendMessage(big, false);
+  const sentBefore = nonAckBytes(s.pair.a);
+  await until(() => s.edge.pacingState !== undefined && s.edge.pacingState.inFlightBytes > 0, 'bulk frames in flight');
+  for (let i = 0; i < 50; i++) await turn();
+  const state = s.edge.pacingState!;
+  assert.ok(state.inFlightBytes <= state.windowBytes + 17 * 1024, `in flight ${state.inFlightBytes} stays within the window ${state.windowBytes} (+ one frame)`);
+  assert.ok(nonAckBytes(s.pair.a) - sentBefore <= DEFAULT_MIN_WINDOW_BYTES + 17 * 1024, 'nothing beyond the window reached the transport');
+  rpc.stream.sendMessage(Buffer.from('small call'), false);
+  for (let i = 0; i < 10; i++) await turn();
+  const smallSentEarly = frames(s.pair.a).some((f) => f.type === FrameType.DATA && f.streamId === rpc.stream.id);
+  assert.equal(smallSentEarly, false, 'with the window full, the small call waits in the scheduler, not in the socket');
+  const bulkFramesBefore = frames(s.pair.a).filter((f) => f.type === FrameType.DATA && f.streamId === bulk.stream.id).length;
+  const release = heldAcks!;
+  heldAcks = undefined;
+  for (const ack of release) s.pair.a.inject(ack);
+  await until(() => bulk.remote.handler.messages.length === 1 && rpc.remote.handler.messages.length === 1, 'both messages delivered');
+  const order = frames(s.pair.a).filter((f) => f.type === FrameType.DATA);
+  const smallIndex = order.findIndex((f) => f.streamId === rpc.stream.id);
+  const bulkBeforeSmall = order.slice(0, smallIndex).filter((f) => f.streamId === bulk.stream.id).length;
+  assert.ok(bulkBeforeSmall <= bulkFramesBefore + 1, `the small call went out as soon as the window opened (${bulkBeforeSmall - bulkFramesBefore} bulk frames slipped ahead)`);
+  assert.ok(bulk.remote.handler.messages[0]!.data.equals(big), 'the bulk message arrives intact');
+});
+
+test('paced link: ACKs are not acknowledged, so an idle link goes quiet', async () => {
+  const s = pacedSetup();
+  const a = await s.open();
+  for (let i = 0; i < 20; i++) a.stream.sendMessage(Buffer.alloc(3000, i), false);
+  await until(() => a.remote.handler.messages.length === 20, 'messages delivered');
+  await new Promise((resolve) => setTimeout(resolve, 50)); // past the delayed-ACK timer
+  const acks = () => frames(s.pair.a).filter((f) => f.type === FrameType.ACK).length + frames(s.pair.b).filter((f) => f.type === FrameType.ACK).length;
+  const settled = acks();
+  assert.ok(settled > 0, 'the receiver acknowledged');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(acks(), settled, 'no ACK ping-pong on an idle link');
+  assert.equal(s.edge.pacingState!.inFlightBytes, 0, 'every byte the edge sent was acknowledged');
+});
+
+test('an ACK on a link without pacing is a protocol error; a malformed ACK is BAD_FRAME', async () => {
+  for (const [pacing, payload, code] of [
+    [false, Buffer.alloc(8), 'HYPHA_ACCEL_ERR_PROTOCOL'],
+    [true, Buffer.alloc(3), 'HYPHA_ACCEL_ERR_BAD_FRAME'],
+    [true, Buffer.from([0xff, 0xf0, 0, 0, 0, 0, 0, 0]), 'HYPHA_ACCEL_ERR_BAD_FRAME'],
+  ] as const) {
+    const closed: string[] = [];
+    const { pair } = createSessionPair({ pacing, onClosed: (e) => closed.push(e?.code ?? 'none') }, { pacing });
+    pair.a.inject(encodeFrame({ type: FrameType.ACK, flags: 0, frameClass: FrameClass.CONTROL, streamId: 0, seq: 0, payload }));
+    await until(() => closed.length > 0, 'the link to close');
+    assert.deepEqual(closed, [code], `pacing=${pacing}, ${payload.length}-byte ACK`);
+  }
+});
