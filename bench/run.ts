@@ -56,11 +56,14 @@ async function main(): Promise<void> {
     plan.scenarios = scenarios as ScenarioId[];
   }
   if (opts.topology) plan.topologies = list(opts.topology).map((t) => t.toUpperCase()) as Topology[];
-  if (opts.reps) plan.reps = Math.max(1, Number(opts.reps));
+  if (opts.reps) {
+    plan.reps = Math.max(1, Number(opts.reps));
+    plan.scenarioReps = {};
+  }
 
   const started = new Date();
   const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-  progress(`bench ${mode}: profiles ${plan.profiles.join(',')}, scenarios ${plan.scenarios.join(',')}, topologies ${plan.topologies.join(',')}, ${plan.reps} rep(s)`);
+  progress(`bench ${mode}: profiles ${plan.profiles.join(',')}, scenarios ${plan.scenarios.join(',')}, topologies ${plan.topologies.join(',')}, ${plan.reps} rep(s)${Object.keys(plan.scenarioReps).length ? ` (${Object.entries(plan.scenarioReps).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`);
   const code = opts.liveSrc ? liveSrc() : snapshotCommittedSrc();
   progress(`proxies run from ${code.live ? 'the live working tree' : `a snapshot of commit ${code.commit}`} (${code.root})`);
   // Ctrl-C or a kill ends every process this run started (hypha, clients, proxies), then exits.

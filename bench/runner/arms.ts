@@ -3,7 +3,7 @@
 // pause. Failures are recorded per measurement (never hidden) and progress is printed as it goes.
 
 import type { ProfileName, QueueDiscipline } from '../emulator/profiles.js';
-import type { RunPlan, ScenarioId } from './plan.js';
+import { repsFor, type RunPlan, type ScenarioId } from './plan.js';
 import type { ProfileResult, RunContext } from './results.js';
 import { ARMS, startRig, type Arm, type Rig, type RigOptions, type Topology } from './rig.js';
 import type { ScenarioOutput } from './scenarios.js';
@@ -96,7 +96,8 @@ export async function interleave(
   step: (rig: Rig) => Promise<ScenarioOutput[]>,
 ): Promise<void> {
   const arms = set.arms;
-  for (let rep = 1; rep <= plan.reps; rep += 1) {
+  const reps = repsFor(plan, where.scenario);
+  for (let rep = 1; rep <= reps; rep += 1) {
     const order = arms.map((_, i) => arms[(i + rep - 1) % arms.length]!);
     for (const arm of order) {
       const base = { profile: where.profile, topology: where.topology, scenario: where.scenario, arm, rep };
@@ -105,7 +106,7 @@ export async function interleave(
         result.measurements.push({ ...base, variant: where.tag, error: set.failed.get(arm) ?? 'no rig' });
         continue;
       }
-      const head = `[${where.profile} ${where.topology} ${where.scenario} ${where.tag} rep ${rep}/${plan.reps}] ${arm}`;
+      const head = `[${where.profile} ${where.topology} ${where.scenario} ${where.tag} rep ${rep}/${reps}] ${arm}`;
       try {
         const outputs = await step(rig);
         for (const output of outputs) {

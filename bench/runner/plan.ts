@@ -15,6 +15,8 @@ export interface RunPlan {
   scenarios: ScenarioId[];
   topologies: Topology[];
   reps: number;
+  /** Fewer repetitions for scenarios whose one repetition takes minutes (S6, S7); --reps overrides. */
+  scenarioReps: Partial<Record<ScenarioId, number>>;
   sizes: Sizes;
 }
 
@@ -29,6 +31,7 @@ export function defaultPlan(mode: Mode): RunPlan {
         scenarios: ['S1', 'S3'],
         topologies: ['T1'],
         reps: 1,
+        scenarioReps: {},
         sizes: { s1SequentialCalls: 50, s1ConcurrentCalls: 256, s3Bytes: 4 * MiB, s3Kinds: ['image'], s4Bytes: 4 * MiB, s4Passes: 2, s5Bytes: 8 * MiB },
       };
     case 'demo':
@@ -39,6 +42,7 @@ export function defaultPlan(mode: Mode): RunPlan {
         scenarios: ['S1', 'S3'],
         topologies: ['T1'],
         reps: 1,
+        scenarioReps: {},
         sizes: { s1SequentialCalls: 40, s1ConcurrentCalls: 256, s3Bytes: 16 * MiB, s3Kinds: ['image'], s4Bytes: 4 * MiB, s4Passes: 2, s5Bytes: 8 * MiB },
       };
     case 'quick':
@@ -48,6 +52,7 @@ export function defaultPlan(mode: Mode): RunPlan {
         scenarios: ['S1', 'S3', 'S4'],
         topologies: ['T1', 'T2'],
         reps: 1,
+        scenarioReps: {},
         sizes: { s1SequentialCalls: 60, s1ConcurrentCalls: 640, s3Bytes: 16 * MiB, s3Kinds: ['image', 'weights', 'random'], s4Bytes: 4 * MiB, s4Passes: 3, s5Bytes: 16 * MiB },
       };
     case 'full':
@@ -57,9 +62,15 @@ export function defaultPlan(mode: Mode): RunPlan {
         scenarios: [...ALL_SCENARIOS],
         topologies: ['T1', 'T2'],
         reps: 3,
+        // One S6 repetition is ~1 min per arm (550 real clients connect), one S7 repetition ~20 s per variant.
+        scenarioReps: { S6: 1, S7: 1 },
         sizes: { s1SequentialCalls: 150, s1ConcurrentCalls: 2000, s3Bytes: 64 * MiB, s3Kinds: ['image', 'weights', 'random'], s4Bytes: 16 * MiB, s4Passes: 5, s5Bytes: 64 * MiB },
       };
   }
+}
+
+export function repsFor(plan: RunPlan, scenario: ScenarioId): number {
+  return plan.scenarioReps[scenario] ?? plan.reps;
 }
 
 /** Scenarios that cannot run yet, reported as "not run: <reason>" (empty when every driver exists). */

@@ -185,7 +185,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       `Machine: ${meta.machine.cpuModel}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, Linux ${meta.machine.kernel}. Proxies run from commit ${meta.gitCommit} (pinned for the whole run).`,
       `Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
       `hypha server env: ${Object.entries(meta.hyphaServerEnv).map(([k, v]) => `${k}=${v}`).join(' ')} (rate and admission limits raised so they are not what is measured).`,
-      `Arms, interleaved per repetition (${plan.reps}×): direct with deflate as negotiated by default; direct with Sec-WebSocket-Extensions stripped by the emulator; accelerated (client → edge → link → gateway → hypha). T1: caller behind the link, service beside hypha. T2: both behind the link.`,
+      `Arms, interleaved per repetition (${plan.reps}×${Object.keys(plan.scenarioReps).length ? `; ${Object.entries(plan.scenarioReps).map(([id, n]) => `${id} ${n}×`).join(', ')}` : ''}): direct with deflate as negotiated by default; direct with Sec-WebSocket-Extensions stripped by the emulator; accelerated (client → edge → link → gateway → hypha). T1: caller behind the link, service beside hypha. T2: both behind the link.`,
       meta.clientNote,
       '',
       '## Summary (median, min–max over repetitions; factor > 1 means the accelerated arm is better)',
