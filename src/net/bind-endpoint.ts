@@ -7,6 +7,7 @@ import type { LinkSession } from '../link/link-session.js';
 import type { Stream } from '../link/stream.js';
 import { channels, publishSession, type Direction, type RoleName } from '../observe/events.js';
 import { mirrorClose } from './ws-close.js';
+import { writeCoalescer } from './write-coalescing.js';
 
 export interface EndpointBinding {
   role: RoleName;
@@ -20,10 +21,12 @@ export interface EndpointBinding {
 export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, binding: EndpointBinding): void {
   const { role, sessionId, inbound, log } = binding;
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
+  const coalesce = writeCoalescer(ws);
   stream.bind({
     onMessage(data, isText, written) {
       if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data });
       if (ws.readyState !== WebSocket.OPEN) return written();
+      coalesce();
       ws.send(data, { binary: !isText }, () => written());
     },
     onRemoteClose(code, reason) {

@@ -1,15 +1,18 @@
 // Adapts a `ws` WebSocket carrying a link into the link layer's DuplexTransport.
 import WebSocket from 'ws';
 import type { DuplexTransport } from '../link/establish.js';
+import { writeCoalescer } from './write-coalescing.js';
 
 const CLOSE_GRACE_MS = 2000;
 
 export function wsLinkTransport(ws: WebSocket): DuplexTransport {
+  const coalesce = writeCoalescer(ws);
   const transport: DuplexTransport = {
     onMessage: undefined,
     onClose: undefined,
     send(frame, onWritten) {
       if (ws.readyState !== WebSocket.OPEN) return onWritten(new Error('link socket is not open'));
+      coalesce();
       ws.send(frame, { binary: true }, onWritten);
     },
     close(code, reason) {
