@@ -46,7 +46,7 @@ export const SETTINGS: SettingSpec[] = [
   setting('keepaliveTimeoutMs', BOTH, positiveInt(200, 3600000), 'MS', 'A link silent this long is declared dead.', 30000),
   setting('handshakeTimeoutMs', BOTH, positiveInt(100, 600000), 'MS', 'Deadline for a link handshake.', 10000),
   setting('openTimeoutMs', ['edge'], positiveInt(100, 600000), 'MS', 'Deadline for the gateway to open a session upstream before the upgrade is answered 504.', 15000),
-  setting('linkWaitMs', ['edge'], positiveInt(0, 600000), 'MS', 'How long a new client waits for a ready link before its upgrade is answered 503.', 5000),
+  setting('linkWaitMs', ['edge'], positiveInt(0, 600000), 'MS', 'How long a new client waits for a ready link before its upgrade is answered 503. A link outage shorter than this looks to a connecting client like a stalled network, as it would without the pair.', 10000),
   setting('drainTimeoutMs', BOTH, positiveInt(0, 600000), 'MS', 'On SIGTERM: deadline for sessions to close and links to drain before exit.', 10000),
   setting('endpointDeflate', BOTH, bool, 'BOOL', 'Negotiate permessage-deflate on the local hop (client-edge / gateway-hypha). Off: compressing on loopback only burns CPU.', false),
   setting('codec', BOTH, bool, 'BOOL', 'Transcode hypha messages on the link (both sides must enable it; otherwise raw).', true),
