@@ -301,8 +301,10 @@ def emit(obj):
     sys.stdout.flush()
 
 
-async def serve():
-    client = Client()
+async def serve(target, close):
+    """The JSON-line loop shared by the bench clients: each stdin line {"id", "op", ...} runs
+    target.op_<op>(request) concurrently and answers {"id", "ok", ...}; at end of input, pending requests
+    are cancelled and close() runs (its failure is ignored: the process is exiting)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -310,7 +312,7 @@ async def serve():
 
     async def handle(req):
         try:
-            result = await getattr(client, "op_" + req["op"])(req)
+            result = await getattr(target, "op_" + req["op"])(req)
             emit({"id": req["id"], "ok": True, **result})
         except Exception as exc:  # reported to the runner, which records the failure
             emit({"id": req["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"})
@@ -325,11 +327,15 @@ async def serve():
         task.add_done_callback(tasks.discard)
     for task in list(tasks):
         task.cancel()
+    try:
+        await close()
+    except Exception:
+        pass
+
+
+async def disconnect_client(client):
     if client.server:
-        try:
-            await asyncio.wait_for(client.server.disconnect(), 5)
-        except Exception:
-            pass
+        await asyncio.wait_for(client.server.disconnect(), 5)
 
 
 async def bootstrap(url, service_id):
@@ -358,4 +364,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--bootstrap":
         asyncio.run(bootstrap(sys.argv[2], sys.argv[3]))
     else:
-        asyncio.run(serve())
+        client = Client()
+        asyncio.run(serve(client, lambda: disconnect_client(client)))

@@ -13,19 +13,13 @@
 #   disconnect {}  disconnects every connection (bounded concurrency) and forgets them.
 # On end of stdin the process disconnects whatever is left and exits.
 import asyncio
-import json
 import sys
 import time
 
 from hypha_rpc import connect_to_server
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from bench_client import small_payload  # noqa: E402  (same ~200 B payload as S1)
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+from bench_client import serve, small_payload  # noqa: E402  (the same JSON-line loop and ~200 B payload as S1)
 
 
 class FanIn:
@@ -128,35 +122,6 @@ class FanIn:
         return {"disconnected": len(conns) - len(failures), "failures": len(failures), "seconds": time.perf_counter() - t0}
 
 
-async def serve():
-    fan = FanIn()
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    tasks = set()
-
-    async def handle(req):
-        try:
-            result = await getattr(fan, "op_" + req["op"])(req)
-            emit({"id": req["id"], "ok": True, **result})
-        except Exception as exc:  # reported to the runner, which records the failure
-            emit({"id": req["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"})
-
-    emit({"event": "ready"})
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        task = asyncio.ensure_future(handle(json.loads(line)))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    for task in list(tasks):
-        task.cancel()
-    try:
-        await asyncio.wait_for(fan.op_disconnect({}), 30)
-    except Exception:
-        pass
-
-
 if __name__ == "__main__":
-    asyncio.run(serve())
+    fan = FanIn()
+    asyncio.run(serve(fan, lambda: asyncio.wait_for(fan.op_disconnect({}), 30)))

@@ -1,5 +1,6 @@
-// Drives one bench/clients/bench_client.py process (one real hypha-rpc Python client) over JSON lines:
-// request({op, ...}) resolves with the client's answer or rejects with its error or on a deadline.
+// Drives one Python client process over JSON lines (bench/clients/bench_client.py by default: one real
+// hypha-rpc client; fan_in.py for S6): request({op, ...}) resolves with the client's answer or rejects
+// with its error or on a deadline.
 // Also runs the one-shot bootstrap mode used by S2.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,14 +34,14 @@ export class PyClient {
     });
   }
 
-  static async start(label: string, readyTimeoutMs = 60_000): Promise<PyClient> {
-    const child = spawn(VENV_PYTHON, [CLIENT_PATH], {
+  static async start(label: string, options: { script?: string; readyTimeoutMs?: number } = {}): Promise<PyClient> {
+    const child = spawn(VENV_PYTHON, [options.script ?? CLIENT_PATH], {
       cwd: REPO_ROOT,
       env: { ...process.env, PYTHONUNBUFFERED: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const client = new PyClient(child, label);
-    await client.waitReady(readyTimeoutMs);
+    await client.waitReady(options.readyTimeoutMs ?? 60_000);
     return client;
   }
 
@@ -76,11 +77,12 @@ export class PyClient {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Closes stdin (the process disconnects and exits); SIGKILL after the deadline. */
+  async stop(deadlineMs = 8000): Promise<void> {
     if (this.exited) return;
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.stdin!.end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 8000);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), deadlineMs);
     timer.unref();
     await gone;
     clearTimeout(timer);

@@ -26,14 +26,13 @@
 // override them for quick development runs only; the counts are part of the variant name, so a reduced
 // run can never be mistaken for the full one.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { interleave, withRigs } from './arms.js';
 import { BenchError } from './bench-error.js';
-import { REPO_ROOT, VENV_PYTHON } from './paths.js';
+import { REPO_ROOT } from './paths.js';
 import type { RunPlan } from './plan.js';
+import { PyClient, type ClientAnswer } from './py-client.js';
 import type { Figures, ProfileResult, RunContext } from './results.js';
 import type { Rig, Topology } from './rig.js';
 import { measured, type ScenarioOutput } from './scenarios.js';
@@ -63,98 +62,6 @@ const QUIET_SECONDS = 3;
 /** How long sockets may take to close after every client disconnected. */
 const DRAIN_DEADLINE_MS = 30_000;
 
-type Answer = Record<string, unknown> & { ok: boolean; error?: string };
-
-/** One bench/clients/fan_in.py process: JSON-line requests, answers by id, bounded deadlines. */
-class FanInProcess {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>();
-  private readonly stderrTail: string[] = [];
-  private exited = false;
-  private readonly exit: Promise<void>;
-
-  private constructor(private readonly child: ChildProcess, readonly label: string) {
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > 30) this.stderrTail.shift();
-    });
-    this.exit = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.exited = true;
-        const error = new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${label} exited (${code ?? signal}): ${this.stderr()}`);
-        for (const waiter of this.pending.values()) waiter.reject(error);
-        this.pending.clear();
-        resolve();
-      });
-    });
-  }
-
-  static async start(label: string, readyTimeoutMs = 60_000): Promise<FanInProcess> {
-    const child = spawn(VENV_PYTHON, [FAN_IN_PATH], { cwd: REPO_ROOT, env: { ...process.env, PYTHONUNBUFFERED: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const proc = new FanInProcess(child, label);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_TIMEOUT', `${label} not ready`)), readyTimeoutMs);
-      timer.unref();
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        let message: Answer & { id?: number; event?: string };
-        try {
-          message = JSON.parse(line);
-        } catch {
-          return; // hypha-rpc may print; only our JSON lines count
-        }
-        if (message.event === 'ready') {
-          clearTimeout(timer);
-          resolve();
-        }
-        if (typeof message.id !== 'number') return;
-        const waiter = proc.pending.get(message.id);
-        proc.pending.delete(message.id);
-        waiter?.resolve(message);
-      });
-      void proc.exit.then(() => reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${label} died: ${proc.stderr()}`)));
-    });
-    return proc;
-  }
-
-  stderr(): string {
-    return this.stderrTail.slice(-8).join('\n');
-  }
-
-  request(op: string, args: Record<string, unknown>, timeoutMs: number): Promise<Answer> {
-    if (this.exited) return Promise.reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${this.label} is gone`));
-    const id = this.nextId++;
-    return new Promise<Answer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_TIMEOUT', `${this.label}: ${op} took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      this.pending.set(id, {
-        resolve: (answer) => {
-          clearTimeout(timer);
-          if (answer.ok) resolve(answer);
-          else reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_WRONG_RESULT', `${this.label}: ${op}: ${answer.error}`));
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      this.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
-    });
-  }
-
-  /** Closes stdin (the process disconnects what is left and exits); SIGKILL after a deadline. */
-  async stop(deadlineMs = 40_000): Promise<void> {
-    if (this.exited) return;
-    this.child.stdin!.end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), deadlineMs);
-    timer.unref();
-    await this.exit;
-    clearTimeout(timer);
-  }
-}
-
 /** Open sockets of a process (listeners, links and client sessions), from /proc/<pid>/fd. */
 function socketCount(pid: number): number {
   let count = 0;
@@ -179,11 +86,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<ScenarioOutput[]> {
   const sessions = S6_IDLE_CLIENTS + S6_ACTIVE_CLIENTS;
   const label = `${rig.options.label}/S6`;
-  const procs: FanInProcess[] = [];
+  const procs: PyClient[] = [];
   try {
-    const idle = S6_IDLE_CLIENTS > 0 ? await FanInProcess.start(`${label}/idle`) : undefined;
+    const idle = S6_IDLE_CLIENTS > 0 ? await PyClient.start(`${label}/idle`, { script: FAN_IN_PATH }) : undefined;
     if (idle) procs.push(idle);
-    const active = await FanInProcess.start(`${label}/active`);
+    const active = await PyClient.start(`${label}/active`, { script: FAN_IN_PATH });
     procs.push(active);
 
     const socketsBefore = clientSockets(rig);
@@ -209,7 +116,7 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     }
 
     await active.request('run', { seconds: WARMUP_SECONDS }, (WARMUP_SECONDS + 60) * 1000); // unmeasured
-    let run: Answer | undefined;
+    let run: ClientAnswer | undefined;
     const output = await measured(rig, variant, async () => {
       run = await active.request('run', { seconds: S6_ACTIVE_SECONDS }, (S6_ACTIVE_SECONDS + 120) * 1000);
       const latencies = run.latencies_ms as number[];
@@ -267,7 +174,7 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
 
     // Disconnect everything and check the sessions are gone before the next measurement.
     const disconnected = await Promise.all(procs.map((p) => p.request('disconnect', {}, 120_000)));
-    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    await Promise.all(procs.splice(0).map((p) => p.stop(40_000)));
     const until = Date.now() + DRAIN_DEADLINE_MS;
     let left = clientSockets(rig) - socketsBefore;
     while (left > 0 && Date.now() < until) {
@@ -278,7 +185,7 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     figures.disconnectSeconds = Math.max(...disconnected.map((d) => d.seconds as number));
     return [output];
   } finally {
-    await Promise.all(procs.map((p) => p.stop()));
+    await Promise.all(procs.map((p) => p.stop(40_000)));
   }
 }
 
