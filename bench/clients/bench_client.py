@@ -53,6 +53,10 @@ def small_payload(i):
     return {"text": "hypha-accel small call " + "x" * 120, "n": i, "tags": ["bench", "s1"], "ok": True}
 
 
+# Arrays a client keeps ready (S4 needs a base and its changed copy; older seeds are dropped).
+ARRAYS_KEPT = 4
+
+
 class Client:
     def __init__(self):
         self.server = None
@@ -129,26 +133,33 @@ class Client:
             stop.set()
         return {}
 
-    def array_for(self, kind, nbytes, variant):
-        """(array, digest) for a kind and size; variant > 0 is the base with 1% of its bytes changed."""
-        key = (kind, nbytes, variant)
+    def array_for(self, req):
+        """(array, digest) for a request's kind, nbytes, seed and variant; variant > 0 is the seed's base
+        array with 1% of its bytes changed. Each measurement that must be a first transfer asks for its own
+        seed: the pair deduplicates what it has seen before, so reusing an array would flatter it."""
+        kind, nbytes, variant, seed = req["kind"], int(req["nbytes"]), int(req.get("variant", 0)), int(req.get("seed", 1))
+        key = (kind, nbytes, variant, seed)
         if key not in self.arrays:
-            base_key = (kind, nbytes, 0)
+            base_key = (kind, nbytes, 0, seed)
             if base_key not in self.arrays:
-                base = make_array(kind, nbytes)
+                base = make_array(kind, nbytes, seed)
                 self.arrays[base_key] = (base, digest(base))
             if variant != 0:
                 arr = mutate(self.arrays[base_key][0], 0.01, variant)
                 self.arrays[key] = (arr, digest(arr))
-        return self.arrays[key]
+        entry = self.arrays.pop(key)
+        self.arrays[key] = entry  # most recently used last
+        while len(self.arrays) > ARRAYS_KEPT:
+            self.arrays.pop(next(iter(self.arrays)))
+        return entry
 
     async def op_prepare(self, req):
         t0 = time.perf_counter()
-        self.array_for(req["kind"], int(req["nbytes"]), int(req.get("variant", 0)))
+        self.array_for(req)
         return {"seconds": time.perf_counter() - t0}
 
     async def op_bulk(self, req):
-        arr, expected = self.array_for(req["kind"], int(req["nbytes"]), int(req.get("variant", 0)))
+        arr, expected = self.array_for(req)
         t0 = time.perf_counter()
         result = await self.service.digest(arr)
         seconds = time.perf_counter() - t0
@@ -276,7 +287,7 @@ class Client:
     async def op_blip_bulk(self, req):
         """Like op_bulk, but a timeout or a raised call is reported (upload_ok False) instead of raised.
         A wrong digest still raises."""
-        arr, expected = self.array_for(req["kind"], int(req["nbytes"]), int(req.get("variant", 0)))
+        arr, expected = self.array_for(req)
         t0 = time.perf_counter()
         try:
             result = await asyncio.wait_for(self.service.digest(arr), float(req.get("timeout_s", 30)))

@@ -41,9 +41,15 @@ export interface Rig {
   service: PyClient;
   callers: PyClient[];
   proxies: ProxyProcess[];
+  /** A new array seed for a measurement that must be a first transfer (the pair dedupes repeats). */
+  nextSeed(): number;
   snapshot(): RigSnapshot;
   close(): Promise<void>;
 }
+
+/** The warm-up array's seed, never used by a measurement (so no measurement dedupes against it). */
+const WARMUP_SEED = 7;
+const FIRST_MEASUREMENT_SEED = 1000;
 
 export async function startRig(options: RigOptions): Promise<Rig> {
   const hyphaPort = Number(new URL(options.hyphaUrl).port);
@@ -95,9 +101,11 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       // Warm-up, unmeasured: first calls and the first chunked (message_cache) transfer of a process
       // pay for lazy imports and allocations that no later measurement should carry.
       await caller.request('small_calls', { calls: 10, concurrency: 1 }, 60_000);
-      await caller.request('bulk', { kind: 'random', nbytes: 2 * 1024 * 1024 }, 120_000);
+      await caller.request('bulk', { kind: 'random', nbytes: 2 * 1024 * 1024, seed: WARMUP_SEED }, 120_000);
     }
     const link = emulator;
+    // Every arm runs the same steps in the same order, so the k-th measurement gets the same seed in each.
+    let seed = FIRST_MEASUREMENT_SEED;
     return {
       options,
       emulator: link,
@@ -107,6 +115,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       service,
       callers,
       proxies,
+      nextSeed: () => seed++,
       snapshot: () => ({
         link: link.stats(),
         proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])),

@@ -108,7 +108,8 @@ async function runBlip(rig: Rig, work: Work, outage: Outage, s3Bytes: number, no
   if (!(await settled(clients, 15_000)) || !(await callable(caller, 20_000))) {
     throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${work}-${outage}: rig not usable before the outage (a previous outage left it broken)`);
   }
-  if (work === 'S3') await caller.request('prepare', { kind: 'random', nbytes: s3Bytes }, 120_000);
+  const seed = rig.nextSeed(); // each upload is a first transfer
+  if (work === 'S3') await caller.request('prepare', { kind: 'random', nbytes: s3Bytes, seed }, 120_000);
   const offsets = await Promise.all(clients.map(clockOffset));
   const toClient = (runnerMs: number, i = 0) => runnerMs / 1000 + offsets[i]!;
   const before = await Promise.all(clients.map(connState));
@@ -119,7 +120,7 @@ async function runBlip(rig: Rig, work: Work, outage: Outage, s3Bytes: number, no
     const working =
       work === 'S1'
         ? caller.request('blip_calls', { loop, timeout_s: CALL_TIMEOUT_S }, 120_000)
-        : caller.request('blip_bulk', { kind: 'random', nbytes: s3Bytes, timeout_s: UPLOAD_TIMEOUT_S }, (UPLOAD_TIMEOUT_S + 30) * 1000);
+        : caller.request('blip_bulk', { kind: 'random', nbytes: s3Bytes, seed, timeout_s: UPLOAD_TIMEOUT_S }, (UPLOAD_TIMEOUT_S + 30) * 1000);
     // Observe a failure of the work without waiting for it (it is awaited below).
     let workDone = false;
     working.then(

@@ -86,13 +86,14 @@ export async function runS2(rig: Rig): Promise<ScenarioOutput[]> {
 
 export async function runS3(rig: Rig, sizes: Sizes, kind: string): Promise<ScenarioOutput[]> {
   const caller = callerOf(rig);
-  await caller.request('prepare', { kind, nbytes: sizes.s3Bytes });
+  const seed = rig.nextSeed(); // a first transfer in every repetition
+  await caller.request('prepare', { kind, nbytes: sizes.s3Bytes, seed });
   return [
     await measured(
       rig,
       kind,
       async () => {
-        const answer = await caller.request('bulk', { kind, nbytes: sizes.s3Bytes });
+        const answer = await caller.request('bulk', { kind, nbytes: sizes.s3Bytes, seed });
         const seconds = answer.seconds as number;
         return { seconds, mbPerSec: (answer.nbytes as number) / 1e6 / seconds };
       },
@@ -104,15 +105,16 @@ export async function runS3(rig: Rig, sizes: Sizes, kind: string): Promise<Scena
 export async function runS4(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
   const caller = callerOf(rig);
   const kind = 'image';
-  await caller.request('prepare', { kind, nbytes: sizes.s4Bytes, variant: 0 });
-  await caller.request('prepare', { kind, nbytes: sizes.s4Bytes, variant: 1 });
+  const seed = rig.nextSeed(); // the first pass is a first transfer; later passes repeat it
+  await caller.request('prepare', { kind, nbytes: sizes.s4Bytes, variant: 0, seed });
+  await caller.request('prepare', { kind, nbytes: sizes.s4Bytes, variant: 1, seed });
   const out: ScenarioOutput[] = [];
   for (let pass = 1; pass <= sizes.s4Passes; pass += 1) {
     out.push(
       await measured(
         rig,
         pass === 1 ? 'first' : 'later',
-        async () => ({ seconds: (await caller.request('bulk', { kind, nbytes: sizes.s4Bytes, variant: 0 })).seconds as number }),
+        async () => ({ seconds: (await caller.request('bulk', { kind, nbytes: sizes.s4Bytes, variant: 0, seed })).seconds as number }),
         sizes.s4Bytes,
       ),
     );
@@ -121,7 +123,7 @@ export async function runS4(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
     await measured(
       rig,
       'changed1pct',
-      async () => ({ seconds: (await caller.request('bulk', { kind, nbytes: sizes.s4Bytes, variant: 1 })).seconds as number }),
+      async () => ({ seconds: (await caller.request('bulk', { kind, nbytes: sizes.s4Bytes, variant: 1, seed })).seconds as number }),
       sizes.s4Bytes,
     ),
   );
@@ -132,13 +134,14 @@ export async function runS4(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
 export async function runS5(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
   const uploader = callerOf(rig, 0);
   const prober = callerOf(rig, 1);
-  await uploader.request('prepare', { kind: 'random', nbytes: sizes.s5Bytes });
+  const seed = rig.nextSeed();
+  await uploader.request('prepare', { kind: 'random', nbytes: sizes.s5Bytes, seed });
   await prober.request('small_calls', { calls: 10, concurrency: 1 });
   return [
     await measured(rig, rig.options.discipline, async () => {
       const loop = `s5-${Date.now()}`;
       const probing = prober.request('latency_loop', { loop });
-      const upload = await uploader.request('bulk', { kind: 'random', nbytes: sizes.s5Bytes });
+      const upload = await uploader.request('bulk', { kind: 'random', nbytes: sizes.s5Bytes, seed });
       await prober.request('stop', { loop });
       const latencies = (await probing).latencies_ms as number[];
       return {
