@@ -57,6 +57,6 @@ export const SETTINGS: SettingSpec[] = [
   setting('shm', BOTH, bool, 'BOOL', 'Shared memory when edge and gateway share a host: the link handshake proves both see the same memory-backed directory (shmDir), then large blobs go through segment files there and only a reference crosses the link. Any failure falls back to the link.', true),
   setting('shmDir', BOTH, z.string(), 'PATH', 'Memory-backed directory for shared-memory segments, the same directory on both sides (e.g. a tmpfs or a Kubernetes emptyDir with medium: Memory mounted in both containers). Empty = /dev/shm/hypha-accel-<uid>.', ''),
   setting('shmMaxBytes', BOTH, positiveInt(1 << 20, 64 * 1024 * 1024 * 1024), 'BYTES', 'Bytes of unconsumed shared-memory segments each side may have written per pair; beyond it blobs go over the link.', 1024 * 1024 * 1024),
-  setting('linkBandwidthMbps', BOTH, z.coerce.number().min(0, 'must be >= 0'), 'MBPS', 'Bandwidth of the path between edge and gateway, as a hint for choosing compression (0 = unknown: assume a fast link, lz4 at most).', 0),
+  setting('linkBandwidthMbps', BOTH, z.coerce.number().min(0, 'must be >= 0'), 'MBPS', 'Bandwidth of the path between edge and gateway, as a hint for choosing compression (0 = unknown: assume 1 Gbit/s, capped by what the paced link carries per measured round trip).', 0),
   setting('recordFrames', BOTH, z.string(), 'PATH', 'Debug: append every endpoint message (role, session, direction, opcode, length, sha256) as JSON lines to PATH.', ''),
 ];

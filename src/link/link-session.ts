@@ -44,6 +44,12 @@ export interface LinkStats {
   payloadBytesSent: number;
 }
 
+/** What a link knows of its path: the round trip (pacing's minimum, else the last PING) and its pacing window. */
+export interface LinkState {
+  rttMs: number | undefined;
+  pacingWindowBytes: number | undefined;
+}
+
 export function newLinkStats(): LinkStats {
   return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0, blobsSent: 0, blobBytesIn: 0, payloadBytesSent: 0 };
 }
@@ -53,8 +59,11 @@ export interface LinkBlobPlane {
   /** Binary messages of minBlobBytes..maxBlobBytes (and larger than one frame) travel as blobs. */
   minBlobBytes: number;
   maxBlobBytes: number;
-  /** Called once by the link with the function that emits payload frames to the peer. */
-  attach(emitFrame: (frame: Uint8Array) => void): void;
+  /**
+   * Called once by the link with the function that emits payload frames to the peer, and one that tells
+   * the link's current round trip and pacing window (for the compression policy).
+   */
+  attach(emitFrame: (frame: Uint8Array) => void, linkState: () => LinkState): void;
   sendBlob(bytes: Uint8Array): Promise<number>;
   takeBlob(blobId: number): Promise<Uint8Array>;
   /** A PAYLOAD frame from the peer; throws on a malformed one (the link then fails with BAD_FRAME). */
@@ -104,6 +113,8 @@ export class LinkSession {
   private readonly pacer: SendPacer | undefined;
   private readonly acks: AckPolicy | undefined;
   private ackTimer: TimerHandle | undefined;
+  /** When the last counted link message arrived (the ACK says how long it waited since). */
+  private lastCountedAtMs = 0;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -114,7 +125,10 @@ export class LinkSession {
       this.pacer = new SendPacer({ clock: this.clock });
       this.acks = new AckPolicy();
     }
-    options.blobs?.attach((frame) => this.sendPayloadFrame(frame));
+    options.blobs?.attach(
+      (frame) => this.sendPayloadFrame(frame),
+      () => ({ rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes }),
+    );
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */
@@ -406,6 +420,7 @@ export class LinkSession {
 
   /** Acknowledges at once after AckPolicy.everyBytes, otherwise within ACK_DELAY_MS (one timer at most). */
   private countReceived(bytes: number): void {
+    this.lastCountedAtMs = this.clock.now();
     if (this.acks!.onReceived(bytes)) this.sendAck();
     else if (this.ackTimer === undefined) this.ackTimer = this.clock.setTimeout(() => this.sendAck(), ACK_DELAY_MS);
   }
@@ -414,17 +429,19 @@ export class LinkSession {
     if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     if (!this.acks!.pending) return;
-    const count = Buffer.allocUnsafe(8);
-    count.writeDoubleBE(this.acks!.take(), 0);
-    this.sendLinkFrame(FrameType.ACK, 0, count);
+    const ack = Buffer.allocUnsafe(ACK_PAYLOAD_BYTES);
+    ack.writeDoubleBE(this.acks!.take(), 0);
+    ack.writeUInt32BE(Math.min(0xffffffff, Math.round((this.clock.now() - this.lastCountedAtMs) * 1000)), 8);
+    this.sendLinkFrame(FrameType.ACK, 0, ack);
   }
 
   private handleAck(payload: Uint8Array): void {
     if (!this.pacer) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'ACK frame on a link without pacing');
-    if (payload.length !== 8) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK payload must be 8 bytes');
-    const cumulative = new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+    if (payload.length !== ACK_PAYLOAD_BYTES) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `ACK payload must be ${ACK_PAYLOAD_BYTES} bytes`);
+    const view = new DataView(payload.buffer, payload.byteOffset, ACK_PAYLOAD_BYTES);
+    const cumulative = view.getFloat64(0);
     if (!Number.isSafeInteger(cumulative) || cumulative < 0) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK count must be a non-negative integer');
-    this.pacer.onAck(cumulative);
+    this.pacer.onAck(cumulative, view.getUint32(8) / 1000);
     this.pump();
   }
 
@@ -507,6 +524,8 @@ export class LinkSession {
  * profiles of small concurrent calls showed at ~7% of a proxy's CPU with 5 ms.
  */
 const ACK_DELAY_MS = 20;
+/** ACK payload: f64 cumulative bytes received, u32 microseconds the ACK waited after the last of them. */
+const ACK_PAYLOAD_BYTES = 12;
 
 export function asAccelError(error: unknown): AccelError {
   if (error instanceof AccelError) return error;

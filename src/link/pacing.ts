@@ -3,7 +3,8 @@
 // with bulk data, and a small call queued after it waits behind all of it: head-of-line blocking below
 // the multiplexer. The receiver acknowledges the bytes it took (ACK frames); the sender allows at most
 // twice the estimated bandwidth-delay product unacknowledged, measured BBR-style: a windowed maximum of
-// delivery-rate samples times a windowed minimum of round-trip samples, both taken from the ACKs.
+// delivery-rate samples times a windowed minimum of round-trip samples, both taken from the ACKs. Each ACK
+// says how long the receiver held it (as QUIC's ack_delay does), so lazy ACKs do not inflate the RTT.
 import type { Clock } from './clock.js';
 import { Deque } from './deque.js';
 
@@ -35,7 +36,7 @@ export class SendPacer {
   private readonly marks = new Deque<SentMark>();
   private maxRate = 0; // bytes per ms
   private maxRateAtMs = -Infinity;
-  private minRttMs = Infinity;
+  private minRttMs_ = Infinity;
   private minRttAtMs = -Infinity;
   private readonly minWindow: number;
   private readonly gain: number;
@@ -48,14 +49,19 @@ export class SendPacer {
     this.ackedAtMs = options.clock.now();
   }
 
+  /** The smallest recent round trip, without the receiver's ACK delay; undefined before the first ACK. */
+  get minRttMs(): number | undefined {
+    return Number.isFinite(this.minRttMs_) ? this.minRttMs_ : undefined;
+  }
+
   get inFlightBytes(): number {
     return this.sent - this.acked;
   }
 
   /** The current allowance of unacknowledged bytes. */
   get windowBytes(): number {
-    if (!(this.maxRate > 0) || !Number.isFinite(this.minRttMs)) return this.minWindow;
-    return Math.max(this.minWindow, Math.ceil(this.gain * this.maxRate * this.minRttMs));
+    if (!(this.maxRate > 0) || !Number.isFinite(this.minRttMs_)) return this.minWindow;
+    return Math.max(this.minWindow, Math.ceil(this.gain * this.maxRate * this.minRttMs_));
   }
 
   /** True while another frame may go out. */
@@ -68,8 +74,11 @@ export class SendPacer {
     this.marks.push({ endOffset: this.sent, sentAtMs: this.options.clock.now(), deliveredAtSend: this.acked, deliveredTimeAtSend: this.ackedAtMs });
   }
 
-  /** The peer reports the cumulative bytes it has received; stale or impossible counts are ignored. */
-  onAck(cumulativeBytes: number): void {
+  /**
+   * The peer reports the cumulative bytes it has received, and how long it held the ACK after the last of
+   * them arrived; stale or impossible counts are ignored.
+   */
+  onAck(cumulativeBytes: number, ackDelayMs = 0): void {
     if (cumulativeBytes <= this.acked) return;
     const now = this.options.clock.now();
     this.acked = Math.min(cumulativeBytes, this.sent);
@@ -77,9 +86,9 @@ export class SendPacer {
     let newest: SentMark | undefined;
     for (let mark = this.marks.peek(); mark && mark.endOffset <= this.acked; mark = this.marks.peek()) newest = this.marks.shift();
     if (!newest) return;
-    const rtt = now - newest.sentAtMs;
-    if (rtt <= this.minRttMs || now - this.minRttAtMs > this.filterWindowMs) {
-      this.minRttMs = rtt;
+    const rtt = Math.max(0, now - newest.sentAtMs - ackDelayMs);
+    if (rtt <= this.minRttMs_ || now - this.minRttAtMs > this.filterWindowMs) {
+      this.minRttMs_ = rtt;
       this.minRttAtMs = now;
     }
     const interval = now - newest.deliveredTimeAtSend;

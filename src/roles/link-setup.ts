@@ -40,7 +40,7 @@ export interface LinkSessionContext {
   linkStats: LinkStats;
   linkId: string;
   capabilities: string[];
-  blobs?: LinkBlobPlane & { observeRtt(rttMs: number): void };
+  blobs?: LinkBlobPlane;
 }
 
 /** The session options both roles share; each adds its own stream-open handler. */
@@ -56,7 +56,6 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     blobs,
     onRtt: (rttMs) => {
-      blobs?.observeRtt(rttMs);
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
   };

@@ -3,7 +3,7 @@
 // chunk-hash seed from the shared secret and both instance ids, so they agree without sending it.
 import { createHmac } from 'node:crypto';
 import type { CommonConfig } from '../config/load.js';
-import type { LinkBlobPlane } from '../link/link-session.js';
+import type { LinkBlobPlane, LinkState } from '../link/link-session.js';
 import { PayloadEndpoint, PayloadPair, type ShmChannel } from '../payload/index.js';
 import type { Logger } from '../log.js';
 
@@ -34,27 +34,26 @@ export class PayloadPairs {
    * A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side.
    * `shm`: the pair's segments when this link's handshake proved shared memory (both sides then have it).
    */
-  planeFor(edgeId: string, gatewayId: string, peerId: string, shm?: ShmChannel): LinkBlobPlane & { observeRtt(rttMs: number): void } {
+  planeFor(edgeId: string, gatewayId: string, peerId: string, shm?: ShmChannel): LinkBlobPlane {
     const entry = this.entryFor(edgeId, gatewayId, peerId);
     entry.links++;
     if (shm) this.shmLinks++;
     let endpoint: PayloadEndpoint | undefined;
+    let linkState: (() => LinkState) | undefined;
     let released = false;
     return {
       minBlobBytes: this.config.payloadMinBytes,
       maxBlobBytes: Math.min(MAX_BLOB_BYTES, this.config.maxMessageBytes),
-      attach: (emitFrame) => {
+      attach: (emitFrame, state) => {
         endpoint = new PayloadEndpoint({ pair: entry.pair, emitFrame, ...(shm ? { shm } : {}) });
+        linkState = state;
       },
-      sendBlob: (bytes) => endpoint!.sendBlob(bytes),
+      sendBlob: (bytes) => {
+        this.updateLinkEstimate(endpoint!, linkState?.());
+        return endpoint!.sendBlob(bytes);
+      },
       takeBlob: (blobId) => endpoint!.takeBlob(blobId),
       receiveFrame: (frame) => endpoint!.receiveFrame(frame),
-      // The compression policy weighs codec time against bytes / throughput: the RTT is measured, the
-      // bandwidth is the operator's hint (linkBandwidthMbps; 0 keeps the plane's default of 1 Gbit/s).
-      observeRtt: (rttMs) => {
-        const mbps = this.config.linkBandwidthMbps;
-        endpoint?.setLinkEstimate({ rttMs, throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : 125e6, windowBytes: this.config.windowBytes });
-      },
       close: (reason) => {
         endpoint?.close(reason);
         if (released) return;
@@ -62,6 +61,22 @@ export class PayloadPairs {
         if (--entry.links === 0) entry.idleTimer = setTimeout(() => void this.drop(peerId), IDLE_PAIR_MS).unref();
       },
     };
+  }
+
+  /**
+   * The compression policy weighs codec time against bytes / throughput. Throughput is the operator's hint
+   * (linkBandwidthMbps; 0 means 1 Gbit/s), capped by what the link's window allows per round trip: the
+   * pacing window (about twice the measured bandwidth-delay product) when the link paces, else the
+   * stream window. A far link (long round trip) thus compresses; a local one does not.
+   */
+  private updateLinkEstimate(endpoint: PayloadEndpoint, state: LinkState | undefined): void {
+    if (state?.rttMs === undefined) return;
+    const mbps = this.config.linkBandwidthMbps;
+    endpoint.setLinkEstimate({
+      rttMs: state.rttMs,
+      throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : 125e6,
+      windowBytes: state.pacingWindowBytes ?? this.config.windowBytes,
+    });
   }
 
   /** Payload counters summed over the live pairs (see PayloadMetrics), plus `shmLinks`. */

@@ -51,6 +51,16 @@ test('SendPacer: stale or impossible ACKs change nothing; old extremes expire af
   assert.ok(pacer.windowBytes < fast, `the expired maximum gave way (${pacer.windowBytes} < ${fast})`);
 });
 
+test('SendPacer: the receiver\'s ACK delay is taken out of the round trip', () => {
+  const clock = new FakeClock();
+  const pacer = new SendPacer({ clock, minWindowBytes: 100 });
+  assert.equal(pacer.minRttMs, undefined);
+  pacer.onSent(50);
+  clock.advance(30); // 10 ms on the wire each way, 10 ms held by the receiver's delayed-ACK timer
+  pacer.onAck(50, 10);
+  assert.equal(pacer.minRttMs, 20);
+});
+
 test('AckPolicy: acknowledges at once after everyBytes, otherwise leaves it to the timer', () => {
   const policy = new AckPolicy(100);
   assert.equal(policy.pending, false);
@@ -131,9 +141,9 @@ test('paced link: ACKs are not acknowledged, so an idle link goes quiet', async 
 
 test('an ACK on a link without pacing is a protocol error; a malformed ACK is BAD_FRAME', async () => {
   for (const [pacing, payload, code] of [
-    [false, Buffer.alloc(8), 'HYPHA_ACCEL_ERR_PROTOCOL'],
-    [true, Buffer.alloc(3), 'HYPHA_ACCEL_ERR_BAD_FRAME'],
-    [true, Buffer.from([0xff, 0xf0, 0, 0, 0, 0, 0, 0]), 'HYPHA_ACCEL_ERR_BAD_FRAME'],
+    [false, Buffer.alloc(12), 'HYPHA_ACCEL_ERR_PROTOCOL'],
+    [true, Buffer.alloc(8), 'HYPHA_ACCEL_ERR_BAD_FRAME'],
+    [true, Buffer.from([0xff, 0xf0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 'HYPHA_ACCEL_ERR_BAD_FRAME'],
   ] as const) {
     const closed: string[] = [];
     const { pair } = createSessionPair({ pacing, onClosed: (e) => closed.push(e?.code ?? 'none') }, { pacing });
