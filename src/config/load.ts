@@ -20,6 +20,7 @@ export interface CommonConfig {
   endpointDeflate: boolean;
   codec: boolean;
   pacing: boolean;
+  payloadBypassMbps: number;
   payload: boolean;
   payloadMinBytes: number;
   payloadStoreBytes: number;

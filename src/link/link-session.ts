@@ -64,6 +64,8 @@ export interface LinkBlobPlane {
    * the link's current round trip and pacing window (for the compression policy).
    */
   attach(emitFrame: (frame: Uint8Array) => void, linkState: () => LinkState): void;
+  /** False while large messages should go as plain fragments instead (asked per message). */
+  wanted(): boolean;
   sendBlob(bytes: Uint8Array): Promise<number>;
   takeBlob(blobId: number): Promise<Uint8Array>;
   /** A PAYLOAD frame from the peer; throws on a malformed one (the link then fails with BAD_FRAME). */
@@ -168,7 +170,7 @@ export class LinkSession {
         grant: (s, bytes) => this.sendLinkFrame(FrameType.WINDOW, s.id, encodeU32(bytes)),
         wake: (s) => this.wakeStream(s),
         reset: (s, error) => this.resetStream(s, error),
-        blobs: blobs && { minBytes: blobs.minBlobBytes, maxBytes: blobs.maxBlobBytes, send: (bytes) => {
+        blobs: blobs && { minBytes: blobs.minBlobBytes, maxBytes: blobs.maxBlobBytes, wanted: () => blobs.wanted(), send: (bytes) => {
           this.stats.blobsSent++;
           this.stats.blobBytesIn += bytes.length;
           return blobs.sendBlob(bytes);

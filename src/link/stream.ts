@@ -36,6 +36,8 @@ export interface StreamBlobs {
   /** Binary messages of minBytes..maxBytes go through the plane. */
   minBytes: number;
   maxBytes: number;
+  /** False while the plane would cost more than it saves (a fast link without shared memory). */
+  wanted(): boolean;
   send(bytes: Uint8Array): Promise<number>;
   take(blobId: number): Promise<Uint8Array>;
 }
@@ -120,7 +122,7 @@ export class Stream {
     if (data.length <= max) {
       const frameClass = isText ? FrameClass.CONTROL : FrameClass.RPC;
       this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true });
-    } else if (blobs && !isText && data.length >= blobs.minBytes && data.length <= blobs.maxBytes) {
+    } else if (blobs && !isText && data.length >= blobs.minBytes && data.length <= blobs.maxBytes && blobs.wanted()) {
       this.sendBlob(blobs, data);
     } else {
       for (let offset = 0; offset < data.length; offset += max) {

@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import type { CommonConfig } from '../config/load.js';
 import type { LinkBlobPlane, LinkState } from '../link/link-session.js';
 import { PayloadEndpoint, PayloadPair, type ShmChannel } from '../payload/index.js';
+import { effectiveThroughputBytesPerSec, type LinkEstimate } from '../payload/codec-policy.js';
 import type { Logger } from '../log.js';
 
 export const PAYLOAD_CAPABILITY = 'payload-v1';
@@ -48,8 +49,11 @@ export class PayloadPairs {
         endpoint = new PayloadEndpoint({ pair: entry.pair, emitFrame, ...(shm ? { shm } : {}) });
         linkState = state;
       },
+      // Shared memory always pays; over a network the plane pays unless the link is faster than its CPU.
+      wanted: () => shm !== undefined || !this.isFastLink(this.linkEstimate(linkState?.())),
       sendBlob: (bytes) => {
-        this.updateLinkEstimate(endpoint!, linkState?.());
+        const estimate = this.linkEstimate(linkState?.());
+        if (estimate) endpoint!.setLinkEstimate(estimate);
         return endpoint!.sendBlob(bytes);
       },
       takeBlob: (blobId) => endpoint!.takeBlob(blobId),
@@ -69,14 +73,24 @@ export class PayloadPairs {
    * pacing window (about twice the measured bandwidth-delay product) when the link paces, else the
    * stream window. A far link (long round trip) thus compresses; a local one does not.
    */
-  private updateLinkEstimate(endpoint: PayloadEndpoint, state: LinkState | undefined): void {
-    if (state?.rttMs === undefined) return;
+  private linkEstimate(state: LinkState | undefined): LinkEstimate | undefined {
+    if (state?.rttMs === undefined) return undefined;
     const mbps = this.config.linkBandwidthMbps;
-    endpoint.setLinkEstimate({
+    return {
       rttMs: state.rttMs,
       throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : 125e6,
       windowBytes: state.pacingWindowBytes ?? this.config.windowBytes,
-    });
+    };
+  }
+
+  /**
+   * A link estimated at payloadBypassMbps or more: chunking, hashing and the compression trial (a few
+   * hundred MB/s on one core) would cost more time than the bytes they save. Unknown links are not fast.
+   */
+  private isFastLink(estimate: LinkEstimate | undefined): boolean {
+    const bypassMbps = this.config.payloadBypassMbps;
+    if (bypassMbps <= 0 || !estimate) return false;
+    return effectiveThroughputBytesPerSec(estimate) * 8 >= bypassMbps * 1e6;
   }
 
   /** Payload counters summed over the live pairs (see PayloadMetrics), plus `shmLinks`. */

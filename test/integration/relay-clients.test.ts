@@ -35,7 +35,9 @@ describe('real clients through the pair', () => {
 
   before(async () => {
     hyphaUrl = await serverUrlFromEnv();
-    pair = await startAccelPair(hyphaUrl);
+    // Loopback is a fast link, where the payload plane would step aside by default: keep it in the path.
+    const plane = { payloadBypassMbps: 0 };
+    pair = await startAccelPair(hyphaUrl, { edge: plane, gateway: plane });
     unsubscribe = subscribeMessages((record) => recorded.push(record));
     [py, js] = await Promise.all([startPyService(pair.edgeUrl, uniqueServiceId('py')), startJsService(pair.edgeUrl, uniqueServiceId('js'))]);
   });
@@ -103,6 +105,29 @@ describe('real clients through the pair', () => {
       assert.ok(stats.transcodeBytesOut < stats.transcodeBytesIn, 'transcoded messages must be smaller on the link');
       // message_cache slices (256 KiB) of the >1 MiB arguments and results travel as blobs.
       assert.ok(stats.blobsSent > 0 && stats.payloadBytesSent > 0, 'large messages must go through the payload plane');
+    }
+  });
+});
+
+describe('a fast link without shared memory', () => {
+  let pair: AccelPair;
+  let py: ServiceProcess | undefined;
+
+  before(async () => {
+    const noShm = { shm: false };
+    pair = await startAccelPair(await serverUrlFromEnv(), { edge: noShm, gateway: noShm });
+    py = await startPyService(pair.edgeUrl, uniqueServiceId('py'));
+  });
+  after(async () => {
+    await py?.stop();
+    await pair?.close();
+  });
+
+  test('large messages skip the payload plane (plain fragments) and arrive intact', async () => {
+    assertAllPassed(await runPyCaller(pair.edgeUrl, py!.serviceId), 'py->py on loopback without shm');
+    for (const stats of [pair.edge.linkStats, pair.gateway.linkStats]) {
+      assert.equal(stats.blobsSent, 0, 'loopback is faster than payloadBypassMbps: no blobs');
+      assert.ok(stats.frameBytesSent > 2 * 1024 * 1024, `the >1 MiB arguments crossed the link (${stats.frameBytesSent} bytes)`);
     }
   });
 });

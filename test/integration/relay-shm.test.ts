@@ -77,7 +77,8 @@ describe('edge and gateway with different shm directories', () => {
   const gatewayDir = join(memoryRoot, `hypha-accel-it-g-${tag}`);
 
   before(async () => {
-    pair = await startAccelPair(await serverUrlFromEnv(), { edge: { shmDir: edgeDir }, gateway: { shmDir: gatewayDir } });
+    // payloadBypassMbps 0: loopback without shm would otherwise send plain fragments (a fast link).
+    pair = await startAccelPair(await serverUrlFromEnv(), { edge: { shmDir: edgeDir, payloadBypassMbps: 0 }, gateway: { shmDir: gatewayDir, payloadBypassMbps: 0 } });
     py = await startPyService(pair.edgeUrl, uniqueServiceId('py'));
   });
   after(async () => {

@@ -16,6 +16,11 @@ class ToyPlane implements LinkBlobPlane {
   delayMs = 0;
   failSends = false;
   failTakes = false;
+  /** What wanted() answers (a fast link without shared memory answers false). */
+  wantBlobs = true;
+  wanted(): boolean {
+    return this.wantBlobs;
+  }
   private readonly arrived = new Map<number, Uint8Array>();
   private readonly parts = new Map<number, Buffer[]>();
   private readonly waiting = new Map<number, (bytes: Uint8Array) => void>();
@@ -96,6 +101,24 @@ test('text messages and messages below minBlobBytes are never blobs', async () =
   await until(() => acceptor.streams[0]?.handler.messages.length === 2, 'two messages');
   assert.equal(edgePlane.sent, 0);
   assert.deepEqual(acceptor.streams[0]!.handler.messages.map((m) => m.data.length), [100_000, 300_000]);
+});
+
+test('while the plane is not wanted (a fast link), large messages travel as raw fragments, byte-identical', async () => {
+  const edgePlane = new ToyPlane();
+  const acceptor = new StreamAcceptor();
+  const { edge } = createSessionPair({ settings, blobs: edgePlane }, { settings, blobs: new ToyPlane(), onStreamOpen: acceptor.accept });
+  const stream = edge.openStream(Buffer.from('{}'));
+  stream.bind(new RecordingHandler());
+  const big = Buffer.alloc(300_000, 7);
+  edgePlane.wantBlobs = false;
+  stream.sendMessage(big, false);
+  await until(() => acceptor.streams[0]?.handler.messages.length === 1, 'the first message');
+  assert.equal(edgePlane.sent, 0, 'no blob while the plane is not wanted');
+  edgePlane.wantBlobs = true;
+  stream.sendMessage(big, false);
+  await until(() => acceptor.streams[0]?.handler.messages.length === 2, 'the second message');
+  assert.equal(edgePlane.sent, 1, 'a blob once it is wanted again');
+  for (const m of acceptor.streams[0]!.handler.messages) assert.ok(m.data.equals(big), 'byte-identical either way');
 });
 
 test('a blob the receiver cannot get resets only its session; other sessions and the link go on', async () => {
