@@ -113,27 +113,36 @@ export function colocatedTable(rows: readonly SummaryRow[]): string {
   return lines.join('\n');
 }
 
-/** Edge and gateway CPU seconds per accelerated measurement, and per call (S1) or per MB (S3/S4/S5). */
+/** Proxy CPU per unit of a scenario's work: per call (S1), per bootstrap (S2), per MB of array (S3, S4, S8), per link MB (S5), per message (S6). */
+const CPU_UNITS: Partial<Record<string, { name: string; scale: number; units: (figures: Record<string, number>) => number }>> = {
+  S1: { name: 'µs/call', scale: 1e6, units: (f) => f.linkBytes! / f.linkBytesPerUnit! },
+  S2: { name: 'ms/bootstrap', scale: 1e3, units: () => 1 },
+  S3: { name: 'ms/MB', scale: 1e3, units: (f) => f.linkBytes! / f.linkBytesPerUnit! / 1e6 },
+  S4: { name: 'ms/MB', scale: 1e3, units: (f) => f.linkBytes! / f.linkBytesPerUnit! / 1e6 },
+  S5: { name: 'ms/link MB', scale: 1e3, units: (f) => f.linkBytes! / 1e6 },
+  S6: { name: 'µs/message', scale: 1e6, units: (f) => f.messages! },
+  S8: { name: 'ms/MB', scale: 1e3, units: (f) => f.linkBytes! / f.linkBytesPerUnit! / 1e6 },
+};
+
+/** Edge and gateway CPU seconds per accelerated measurement, and per unit of work (S7 has none: outages). */
 function proxyCpuRows(result: ProfileResult): string {
-  const groups = new Map<string, { edge: number[]; gateway: number[]; units: number[]; unitName: string }>();
+  const groups = new Map<string, { edge: number[]; gateway: number[]; units: number[]; unitName: string; scale: number }>();
   for (const m of result.measurements) {
-    if (m.arm !== 'accel' || !m.proxyCost || !m.figures) continue;
-    const key = `${m.scenario} | ${m.topology} | ${m.variant}`;
-    const unitName = m.scenario === 'S1' ? 'µs/call' : m.scenario === 'S2' ? 'ms/bootstrap' : m.scenario === 'S5' ? 'ms/link MB' : 'ms/MB';
-    const group = groups.get(key) ?? { edge: [], gateway: [], units: [], unitName };
+    if (!m.arm.startsWith('accel') || !m.proxyCost || !m.figures) continue;
+    const unit = CPU_UNITS[m.scenario];
+    const key = `${m.scenario} | ${m.topology} | ${m.variant}${m.arm === 'accel' ? '' : ` (${m.arm})`}`;
+    const group = groups.get(key) ?? { edge: [], gateway: [], units: [], unitName: unit?.name ?? '', scale: unit?.scale ?? NaN };
     groups.set(key, group);
     group.edge.push(m.proxyCost.edge?.cpuSeconds ?? NaN);
     group.gateway.push(m.proxyCost.gateway?.cpuSeconds ?? NaN);
-    const units = m.figures.linkBytes && m.figures.linkBytesPerUnit ? m.figures.linkBytes / m.figures.linkBytesPerUnit : 1;
-    const linkMegabytes = (m.figures.linkBytes ?? NaN) / 1e6;
-    group.units.push(m.scenario === 'S1' ? units : m.scenario === 'S2' ? 1 : m.scenario === 'S5' ? linkMegabytes : units / 1e6);
+    group.units.push(unit ? unit.units(m.figures) : NaN);
   }
   const rows: string[] = [];
   for (const [key, g] of groups) {
     const edge = median(g.edge);
     const gateway = median(g.gateway);
-    const perUnit = ((edge + gateway) / median(g.units)) * (g.unitName === 'µs/call' ? 1e6 : 1e3);
-    rows.push(`| ${key} | ${fmt(edge)} | ${fmt(gateway)} | ${fmt(perUnit)} ${g.unitName} |`);
+    const perUnit = ((edge + gateway) / median(g.units)) * g.scale;
+    rows.push(`| ${key} | ${fmt(edge)} | ${fmt(gateway)} | ${g.unitName ? `${fmt(perUnit)} ${g.unitName}` : '–'} |`);
   }
   return rows.join('\n');
 }
