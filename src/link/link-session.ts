@@ -115,8 +115,6 @@ export class LinkSession {
   private readonly pacer: SendPacer | undefined;
   private readonly acks: AckPolicy | undefined;
   private ackTimer: TimerHandle | undefined;
-  /** When the last counted link message arrived (the ACK says how long it waited since). */
-  private lastCountedAtMs = 0;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -422,8 +420,7 @@ export class LinkSession {
 
   /** Acknowledges at once after AckPolicy.everyBytes, otherwise within ACK_DELAY_MS (one timer at most). */
   private countReceived(bytes: number): void {
-    this.lastCountedAtMs = this.clock.now();
-    if (this.acks!.onReceived(bytes)) this.sendAck();
+    if (this.acks!.onReceived(bytes, this.clock.now())) this.sendAck();
     else if (this.ackTimer === undefined) this.ackTimer = this.clock.setTimeout(() => this.sendAck(), ACK_DELAY_MS);
   }
 
@@ -433,7 +430,7 @@ export class LinkSession {
     if (!this.acks!.pending) return;
     const ack = Buffer.allocUnsafe(ACK_PAYLOAD_BYTES);
     ack.writeDoubleBE(this.acks!.take(), 0);
-    ack.writeUInt32BE(Math.min(0xffffffff, Math.round((this.clock.now() - this.lastCountedAtMs) * 1000)), 8);
+    ack.writeUInt32BE(Math.min(0xffffffff, Math.round(this.acks!.delayMs(this.clock.now()) * 1000)), 8);
     this.sendLinkFrame(FrameType.ACK, 0, ack);
   }
 

@@ -106,13 +106,15 @@ export class SendPacer {
 export class AckPolicy {
   private received = 0;
   private lastAcked = 0;
+  private lastReceivedAtMs = 0;
 
   /** @param everyBytes acknowledge at once when this many bytes are unacknowledged; smaller amounts wait for a short timer. */
   constructor(readonly everyBytes = 32 * 1024) {}
 
   /** Counts a received frame; true when an ACK should go out now. */
-  onReceived(bytes: number): boolean {
+  onReceived(bytes: number, nowMs = 0): boolean {
     this.received += bytes;
+    this.lastReceivedAtMs = nowMs;
     return this.received - this.lastAcked >= this.everyBytes;
   }
 
@@ -124,5 +126,10 @@ export class AckPolicy {
   take(): number {
     this.lastAcked = this.received;
     return this.received;
+  }
+
+  /** How long an ACK sent now has waited since the last counted frame arrived (its ack delay). */
+  delayMs(nowMs: number): number {
+    return Math.max(0, nowMs - this.lastReceivedAtMs);
   }
 }

@@ -71,6 +71,8 @@ test('AckPolicy: acknowledges at once after everyBytes, otherwise leaves it to t
   assert.equal(policy.pending, false);
   assert.equal(policy.onReceived(10), false);
   assert.equal(policy.take(), 130, 'counts are cumulative');
+  policy.onReceived(5, 1000);
+  assert.equal(policy.delayMs(1012), 12, 'the ACK delay runs from the last counted frame');
 });
 
 function pacedSetup() {
