@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import type { CommonConfig } from '../config/load.js';
 import type { LinkBlobPlane, LinkState } from '../link/link-session.js';
-import { PayloadEndpoint, PayloadPair, type ShmChannel } from '../payload/index.js';
+import { PayloadEndpoint, PayloadPair, defaultPayloadOptions, type ShmChannel } from '../payload/index.js';
 import { effectiveThroughputBytesPerSec, type LinkEstimate } from '../payload/codec-policy.js';
 import type { Logger } from '../log.js';
 
@@ -78,7 +78,7 @@ export class PayloadPairs {
     const mbps = this.config.linkBandwidthMbps;
     return {
       rttMs: state.rttMs,
-      throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : 125e6,
+      throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec,
       windowBytes: state.pacingWindowBytes ?? this.config.windowBytes,
     };
   }
