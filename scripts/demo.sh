@@ -3,6 +3,7 @@
 # real Python and JS clients through it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/use-node.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/setup-python.sh
 node --import tsx scripts/demo.ts "$@"

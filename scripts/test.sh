@@ -3,6 +3,7 @@
 # started for all integration tests (its URL is exported as HYPHA_TEST_SERVER_URL) and stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/use-node.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 mode="${1:-all}"
 mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/integration/*' | sort)

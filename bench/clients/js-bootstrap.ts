@@ -1,4 +1,4 @@
-// S2 bootstrap with the real JS client (npm hypha-rpc, run with `node --experimental-websocket`):
+// S2 bootstrap with the real JS client (npm hypha-rpc; Node >= 22 has the global WebSocket it reads):
 // connect, get a service, make the first call, check its answer, print one JSON line of timings.
 // usage: js-bootstrap.ts SERVER_URL SERVICE_ID
 import { performance } from 'node:perf_hooks';

@@ -133,7 +133,7 @@ export async function runBootstrap(lang: 'py' | 'js', serverUrl: string, service
   const [command, args] =
     lang === 'py'
       ? [VENV_PYTHON, [CLIENT_PATH, '--bootstrap', serverUrl, serviceId]]
-      : [process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', JS_BOOTSTRAP_PATH, serverUrl, serviceId]];
+      : [process.execPath, ['--no-warnings', '--import', 'tsx', JS_BOOTSTRAP_PATH, serverUrl, serviceId]];
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, PYTHONUNBUFFERED: '1' },

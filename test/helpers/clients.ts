@@ -72,7 +72,7 @@ export function uniqueServiceId(prefix = "svc"): string {
 
 function commandFor(lang: Lang, program: "service" | "caller"): [string, string[]] {
   if (lang === "py") return [VENV_PYTHON, [join(CLIENTS_DIR, `py_${program}.py`)]];
-  return [process.execPath, ["--experimental-websocket", "--import", "tsx", join(CLIENTS_DIR, `js-${program}.ts`)]];
+  return [process.execPath, ["--import", "tsx", join(CLIENTS_DIR, `js-${program}.ts`)]];
 }
 
 function childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {

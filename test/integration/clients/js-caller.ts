@@ -1,6 +1,6 @@
 // JS workload caller (npm hypha-rpc): gets a workload service (Python or JS) by its full id, runs
 // every check against expectations.json and prints ONE JSON line {"ok", "transport", "checks"}.
-// usage: node --experimental-websocket --import tsx js-caller.ts SERVER_URL SERVICE_FULL_ID
+// usage: node --import tsx js-caller.ts SERVER_URL SERVICE_FULL_ID
 //          [--transport websocket|http] [--checks a,b]
 import { isDeepStrictEqual } from "node:util";
 import { hyphaWebsocketClient } from "hypha-rpc";

@@ -1,6 +1,6 @@
 // JS workload service (npm hypha-rpc): registers the same public service as py_service.py, prints a
 // ready JSON line and a JSON line per (re)connection event, and runs until stdin closes or SIGTERM.
-// usage: node --experimental-websocket --import tsx js-service.ts SERVER_URL SERVICE_ID
+// usage: node --import tsx js-service.ts SERVER_URL SERVICE_ID
 import { hyphaWebsocketClient } from "hypha-rpc";
 import {
   type Any,
