@@ -1,5 +1,6 @@
 // Command line: `hypha-accel gateway|edge [options]`. Resolves configuration (flags > env > YAML >
 // defaults), starts the role, and stops it gracefully on SIGTERM/SIGINT. Bad settings exit with code 2.
+// With --workers N > 1 this process becomes the primary of N role processes (src/roles/workers.ts).
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { AccelError } from './errors.js';
@@ -10,6 +11,8 @@ import { startEdge } from './edge/edge.js';
 import { startGateway } from './gateway/gateway.js';
 import { startAdmin } from './observe/admin.js';
 import { startFrameRecorder } from './observe/frame-recorder.js';
+import { createMetrics } from './observe/metrics.js';
+import { isWorkerProcess, joinPrimary, runPrimary } from './roles/workers.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -38,23 +41,39 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel, { role });
+  if (config.workers > 1 && !isWorkerProcess()) {
+    const log = createLogger(config.logLevel, { role, worker: 'primary' });
+    return runPrimary({ role, workers: config.workers, adminListen: config.adminListen, drainTimeoutMs: config.drainTimeoutMs, log, startAdmin });
+  }
+  const primary = joinPrimary();
+  const log = createLogger(config.logLevel, primary ? { role, worker: primary.index } : { role });
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
   let isReady = () => false;
   let linkStats: () => Record<string, number> | undefined = () => undefined;
   let payloadStats: () => Record<string, number> | undefined = () => undefined;
-  const admin = config.adminListen
-    ? await startAdmin(config.adminListen, role, log, { isReady: () => isReady(), linkStats: () => linkStats(), payloadStats: () => payloadStats() })
+  const sources = { isReady: () => isReady(), linkStats: () => linkStats(), payloadStats: () => payloadStats() };
+  const workerMetrics = primary && config.adminListen ? createMetrics(role, sources.linkStats, sources.payloadStats) : undefined;
+  if (workerMetrics) primary?.shareMetrics(workerMetrics.registry);
+  const admin = config.adminListen && !primary
+    ? await startAdmin(config.adminListen, role, log, sources)
     : undefined;
+  const deps = { secret, log, ...(primary ? { workerIndex: primary.index } : {}) };
   const handle = role === 'edge'
-    ? await startEdge(config as EdgeConfig, { secret, log })
-    : await startGateway(config as GatewayConfig, { secret, log });
+    ? await startEdge(config as EdgeConfig, deps)
+    : await startGateway(config as GatewayConfig, deps);
   isReady = 'pool' in handle ? () => handle.pool.readyLinks.length > 0 : () => true;
   linkStats = () => ({ ...handle.linkStats });
   payloadStats = () => handle.payloadMetrics();
   // A machine-readable line on stdout so scripts and benchmarks know when and where the role listens.
-  process.stdout.write(JSON.stringify({ event: 'listening', role, url: handle.url, port: handle.port, admin: admin?.url }) + '\n');
+  const listening = { event: 'listening' as const, role, url: handle.url, port: handle.port, admin: admin?.url };
+  if (primary) {
+    primary.announce(listening, () => 'pool' in handle
+      ? { ready: isReady(), sessions: handle.sessionCount(), links: handle.pool.readyLinks.length }
+      : { ready: isReady(), sessions: handle.upstreamCount(), links: handle.links().length });
+  } else {
+    process.stdout.write(JSON.stringify(listening) + '\n');
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -64,12 +83,15 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     hardStop.unref();
     await handle.close(config.drainTimeoutMs);
     await admin?.close();
+    primary?.close();
+    workerMetrics?.close();
     recorder?.close();
     log.flush?.();
     setTimeout(() => process.exit(0), 50).unref();
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  primary?.onPrimaryGone(() => void stop('primary gone'));
 }
 
 const program = new Command('hypha-accel')
