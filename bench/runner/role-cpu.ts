@@ -4,7 +4,7 @@
 // samples are not counted (Node's and Python's thread pools live as long as the process).
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { descendantsOf } from './descendants.js';
+import { childrenMap, descendantsOf } from './descendants.js';
 
 export const CPU_ROLES = ['edge', 'gateway', 'hypha', 'clients', 'runner', 'emulator'] as const;
 export type CpuRole = (typeof CPU_ROLES)[number];
@@ -29,9 +29,9 @@ export function processCpuNs(pid: number): number {
 }
 
 /** One process and all its descendants. */
-export function treeCpuNs(pid: number): number {
+export function treeCpuNs(pid: number, children = childrenMap()): number {
   if (pid <= 0) return 0;
-  return [pid, ...descendantsOf(pid)].reduce((sum, p) => sum + processCpuNs(p), 0);
+  return [pid, ...descendantsOf(pid, children)].reduce((sum, p) => sum + processCpuNs(p), 0);
 }
 
 /** Roots of each role (a role may have several processes, e.g. one per client). */
@@ -39,8 +39,9 @@ export type RolePids = Partial<Record<CpuRole, { pids: number[]; withDescendants
 
 export function sampleRoleCpuNs(roles: RolePids): Partial<Record<CpuRole, number>> {
   const out: Partial<Record<CpuRole, number>> = {};
+  const children = childrenMap(); // one walk of /proc per sample
   for (const [role, spec] of Object.entries(roles) as [CpuRole, { pids: number[]; withDescendants: boolean }][]) {
-    out[role] = spec.pids.reduce((sum, pid) => sum + (spec.withDescendants ? treeCpuNs(pid) : processCpuNs(pid)), 0);
+    out[role] = spec.pids.reduce((sum, pid) => sum + (spec.withDescendants ? treeCpuNs(pid, children) : processCpuNs(pid)), 0);
   }
   return out;
 }
