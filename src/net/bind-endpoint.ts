@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { LinkSession } from '../link/link-session.js';
 import type { Stream } from '../link/stream.js';
-import { channels, publishSession, type Direction, type RoleName } from '../observe/events.js';
+import { channels, publishSession, type Direction, type RoleName } from '../events.js';
 import { mirrorClose } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
 

@@ -1,6 +1,6 @@
-// The event seam between the core and observability: named diagnostics_channel channels. The core only
-// publishes (cheaply: nothing is built unless someone subscribes); metrics, tracing and the frame
-// recorder subscribe.
+// The event seam between the core and observability: named diagnostics_channel channels, below every
+// layer that publishes (net/, roles/, edge/, gateway/). The core only publishes (cheaply: nothing is built
+// unless someone subscribes); metrics, tracing and the frame recorder (src/observe) subscribe.
 import diagnostics from 'node:diagnostics_channel';
 
 export type RoleName = 'edge' | 'gateway';
@@ -25,6 +25,7 @@ export interface SessionEvent {
   code?: number;
   reason?: string;
   status?: number;
+  /** True for a session carried over a link (kind `edge`); false for a plain client passed through the gateway. */
   viaLink: boolean;
 }
 
@@ -36,6 +37,18 @@ export interface LinkEvent {
   errorCode?: string;
   message?: string;
   streams?: number;
+}
+
+/** What a role tells observability about one live link (read at scrape time, never on the hot path). */
+export interface LinkInfo {
+  linkId: string;
+  peerId: string;
+  rttMs: number | undefined;
+  pacingWindowBytes: number | undefined;
+  inFlightBytes: number | undefined;
+  streams: number;
+  capabilities: string[];
+  shm: boolean;
 }
 
 export const channels = {
