@@ -9,6 +9,8 @@ import { createLogger } from './log.js';
 import { startEdge } from './edge/edge.js';
 import { startGateway } from './gateway/gateway.js';
 import { startAdmin, type AdminHandle } from './observe/admin.js';
+import { RpcCallTracker } from './observe/rpc-calls.js';
+import { startTracing } from './observe/tracing.js';
 import { startFrameRecorder } from './observe/frame-recorder.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -41,7 +43,9 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   const log = createLogger(config.logLevel, { role });
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
-  const admin = await startAdminOrWarn(config.adminListen, role, log);
+  const rpc = new RpcCallTracker({ role });
+  const admin = await startAdminOrWarn(config.adminListen, role, log, rpc);
+  const tracing = startTracing({ role, version, rpc, log });
   const handle = role === 'edge'
     ? await startEdge(config as EdgeConfig, { secret, log })
     : await startGateway(config as GatewayConfig, { secret, log });
@@ -63,6 +67,7 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     const hardStop = setTimeout(() => process.exit(1), config.drainTimeoutMs + 2000);
     hardStop.unref();
     await handle.close(config.drainTimeoutMs);
+    await tracing?.shutdown(); // flushes the spans of the drain
     await admin?.close();
     recorder?.close();
     log.flush?.();
@@ -73,10 +78,10 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
 }
 
 /** The admin port is auxiliary: if it cannot listen, the role still carries traffic (and says so). */
-async function startAdminOrWarn(address: string, role: Role, log: ReturnType<typeof createLogger>): Promise<AdminHandle | undefined> {
+async function startAdminOrWarn(address: string, role: Role, log: ReturnType<typeof createLogger>, rpc: RpcCallTracker): Promise<AdminHandle | undefined> {
   if (!address) return undefined;
   try {
-    return await startAdmin(address, role, version, log);
+    return await startAdmin(address, role, version, log, rpc);
   } catch (error) {
     log.error({ address, err: (error as Error).message }, 'admin port unavailable; running without /metrics and probes');
     return undefined;

@@ -15,6 +15,18 @@ export interface MessageEvent {
   hop: 'in' | 'out';
   isBinary: boolean;
   data: Buffer;
+  /**
+   * W3C trace context of the message on the link. hop out: what the link frame carried (the parent of
+   * this side's span). hop in: a subscriber (tracing) may set it; the proxy then sends it in the frame header.
+   */
+  trace?: TraceParent;
+}
+
+/** The link frame header's trace context (docs/protocol.md §2): 16-byte trace id, 8-byte span id, flags. */
+export interface TraceParent {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  traceFlags: number;
 }
 
 export interface SessionEvent {

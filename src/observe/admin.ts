@@ -38,10 +38,9 @@ const NO_SOURCES: AdminSources = {
   links: () => [],
 };
 
-export async function startAdmin(address: string, role: RoleName, version: string, log: Logger): Promise<AdminHandle> {
+export async function startAdmin(address: string, role: RoleName, version: string, log: Logger, rpc = new RpcCallTracker({ role })): Promise<AdminHandle> {
   let sources = NO_SOURCES;
   let draining = false;
-  const rpc = new RpcCallTracker({ role });
   const metrics = createMetrics({ role, version, rpc, sources: { linkStats: () => sources.linkStats(), payloadStats: () => sources.payloadStats(), links: () => sources.links() } });
   const readiness = async (): Promise<Readiness> => (draining ? { ready: false, reason: 'draining' } : sources.readiness());
 
@@ -79,8 +78,7 @@ export async function startAdmin(address: string, role: RoleName, version: strin
       sources = next;
     },
     async close() {
-      metrics.close();
-      rpc.close();
+      metrics.close(); // the tracker unsubscribes once its last listener is gone
       await closeServer(server);
     },
   };

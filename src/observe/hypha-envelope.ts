@@ -1,4 +1,4 @@
-// What observability knows of a hypha RPC message (hypha-protocol.md §3): the `type`, `method` and `session`
+// What observability knows of a hypha RPC message (hypha-protocol.md §3): the `type`, `method`, `session`, `to`
 // strings of the msgpack main object, read with the codec's scanner (no objects built, other values skipped),
 // and the method path normalised to a bounded, id-free name (`service.function`).
 import { readLen, skipValue } from '../codec/msgpack-scan.js';
@@ -7,6 +7,8 @@ export interface Envelope {
   type: string | undefined;
   method: string | undefined;
   session: string | undefined;
+  /** The target (`workspace/client`, a manager address, ...): an address, never a secret. */
+  to: string | undefined;
 }
 
 /** Keys beyond this many in main are not looked at (hypha's main has ~4-8). */
@@ -17,6 +19,7 @@ const MAX_STRING_BYTES = 512;
 const KEY_TYPE = Buffer.from('type');
 const KEY_METHOD = Buffer.from('method');
 const KEY_SESSION = Buffer.from('session');
+const KEY_TO = Buffer.from('to');
 
 /** Reads main's envelope strings; undefined when the message does not start with a msgpack map. */
 export function readEnvelope(data: Buffer): Envelope | undefined {
@@ -34,7 +37,7 @@ export function readEnvelope(data: Buffer): Envelope | undefined {
   } else {
     return undefined;
   }
-  const envelope: Envelope = { type: undefined, method: undefined, session: undefined };
+  const envelope: Envelope = { type: undefined, method: undefined, session: undefined, to: undefined };
   const maxBin = new Int32Array(1);
   for (let i = 0; i < keys && i < MAX_KEYS; i++) {
     const key = readString(data, pos, end);
@@ -44,6 +47,7 @@ export function readEnvelope(data: Buffer): Envelope | undefined {
     if (equals(data, key.start, key.length, KEY_METHOD)) field = 'method';
     else if (equals(data, key.start, key.length, KEY_SESSION)) field = 'session';
     else if (equals(data, key.start, key.length, KEY_TYPE)) field = 'type';
+    else if (equals(data, key.start, key.length, KEY_TO)) field = 'to';
     if (field) {
       const value = readString(data, pos, end);
       if (value && value.length <= MAX_STRING_BYTES) envelope[field] = data.toString('utf8', value.start, value.start + value.length);

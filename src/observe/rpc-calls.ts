@@ -16,6 +16,8 @@ export interface RpcCall {
   hop: 'in' | 'out';
   startMs: number;
   requestBytes: number;
+  /** The call's `to` (workspace/client): for span attributes, never for metric labels. */
+  target: string | undefined;
   /** Set by listeners (tracing keeps its span here). */
   span?: unknown;
 }
@@ -109,7 +111,7 @@ export class RpcCallTracker {
     }
     const call: RpcCall = {
       role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
-      startMs: this.now(), requestBytes: event.data.length,
+      startMs: this.now(), requestBytes: event.data.length, target: envelope.to,
     };
     calls.set(`${event.direction}:${envelope.session}`, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);

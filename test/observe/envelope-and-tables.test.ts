@@ -10,7 +10,7 @@ import { PayloadMetrics } from '../../src/payload/payload-metrics.js';
 test('readEnvelope finds type, method and session among other keys, main followed by extra', () => {
   const main = { type: 'method', from: 'ws-user-x/abc', to: '*/manager', user: { id: 'u', roles: ['a'], long: 'x'.repeat(300) }, method: 'services.echo.echo', session: 'k3j4h5' };
   const data = Buffer.concat([encode(main), encode({ args: [new Uint8Array(70000)], promise: '*' })]);
-  assert.deepEqual(readEnvelope(data), { type: 'method', method: 'services.echo.echo', session: 'k3j4h5' });
+  assert.deepEqual(readEnvelope(data), { type: 'method', method: 'services.echo.echo', session: 'k3j4h5', to: '*/manager' });
   assert.equal(readEnvelope(Buffer.from(encode([1, 2]))), undefined);
   assert.equal(readEnvelope(Buffer.alloc(0)), undefined);
   const truncated = Buffer.from(encode(main)).subarray(0, 20);
