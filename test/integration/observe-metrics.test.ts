@@ -16,7 +16,7 @@ import type { GatewayHandle } from '../../src/gateway/gateway.js';
 interface Sample { name: string; labels: Record<string, string>; value: number }
 interface Scrape { types: Map<string, string>; samples: Sample[] }
 
-/** A strict reader of the Prometheus text format (what prom-client emits): throws on any odd line. */
+/** A strict reader of the Prometheus text format (prom-client writes NaN as `Nan`, which Prometheus parses): throws on any odd line. */
 function parsePrometheus(text: string): Scrape {
   const types = new Map<string, string>();
   const samples: Sample[] = [];
@@ -27,7 +27,7 @@ function parsePrometheus(text: string): Scrape {
       if (meta[1] === 'TYPE') types.set(meta[2]!, meta[3]!);
       continue;
     }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn]a[Nn]|\+Inf|-Inf)$/.exec(line);
     assert.ok(m, `not Prometheus text: ${line}`);
     const labels: Record<string, string> = {};
     for (const [, key, value] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
