@@ -15,7 +15,9 @@ import { failedChecks, runJsCaller, runPyCaller, startJsService, startPyService,
 
 interface Listening { url: string; admin: string; workers: Array<{ index: number; pid: number }> }
 interface Role { child: ChildProcess; line: Listening; exited: Promise<number | null> }
-interface WorkerRow { index: number; pid: number; ready?: boolean; sessions?: number; links?: number }
+interface WorkerRow { index: number; pid: number; sessions?: Record<string, number>; links?: number }
+
+const sessionsOf = (row: WorkerRow) => Object.values(row.sessions ?? {}).reduce((n, v) => n + v, 0);
 
 async function startRole(role: string, flags: string[]): Promise<Role> {
   const args = ['--import', 'tsx', 'src/cli.ts', role, '--workers', '2', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', '--drain-timeout-ms', '3000', ...flags];
@@ -94,8 +96,9 @@ test('two workers per role carry real clients end to end, and SIGTERM drains the
   // Two edge workers dial two links each; the gateway's primary hands them out in turn.
   const gatewayRows = await waitWorkers(gateway, (rows) => rows.length === 2 && rows.every((r) => r.links === 2), 'two links on each gateway worker');
   assert.deepEqual(gatewayRows.map((r) => r.links), [2, 2]);
-  await waitWorkers(edge, (rows) => rows.every((r) => r.ready === true && r.links === 2), 'every edge worker ready with its own two links');
-  assert.equal((await fetch(`${edge.line.admin}/readyz`)).status, 200, 'the edge primary is ready once every worker is');
+  await waitWorkers(edge, (rows) => rows.length === 2 && rows.every((r) => r.links === 2), 'every edge worker with its own two links');
+  assert.equal((await fetch(`${edge.line.admin}/ready`)).status, 200, 'the edge primary is ready: every worker has a link');
+  assert.equal((await fetch(`${gateway.line.admin}/ready`)).status, 200, 'the gateway primary is ready: every worker reaches hypha');
 
   // Raw sessions opened one after another are handed to the edge workers in turn: both carry sessions.
   const raw: RawSession[] = [];
@@ -106,8 +109,8 @@ test('two workers per role carry real clients end to end, and SIGTERM drains the
     await session.nextMessage();
     raw.push(session);
   }
-  const edgeRows = await waitWorkers(edge, (rows) => rows.reduce((n, r) => n + (r.sessions ?? 0), 0) >= 4, 'four sessions over the edge workers');
-  assert.ok(edgeRows.every((r) => (r.sessions ?? 0) >= 1), `both edge workers carry sessions: ${JSON.stringify(edgeRows)}`);
+  const edgeRows = await waitWorkers(edge, (rows) => rows.reduce((n, r) => n + sessionsOf(r), 0) >= 4, 'four sessions over the edge workers');
+  assert.ok(edgeRows.every((r) => sessionsOf(r) >= 1), `both edge workers carry sessions: ${JSON.stringify(edgeRows)}`);
 
   // Real clients: services and callers in both languages, through whichever workers they land on.
   const py = await startPyService(edge.line.url, uniqueServiceId('wpy'));
