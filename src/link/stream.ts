@@ -3,15 +3,15 @@
 // It never touches sockets; the role (edge/gateway) binds it to a WebSocket through StreamHandler.
 import { AccelError } from '../errors.js';
 import { Deque } from './deque.js';
-import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type FrameClassValue, type FrameTypeValue } from './frame.js';
+import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type EndKindValue, type FrameClassValue, type FrameTypeValue } from './frame.js';
 
 const EMPTY = new Uint8Array(0);
 
 export interface StreamHandler {
   /** A whole message arrived. Call `written` once it has left this process (credit returns to the peer). */
   onMessage(data: Buffer, isText: boolean, written: () => void): void;
-  /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal). */
-  onRemoteClose(code: number, reason: string): void;
+  /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal), and how its connection ended. */
+  onRemoteClose(code: number, reason: string, endKind: EndKindValue): void;
   /** The link died or the stream was reset; close the endpoint with this error. */
   onAbort(error: AccelError): void;
   /** Send credit ran out: stop reading the source socket. */
@@ -82,6 +82,8 @@ export class Stream {
   private fragmentBytes = 0;
   private handler: StreamHandler | undefined;
   private readonly inbox = new Deque<InboxItem>();
+  /** A CLOSE that arrived while a blob was still being reassembled: delivered after the messages before it. */
+  private closeAfterInbox: (() => void) | undefined;
   private early: Array<(h: StreamHandler) => void> = [];
   /** Told of an abort that happens before an endpoint is bound (e.g. the link dies while opening). */
   onAbortUnbound: ((error: AccelError) => void) | undefined;
@@ -110,8 +112,8 @@ export class Stream {
 
   // ---- sending ----
 
-  sendControl(type: FrameTypeValue, payload: Uint8Array): void {
-    this.host.enqueue(this, { type, flags: 0, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
+  sendControl(type: FrameTypeValue, payload: Uint8Array, flags = 0): void {
+    this.host.enqueue(this, { type, flags, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
   }
 
   sendMessage(data: Uint8Array, isText: boolean): void {
@@ -210,6 +212,11 @@ export class Stream {
       this.inbox.shift();
       this.deliverMessage(head.message, head.isText);
     }
+    if (this.inbox.length === 0 && this.closeAfterInbox) {
+      const close = this.closeAfterInbox;
+      this.closeAfterInbox = undefined;
+      close();
+    }
   }
 
   private deliverMessage(message: Buffer, isText: boolean): void {
@@ -232,10 +239,12 @@ export class Stream {
     }
   }
 
-  handleRemoteClose(code: number, reason: string): void {
+  handleRemoteClose(code: number, reason: string, endKind: EndKindValue): void {
     if (this.remoteClosed) return;
     this.remoteClosed = true;
-    this.deliver((h) => h.onRemoteClose(code, reason));
+    const close = () => this.deliver((h) => h.onRemoteClose(code, reason, endKind));
+    if (this.inbox.length === 0) close();
+    else this.closeAfterInbox = close; // the close must not overtake a message still being reassembled
   }
 
   abort(error: AccelError): void {
@@ -243,6 +252,7 @@ export class Stream {
     this.remoteClosed = true;
     this.out.clear();
     this.inbox.clear();
+    this.closeAfterInbox = undefined;
     if (!this.handler) this.onAbortUnbound?.(error);
     this.deliver((h) => h.onAbort(error));
   }
