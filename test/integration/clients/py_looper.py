@@ -1,7 +1,13 @@
 # Python client under load for restart tests: registers a small public service, then keeps LOOPS
-# concurrent loops calling it through the server (get_service + echo of 4 KiB) and the workspace
-# manager (list_services), printing a JSON line per call ({"event":"call","ok",...,"t": epoch ms}) and
-# per (re)connection event, until stdin closes or SIGTERM.
+# concurrent loops calling it through the workspace manager (get_service + echo of 4 KiB, then
+# list_services), each loop at most one round per LOOP_INTERVAL_S so the load stays within hypha's
+# per-connection message rate. Prints a JSON line per round ({"event":"call","loop","ok","t": epoch
+# ms when the round started, "stage" and "err" on failure}) and per (re)connection event, until stdin
+# closes or SIGTERM.
+# The loops call through the manager proxy of the RPC's latest "manager_refreshed" event, not the
+# `server` object: hypha-rpc 0.21.47's `server` proxy keeps the old manager id after the FIRST
+# reconnection (its refresh handler is registered after the initial event and so skips the first
+# real one), and a server restart gives the manager a new id.
 # usage: py_looper.py SERVER_URL SERVICE_ID
 import asyncio
 import sys
@@ -13,22 +19,31 @@ from py_service import wait_for_stop
 from workload_common import emit, log
 
 LOOPS = 2
+LOOP_INTERVAL_S = 0.1  # 2 loops x 10 rounds/s x 4 messages = 80 messages/s, hypha admits 200/s
 PAYLOAD = bytes(range(256)) * 16  # 4 KiB
 CALL_TIMEOUT_S = 10
 
 
-async def call_loop(server, service_id, stop):
+def now_ms():
+    return int(time.time() * 1000)
+
+
+async def call_loop(index, current, service_id, stop):
     while not stop.is_set():
         started = time.time()
+        stage = "get_service"
         try:
-            svc = await asyncio.wait_for(server.get_service(service_id), CALL_TIMEOUT_S)
+            manager = current["manager"]
+            svc = await asyncio.wait_for(manager.get_service(service_id), CALL_TIMEOUT_S)
+            stage = "echo"
             echoed = await asyncio.wait_for(svc.echo(PAYLOAD), CALL_TIMEOUT_S)
-            await asyncio.wait_for(server.list_services(), CALL_TIMEOUT_S)
+            stage = "list_services"
+            await asyncio.wait_for(manager.list_services(), CALL_TIMEOUT_S)
             ok = bytes(echoed) == PAYLOAD
-            emit({"event": "call", "ok": ok, "t": int(started * 1000)})
+            emit({"event": "call", "loop": index, "ok": ok, "t": int(started * 1000)})
         except Exception as err:  # noqa: BLE001 - every failure is reported, the loop goes on
-            emit({"event": "call", "ok": False, "t": int(started * 1000), "err": repr(err)[:200]})
-            await asyncio.sleep(0.2)
+            emit({"event": "call", "loop": index, "ok": False, "t": int(started * 1000), "stage": stage, "err": repr(err)[:200]})
+        await asyncio.sleep(max(0.0, started + LOOP_INTERVAL_S - time.time()))
 
 
 async def main(server_url, service_id):
@@ -36,13 +51,19 @@ async def main(server_url, service_id):
     info = await server.register_service(
         {"id": service_id, "config": {"visibility": "public"}, "echo": lambda x: x}
     )
+    current = {"manager": server}
     rpc = server.rpc
-    rpc.on("connected", lambda *_: emit({"event": "connected"}))
-    rpc.on("services_registered", lambda *_: emit({"event": "services_registered"}))
-    rpc.on("disconnected", lambda *_: emit({"event": "disconnected"}))
+
+    def on_manager_refreshed(data):
+        current["manager"] = data["manager"]
+        emit({"event": "manager_refreshed", "t": now_ms()})
+
+    rpc.on("manager_refreshed", on_manager_refreshed)
+    rpc.on("connected", lambda *_: emit({"event": "connected", "t": now_ms()}))
+    rpc.on("services_registered", lambda *_: emit({"event": "services_registered", "t": now_ms()}))
     emit({"ready": True, "workspace": server.config.workspace, "client_id": server.config.client_id, "service_id": info.id})
     stop = asyncio.Event()
-    loops = [asyncio.ensure_future(call_loop(server, info.id, stop)) for _ in range(LOOPS)]
+    loops = [asyncio.ensure_future(call_loop(i, current, info.id, stop)) for i in range(LOOPS)]
     await wait_for_stop()
     stop.set()
     for task in loops:
