@@ -8,8 +8,13 @@
 # `server` object: hypha-rpc 0.21.47's `server` proxy keeps the old manager id after the FIRST
 # reconnection (its refresh handler is registered after the initial event and so skips the first
 # real one), and a server restart gives the manager a new id.
+# A watchdog reports {"event":"reconnection_abandoned"} when hypha-rpc's reconnection has died: a call
+# emitted between the socket closing and the listen task noticing opens a connection itself; when that
+# open fails (the server still down), its cleanup cancels the reconnect task, leaving the client
+# waiting forever (seen directly as through the pair). Read from hypha-rpc's internals, for reporting only.
 # usage: py_looper.py SERVER_URL SERVICE_ID
 import asyncio
+import logging
 import sys
 import time
 
@@ -22,6 +27,7 @@ LOOPS = 2
 LOOP_INTERVAL_S = 0.1  # 2 loops x 10 rounds/s x 4 messages = 80 messages/s, hypha admits 200/s
 PAYLOAD = bytes(range(256)) * 16  # 4 KiB
 CALL_TIMEOUT_S = 10
+WATCHDOG_INTERVAL_S = 0.5
 
 
 def now_ms():
@@ -46,6 +52,23 @@ async def call_loop(index, current, service_id, stop):
         await asyncio.sleep(max(0.0, started + LOOP_INTERVAL_S - time.time()))
 
 
+def reconnection_abandoned(connection):
+    """hypha-rpc is mid-reconnection (its event unset) but no reconnect task is alive any more."""
+    if connection._closed or connection._reconnected_event is None:
+        return False
+    names = {getattr(task.get_coro(), "__name__", "") for task in asyncio.all_tasks() if not task.done()}
+    return "reconnect_with_retry" not in names
+
+
+async def watch_reconnection(connection, stop):
+    seen = 0
+    while not stop.is_set():
+        await asyncio.sleep(WATCHDOG_INTERVAL_S)
+        seen = seen + 1 if reconnection_abandoned(connection) else 0
+        if seen == 2:
+            emit({"event": "reconnection_abandoned", "t": now_ms()})
+
+
 async def main(server_url, service_id):
     server = await connect_to_server({"server_url": server_url, "name": "py-looper"})
     info = await server.register_service(
@@ -64,6 +87,7 @@ async def main(server_url, service_id):
     emit({"ready": True, "workspace": server.config.workspace, "client_id": server.config.client_id, "service_id": info.id})
     stop = asyncio.Event()
     loops = [asyncio.ensure_future(call_loop(i, current, info.id, stop)) for i in range(LOOPS)]
+    loops.append(asyncio.ensure_future(watch_reconnection(rpc._connection, stop)))
     await wait_for_stop()
     stop.set()
     for task in loops:
@@ -76,6 +100,10 @@ async def main(server_url, service_id):
 
 
 if __name__ == "__main__":
+    # hypha-rpc's reconnection story on stderr (the test shows its tail when a looper does not recover);
+    # hypha_rpc configures logging to stdout on import, which carries our JSON lines: force it over.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
+    logging.getLogger("websocket-client").setLevel(logging.INFO)
     if len(sys.argv) != 3:
         print("usage: py_looper.py SERVER_URL SERVICE_ID", file=sys.stderr)
         sys.exit(2)
