@@ -29,10 +29,19 @@ export interface CommonConfig {
   shmMaxBytes: number;
   linkBandwidthMbps: number;
   recordFrames: string;
+  caFile: string;
+  maxPendingHandshakes: number;
+  maxSessions: number;
+  maxHttpSockets: number;
+  memoryBudgetBytes: number;
+  connRatePerSec: number;
+  connBurst: number;
 }
 
 export interface GatewayConfig extends CommonConfig {
   hyphaUrl: string;
+  maxLinks: number;
+  maxStreamsPerLink: number;
 }
 
 export interface EdgeConfig extends CommonConfig {
