@@ -131,8 +131,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
         shm: shmSetup,
-        session: ({ capabilities, linkId, peerId, shmPairId }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
+        session: ({ capabilities, linkId, peerId, shmPairId, peer }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
             ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),

@@ -352,7 +352,12 @@ export class LinkSession {
     }
     // Transcoded frames are decoded even for a stream that is gone, so codec tables stay in lockstep.
     const payload = frame.type === FrameType.DATA ? this.decodePayload(frame) : frame.payload;
-    if (!stream || stream.remoteClosed) return; // late frames for a closed stream are dropped
+    if (!stream || stream.remoteClosed) {
+      // Late frames for a closed stream are dropped; a blob they reference is taken and discarded so the
+      // payload plane does not hold its bytes for the life of the link.
+      if (frame.type === FrameType.DATA && (frame.flags & DataFlag.BLOB) && payload.length === 4) this.options.blobs?.takeBlob(decodeU32(payload)).catch(() => {});
+      return;
+    }
     this.checkSeq(stream, frame);
     switch (frame.type) {
       case FrameType.DATA:

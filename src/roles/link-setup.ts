@@ -28,7 +28,9 @@ export function linkSettings(config: CommonConfig): LinkSettings {
 /** A factory of per-link codecs (fresh tables per link), or undefined when the link runs raw. */
 export function linkCodecFactory(config: CommonConfig, negotiated: string[]): (() => LinkCodec) | undefined {
   if (!config.codec || !negotiated.includes(CODEC_CAPABILITY)) return undefined;
-  return () => createLinkCodec({ maxMessageBytes: config.maxMessageBytes });
+  // Only messages that fit one frame are transcoded (the peer cuts to our maxFrameBytes), so a declared
+  // size above it is refused before the decoder allocates anything.
+  return () => createLinkCodec({ maxMessageBytes: Math.min(config.maxMessageBytes, config.maxFrameBytes) });
 }
 
 /** Bytes handed to a link socket and not yet written before the scheduler waits (bounds head-of-line delay). */

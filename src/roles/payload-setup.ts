@@ -10,12 +10,29 @@ import type { Logger } from '../log.js';
 
 export const PAYLOAD_CAPABILITY = 'payload-v1';
 
-// Chunks and manifests must fit a link frame (2 x maxFrameBytes + 64 accepted). The plane's 4/16/64 KiB
-// chunking re-finds most of a resent array in shifted 256 KiB message_cache slices (docs/payload.md); blobs
-// up to 16 MiB keep the worst-case manifest (one 21-byte entry per 4 KiB) under 90 KB. Larger messages
-// travel as raw fragments.
-const CHUNKING = { minChunkBytes: 4 * 1024, avgChunkBytes: 16 * 1024, maxChunkBytes: 64 * 1024 };
+// Every payload frame (a chunk with its headers, a manifest) fits maxFrameBytes of both sides. The plane's
+// 4/16/64 KiB chunking re-finds most of a resent array in shifted 256 KiB message_cache slices
+// (docs/payload.md); smaller frame limits scale it down. A blob may have as many chunks as one manifest
+// frame can list (one 21-byte entry per chunk, at least minChunkBytes each), and at most 16 MiB; larger
+// messages travel as raw fragments.
 const MAX_BLOB_BYTES = 16 * 1024 * 1024;
+/** Link frame header, trace context and the payload frame's own header, with room to spare. */
+const PAYLOAD_FRAME_OVERHEAD_BYTES = 128;
+const MANIFEST_ENTRY_BYTES = 21;
+
+export interface PayloadLimits {
+  chunking: { minChunkBytes: number; avgChunkBytes: number; maxChunkBytes: number };
+  maxBlobBytes: number;
+}
+
+/** Chunk sizes and the largest blob such that no payload frame exceeds frameBytes (>= 16 KiB). */
+export function payloadLimits(frameBytes: number): PayloadLimits {
+  const maxChunkBytes = Math.min(64 * 1024, frameBytes - PAYLOAD_FRAME_OVERHEAD_BYTES);
+  const avgChunkBytes = Math.min(16 * 1024, 2 ** Math.floor(Math.log2(maxChunkBytes / 2)));
+  const minChunkBytes = Math.min(4 * 1024, avgChunkBytes / 2);
+  const manifestEntries = Math.floor((frameBytes - PAYLOAD_FRAME_OVERHEAD_BYTES) / MANIFEST_ENTRY_BYTES);
+  return { chunking: { minChunkBytes, avgChunkBytes, maxChunkBytes }, maxBlobBytes: Math.min(MAX_BLOB_BYTES, manifestEntries * minChunkBytes) };
+}
 const IDLE_PAIR_MS = 10 * 60 * 1000;
 
 interface PairEntry {
@@ -35,8 +52,9 @@ export class PayloadPairs {
    * A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side.
    * `shm`: the pair's segments when this link's handshake proved shared memory (both sides then have it).
    */
-  planeFor(edgeId: string, gatewayId: string, peerId: string, shm?: ShmChannel): LinkBlobPlane {
-    const entry = this.entryFor(edgeId, gatewayId, peerId);
+  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel): LinkBlobPlane {
+    const limits = payloadLimits(Math.min(this.config.maxFrameBytes, peerMaxFrameBytes));
+    const entry = this.entryFor(edgeId, gatewayId, peerId, limits);
     entry.links++;
     if (shm) this.shmLinks++;
     let endpoint: PayloadEndpoint | undefined;
@@ -44,7 +62,7 @@ export class PayloadPairs {
     let released = false;
     return {
       minBlobBytes: this.config.payloadMinBytes,
-      maxBlobBytes: Math.min(MAX_BLOB_BYTES, this.config.maxMessageBytes),
+      maxBlobBytes: Math.min(entry.pair.options.maxBlobBytes, this.config.maxMessageBytes),
       attach: (emitFrame, state) => {
         endpoint = new PayloadEndpoint({ pair: entry.pair, emitFrame, ...(shm ? { shm } : {}) });
         linkState = state;
@@ -104,7 +122,7 @@ export class PayloadPairs {
     return sum;
   }
 
-  private entryFor(edgeId: string, gatewayId: string, peerId: string): PairEntry {
+  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits): PairEntry {
     const existing = this.pairs.get(peerId);
     if (existing) {
       clearTimeout(existing.idleTimer);
@@ -112,11 +130,11 @@ export class PayloadPairs {
     }
     const seed = createHmac('sha256', this.secret).update(`hypha-accel/payload-seed\n${edgeId}\n${gatewayId}`).digest();
     const pair = new PayloadPair({
-      chunking: CHUNKING,
+      chunking: limits.chunking,
       hashSeed: seed.readBigUInt64BE(0),
       storeBytes: this.config.payloadStoreBytes,
       peerStoreBytes: this.config.payloadStoreBytes,
-      maxBlobBytes: MAX_BLOB_BYTES,
+      maxBlobBytes: limits.maxBlobBytes,
     });
     const entry: PairEntry = { pair, links: 0, idleTimer: undefined };
     this.pairs.set(peerId, entry);

@@ -235,8 +235,8 @@ test('with shm negotiated, a large message on the link moves through a segment; 
   });
   const { a, b } = createLinkPair();
   // Both sides derive the pair's hash seed from the same (edge id, gateway id), as the roles do.
-  const edgeSide = side(edgeShm, (n) => ({ blobs: edgePairs.planeFor(edgeSide.options.instanceId, n.peerId, n.peerId, edgeShm.segmentsFor(n.shmPairId)) }));
-  const gatewaySide = side(gatewayShm, (n) => ({ blobs: gatewayPairs.planeFor(n.peerId, gatewaySide.options.instanceId, n.peerId, gatewayShm.segmentsFor(n.shmPairId)) }));
+  const edgeSide = side(edgeShm, (n) => ({ blobs: edgePairs.planeFor(edgeSide.options.instanceId, n.peerId, n.peerId, n.peer.maxFrameBytes, edgeShm.segmentsFor(n.shmPairId)) }));
+  const gatewaySide = side(gatewayShm, (n) => ({ blobs: gatewayPairs.planeFor(n.peerId, gatewaySide.options.instanceId, n.peerId, n.peer.maxFrameBytes, gatewayShm.segmentsFor(n.shmPairId)) }));
   const [edge] = await Promise.all([establishAsEdge(a, edgeSide.options), establishAsGateway(b, gatewaySide.options)]);
   assert.ok(edge.shmPairId, 'shm must be negotiated');
   const stream = edge.session.openStream(encodeJson({ sessionId: 's1', path: '/ws' }));
