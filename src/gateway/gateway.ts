@@ -92,7 +92,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = (req.url ?? '/').split('?')[0];
     if (path === LINK_PATH) {
-      const full = links.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('handshake');
+      const full = links.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('link');
       if (full) return refuse(socket, 503, 'link', full, req);
       pendingLinks++;
       const release = admission.beginHandshake();

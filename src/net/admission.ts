@@ -38,16 +38,20 @@ export class Admission {
 
   constructor(private readonly limits: AdmissionLimits, private readonly memory: MemoryGauge = processMemory, private readonly nowMs: () => number = Date.now) {}
 
-  /** Why a new session or link may not start now (or undefined when it may). Counts the refusal. */
-  refuseNew(kind: 'session' | 'handshake'): string | undefined {
+  /**
+   * Why a new session (or link) may not start now, or undefined when it may. Counts the refusal. Links are
+   * not shed for memory: they are few, and a link that replaces a lost one carries existing sessions.
+   */
+  refuseNew(kind: 'session' | 'link'): string | undefined {
     const why = this.whyRefuse(kind);
     if (why) this.refused[why.split(' ')[0]!] = (this.refused[why.split(' ')[0]!] ?? 0) + 1;
     return why;
   }
 
-  private whyRefuse(kind: 'session' | 'handshake'): string | undefined {
+  private whyRefuse(kind: 'session' | 'link'): string | undefined {
     if (this.pendingHandshakes >= this.limits.maxPendingHandshakes) return `maxPendingHandshakes (${this.limits.maxPendingHandshakes}) reached`;
-    if (kind === 'session' && this.sessions >= this.limits.maxSessions) return `maxSessions (${this.limits.maxSessions}) reached`;
+    if (kind === 'link') return undefined;
+    if (this.sessions >= this.limits.maxSessions) return `maxSessions (${this.limits.maxSessions}) reached`;
     return this.overBudget();
   }
 
