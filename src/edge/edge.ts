@@ -214,6 +214,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   if (config.shm && config.payload) {
     shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort }, log);
     await shmSetup.sweep();
+    shmSetup.startPeriodicSweep();
   }
   pool.start();
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -237,6 +238,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       for (const ws of clients) ws.terminate();
       pool.stop('edge stopping');
       agent.destroy();
+      shmSetup?.stopPeriodicSweep();
       await payloadPairs.close();
       await closed;
       log.info('edge stopped');

@@ -263,6 +263,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   if (config.shm && config.payload) {
     const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort }, log);
     await setup.sweep();
+    setup.startPeriodicSweep();
     shmSetup = setup; // links accepted during the sweep simply come up without shm
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -286,6 +287,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const ws of [...upstreams, ...passthroughClients]) ws.terminate();
       agent.destroy();
+      shmSetup?.stopPeriodicSweep();
       await payloadPairs.close();
       await closed;
       log.info('gateway stopped');
