@@ -1,6 +1,6 @@
 // Resolves a role's configuration: flags > environment (HYPHA_ACCEL_*) > YAML file (--config) > defaults,
 // validated setting by setting so a bad value is reported as one line naming the setting and its source.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AccelError } from '../errors.js';
 import { SETTINGS, type Role } from './settings.js';
@@ -109,17 +109,27 @@ function configError(message: string): AccelError {
   return new AccelError('HYPHA_ACCEL_ERR_CONFIG', message);
 }
 
-/** Reads the shared secret; an empty or unreadable file is a configuration error. */
+/**
+ * Reads the shared secret as bytes (binary secrets are kept exactly; only one trailing newline, LF or CRLF,
+ * is dropped, as `openssl rand -hex 32 > secret` writes one). A file readable by group or others, an
+ * unreadable one, or fewer than 16 bytes is a configuration error.
+ */
 export function readSecret(path: string): Buffer {
   let secret: Buffer;
+  let mode: number;
   try {
+    mode = statSync(path).mode;
     secret = readFileSync(path);
   } catch (error) {
     throw configError(`invalid setting secretFile: cannot read ${path}: ${(error as Error).message}`);
   }
-  const trimmed = Buffer.from(secret.toString('utf8').trim(), 'utf8');
+  if ((mode & 0o077) !== 0) {
+    throw configError(`invalid setting secretFile: ${path} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); run chmod 600 on it (Kubernetes: defaultMode: 0400 on the Secret volume)`);
+  }
+  const newline = secret.at(-1) === 0x0a ? (secret.at(-2) === 0x0d ? 2 : 1) : 0;
+  const trimmed = secret.subarray(0, secret.length - newline);
   if (trimmed.length < 16) throw configError(`invalid setting secretFile: ${path} holds ${trimmed.length} bytes; use at least 16 (e.g. openssl rand -hex 32)`);
-  return trimmed;
+  return Buffer.from(trimmed);
 }
 
 export function splitHostPort(value: string): { host: string; port: number } {

@@ -35,7 +35,7 @@ export const SETTINGS: SettingSpec[] = [
   setting('listen', BOTH, hostPort, 'HOST:PORT', 'Where to listen. Edge: what clients use as server_url. Gateway: links from edges AND plain hypha traffic, on one port.'),
   setting('hyphaUrl', ['gateway'], httpUrl, 'URL', 'The real hypha server, e.g. http://127.0.0.1:9527.'),
   setting('gatewayUrl', ['edge'], wsUrl, 'URL', 'The gateway, e.g. ws://gateway.example:9600 (wss:// through TLS ingress).'),
-  setting('secretFile', BOTH, z.string().min(1), 'PATH', 'File holding the shared link secret (both sides the same). It never crosses the wire.'),
+  setting('secretFile', BOTH, z.string().min(1), 'PATH', 'File holding the shared link secret (both sides the same). It never crosses the wire. Read as bytes (one trailing newline dropped); must not be readable by group or others (chmod 600; Kubernetes: defaultMode: 0400).'),
   setting('adminListen', BOTH, z.union([z.literal(''), hostPort]), 'HOST:PORT', 'Admin HTTP (/metrics, /healthz, /readyz); empty disables it.', ''),
   setting('links', ['edge'], positiveInt(1, 64), 'N', 'Links kept open to the gateway.', 2),
   setting('logLevel', BOTH, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'LEVEL', 'Log level (logs are JSON lines on stderr).', 'info'),
