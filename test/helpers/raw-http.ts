@@ -10,7 +10,11 @@ export interface RawAnswer {
   timedOut: boolean;
 }
 
-export function rawHttp(port: number, bytes: Buffer | string, timeoutMs = 5000): Promise<RawAnswer> {
+/**
+ * halfClose: end our side after the bytes, so a server waiting for more of the request sees EOF.
+ * untilHead: resolve (and close) once a whole response head arrived, for answers that keep the socket open (101).
+ */
+export function rawHttp(port: number, bytes: Buffer | string, timeoutMs = 5000, options: { halfClose?: boolean; untilHead?: boolean } = {}): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -19,7 +23,10 @@ export function rawHttp(port: number, bytes: Buffer | string, timeoutMs = 5000):
       timedOut = true;
       socket.destroy();
     }, timeoutMs);
-    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      if (options.untilHead && Buffer.concat(chunks).includes('\r\n\r\n')) socket.destroy();
+    });
     socket.on('error', () => {});
     socket.on('close', () => {
       clearTimeout(timer);
@@ -27,7 +34,8 @@ export function rawHttp(port: number, bytes: Buffer | string, timeoutMs = 5000):
       const match = /^HTTP\/1\.[01] (\d{3})/.exec(text);
       resolve({ status: match ? Number(match[1]) : undefined, text, timedOut });
     });
-    socket.write(bytes);
+    if (options.halfClose) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 
