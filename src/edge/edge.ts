@@ -20,6 +20,7 @@ import { rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js'
 import { Admission } from '../net/admission.js';
 import { checkUpgrade } from '../net/upgrade-check.js';
 import { redactTarget } from '../net/redact.js';
+import { throttledLog } from '../net/log-throttle.js';
 import { wsLinkTransport } from '../net/ws-link-transport.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
@@ -55,6 +56,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca);
   const admission = new Admission(config);
+  const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
   const linkStats = newLinkStats();
@@ -112,23 +114,23 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const server = http.createServer((req, res) => {
     const overBudget = admission.overBudget();
     if (overBudget) {
-      log.warn({ code: 'HYPHA_ACCEL_ERR_OVERLOADED', limit: overBudget }, 'HTTP request shed');
+      refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', limit: overBudget }, 'HTTP request shed');
       req.resume();
       return answerPlain(res, 503, 'hypha-accel: edge overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
     }
     proxyHttpRequest(req, res, { target: gatewayHttp, agent, log });
   });
-  admission.guardServer(server, (address) => log.warn({ code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
+  admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     const checked = checkUpgrade(req);
     if (!checked.ok) {
-      log.debug({ code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', why: checked.message, path: redactTarget(req.url), from: req.socket.remoteAddress }, 'client refused');
+      refusalLog('info', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', why: checked.message, path: redactTarget(req.url), from: req.socket.remoteAddress }, 'client refused: bad upgrade');
       return rejectUpgrade(socket, 400, checked.message);
     }
     const full = admission.refuseNew('session');
     if (full) {
-      log.warn({ code: 'HYPHA_ACCEL_ERR_OVERLOADED', why: full, from: req.socket.remoteAddress }, 'client refused');
+      refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', why: full, from: req.socket.remoteAddress }, 'client refused: overloaded');
       return rejectUpgrade(socket, 503, 'hypha-accel: edge overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
     }
     const endHandshake = admission.beginHandshake();

@@ -19,6 +19,7 @@ import { answerPlain, appendForwardedFor, forwardHeaders, proxyHttpRequest, upst
 import { Admission } from '../net/admission.js';
 import { checkUpgrade } from '../net/upgrade-check.js';
 import { redactTarget } from '../net/redact.js';
+import { throttledLog } from '../net/log-throttle.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
 import { wsLinkTransport } from '../net/ws-link-transport.js';
@@ -52,6 +53,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   const agent = upstreamAgent(hyphaUrl, config.maxHttpSockets, ca);
   const admission = new Admission(config);
+  const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   let pendingLinks = 0;
   const links = new Set<LinkSession>();
   const upstreams = new Set<WebSocket>();
@@ -73,7 +75,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const server = http.createServer((req, res) => {
     const overBudget = admission.overBudget();
     if (overBudget) {
-      log.warn({ code: 'HYPHA_ACCEL_ERR_OVERLOADED', limit: overBudget }, 'HTTP request shed');
+      refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', limit: overBudget }, 'HTTP request shed');
       req.resume();
       return answerPlain(res, 503, 'hypha-accel: gateway overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
     }
@@ -85,7 +87,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     });
   });
 
-  admission.guardServer(server, (address) => log.warn({ code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
+  admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
@@ -116,7 +118,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   /** Answers an upgrade the gateway will not serve, with a log line (warn for limits, debug for bad requests). */
   function refuse(socket: Duplex, status: number, what: string, why: string, req: http.IncomingMessage): void {
     const code = status === 400 ? 'HYPHA_ACCEL_ERR_BAD_REQUEST' : 'HYPHA_ACCEL_ERR_OVERLOADED';
-    log[status === 400 ? 'debug' : 'warn']({ code, what, why, path: redactTarget(req.url), from: req.socket.remoteAddress }, `${what} refused`);
+    refusalLog(status === 400 ? 'info' : 'warn', { code, what, why, path: redactTarget(req.url), from: req.socket.remoteAddress }, `${what} refused`);
     rejectUpgrade(socket, status, status === 400 ? why : `hypha-accel: gateway overloaded (${code})`);
   }
 
@@ -174,17 +176,17 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       try {
         open = decodeSessionOpen(payload);
       } catch (error) {
-        log.warn({ code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, err: (error as Error).message }, 'malformed OPEN refused');
+        refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, err: (error as Error).message }, 'malformed OPEN refused');
         return failOpen(stream, 400, 'hypha-accel: malformed session open (HYPHA_ACCEL_ERR_BAD_REQUEST)');
       }
       const checked = checkSessionOpen(open);
       if (!checked.ok) {
-        log.warn({ code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, sessionId: open.sessionId, why: checked.why, path: redactTarget(open.path) }, 'OPEN refused');
+        refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, sessionId: open.sessionId, why: checked.why, path: redactTarget(open.path) }, 'OPEN refused');
         return failOpen(stream, 400, `hypha-accel: bad WebSocket upgrade (HYPHA_ACCEL_ERR_BAD_REQUEST): ${checked.why}`);
       }
       const full = session.streamCount > config.maxStreamsPerLink ? `maxStreamsPerLink (${config.maxStreamsPerLink}) reached` : admission.refuseNew('session');
       if (full) {
-        log.warn({ code: 'HYPHA_ACCEL_ERR_OVERLOADED', linkId: established.linkId, sessionId: open.sessionId, why: full }, 'OPEN refused');
+        refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', linkId: established.linkId, sessionId: open.sessionId, why: full }, 'OPEN refused: overloaded');
         return failOpen(stream, 503, 'hypha-accel: gateway overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
       }
       const headers = { ...checked.headers };
