@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates the Helm chart and the kustomize manifests offline (what CI runs): builds helm and kustomize
+# Validates the Helm chart, the kustomize manifests and the systemd unit offline (what CI runs): builds helm and kustomize
 # from their Go modules at pinned versions once (cached outside git), checks values.schema.json is in step
 # with src/config/settings.ts, `helm lint --strict` and `helm template` for every mode (helm/hypha-accel/ci/),
 # `kustomize build` for every overlay, and validates every rendered object (test/deploy/validate-manifests.ts).
@@ -58,4 +58,11 @@ for overlay in deploy/kustomize/overlays/*/; do
   "$KUSTOMIZE" build "$overlay" >"$out/kustomize-$name.yaml"
   node --import tsx test/deploy/validate-manifests.ts "kustomize $name" "$out/kustomize-$name.yaml"
 done
+# The systemd unit's hardening, as systemd itself scores it (0 = fully locked down, 10 = exposed).
+if command -v systemd-analyze >/dev/null; then
+  cp deploy/systemd/hypha-accel@.service "$out/hypha-accel@gateway.service"
+  systemd-analyze security --offline=true --threshold=20 "$out/hypha-accel@gateway.service" 2>&1 \
+    | sed -n 's/^.*Overall exposure level for \(.*\)$/helm-test: systemd exposure level of \1/p' >&2
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "helm-test: FAILED: the systemd unit's exposure is above 2.0" >&2; exit 1; }
+fi
 echo "helm-test: ok (helm $HELM_VERSION, kustomize $KUSTOMIZE_VERSION, kube $KUBE_VERSION)" >&2
