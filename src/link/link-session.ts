@@ -289,7 +289,7 @@ export class LinkSession {
         }
         this.stats.transcodeBytesOut += payload.length;
       }
-      const frame = encodeFrame({ type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, payload });
+      const frame = encodeFrame({ type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, payload, trace: pending.trace });
       if (!next) this.forgetIfDone(stream);
       return frame;
     }
@@ -357,7 +357,7 @@ export class LinkSession {
     switch (frame.type) {
       case FrameType.DATA:
         try {
-          stream.handleData(payload, frame.flags);
+          stream.handleData(payload, frame.flags, frame.trace);
         } catch (error) {
           const accel = asAccelError(error);
           if (accel.code !== 'HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE') throw accel;

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { LinkSession } from '../link/link-session.js';
 import type { Stream } from '../link/stream.js';
-import { channels, publishSession, type Direction, type RoleName } from '../observe/events.js';
+import { channels, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
 import { mirrorClose } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
 
@@ -23,8 +23,8 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
   stream.bind({
-    onMessage(data, isText, written) {
-      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data });
+    onMessage(data, isText, written, trace) {
+      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       ws.send(data, { binary: !isText }, () => written());
@@ -45,8 +45,10 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
     },
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: inbound, hop: 'in', isBinary, data });
-    stream.sendMessage(data, !isBinary);
+    if (!channels.message.hasSubscribers) return stream.sendMessage(data, !isBinary);
+    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
+    channels.message.publish(event);
+    stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
   });
   ws.on('close', (code: number, reasonBuffer: Buffer) => {
     const reason = reasonBuffer.toString('utf8');
