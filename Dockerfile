@@ -33,7 +33,7 @@ COPY deploy/image/healthcheck.mjs ./healthcheck.mjs
 USER 10001:10001
 # 9527: edge (what clients use); 9600: gateway (links and plain hypha traffic); 9100: admin.
 EXPOSE 9527 9600 9100
-# /readyz: the edge is ready once a link is up, the gateway once it listens. Follows HYPHA_ACCEL_ADMIN_LISTEN
+# /ready: the edge is ready once a link is up, the gateway once hypha answers; neither while draining. Follows HYPHA_ACCEL_ADMIN_LISTEN
 # (set it, not --admin-listen, when you move the admin port). Honoured with --format docker; Kubernetes
 # ignores it and uses the chart's probes.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["node", "/app/healthcheck.mjs"]

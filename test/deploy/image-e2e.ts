@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   try {
     const gateway = await startRole('gateway', gatewayAdmin, secretDir, ['--listen', `127.0.0.1:${gatewayPort}`, '--hypha-url', hypha.url]);
     const edge = await startRole('edge', edgeAdmin, secretDir, ['--listen', `127.0.0.1:${edgePort}`, '--gateway-url', `ws://127.0.0.1:${gatewayPort}`]);
-    // The image's own HEALTHCHECK (node /app/healthcheck.mjs -> /readyz) decides readiness.
+    // The image's own HEALTHCHECK (node /app/healthcheck.mjs -> /ready) decides readiness.
     for (const name of [gateway, edge]) {
       await until(`${name} healthy`, 30_000, async () => (await run('podman', [...podmanArgs, 'healthcheck', 'run', name]).then(() => true, () => false)));
     }
@@ -81,9 +81,9 @@ async function main(): Promise<void> {
     service = await startPyService(edgeUrl, uniqueServiceId('image'));
     const result = await runPyCaller(edgeUrl, service.serviceId);
     assert.deepEqual(failedChecks(result), [], `Python caller through the image's pair: ${result.stderr.slice(-2000)}`);
-    const linkMessages = await metric(edgeAdmin, 'hypha_accel_messages_total');
-    assert.ok(linkMessages > 0, 'the edge counted the messages it carried');
-    step(`Python service + caller through edge and gateway containers: ${Object.keys(result.checks).length} checks ok, edge counted ${linkMessages} messages`);
+    const linkMessages = await metric(edgeAdmin, 'hypha_accel_link_frames_total');
+    assert.ok(linkMessages > 0, 'the edge counted frames on its links');
+    step(`Python service + caller through edge and gateway containers: ${Object.keys(result.checks).length} checks ok, edge counted ${linkMessages} link frames`);
     await service.stop();
     service = undefined;
     // SIGTERM reaches node through tini: both roles drain and exit 0 well within the stop timeout.

@@ -69,9 +69,9 @@ function checkAccelContainer(c: Obj, pod: Obj, where: string, problems: string[]
   const env: Record<string, string> = {};
   for (const e of c.env ?? []) if (typeof e.value === 'string') env[e.name] = e.value;
   for (const name of Object.keys(env).filter((n) => n.startsWith('HYPHA_ACCEL_'))) {
-    const spec = SETTINGS.find((s) => s.env === name);
-    if (!spec) problems.push(`${where}: ${name} is not a hypha-accel setting`);
-    else if (!spec.roles.includes(role)) problems.push(`${where}: ${name} does not apply to the ${role}`);
+    const specs = SETTINGS.filter((s) => s.env === name);
+    if (specs.length === 0) problems.push(`${where}: ${name} is not a hypha-accel setting`);
+    else if (!specs.some((s) => s.roles.includes(role))) problems.push(`${where}: ${name} does not apply to the ${role}`);
   }
   let drainTimeoutMs = 10_000;
   try {
@@ -84,7 +84,7 @@ function checkAccelContainer(c: Obj, pod: Obj, where: string, problems: string[]
   } catch (error) {
     problems.push(`${where}: the ${role} refuses its settings: ${(error as Error).message}`);
   }
-  for (const [probe, path] of [['readinessProbe', '/readyz'], ['livenessProbe', '/healthz']] as const) {
+  for (const [probe, path] of [['readinessProbe', '/ready'], ['livenessProbe', '/live']] as const) {
     if (c[probe]?.httpGet?.path !== path || c[probe]?.httpGet?.port !== 'admin') problems.push(`${where}: ${probe} must GET ${path} on port admin`);
   }
   const sc = { ...pod.securityContext, ...c.securityContext };
@@ -115,7 +115,7 @@ function checkPod(doc: Obj, pod: Obj, problems: string[]): number {
       checkAccelContainer(c, pod, where, problems);
       if (list === 'initContainers') {
         if (c.restartPolicy !== 'Always') problems.push(`${where}: an edge in initContainers must be a native sidecar (restartPolicy: Always)`);
-        if (c.startupProbe?.httpGet?.path !== '/readyz') problems.push(`${where}: a native sidecar needs a startupProbe on /readyz so the app waits for a link`);
+        if (c.startupProbe?.httpGet?.path !== '/ready') problems.push(`${where}: a native sidecar needs a startupProbe on /ready so the app waits for a link`);
       }
     }
   }

@@ -104,11 +104,11 @@ dict: root, role, config, listen, extra (defaults the chart derives, by YAML key
 image: {{ include "hypha-accel.image" .root | quote }}
 imagePullPolicy: {{ .root.Values.image.pullPolicy }}
 readinessProbe:
-  httpGet: {path: /readyz, port: admin}
+  httpGet: {path: /ready, port: admin}
   periodSeconds: 5
   failureThreshold: 2
 livenessProbe:
-  httpGet: {path: /healthz, port: admin}
+  httpGet: {path: /live, port: admin}
   periodSeconds: 10
   failureThreshold: 3
 lifecycle:
@@ -137,7 +137,7 @@ The pod needs the link-secret volume ({{ include "hypha-accel.secretVolume" . }}
   restartPolicy: Always
   {{- include "hypha-accel.containerCommon" . | nindent 2 }}
   startupProbe:
-    httpGet: {path: /readyz, port: admin}
+    httpGet: {path: /ready, port: admin}
     periodSeconds: {{ .root.Values.edge.startupProbe.periodSeconds }}
     failureThreshold: {{ .root.Values.edge.startupProbe.failureThreshold }}
   args: ["edge"]
