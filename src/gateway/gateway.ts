@@ -26,12 +26,13 @@ import { wsLinkTransport } from '../net/ws-link-transport.js';
 import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
-import { publishLink, publishSession } from '../observe/events.js';
-import { LINK_PATH, commonSessionOptions, linkSettings } from '../roles/link-setup.js';
+import { publishLink, publishSession, type LinkInfo } from '../events.js';
+import { LINK_PATH, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
 import { checkSessionOpen } from './open-check.js';
+import { probeHypha } from './hypha-probe.js';
 
 export interface GatewayHandle {
   url: string; // http://host:port
@@ -44,10 +45,16 @@ export interface GatewayHandle {
   upstreamCount(): number;
   /** Admission state: pending handshakes, sessions, refusals by limit. */
   admission: Admission;
+  /** Sessions by kind: carried over links (edge) and plain clients passed through. */
+  sessionCounts(): { edge: number; passthrough: number };
+  /** Live links (id, peer, RTT, pacing window, streams, capabilities). */
+  linkInfo(): LinkInfo[];
+  /** Ready while hypha answers its liveness probe and no stop has begun. */
+  readiness(): Promise<{ ready: boolean; reason: string }>;
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger }): Promise<GatewayHandle> {
+export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<GatewayHandle> {
   const { log } = deps;
   const hyphaUrl = new URL(config.hyphaUrl);
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
@@ -56,6 +63,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   let pendingLinks = 0;
   const links = new Set<LinkSession>();
+  const liveLinks = new Map<LinkSession, Established>();
   const upstreams = new Set<WebSocket>();
   const passthroughClients = new Set<WebSocket>();
   const linkStats = newLinkStats();
@@ -149,10 +157,12 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     }
     const session = established.session;
     links.add(session);
+    liveLinks.set(session, established);
     log.info({ linkId: established.linkId, edge: established.peerId, capabilities: established.capabilities, shm: established.shmPairId !== undefined, from: linkForwardedFor }, 'link up');
     publishLink({ role: 'gateway', linkId: established.linkId, event: 'up' });
     session.addCloseListener((error) => {
       links.delete(session);
+      liveLinks.delete(session);
       log.info({ linkId: established.linkId, code: error?.code, err: error?.message }, 'link down');
       publishLink({ role: 'gateway', linkId: established.linkId, event: 'down', errorCode: error?.code });
     });
@@ -250,20 +260,23 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     });
     plainServer.handleUpgrade(req, socket, head, (client) => {
       bound = true;
+      const sessionId = randomUUID();
       passthroughClients.add(client);
       upstreams.add(upstream);
       const endSession = admission.beginSession();
+      publishSession({ role: 'gateway', sessionId, event: 'open', path: redactTarget(req.url), viaLink: false });
       relayWebSockets(client, upstream, () => {
         passthroughClients.delete(client);
         upstreams.delete(upstream);
         endSession();
+        publishSession({ role: 'gateway', sessionId, event: 'close', viaLink: false });
       });
     });
   }
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
   if (config.shm && config.payload) {
-    const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort }, log);
+    const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await setup.sweep();
     setup.startPeriodicSweep();
     shmSetup = setup; // links accepted during the sweep simply come up without shm
@@ -279,6 +292,13 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     upstreamCount: () => upstreams.size,
     admission,
+    sessionCounts: () => ({ edge: upstreams.size - passthroughClients.size, passthrough: passthroughClients.size }),
+    linkInfo: () => [...liveLinks.values()].map(describeLink),
+    readiness: async () => {
+      if (stopping) return { ready: false, reason: 'draining' };
+      const hypha = await probeHypha(hyphaUrl, config.handshakeTimeoutMs);
+      return hypha.ok ? { ready: true, reason: 'hypha answers' } : { ready: false, reason: `hypha does not answer: ${hypha.reason}` };
+    },
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;
       stopping = true;

@@ -16,6 +16,8 @@ export interface ShmSetupOptions {
   /** The port this role listens on: with the role it makes a writer id that is unique among live processes
    * on the host (one listener per port) and stable across restarts, so a restart sweeps its leftovers. */
   listenPort: number;
+  /** Set when the role runs as several workers on one port (src/roles/workers.ts): part of the writer id. */
+  workerIndex?: number;
   nowMs?: () => number;
 }
 
@@ -32,7 +34,8 @@ export class ShmSetup implements ShmHandshake {
     // A configured directory is the user's (an emptyDir, a tmpfs): ours is a subfolder of it, the only
     // place we create, chmod or sweep.
     this.baseDir = config.shmDir ? join(config.shmDir, SHM_SUBDIR) : defaultShmBaseDir();
-    const digest = createHash('sha256').update(`hypha-accel shm writer\n${options.role}\n${options.listenPort}`).digest('hex');
+    const worker = options.workerIndex === undefined ? '' : `\nworker ${options.workerIndex}`;
+    const digest = createHash('sha256').update(`hypha-accel shm writer\n${options.role}\n${options.listenPort}${worker}`).digest('hex');
     this.writerId = `${options.role === 'edge' ? 'e' : 'g'}${digest.slice(0, 16)}`;
     this.nowMs = options.nowMs ?? Date.now;
   }
