@@ -112,10 +112,12 @@ function configError(message: string): AccelError {
 
 /**
  * Reads the shared secret as bytes (binary secrets are kept exactly; only one trailing newline, LF or CRLF,
- * is dropped, as `openssl rand -hex 32 > secret` writes one). A file readable by group or others, an
- * unreadable one, or fewer than 16 bytes is a configuration error.
+ * is dropped, as `openssl rand -hex 32 > secret` writes one). An unreadable file or fewer than 16 bytes is a
+ * configuration error. A file readable by others than its owner is reported through onWarning (default:
+ * one line on stderr) but accepted: Kubernetes Secret volumes with fsGroup (0440) and compose secrets
+ * (bind-mounted with the host file's mode) need group or other read access for a non-root container user.
  */
-export function readSecret(path: string): Buffer {
+export function readSecret(path: string, onWarning: (message: string) => void = (m) => process.stderr.write(`hypha-accel: warning: ${m}\n`)): Buffer {
   let secret: Buffer;
   let mode: number;
   try {
@@ -124,12 +126,12 @@ export function readSecret(path: string): Buffer {
   } catch (error) {
     throw configError(`invalid setting secretFile: cannot read ${path}: ${(error as Error).message}`);
   }
-  if ((mode & 0o077) !== 0) {
-    throw configError(`invalid setting secretFile: ${path} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); run chmod 600 on it (Kubernetes: defaultMode: 0400 on the Secret volume)`);
-  }
   const newline = secret.at(-1) === 0x0a ? (secret.at(-2) === 0x0d ? 2 : 1) : 0;
   const trimmed = secret.subarray(0, secret.length - newline);
   if (trimmed.length < 16) throw configError(`invalid setting secretFile: ${path} holds ${trimmed.length} bytes; use at least 16 (e.g. openssl rand -hex 32)`);
+  if ((mode & 0o077) !== 0) {
+    onWarning(`secretFile ${path} is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); anyone who can read it can open links to the gateway. Prefer chmod 600 (Kubernetes: defaultMode 0400, or 0440 with fsGroup)`);
+  }
   return Buffer.from(trimmed);
 }
 

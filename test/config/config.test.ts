@@ -79,19 +79,23 @@ test('docs/config.md is generated from the settings table', () => {
   assert.equal(readFileSync('docs/config.md', 'utf8'), renderConfigDoc());
 });
 
-test('the secret file: group/world-readable is refused, binary bytes are kept, one trailing newline dropped', () => {
+test('the secret file: group/world-readable is warned about, binary bytes are kept, one trailing newline dropped', () => {
   const loose = join(dir, 'loose');
   writeFileSync(loose, 'a'.repeat(64), { mode: 0o644 });
   chmodSync(loose, 0o644);
-  assert.throws(() => readSecret(loose), /secretFile: .* readable by group or others \(mode 644\); run chmod 600/);
+  const warnings: string[] = [];
+  assert.equal(readSecret(loose, (m) => warnings.push(m)).toString(), 'a'.repeat(64));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /secretFile .* is readable by every user \(mode 644\).*chmod 600/);
   const binary = join(dir, 'binary');
   const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0x20, 0x09, ...Array.from({ length: 24 }, (_, i) => i * 7)]);
   writeFileSync(binary, bytes, { mode: 0o600 });
-  assert.ok(readSecret(binary).equals(bytes), 'invalid UTF-8 and edge whitespace survive unchanged');
+  assert.ok(readSecret(binary, (m) => warnings.push(m)).equals(bytes), 'invalid UTF-8 and edge whitespace survive unchanged');
   const hex = join(dir, 'hex');
   writeFileSync(hex, ' ' + 'ab'.repeat(16) + '\n\n', { mode: 0o600 });
   assert.equal(readSecret(hex).toString('latin1'), ' ' + 'ab'.repeat(16) + '\n', 'only one trailing newline is dropped');
   const crlf = join(dir, 'crlf');
   writeFileSync(crlf, 'cd'.repeat(16) + '\r\n', { mode: 0o600 });
   assert.equal(readSecret(crlf).toString('latin1'), 'cd'.repeat(16));
+  assert.equal(warnings.length, 1, 'no warning for 0600 files');
 });
