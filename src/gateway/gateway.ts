@@ -123,7 +123,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     }
   });
 
-  /** Answers an upgrade the gateway will not serve, with a log line (warn for limits, debug for bad requests). */
+  /** Answers an upgrade the gateway will not serve, with a rate-limited log line (warn for limits, info for bad requests). */
   function refuse(socket: Duplex, status: number, what: string, why: string, req: http.IncomingMessage): void {
     const code = status === 400 ? 'HYPHA_ACCEL_ERR_BAD_REQUEST' : 'HYPHA_ACCEL_ERR_OVERLOADED';
     refusalLog(status === 400 ? 'info' : 'warn', { code, what, why, path: redactTarget(req.url), from: req.socket.remoteAddress }, `${what} refused`);
