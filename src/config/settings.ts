@@ -7,7 +7,7 @@ export type Role = 'edge' | 'gateway';
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:9527')
   .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 const httpUrl = z.string().url('expected a URL').refine((v) => /^https?:\/\//.test(v), 'expected an http:// or https:// URL');
-const wsUrl = z.string().url('expected a URL').refine((v) => /^wss?:\/\//.test(v), 'expected a ws:// or wss:// URL');
+const gatewayUrl = z.string().url('expected a URL').refine((v) => /^(wss?|tcp):\/\//.test(v), 'expected a ws://, wss:// or tcp:// URL');
 const positiveInt = (min: number, max: number) => z.coerce.number().int('expected an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
 
@@ -34,7 +34,7 @@ const BOTH: Role[] = ['edge', 'gateway'];
 export const SETTINGS: SettingSpec[] = [
   setting('listen', BOTH, hostPort, 'HOST:PORT', 'Where to listen. Edge: what clients use as server_url. Gateway: links from edges AND plain hypha traffic, on one port.'),
   setting('hyphaUrl', ['gateway'], httpUrl, 'URL', 'The real hypha server, e.g. http://127.0.0.1:9527.'),
-  setting('gatewayUrl', ['edge'], wsUrl, 'URL', 'The gateway, e.g. ws://gateway.example:9600 (wss:// through TLS ingress).'),
+  setting('gatewayUrl', ['edge'], gatewayUrl, 'URL', 'The gateway, e.g. tcp://gateway.example:9600. The scheme picks the link transport: tcp:// = length-prefixed frames straight on TCP, many per write (fastest; asked for with an HTTP Upgrade on the gateway port); ws:// or wss:// = one WebSocket (for HTTP-only ingress, wss:// through TLS ingress).'),
   setting('secretFile', BOTH, z.string().min(1), 'PATH', 'File holding the shared link secret (both sides the same). It never crosses the wire.'),
   setting('adminListen', BOTH, z.union([z.literal(''), hostPort]), 'HOST:PORT', 'Admin HTTP (/metrics, /healthz, /readyz); empty disables it.', ''),
   setting('links', ['edge'], positiveInt(1, 64), 'N', 'Links kept open to the gateway.', 2),

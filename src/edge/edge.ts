@@ -17,6 +17,8 @@ import { decodeOpenFailure, decodeOpenReply, encodeSessionOpen } from '../link/s
 import { forwardHeaders, proxyHttpRequest } from '../net/http-proxy.js';
 import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
 import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { dialTcpLink } from '../net/tcp-link-transport.js';
+import type { DuplexTransport } from '../link/establish.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession } from '../observe/events.js';
@@ -44,8 +46,9 @@ type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; m
 export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
-  const gatewayHttp = new URL(gatewayUrl.href.replace(/^ws/, 'http'));
+  const gatewayHttp = new URL(gatewayUrl.href.replace(/^(ws|tcp)/, 'http'));
   const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
+  const byteStreamLink = gatewayUrl.protocol === 'tcp:';
   const agent = new http.Agent({ keepAlive: true });
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
@@ -58,7 +61,9 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const pool = new LinkPool({
     size: config.links,
     backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
-    dial: () => dialLink(linkUrl, config),
+    dial: () => byteStreamLink
+      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs })
+      : dialLink(linkUrl, config),
     establish: (transport) =>
       establishAsEdge(transport, {
         secret: deps.secret,
@@ -204,7 +209,7 @@ interface UpgradeRequest extends http.IncomingMessage {
   chosenProtocol?: string;
 }
 
-function dialLink(url: string, config: EdgeConfig): Promise<ReturnType<typeof wsLinkTransport>> {
+function dialLink(url: string, config: EdgeConfig): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes), handshakeTimeout: config.handshakeTimeoutMs });
     ws.once('open', () => {

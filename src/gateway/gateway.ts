@@ -18,6 +18,8 @@ import { appendForwardedFor, forwardHeaders, proxyHttpRequest } from '../net/htt
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
 import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
+import type { DuplexTransport } from '../link/establish.js';
 import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
@@ -73,19 +75,21 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     socket.on('error', () => {});
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = (req.url ?? '/').split('?')[0];
-    if (path === LINK_PATH) {
-      linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(ws, req));
+    if (path === LINK_PATH && wantsTcpLink(req)) {
+      void acceptLink(acceptTcpLink(socket, head, maxLinkMessageBytes(config.maxFrameBytes)), req);
+    } else if (path === LINK_PATH) {
+      linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws), req));
     } else {
       void acceptPlainClient(req, socket, head);
     }
   });
 
-  async function acceptLink(ws: WebSocket, req: http.IncomingMessage): Promise<void> {
+  async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage): Promise<void> {
     // What hypha would see if the clients behind this edge connected directly: the chain that reached us.
     const linkForwardedFor = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress);
     let established: Established;
     try {
-      established = await establishAsGateway(wsLinkTransport(ws), {
+      established = await establishAsGateway(transport, {
         secret: deps.secret,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
