@@ -32,6 +32,7 @@ export interface CommonConfig {
 }
 
 export interface GatewayConfig extends CommonConfig {
+  plainClientDeflate: boolean;
   hyphaUrl: string;
 }
 

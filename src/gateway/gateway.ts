@@ -57,7 +57,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const linkServer = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes) });
   const plainServer = new WebSocketServer({
     noServer: true,
-    perMessageDeflate: config.endpointDeflate,
+    perMessageDeflate: config.plainClientDeflate,
     maxPayload: config.maxMessageBytes,
     handleProtocols: (_protocols, req) => (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
   });
