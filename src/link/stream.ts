@@ -10,6 +10,11 @@ const EMPTY = new Uint8Array(0);
 export interface StreamHandler {
   /** A whole message arrived. Call `written` once it has left this process (credit returns to the peer). */
   onMessage(data: Buffer, isText: boolean, written: () => void): void;
+  /**
+   * Optional cut-through: one piece of a message that arrived in several frames, handed on as it arrives
+   * (`fin` on the last); the endpoint sends it as a WebSocket fragment. Without it messages are reassembled.
+   */
+  onFragment?(data: Buffer, isText: boolean, fin: boolean, written: () => void): void;
   /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal). */
   onRemoteClose(code: number, reason: string): void;
   /** The link died or the stream was reset; close the endpoint with this error. */
@@ -80,6 +85,8 @@ export class Stream {
   private ungrantedBytes = 0;
   private fragments: Uint8Array[] = [];
   private fragmentBytes = 0;
+  /** The message being received is passed on fragment by fragment (cut-through), not reassembled. */
+  private cutThrough = false;
   private handler: StreamHandler | undefined;
   private readonly inbox = new Deque<InboxItem>();
   private early: Array<(h: StreamHandler) => void> = [];
@@ -171,6 +178,16 @@ export class Stream {
     if (this.fragmentBytes > this.limits.maxMessageBytes) {
       throw new AccelError('HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', `message on stream ${this.id} exceeds ${this.limits.maxMessageBytes} bytes`);
     }
+    // The first fragment of a message decides: cut-through when the endpoint takes fragments and nothing
+    // waits ahead of it (a blob being reassembled keeps later messages in order behind it).
+    if (!fin && this.fragments.length === 0 && !this.cutThrough && this.handler?.onFragment && this.inbox.length === 0) this.cutThrough = true;
+    if (this.cutThrough) {
+      if (fin) {
+        this.cutThrough = false;
+        this.fragmentBytes = 0;
+      }
+      return this.deliverFragment(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), isText, fin);
+    }
     if (!fin) {
       this.fragments.push(payload);
       return;
@@ -210,6 +227,16 @@ export class Stream {
       this.inbox.shift();
       this.deliverMessage(head.message, head.isText);
     }
+  }
+
+  private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean): void {
+    const length = fragment.length;
+    let done = false;
+    this.handler!.onFragment!(fragment, isText, fin, () => {
+      if (done) return;
+      done = true;
+      this.returnCredit(length);
+    });
   }
 
   private deliverMessage(message: Buffer, isText: boolean): void {

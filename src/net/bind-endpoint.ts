@@ -22,12 +22,25 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
   const { role, sessionId, inbound, log } = binding;
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
+  let observedFragments: Buffer[] = []; // only while the message channel has subscribers
   stream.bind({
     onMessage(data, isText, written) {
       if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data });
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       ws.send(data, { binary: !isText }, () => written());
+    },
+    onFragment(data, isText, fin, written) {
+      if (channels.message.hasSubscribers) {
+        observedFragments.push(data);
+        if (fin) {
+          channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: Buffer.concat(observedFragments) });
+          observedFragments = [];
+        }
+      }
+      if (ws.readyState !== WebSocket.OPEN) return written();
+      coalesce();
+      ws.send(data, { binary: !isText, fin }, () => written());
     },
     onRemoteClose(code, reason) {
       mirrorClose(ws, code, reason);
