@@ -16,7 +16,7 @@ import { maxLinkMessageBytes, newLinkStats, type LinkStats } from '../link/link-
 import { decodeOpenFailure, decodeOpenReply, encodeSessionOpen } from '../link/session-open.js';
 import { forwardHeaders, proxyHttpRequest } from '../net/http-proxy.js';
 import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
-import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
 import { dialTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
@@ -211,10 +211,10 @@ interface UpgradeRequest extends http.IncomingMessage {
 
 function dialLink(url: string, config: EdgeConfig): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes), handshakeTimeout: config.handshakeTimeoutMs });
+    const ws = new WebSocket(url, [LINK_WS_PROTOCOL], { perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)), handshakeTimeout: config.handshakeTimeoutMs });
     ws.once('open', () => {
       ws.removeAllListeners('error');
-      resolve(wsLinkTransport(ws));
+      resolve(wsLinkTransport(ws, maxLinkMessageBytes(config.maxFrameBytes)));
     });
     ws.once('unexpected-response', (_req, res) => {
       reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `gateway answered the link upgrade with HTTP ${res.statusCode}`));

@@ -17,7 +17,7 @@ import { decodeSessionOpen, encodeOpenFailure, encodeOpenReply, type SessionOpen
 import { appendForwardedFor, forwardHeaders, proxyHttpRequest } from '../net/http-proxy.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
-import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
 import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { relayWebSockets } from '../net/ws-relay.js';
@@ -54,7 +54,10 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   let stopping = false;
 
-  const linkServer = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes) });
+  const linkServer = new WebSocketServer({
+    noServer: true, perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)),
+    handleProtocols: (protocols) => (protocols.has(LINK_WS_PROTOCOL) ? LINK_WS_PROTOCOL : false),
+  });
   const plainServer = new WebSocketServer({
     noServer: true,
     perMessageDeflate: config.plainClientDeflate,
@@ -78,7 +81,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     if (path === LINK_PATH && wantsTcpLink(req)) {
       void acceptLink(acceptTcpLink(socket, head, maxLinkMessageBytes(config.maxFrameBytes)), req);
     } else if (path === LINK_PATH) {
-      linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws), req));
+      linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxLinkMessageBytes(config.maxFrameBytes)), req));
     } else {
       void acceptPlainClient(req, socket, head);
     }

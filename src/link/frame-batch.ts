@@ -29,6 +29,11 @@ export class FrameBatch {
     return this.bytes === 0;
   }
 
+  /** Bytes pushed since the last take (length prefixes included). */
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
   /** Adds one frame given as header fields and a payload view. */
   push(header: FrameHeader, payload: Uint8Array, onWritten: WrittenCallback): void {
     const headerBytes = frameHeaderBytes(header);

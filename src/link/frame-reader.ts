@@ -15,6 +15,11 @@ export class FrameReader {
 
   constructor(private readonly maxFrameBytes: number) {}
 
+  /** True between frames (nothing of a frame pending). */
+  get idle(): boolean {
+    return this.partial === undefined && this.prefixFilled === 0;
+  }
+
   /** Feeds one received chunk; calls onFrame for every frame it completes, in order. Throws FRAME_TOO_LARGE. */
   push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
     let offset = 0;
