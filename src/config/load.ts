@@ -21,6 +21,7 @@ export interface CommonConfig {
   codec: boolean;
   pacing: boolean;
   payloadBypassMbps: number;
+  codecBypassMbps: number;
   payload: boolean;
   payloadMinBytes: number;
   payloadStoreBytes: number;

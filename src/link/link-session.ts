@@ -93,6 +93,8 @@ export interface LinkSessionOptions {
   /** Bytes handed to the transport and not yet written before the scheduler waits. */
   sendHighWaterBytes: number;
   codec?: LinkCodec;
+  /** Asked per whole message when a codec is set: false sends it raw (the codec steps aside on fast links). */
+  codecWanted?: (state: LinkState) => boolean;
   /** Both sides speak ACK frames: pace sending to the measured bandwidth-delay product. */
   pacing?: boolean;
   clock?: Clock;
@@ -134,10 +136,12 @@ export class LinkSession {
       this.pacer = new SendPacer({ clock: this.clock });
       this.acks = new AckPolicy();
     }
-    options.blobs?.attach(
-      (frame) => this.sendPayloadFrame(frame),
-      () => ({ rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes }),
-    );
+    options.blobs?.attach((frame) => this.sendPayloadFrame(frame), () => this.linkState());
+  }
+
+  /** The round trip (pacing's minimum, else the last PING) and the pacing window. */
+  linkState(): LinkState {
+    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes };
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */
@@ -301,7 +305,7 @@ export class LinkSession {
       const next = stream.out.peek();
       if (next) this.ready[next.frameClass]!.push(stream);
       let { flags, payload } = pending;
-      if (pending.wholeMessage && this.options.codec) {
+      if (pending.wholeMessage && this.options.codec && (this.options.codecWanted?.(this.linkState()) ?? true)) {
         const compact = this.options.codec.encode(payload, (flags & DataFlag.TEXT) !== 0);
         this.stats.messagesTranscoded++;
         this.stats.transcodeBytesIn += payload.length;

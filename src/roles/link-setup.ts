@@ -6,6 +6,7 @@ import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkStats } from '..
 import { publishLink, type RoleName } from '../observe/events.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { isFastLink, linkEstimate } from './link-speed.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
@@ -53,6 +54,8 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
+    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there.
+    codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     blobs,
     onRtt: (rttMs) => {
