@@ -186,3 +186,35 @@ export function decodeU32(payload: Uint8Array): number {
   if (payload.length !== 4) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `expected a 4-byte payload, got ${payload.length}`);
   return new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
 }
+
+/** ACK payload: f64 cumulative bytes received, u32 microseconds the ACK waited after the last of them. */
+const ACK_PAYLOAD_BYTES = 12;
+
+export function encodeAck(cumulativeBytes: number, ackDelayMs: number): Buffer {
+  const out = Buffer.allocUnsafe(ACK_PAYLOAD_BYTES);
+  out.writeDoubleBE(cumulativeBytes, 0);
+  out.writeUInt32BE(Math.min(0xffffffff, Math.round(ackDelayMs * 1000)), 8);
+  return out;
+}
+
+/** Throws BAD_FRAME unless the payload is 12 bytes with a non-negative integer count. */
+export function decodeAck(payload: Uint8Array): { cumulativeBytes: number; ackDelayMs: number } {
+  if (payload.length !== ACK_PAYLOAD_BYTES) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `ACK payload must be ${ACK_PAYLOAD_BYTES} bytes`);
+  const view = new DataView(payload.buffer, payload.byteOffset, ACK_PAYLOAD_BYTES);
+  const cumulativeBytes = view.getFloat64(0);
+  if (!Number.isSafeInteger(cumulativeBytes) || cumulativeBytes < 0) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK count must be a non-negative integer');
+  return { cumulativeBytes, ackDelayMs: view.getUint32(8) / 1000 };
+}
+
+/** PING payload: the sender's clock in ms as f64 (the PONG echoes it). */
+export function encodePingStamp(nowMs: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeDoubleBE(nowMs, 0);
+  return out;
+}
+
+/** Throws BAD_FRAME unless the PONG payload is exactly 8 bytes. */
+export function decodePongStamp(payload: Uint8Array): number {
+  if (payload.length !== 8) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'PONG payload must be 8 bytes');
+  return new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+}

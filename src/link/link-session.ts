@@ -7,7 +7,7 @@ import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../
 import { Deque } from './deque.js';
 import {
   DataFlag, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  frameHeaderBytes, type Frame, type FrameHeader,
+  decodeAck, decodePongStamp, encodeAck, encodePingStamp, frameHeaderBytes, type Frame, type FrameHeader,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -459,19 +459,13 @@ export class LinkSession {
     if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     if (!this.acks!.pending) return;
-    const ack = Buffer.allocUnsafe(ACK_PAYLOAD_BYTES);
-    ack.writeDoubleBE(this.acks!.take(), 0);
-    ack.writeUInt32BE(Math.min(0xffffffff, Math.round(this.acks!.delayMs(this.clock.now()) * 1000)), 8);
-    this.sendLinkFrame(FrameType.ACK, 0, ack);
+    this.sendLinkFrame(FrameType.ACK, 0, encodeAck(this.acks!.take(), this.acks!.delayMs(this.clock.now())));
   }
 
   private handleAck(payload: Uint8Array): void {
     if (!this.pacer) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'ACK frame on a link without pacing');
-    if (payload.length !== ACK_PAYLOAD_BYTES) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `ACK payload must be ${ACK_PAYLOAD_BYTES} bytes`);
-    const view = new DataView(payload.buffer, payload.byteOffset, ACK_PAYLOAD_BYTES);
-    const cumulative = view.getFloat64(0);
-    if (!Number.isSafeInteger(cumulative) || cumulative < 0) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK count must be a non-negative integer');
-    this.pacer.onAck(cumulative, view.getUint32(8) / 1000);
+    const { cumulativeBytes, ackDelayMs } = decodeAck(payload);
+    this.pacer.onAck(cumulativeBytes, ackDelayMs);
     this.pump();
   }
 
@@ -488,14 +482,11 @@ export class LinkSession {
       this.fail(new AccelError('HYPHA_ACCEL_ERR_KEEPALIVE_TIMEOUT', `nothing heard from the link peer for ${Math.round(silentMs)} ms`));
       return;
     }
-    const stamp = Buffer.allocUnsafe(8);
-    stamp.writeDoubleBE(this.clock.now(), 0);
-    this.sendLinkFrame(FrameType.PING, 0, stamp);
+    this.sendLinkFrame(FrameType.PING, 0, encodePingStamp(this.clock.now()));
   }
 
   private handlePong(payload: Uint8Array): void {
-    if (payload.length !== 8) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'PONG payload must be 8 bytes');
-    const sentMs = new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+    const sentMs = decodePongStamp(payload);
     this.rttMs = Math.max(0, this.clock.now() - sentMs);
     this.options.onRtt?.(this.rttMs);
   }
@@ -556,8 +547,6 @@ export class LinkSession {
 const ACK_DELAY_MS = 20;
 /** How long a lazy ACK waits before it may ride along with outgoing frames (bounds ACKs to one per 2 ms). */
 const ACK_PIGGYBACK_MS = 2;
-/** ACK payload: f64 cumulative bytes received, u32 microseconds the ACK waited after the last of them. */
-const ACK_PAYLOAD_BYTES = 12;
 
 export function asAccelError(error: unknown): AccelError {
   if (error instanceof AccelError) return error;
