@@ -8,7 +8,9 @@ import { loadConfig, readSecret, type EdgeConfig, type GatewayConfig } from './c
 import { createLogger } from './log.js';
 import { startEdge } from './edge/edge.js';
 import { startGateway } from './gateway/gateway.js';
-import { startAdmin } from './observe/admin.js';
+import { startAdmin, type AdminHandle } from './observe/admin.js';
+import { RpcCallTracker } from './observe/rpc-calls.js';
+import { startTracing } from './observe/tracing.js';
 import { startFrameRecorder } from './observe/frame-recorder.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -41,28 +43,31 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   const log = createLogger(config.logLevel, { role });
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
-  let isReady = () => false;
-  let linkStats: () => Record<string, number> | undefined = () => undefined;
-  let payloadStats: () => Record<string, number> | undefined = () => undefined;
-  const admin = config.adminListen
-    ? await startAdmin(config.adminListen, role, log, { isReady: () => isReady(), linkStats: () => linkStats(), payloadStats: () => payloadStats() })
-    : undefined;
+  const rpc = new RpcCallTracker({ role });
+  const admin = await startAdminOrWarn(config.adminListen, role, log, rpc);
+  const tracing = startTracing({ role, version, rpc, log });
   const handle = role === 'edge'
     ? await startEdge(config as EdgeConfig, { secret, log })
     : await startGateway(config as GatewayConfig, { secret, log });
-  isReady = 'pool' in handle ? () => handle.pool.readyLinks.length > 0 : () => true;
-  linkStats = () => ({ ...handle.linkStats });
-  payloadStats = () => handle.payloadMetrics();
+  admin?.attach({
+    readiness: () => handle.readiness(),
+    sessions: () => ('sessionCounts' in handle ? handle.sessionCounts() : { edge: handle.sessionCount() }),
+    linkStats: () => ({ ...handle.linkStats }),
+    payloadStats: () => handle.payloadMetrics(),
+    links: () => handle.linkInfo(),
+  });
   // A machine-readable line on stdout so scripts and benchmarks know when and where the role listens.
   process.stdout.write(JSON.stringify({ event: 'listening', role, url: handle.url, port: handle.port, admin: admin?.url }) + '\n');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    admin?.beginDrain(); // not ready from the first moment of the stop, while the listener still drains
     log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     const hardStop = setTimeout(() => process.exit(1), config.drainTimeoutMs + 2000);
     hardStop.unref();
     await handle.close(config.drainTimeoutMs);
+    await tracing?.shutdown(); // flushes the spans of the drain
     await admin?.close();
     recorder?.close();
     log.flush?.();
@@ -70,6 +75,17 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The admin port is auxiliary: if it cannot listen, the role still carries traffic (and says so). */
+async function startAdminOrWarn(address: string, role: Role, log: ReturnType<typeof createLogger>, rpc: RpcCallTracker): Promise<AdminHandle | undefined> {
+  if (!address) return undefined;
+  try {
+    return await startAdmin(address, role, version, log, rpc);
+  } catch (error) {
+    log.error({ address, err: (error as Error).message }, 'admin port unavailable; running without /metrics and probes');
+    return undefined;
+  }
 }
 
 const program = new Command('hypha-accel')

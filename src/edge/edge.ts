@@ -21,8 +21,8 @@ import { dialTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
-import { publishLink, publishSession } from '../observe/events.js';
-import { commonSessionOptions, linkSettings, LINK_PATH } from '../roles/link-setup.js';
+import { publishLink, publishSession, type LinkInfo } from '../events.js';
+import { commonSessionOptions, describeLink, linkSettings, LINK_PATH } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
@@ -37,6 +37,10 @@ export interface EdgeHandle {
   /** Payload-plane counters over live pairs (blobs, dedupe, shm: shmLinks, shmBlobsSent, ...). */
   payloadMetrics(): Record<string, number>;
   sessionCount(): number;
+  /** Live links (id, peer, RTT, pacing window, streams, capabilities). */
+  linkInfo(): LinkInfo[];
+  /** Ready while a link is up and no stop has begun. */
+  readiness(): Promise<{ ready: boolean; reason: string }>;
   /** Graceful stop: refuse new clients, close clients with 1001, drain links, then end them. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -188,6 +192,9 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     sessionCount: () => clients.size,
+    linkInfo: () => pool.readyLinks.map(describeLink),
+    readiness: async () => stopping ? { ready: false, reason: 'draining' }
+      : pool.readyLinks.length > 0 ? { ready: true, reason: 'a link is up' } : { ready: false, reason: 'no link to the gateway' },
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;
       stopping = true;

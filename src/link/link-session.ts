@@ -317,7 +317,7 @@ export class LinkSession {
         }
         this.stats.transcodeBytesOut += payload.length;
       }
-      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++ };
+      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, ...(pending.trace ? { trace: pending.trace } : {}) };
       if (!next) this.forgetIfDone(stream);
       return { header, payload };
     }
@@ -385,7 +385,7 @@ export class LinkSession {
     switch (frame.type) {
       case FrameType.DATA:
         try {
-          stream.handleData(payload, frame.flags);
+          stream.handleData(payload, frame.flags, frame.trace);
         } catch (error) {
           const accel = asAccelError(error);
           if (accel.code !== 'HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE') throw accel;

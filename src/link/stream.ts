@@ -3,18 +3,22 @@
 // It never touches sockets; the role (edge/gateway) binds it to a WebSocket through StreamHandler.
 import { AccelError } from '../errors.js';
 import { Deque } from './deque.js';
-import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type FrameClassValue, type FrameTypeValue } from './frame.js';
+import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type FrameClassValue, type FrameTypeValue, type TraceContext } from './frame.js';
 
 const EMPTY = new Uint8Array(0);
 
 export interface StreamHandler {
-  /** A whole message arrived. Call `written` once it has left this process (credit returns to the peer). */
-  onMessage(data: Buffer, isText: boolean, written: () => void): void;
+  /**
+   * A whole message arrived. Call `written` once it has left this process (credit returns to the peer).
+   * `trace`: the W3C trace context its first frame carried, if any.
+   */
+  onMessage(data: Buffer, isText: boolean, written: () => void, trace?: TraceContext): void;
   /**
    * Optional cut-through: one piece of a message that arrived in several frames, handed on as it arrives
    * (`fin` on the last); the endpoint sends it as a WebSocket fragment. Without it messages are reassembled.
+   * `trace` comes with the first piece, as onMessage's.
    */
-  onFragment?(data: Buffer, isText: boolean, fin: boolean, written: () => void): void;
+  onFragment?(data: Buffer, isText: boolean, fin: boolean, written: () => void, trace?: TraceContext): void;
   /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal). */
   onRemoteClose(code: number, reason: string): void;
   /** The link died or the stream was reset; close the endpoint with this error. */
@@ -34,6 +38,8 @@ export interface PendingFrame {
   wholeMessage: boolean;
   /** False while a blob reference waits for the payload plane to assign its id. */
   ready?: boolean;
+  /** Trace context carried in this frame's header (the first frame of a traced message). */
+  trace?: TraceContext;
 }
 
 /** The payload plane as a stream sees it: large binary messages travel as blobs, referenced by id. */
@@ -63,6 +69,7 @@ export interface StreamHost {
 interface InboxItem {
   message: Buffer | undefined; // undefined while a blob is being reassembled
   isText: boolean;
+  trace: TraceContext | undefined;
 }
 
 export interface StreamLimits {
@@ -87,6 +94,7 @@ export class Stream {
   private fragmentBytes = 0;
   /** The message being received is passed on fragment by fragment (cut-through), not reassembled. */
   private cutThrough = false;
+  private fragmentTrace: TraceContext | undefined;
   private handler: StreamHandler | undefined;
   private readonly inbox = new Deque<InboxItem>();
   private early: Array<(h: StreamHandler) => void> = [];
@@ -121,21 +129,22 @@ export class Stream {
     this.host.enqueue(this, { type, flags: 0, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
   }
 
-  sendMessage(data: Uint8Array, isText: boolean): void {
+  /** `trace`: W3C trace context for the header of the message's first frame (tracing only). */
+  sendMessage(data: Uint8Array, isText: boolean, trace?: TraceContext): void {
     if (this.localClosed) return;
     const textFlag = isText ? DataFlag.TEXT : 0;
     const max = this.limits.maxFragmentBytes;
     const blobs = this.host.blobs;
     if (data.length <= max) {
       const frameClass = isText ? FrameClass.CONTROL : FrameClass.RPC;
-      this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true });
+      this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true, trace });
     } else if (blobs && !isText && data.length >= blobs.minBytes && data.length <= blobs.maxBytes && blobs.wanted()) {
-      this.sendBlob(blobs, data);
+      this.sendBlob(blobs, data, trace);
     } else {
       for (let offset = 0; offset < data.length; offset += max) {
         const end = Math.min(offset + max, data.length);
         const fin = end === data.length ? DataFlag.FIN : 0;
-        this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | fin, frameClass: FrameClass.BULK, payload: data.subarray(offset, end), wholeMessage: false });
+        this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | fin, frameClass: FrameClass.BULK, payload: data.subarray(offset, end), wholeMessage: false, trace: offset === 0 ? trace : undefined });
       }
     }
     this.sendCreditBytes -= data.length;
@@ -146,8 +155,8 @@ export class Stream {
   }
 
   /** Queues a blob reference in message order; it becomes sendable once the plane has emitted the blob. */
-  private sendBlob(blobs: StreamBlobs, data: Uint8Array): void {
-    const reference: PendingFrame = { type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.BLOB, frameClass: FrameClass.RPC, payload: EMPTY, wholeMessage: false, ready: false };
+  private sendBlob(blobs: StreamBlobs, data: Uint8Array, trace: TraceContext | undefined): void {
+    const reference: PendingFrame = { type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.BLOB, frameClass: FrameClass.RPC, payload: EMPTY, wholeMessage: false, ready: false, trace };
     this.host.enqueue(this, reference);
     blobs.send(data).then(
       (blobId) => {
@@ -170,10 +179,11 @@ export class Stream {
   // ---- receiving ----
 
   /** A DATA frame's payload, already decoded back to original bytes. */
-  handleData(payload: Uint8Array, flags: number): void {
+  handleData(payload: Uint8Array, flags: number, trace?: TraceContext): void {
     const fin = (flags & DataFlag.FIN) !== 0;
     const isText = (flags & DataFlag.TEXT) !== 0;
-    if (flags & DataFlag.BLOB) return this.receiveBlob(decodeU32(payload), flags);
+    if (flags & DataFlag.BLOB) return this.receiveBlob(decodeU32(payload), flags, trace);
+    if (this.fragmentBytes === 0) this.fragmentTrace = trace;
     this.fragmentBytes += payload.length;
     if (this.fragmentBytes > this.limits.maxMessageBytes) {
       throw new AccelError('HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', `message on stream ${this.id} exceeds ${this.limits.maxMessageBytes} bytes`);
@@ -182,11 +192,13 @@ export class Stream {
     // waits ahead of it (a blob being reassembled keeps later messages in order behind it).
     if (!fin && this.fragments.length === 0 && !this.cutThrough && this.handler?.onFragment && this.inbox.length === 0) this.cutThrough = true;
     if (this.cutThrough) {
+      const firstPieceTrace = this.fragmentTrace; // set only by the message's first frame
+      this.fragmentTrace = undefined;
       if (fin) {
         this.cutThrough = false;
         this.fragmentBytes = 0;
       }
-      return this.deliverFragment(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), isText, fin);
+      return this.deliverFragment(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), isText, fin, firstPieceTrace);
     }
     if (!fin) {
       this.fragments.push(payload);
@@ -201,17 +213,19 @@ export class Stream {
       this.fragments = [];
     }
     this.fragmentBytes = 0;
-    if (this.inbox.length === 0) this.deliverMessage(message, isText);
-    else this.inbox.push({ message, isText });
+    const messageTrace = this.fragmentTrace;
+    this.fragmentTrace = undefined;
+    if (this.inbox.length === 0) this.deliverMessage(message, isText, messageTrace);
+    else this.inbox.push({ message, isText, trace: messageTrace });
   }
 
   /** A blob reference: messages after it wait until the plane has its bytes, so order is kept. */
-  private receiveBlob(blobId: number, flags: number): void {
+  private receiveBlob(blobId: number, flags: number, trace: TraceContext | undefined): void {
     const blobs = this.host.blobs;
     if (!blobs || (flags & DataFlag.TEXT) || !(flags & DataFlag.FIN) || this.fragmentBytes > 0) {
       throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `unexpected blob reference on stream ${this.id}`);
     }
-    const item: InboxItem = { message: undefined, isText: false };
+    const item: InboxItem = { message: undefined, isText: false, trace };
     this.inbox.push(item);
     blobs.take(blobId).then(
       (bytes) => {
@@ -225,28 +239,28 @@ export class Stream {
   private flushInbox(): void {
     for (let head = this.inbox.peek(); head?.message; head = this.inbox.peek()) {
       this.inbox.shift();
-      this.deliverMessage(head.message, head.isText);
+      this.deliverMessage(head.message, head.isText, head.trace);
     }
   }
 
-  private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean): void {
+  private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean, trace: TraceContext | undefined): void {
     const length = fragment.length;
     let done = false;
     this.handler!.onFragment!(fragment, isText, fin, () => {
       if (done) return;
       done = true;
       this.returnCredit(length);
-    });
+    }, trace);
   }
 
-  private deliverMessage(message: Buffer, isText: boolean): void {
+  private deliverMessage(message: Buffer, isText: boolean, trace: TraceContext | undefined): void {
     const length = message.length;
     let done = false;
     this.deliver((h) => h.onMessage(message, isText, () => {
       if (done) return;
       done = true;
       this.returnCredit(length);
-    }));
+    }, trace));
   }
 
   private returnCredit(bytes: number): void {

@@ -5,7 +5,8 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { LinkSession } from '../link/link-session.js';
 import type { Stream } from '../link/stream.js';
-import { channels, publishSession, type Direction, type RoleName } from '../observe/events.js';
+import type { TraceContext } from '../link/frame.js';
+import { channels, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
 import { mirrorClose } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
 
@@ -22,22 +23,26 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
   const { role, sessionId, inbound, log } = binding;
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
-  let observedFragments: Buffer[] = []; // only while the message channel has subscribers
+  // A cut-through message as observers see it: its pieces (only while the message channel has subscribers) and trace.
+  let observedFragments: Buffer[] = [];
+  let observedTrace: TraceContext | undefined;
   stream.bind({
-    onMessage(data, isText, written) {
-      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data });
+    onMessage(data, isText, written, trace) {
+      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       ws.send(data, { binary: !isText }, () => written());
     },
-    onFragment(data, isText, fin, written) {
+    onFragment(data, isText, fin, written, trace) {
+      if (trace) observedTrace = trace;
       if (channels.message.hasSubscribers) {
         observedFragments.push(data);
         if (fin) {
-          channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: Buffer.concat(observedFragments) });
+          channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: Buffer.concat(observedFragments), trace: observedTrace });
           observedFragments = [];
         }
       }
+      if (fin) observedTrace = undefined;
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       ws.send(data, { binary: !isText, fin }, () => written());
@@ -58,8 +63,10 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
     },
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: inbound, hop: 'in', isBinary, data });
-    stream.sendMessage(data, !isBinary);
+    if (!channels.message.hasSubscribers) return stream.sendMessage(data, !isBinary);
+    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
+    channels.message.publish(event);
+    stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
   });
   ws.on('close', (code: number, reasonBuffer: Buffer) => {
     const reason = reasonBuffer.toString('utf8');

@@ -1,44 +1,37 @@
-// Per-chunk compression: none, lz4 (lz4-napi, async on the libuv threadpool) and zstd (worker pool
-// for encoding; decoding of one bounded chunk is done inline, tens of microseconds). Decoders check
-// the announced raw length before allocating, so a crafted body cannot make us allocate more.
+// Per-chunk compression: none, lz4 (lz4-napi) and zstd (node:zlib, Node >= 22.15). Batches are encoded
+// off the event loop on the libuv threadpool; one bounded chunk is decoded inline. Decoders check the
+// announced raw length before allocating, so a crafted body cannot make us allocate more.
 
 import { compress as lz4Compress, compressSync as lz4CompressSync, uncompressSync as lz4UncompressSync } from 'lz4-napi';
-import { createRequire } from 'node:module';
+import { constants as zlibConstants, zstdCompress, zstdCompressSync, zstdDecompressSync, type ZstdOptions } from 'node:zlib';
 import { ChunkCodec, type ChunkCodecId } from './payload-wire.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
-import { ZstdPool } from './zstd-pool.js';
-
-interface ZstdBinding {
-  CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
-  DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
-  compressBound(bytes: number): number;
-}
-const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as ZstdBinding;
 
 export class ChunkCodecs {
-  private readonly pool: ZstdPool | undefined;
-  private readonly cctx = new zstdBinding.CCtx();
-  private readonly dctx = new zstdBinding.DCtx();
+  private readonly zstdOptions: ZstdOptions;
 
-  constructor(readonly options: { zstdWorkers: number; zstdLevel: number; zstdEnabled: boolean }) {
-    this.pool = options.zstdEnabled ? new ZstdPool(options.zstdWorkers, options.zstdLevel) : undefined;
+  constructor(readonly options: { zstdLevel: number; zstdEnabled: boolean }) {
+    this.zstdOptions = { params: { [zlibConstants.ZSTD_c_compressionLevel]: options.zstdLevel } };
   }
 
   /** Encodes a batch off the event loop; results are in input order. */
   async encodeBatch(codec: ChunkCodecId, chunks: readonly Uint8Array[]): Promise<Uint8Array[]> {
     if (codec === ChunkCodec.none) return [...chunks];
     if (codec === ChunkCodec.lz4) return Promise.all(chunks.map((chunk) => lz4Compress(chunk)));
-    if (!this.pool) throw new PayloadError(PayloadErrorCode.protocol, 'zstd disabled');
-    return this.pool.encode(chunks);
+    if (!this.options.zstdEnabled) throw new PayloadError(PayloadErrorCode.protocol, 'zstd disabled');
+    return Promise.all(chunks.map((chunk) => this.zstdEncode(chunk)));
+  }
+
+  private zstdEncode(chunk: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      zstdCompress(chunk, this.zstdOptions, (error, out) => (error ? reject(error) : resolve(out)));
+    });
   }
 
   /** Synchronous encode of a small sample, used to estimate compressibility. */
   encodeSampleSync(codec: ChunkCodecId, sample: Uint8Array): number {
     if (codec === ChunkCodec.lz4) return lz4CompressSync(Buffer.from(sample.buffer, sample.byteOffset, sample.byteLength)).byteLength;
-    if (codec === ChunkCodec.zstd) {
-      const dst = new Uint8Array(zstdBinding.compressBound(sample.byteLength));
-      return this.cctx.compress(dst, sample, this.options.zstdLevel);
-    }
+    if (codec === ChunkCodec.zstd) return zstdCompressSync(sample, this.zstdOptions).byteLength;
     return sample.byteLength;
   }
 
@@ -55,9 +48,9 @@ export class ChunkCodecs {
         if (out.byteLength !== rawBytes) throw new Error(`lz4 gave ${out.byteLength} bytes`);
         return out;
       }
-      const out = new Uint8Array(rawBytes);
-      const written = this.dctx.decompress(out, body);
-      if (written !== rawBytes) throw new Error(`zstd gave ${written} bytes, expected ${rawBytes}`);
+      // maxOutputLength bounds what zlib allocates; a body that inflates past it is refused.
+      const out = zstdDecompressSync(body, { maxOutputLength: Math.max(1, rawBytes) });
+      if (out.byteLength !== rawBytes) throw new Error(`zstd gave ${out.byteLength} bytes, expected ${rawBytes}`);
       return out;
     } catch (error) {
       if (error instanceof PayloadError) throw error;
@@ -65,7 +58,5 @@ export class ChunkCodecs {
     }
   }
 
-  async close(): Promise<void> {
-    await this.pool?.close();
-  }
+  async close(): Promise<void> {}
 }

@@ -24,7 +24,6 @@ export interface PayloadOptions {
   lz4Enabled: boolean;
   zstdEnabled: boolean;
   zstdLevel: number;
-  zstdWorkers: number;
   /** Blobs below this are never compressed (sampling would cost more than it saves). */
   minCompressBytes: number;
   /** Chunks sampled per blob to estimate compressibility. */
@@ -66,7 +65,6 @@ export const defaultPayloadOptions: PayloadOptions = {
   lz4Enabled: true,
   zstdEnabled: true,
   zstdLevel: 1,
-  zstdWorkers: 1,
   minCompressBytes: 16 * 1024,
   sampleChunks: 4,
   policyMarginRatio: 0.1,
@@ -90,8 +88,8 @@ export function resolvePayloadOptions(partial: Partial<PayloadOptions> = {}): Pa
   }
   if (!(options.codecSpeedSmoothing >= 0 && options.codecSpeedSmoothing <= 1)) throw new RangeError('codecSpeedSmoothing must be in [0, 1]');
   if (options.maxBlobBytes > 2 ** 40) throw new RangeError('maxBlobBytes above 1 TiB');
-  if (!(options.maxNackRounds >= 1 && options.encodeTasksInFlight >= 1 && options.zstdWorkers >= 1)) {
-    throw new RangeError('maxNackRounds, encodeTasksInFlight and zstdWorkers must be >= 1');
+  if (!(options.maxNackRounds >= 1 && options.encodeTasksInFlight >= 1)) {
+    throw new RangeError('maxNackRounds and encodeTasksInFlight must be >= 1');
   }
   return options;
 }

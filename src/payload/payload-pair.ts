@@ -29,7 +29,6 @@ export class PayloadPair {
     this.codecs = new ChunkCodecs({
       zstdEnabled: this.options.zstdEnabled,
       zstdLevel: this.options.zstdLevel,
-      zstdWorkers: this.options.zstdWorkers,
     });
     const { minChunkBytes, maxChunkBytes } = this.options.chunking;
     this.wireLimits = wireLimitsFor(this.options.maxBlobBytes, minChunkBytes, maxChunkBytes);

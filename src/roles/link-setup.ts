@@ -3,7 +3,8 @@
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
 import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkStats } from '../link/link-session.js';
-import { publishLink, type RoleName } from '../observe/events.js';
+import { publishLink, type LinkInfo, type RoleName } from '../events.js';
+import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
@@ -61,5 +62,20 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     onRtt: (rttMs) => {
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
+  };
+}
+
+/** A live link as observability sees it (read at scrape time). */
+export function describeLink(link: Established): LinkInfo {
+  const pacing = link.session.pacingState;
+  return {
+    linkId: link.linkId,
+    peerId: link.peerId,
+    rttMs: link.session.rttMs,
+    pacingWindowBytes: pacing?.windowBytes,
+    inFlightBytes: pacing?.inFlightBytes,
+    streams: link.session.streamCount,
+    capabilities: link.capabilities,
+    shm: link.shmPairId !== undefined,
   };
 }

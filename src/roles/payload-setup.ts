@@ -29,6 +29,8 @@ export class PayloadPairs {
   private readonly pairs = new Map<string, PairEntry>();
   /** Links that came up with shared memory negotiated (cumulative). */
   private shmLinks = 0;
+  /** Counters of pairs already dropped, so the sums in metrics() never go down. */
+  private readonly retired: Record<string, number> = {};
 
   constructor(private readonly config: CommonConfig, private readonly secret: Buffer, private readonly log: Logger) {}
 
@@ -81,14 +83,10 @@ export class PayloadPairs {
     return isFastLink(estimate, this.config.payloadBypassMbps);
   }
 
-  /** Payload counters summed over the live pairs (see PayloadMetrics), plus `shmLinks`. */
+  /** Payload counters summed over every pair so far, dropped ones included (see PayloadMetrics); `pairs` is the live count. */
   metrics(): Record<string, number> {
-    const sum: Record<string, number> = { pairs: this.pairs.size, shmLinks: this.shmLinks };
-    for (const entry of this.pairs.values()) {
-      for (const [key, value] of Object.entries(entry.pair.metrics.snapshot())) {
-        if (!key.endsWith('Ratio')) sum[key] = (sum[key] ?? 0) + value;
-      }
-    }
+    const sum: Record<string, number> = { ...this.retired, pairs: this.pairs.size, shmLinks: this.shmLinks };
+    for (const entry of this.pairs.values()) addCounters(sum, entry.pair.metrics.snapshot());
     return sum;
   }
 
@@ -116,6 +114,7 @@ export class PayloadPairs {
     const entry = this.pairs.get(peerId);
     if (!entry || entry.links > 0) return;
     this.pairs.delete(peerId);
+    addCounters(this.retired, entry.pair.metrics.snapshot());
     await entry.pair.close();
   }
 
@@ -124,5 +123,11 @@ export class PayloadPairs {
     this.pairs.clear();
     for (const entry of entries) clearTimeout(entry.idleTimer);
     await Promise.all(entries.map((entry) => entry.pair.close()));
+  }
+}
+
+function addCounters(into: Record<string, number>, snapshot: Record<string, number>): void {
+  for (const [key, value] of Object.entries(snapshot)) {
+    if (!key.endsWith('Ratio')) into[key] = (into[key] ?? 0) + value;
   }
 }
