@@ -22,7 +22,9 @@ export interface LinkTransport {
   close(code: number, reason: string): void;
 }
 
-/** A stream frame on its way out: header fields and the payload as a view. */
+const PAYLOAD_HEADER: FrameHeader = Object.freeze({ type: FrameType.PAYLOAD, flags: 0, frameClass: FrameClass.BULK, streamId: 0, seq: 0 });
+
+/** A stream or payload-plane frame on its way out: header fields and the payload as a view. */
 interface OutFrame {
   header: FrameHeader;
   payload: Uint8Array;
@@ -112,7 +114,7 @@ export class LinkSession {
   closed = false;
   private readonly linkControl = new Deque<Buffer>();
   /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
-  private readonly payloadFrames = new Deque<Buffer>();
+  private readonly payloadFrames = new Deque<OutFrame>();
   private readonly ready = [new Deque<Stream>(), new Deque<Stream>(), new Deque<Stream>()];
   private inflightBytes = 0;
   private pumping = false;
@@ -239,7 +241,8 @@ export class LinkSession {
   sendPayloadFrame(payload: Uint8Array): void {
     if (this.closed) return;
     this.stats.payloadBytesSent += payload.length;
-    this.payloadFrames.push(encodeFrame({ type: FrameType.PAYLOAD, flags: 0, frameClass: FrameClass.BULK, streamId: 0, seq: 0, payload }));
+    // The plane's frames are fresh buffers it never touches again: a batching transport sends them as views.
+    this.payloadFrames.push({ header: PAYLOAD_HEADER, payload });
     this.pump();
   }
 
