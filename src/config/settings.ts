@@ -38,6 +38,7 @@ export const SETTINGS: SettingSpec[] = [
   setting('secretFile', BOTH, z.string().min(1), 'PATH', 'File holding the shared link secret (both sides the same). It never crosses the wire.'),
   setting('adminListen', ['gateway'], z.union([z.literal(''), hostPort]), 'HOST:PORT', 'Admin HTTP (docs/metrics.md: /metrics, /live, /ready, /stats, and a live page at /), localhost only by default; empty disables it. If the port is taken the role runs on without it and logs an error.', '127.0.0.1:9990'),
   setting('adminListen', ['edge'], z.union([z.literal(''), hostPort]), 'HOST:PORT', 'Admin HTTP as for the gateway; its own default port, so both roles can share a host.', '127.0.0.1:9991'),
+  setting('workers', BOTH, positiveInt(1, 256), 'N', 'Worker processes sharing the listen port (node:cluster; the primary hands each new connection to the next worker). Each worker has its own sessions, links (the edge dials --links per worker), codec tables and payload stores; the admin port is served once, by the primary, with metrics summed over the workers. 1 = one process, no primary.', 1),
   setting('links', ['edge'], positiveInt(1, 64), 'N', 'Links kept open to the gateway.', 2),
   setting('logLevel', BOTH, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'LEVEL', 'Log level (logs are JSON lines on stderr).', 'info'),
   setting('windowBytes', BOTH, positiveInt(65536, 1 << 30), 'BYTES', 'Per-session credit window: bytes in flight per direction before the source socket is paused.', 4 * 1024 * 1024),

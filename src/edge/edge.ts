@@ -47,7 +47,7 @@ export interface EdgeHandle {
 
 type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; message: string };
 
-export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger }): Promise<EdgeHandle> {
+export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
   const gatewayHttp = new URL(gatewayUrl.href.replace(/^(ws|tcp)/, 'http'));
@@ -178,7 +178,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
   if (config.shm && config.payload) {
-    shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort }, log);
+    shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await shmSetup.sweep();
   }
   pool.start();

@@ -48,7 +48,7 @@ export interface GatewayHandle {
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger }): Promise<GatewayHandle> {
+export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<GatewayHandle> {
   const { log } = deps;
   const hyphaUrl = new URL(config.hyphaUrl);
   const agent = new http.Agent({ keepAlive: true });
@@ -196,7 +196,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
   if (config.shm && config.payload) {
-    const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort }, log);
+    const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await setup.sweep();
     shmSetup = setup; // links accepted during the sweep simply come up without shm
   }

@@ -6,8 +6,8 @@
 import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
 import { Deque } from './deque.js';
 import {
-  DataFlag, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  decodeAck, decodePongStamp, encodeAck, encodePingStamp, frameHeaderBytes, type Frame, type FrameHeader,
+  DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
+  decodeAck, decodePongStamp, encodeAck, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -194,10 +194,13 @@ export class LinkSession {
     return stream;
   }
 
-  /** Sends CLOSE for a stream (mirroring the endpoint's close) and forgets it once both sides closed. */
-  closeStream(stream: Stream, code: number, reason: string): void {
+  /**
+   * Sends CLOSE for a stream (mirroring the endpoint's close code, reason and how its connection ended)
+   * and forgets it once both sides closed.
+   */
+  closeStream(stream: Stream, code: number, reason: string, endKind: EndKindValue = EndKind.UNSAID): void {
     if (stream.localClosed) return;
-    stream.sendControl(FrameType.CLOSE, encodeCodeReason(code, reason));
+    stream.sendControl(FrameType.CLOSE, encodeCodeReason(code, reason), endKind);
     stream.localClosed = true;
     this.forgetIfDone(stream);
   }
@@ -397,7 +400,7 @@ export class LinkSession {
         return;
       case FrameType.CLOSE: {
         const { code, reason } = decodeCodeReason(frame.payload);
-        stream.handleRemoteClose(code, reason);
+        stream.handleRemoteClose(code, reason, endKindOf(frame.flags));
         this.forgetIfDone(stream);
         return;
       }

@@ -3,7 +3,7 @@
 // It never touches sockets; the role (edge/gateway) binds it to a WebSocket through StreamHandler.
 import { AccelError } from '../errors.js';
 import { Deque } from './deque.js';
-import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type FrameClassValue, type FrameTypeValue, type TraceContext } from './frame.js';
+import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type EndKindValue, type FrameClassValue, type FrameTypeValue, type TraceContext } from './frame.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -19,8 +19,8 @@ export interface StreamHandler {
    * `trace` comes with the first piece, as onMessage's.
    */
   onFragment?(data: Buffer, isText: boolean, fin: boolean, written: () => void, trace?: TraceContext): void;
-  /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal). */
-  onRemoteClose(code: number, reason: string): void;
+  /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal), and how its connection ended. */
+  onRemoteClose(code: number, reason: string, endKind: EndKindValue): void;
   /** The link died or the stream was reset; close the endpoint with this error. */
   onAbort(error: AccelError): void;
   /** Send credit ran out: stop reading the source socket. */
@@ -97,6 +97,8 @@ export class Stream {
   private fragmentTrace: TraceContext | undefined;
   private handler: StreamHandler | undefined;
   private readonly inbox = new Deque<InboxItem>();
+  /** A CLOSE that arrived while a blob was still being reassembled: delivered after the messages before it. */
+  private closeAfterInbox: (() => void) | undefined;
   private early: Array<(h: StreamHandler) => void> = [];
   /** Told of an abort that happens before an endpoint is bound (e.g. the link dies while opening). */
   onAbortUnbound: ((error: AccelError) => void) | undefined;
@@ -125,8 +127,8 @@ export class Stream {
 
   // ---- sending ----
 
-  sendControl(type: FrameTypeValue, payload: Uint8Array): void {
-    this.host.enqueue(this, { type, flags: 0, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
+  sendControl(type: FrameTypeValue, payload: Uint8Array, flags = 0): void {
+    this.host.enqueue(this, { type, flags, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
   }
 
   /** `trace`: W3C trace context for the header of the message's first frame (tracing only). */
@@ -241,6 +243,11 @@ export class Stream {
       this.inbox.shift();
       this.deliverMessage(head.message, head.isText, head.trace);
     }
+    if (this.inbox.length === 0 && this.closeAfterInbox) {
+      const close = this.closeAfterInbox;
+      this.closeAfterInbox = undefined;
+      close();
+    }
   }
 
   private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean, trace: TraceContext | undefined): void {
@@ -273,10 +280,12 @@ export class Stream {
     }
   }
 
-  handleRemoteClose(code: number, reason: string): void {
+  handleRemoteClose(code: number, reason: string, endKind: EndKindValue): void {
     if (this.remoteClosed) return;
     this.remoteClosed = true;
-    this.deliver((h) => h.onRemoteClose(code, reason));
+    const close = () => this.deliver((h) => h.onRemoteClose(code, reason, endKind));
+    if (this.inbox.length === 0) close();
+    else this.closeAfterInbox = close; // the close must not overtake a message still being reassembled
   }
 
   abort(error: AccelError): void {
@@ -284,6 +293,7 @@ export class Stream {
     this.remoteClosed = true;
     this.out.clear();
     this.inbox.clear();
+    this.closeAfterInbox = undefined;
     if (!this.handler) this.onAbortUnbound?.(error);
     this.deliver((h) => h.onAbort(error));
   }

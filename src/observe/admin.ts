@@ -1,6 +1,7 @@
 // Admin HTTP of one role: /metrics (Prometheus), /live (the process answers), /ready (edge: a link is up;
 // gateway: hypha answers; both: not from the moment a stop begins), /stats (JSON) and / (the live page).
-// /healthz and /readyz stay as aliases of /live and /ready.
+// /healthz and /readyz stay as aliases of /live and /ready. The primary of several workers (src/roles/
+// workers.ts) serves the workers' metrics summed and /workers (JSON) through AdminOptions.
 import http from 'node:http';
 import type { Logger } from '../log.js';
 import type { LinkInfo, RoleName } from '../events.js';
@@ -21,6 +22,19 @@ export interface AdminSources extends MetricSources {
   sessions(): Record<string, number>;
 }
 
+/** Where /metrics text comes from when it is not this process's own registry. */
+export interface MetricsSource {
+  text(): Promise<string>;
+  contentType: string;
+}
+
+export interface AdminOptions {
+  /** Replaces the local registry (the primary of several workers serves theirs, summed). */
+  metrics?: MetricsSource;
+  /** Served as JSON at /workers when given. */
+  workers?: () => unknown;
+}
+
 export interface AdminHandle {
   url: string;
   /** From now on /ready answers 503 (a stop has begun). */
@@ -38,10 +52,11 @@ const NO_SOURCES: AdminSources = {
   links: () => [],
 };
 
-export async function startAdmin(address: string, role: RoleName, version: string, log: Logger, rpc = new RpcCallTracker({ role })): Promise<AdminHandle> {
+export async function startAdmin(address: string, role: RoleName, version: string, log: Logger, rpc = new RpcCallTracker({ role }), options: AdminOptions = {}): Promise<AdminHandle> {
   let sources = NO_SOURCES;
   let draining = false;
   const metrics = createMetrics({ role, version, rpc, sources: { linkStats: () => sources.linkStats(), payloadStats: () => sources.payloadStats(), links: () => sources.links() } });
+  const metricsText: MetricsSource = options.metrics ?? { text: () => metrics.registry.metrics(), contentType: metrics.registry.contentType };
   const readiness = async (): Promise<Readiness> => (draining ? { ready: false, reason: 'draining' } : sources.readiness());
 
   const server = http.createServer((req, res) => {
@@ -49,7 +64,7 @@ export async function startAdmin(address: string, role: RoleName, version: strin
     const text = (status: number, body: string) => res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(body);
     const fail = (error: Error) => text(500, `${error.message}\n`);
     if (path === '/metrics') {
-      metrics.registry.metrics().then((body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body), fail);
+      metricsText.text().then((body) => res.writeHead(200, { 'content-type': metricsText.contentType }).end(body), fail);
     } else if (path === '/live' || path === '/healthz') {
       text(200, 'ok\n');
     } else if (path === '/ready' || path === '/readyz') {
@@ -59,6 +74,8 @@ export async function startAdmin(address: string, role: RoleName, version: strin
         const body = { role, version, ready: r.ready, readyReason: r.reason, sessions: sources.sessions(), links: sources.links().map(describeLink), pendingCalls: rpc.pendingCount, bytes: bytesSaved(sources) };
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
       }, fail);
+    } else if (path === '/workers' && options.workers) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(options.workers()));
     } else if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(renderLivePage(role));
     } else {
