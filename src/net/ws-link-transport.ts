@@ -21,13 +21,18 @@ export function maxBatchedLinkMessageBytes(maxLinkMessageBytes: number): number 
   return BATCH_FLUSH_BYTES + 2 * (maxLinkMessageBytes + 4);
 }
 
-type Transport = DuplexTransport & { sendParts?(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void };
+type Transport = DuplexTransport & {
+  sendParts?(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void;
+  /** Sends what is batched now (before a close, so a GOAWAY precedes it). */
+  flush?(): void;
+};
 
 export function wsLinkTransport(ws: WebSocket, maxFrameBytes = 0): DuplexTransport {
   const batched = ws.protocol === LINK_WS_PROTOCOL;
   const transport: Transport = batched ? batchedSender(ws) : singleSender(ws);
   transport.close = (code, reason) => {
     if (ws.readyState === WebSocket.CLOSED) return;
+    transport.flush?.();
     try {
       ws.close(code, reason);
     } catch {
@@ -106,6 +111,7 @@ function batchedSender(ws: WebSocket): Transport {
       if (batch.pendingBytes >= BATCH_FLUSH_BYTES) flush();
       else schedule();
     },
+    flush,
     close() {},
   };
 }

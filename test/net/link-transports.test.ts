@@ -100,3 +100,28 @@ test('byte-stream dial: a gateway that answers without upgrading is NO_LINK', as
   const port = (server.address() as AddressInfo).port;
   await assert.rejects(dialTcpLink(new URL(`http://127.0.0.1:${port}/.hypha-accel/link`), { maxFrameBytes: MAX, timeoutMs: 2000 }), /NO_LINK|HTTP 404/);
 });
+
+for (const link of ['ws-batched', 'ws-single', 'tcp'] as const) {
+  test(`${link}: a frame sent just before close() still arrives before the close (GOAWAY then close)`, async () => {
+    let serverSide: DuplexTransport | undefined;
+    let clientSide: DuplexTransport;
+    if (link === 'tcp') {
+      const port = await listen((_req, socket, head) => (serverSide = acceptTcpLink(socket, head, MAX)));
+      clientSide = await dialTcpLink(new URL(`http://127.0.0.1:${port}/.hypha-accel/link`), { maxFrameBytes: MAX, timeoutMs: 2000 });
+    } else {
+      const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has(LINK_WS_PROTOCOL) ? LINK_WS_PROTOCOL : false) });
+      const port = await listen((req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => (serverSide = wsLinkTransport(ws, MAX))));
+      const client = new WebSocket(`ws://127.0.0.1:${port}/`, link === 'ws-batched' ? [LINK_WS_PROTOCOL] : []);
+      await new Promise((resolve) => client.once('open', resolve));
+      clientSide = wsLinkTransport(client, MAX);
+    }
+    await until(() => serverSide !== undefined, 'the server side');
+    const events: string[] = [];
+    serverSide!.onMessage = (data) => events.push(`frame 0x${decodeFrame(data, MAX).type.toString(16)}`);
+    serverSide!.onClose = () => events.push('close');
+    clientSide.send(encodeFrame({ type: FrameType.GOAWAY, flags: 0, frameClass: FrameClass.CONTROL, streamId: 0, seq: 0, payload: Buffer.from([0, 10]) }), () => {});
+    clientSide.close(1001, 'HYPHA_ACCEL_ERR_SHUTDOWN');
+    await until(() => events.includes('close'), 'the close');
+    assert.deepEqual(events, ['frame 0x5', 'close']);
+  });
+}
