@@ -55,7 +55,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
-    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there.
+    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
     codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     blobs,
