@@ -22,6 +22,7 @@ export interface CommonConfig {
   codec: boolean;
   pacing: boolean;
   payloadBypassMbps: number;
+  codecBypassMbps: number;
   payload: boolean;
   payloadMinBytes: number;
   payloadStoreBytes: number;
@@ -40,6 +41,7 @@ export interface CommonConfig {
 }
 
 export interface GatewayConfig extends CommonConfig {
+  plainClientDeflate: boolean;
   hyphaUrl: string;
   maxLinks: number;
   maxStreamsPerLink: number;

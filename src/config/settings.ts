@@ -7,7 +7,7 @@ export type Role = 'edge' | 'gateway';
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:9527')
   .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 const httpUrl = z.string().url('expected a URL').refine((v) => /^https?:\/\//.test(v), 'expected an http:// or https:// URL');
-const wsUrl = z.string().url('expected a URL').refine((v) => /^wss?:\/\//.test(v), 'expected a ws:// or wss:// URL');
+const gatewayUrl = z.string().url('expected a URL').refine((v) => /^(wss?|tcp):\/\//.test(v), 'expected a ws://, wss:// or tcp:// URL');
 const positiveInt = (min: number, max: number) => z.coerce.number().int('expected an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
 
@@ -34,7 +34,7 @@ const BOTH: Role[] = ['edge', 'gateway'];
 export const SETTINGS: SettingSpec[] = [
   setting('listen', BOTH, hostPort, 'HOST:PORT', 'Where to listen. Edge: what clients use as server_url. Gateway: links from edges AND plain hypha traffic, on one port.'),
   setting('hyphaUrl', ['gateway'], httpUrl, 'URL', 'The real hypha server, e.g. http://127.0.0.1:9527.'),
-  setting('gatewayUrl', ['edge'], wsUrl, 'URL', 'The gateway, e.g. ws://gateway.example:9600 (wss:// through TLS ingress).'),
+  setting('gatewayUrl', ['edge'], gatewayUrl, 'URL', 'The gateway, e.g. tcp://gateway.example:9600. The scheme picks the link transport: tcp:// = length-prefixed frames straight on TCP, many per write (fastest; asked for with an HTTP Upgrade on the gateway port); ws:// or wss:// = one WebSocket (for HTTP-only ingress, wss:// through TLS ingress).'),
   setting('secretFile', BOTH, z.string().min(1), 'PATH', 'File holding the shared link secret (both sides the same). It never crosses the wire. Read as bytes (one trailing newline dropped). A file readable by group or others is accepted with a warning on stderr (prefer chmod 600; Kubernetes: defaultMode 0400, or 0440 with fsGroup).'),
   setting('adminListen', ['gateway'], z.union([z.literal(''), hostPort]), 'HOST:PORT', 'Admin HTTP (docs/metrics.md: /metrics, /live, /ready, /stats, and a live page at /), localhost only by default; empty disables it. If the port is taken the role runs on without it and logs an error.', '127.0.0.1:9990'),
   setting('adminListen', ['edge'], z.union([z.literal(''), hostPort]), 'HOST:PORT', 'Admin HTTP as for the gateway; its own default port, so both roles can share a host.', '127.0.0.1:9991'),
@@ -51,7 +51,9 @@ export const SETTINGS: SettingSpec[] = [
   setting('linkWaitMs', ['edge'], positiveInt(0, 600000), 'MS', 'How long a new client waits for a ready link before its upgrade is answered 503. A link outage shorter than this looks to a connecting client like a stalled network, as it would without the pair.', 10000),
   setting('drainTimeoutMs', BOTH, positiveInt(0, 600000), 'MS', 'On SIGTERM: deadline for sessions to close and links to drain before exit.', 10000),
   setting('endpointDeflate', BOTH, bool, 'BOOL', 'Negotiate permessage-deflate on the local hop (client-edge / gateway-hypha). Off: compressing on loopback only burns CPU.', false),
+  setting('plainClientDeflate', ['gateway'], bool, 'BOOL', 'Negotiate permessage-deflate with plain clients that reach hypha through the gateway without an edge (its hop to hypha follows endpointDeflate). Off by default: such clients are usually local services, where deflate costs far more CPU time than the bytes it saves (on loopback a 64 MiB array moves ~6x slower with it, docs/design.md); turn it on when remote plain clients sit behind a slow network.', false),
   setting('codec', BOTH, bool, 'BOOL', 'Transcode hypha messages on the link (both sides must enable it; otherwise raw).', true),
+  setting('codecBypassMbps', BOTH, z.coerce.number().min(0, 'must be >= 0'), 'MBPS', 'Links estimated at least this fast (as for payloadBypassMbps) send messages untranscoded: on loopback the codec added 30-80% to the proxies\' CPU per small message (docs/design.md) while the bytes it saves cost nothing there. Each side decides for what it sends. 0 = always transcode.', 800),
   setting('pacing', BOTH, bool, 'BOOL', 'Pace each link to about twice its measured bandwidth-delay product (the peer acknowledges bytes), so queued bulk data never sits in socket buffers ahead of small calls. Both sides must enable it.', true),
   setting('payload', BOTH, bool, 'BOOL', 'Move large binary messages through the payload plane: content-defined dedupe and per-chunk compression (both sides must enable it).', true),
   setting('payloadMinBytes', BOTH, positiveInt(1024, 1 << 30), 'BYTES', 'Binary messages at least this large (and larger than one link frame) travel as blobs.', 65536),

@@ -21,7 +21,9 @@ import { Admission } from '../net/admission.js';
 import { checkUpgrade } from '../net/upgrade-check.js';
 import { redactTarget } from '../net/redact.js';
 import { throttledLog } from '../net/log-throttle.js';
-import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
+import { dialTcpLink } from '../net/tcp-link-transport.js';
+import type { DuplexTransport } from '../link/establish.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
@@ -55,12 +57,13 @@ type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; m
 export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
-  const gatewayHttp = new URL(gatewayUrl.href.replace(/^ws/, 'http'));
+  const gatewayHttp = new URL(gatewayUrl.href.replace(/^(ws|tcp)/, 'http'));
   const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca);
   const admission = new Admission(config);
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
+  const byteStreamLink = gatewayUrl.protocol === 'tcp:';
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
   const linkStats = newLinkStats();
@@ -72,7 +75,9 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const pool = new LinkPool({
     size: config.links,
     backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
-    dial: () => dialLink(linkUrl, config, ca),
+    dial: () => byteStreamLink
+      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs })
+      : dialLink(linkUrl, config, ca),
     establish: (transport) =>
       establishAsEdge(transport, {
         secret: deps.secret,
@@ -259,12 +264,12 @@ interface UpgradeRequest extends http.IncomingMessage {
   chosenProtocol?: string;
 }
 
-function dialLink(url: string, config: EdgeConfig, ca: Buffer | undefined): Promise<ReturnType<typeof wsLinkTransport>> {
+function dialLink(url: string, config: EdgeConfig, ca: Buffer | undefined): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes), handshakeTimeout: config.handshakeTimeoutMs, ...(ca ? { ca } : {}) });
+    const ws = new WebSocket(url, [LINK_WS_PROTOCOL], { perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)), handshakeTimeout: config.handshakeTimeoutMs, ...(ca ? { ca } : {}) });
     ws.once('open', () => {
       ws.removeAllListeners('error');
-      resolve(wsLinkTransport(ws));
+      resolve(wsLinkTransport(ws, maxLinkMessageBytes(config.maxFrameBytes)));
     });
     ws.once('unexpected-response', (_req, res) => {
       reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `gateway answered the link upgrade with HTTP ${res.statusCode}`));

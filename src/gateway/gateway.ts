@@ -22,7 +22,9 @@ import { redactTarget } from '../net/redact.js';
 import { throttledLog } from '../net/log-throttle.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
-import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
+import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
+import type { DuplexTransport } from '../link/establish.js';
 import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
@@ -72,10 +74,13 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   let stopping = false;
 
-  const linkServer = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes) });
+  const linkServer = new WebSocketServer({
+    noServer: true, perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)),
+    handleProtocols: (protocols) => (protocols.has(LINK_WS_PROTOCOL) ? LINK_WS_PROTOCOL : false),
+  });
   const plainServer = new WebSocketServer({
     noServer: true,
-    perMessageDeflate: config.endpointDeflate,
+    perMessageDeflate: config.plainClientDeflate,
     maxPayload: config.maxMessageBytes,
     handleProtocols: (_protocols, req) => (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
   });
@@ -114,7 +119,9 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         release();
       };
       socket.once('close', endPending); // ws refused the upgrade itself (bad key, version...)
-      linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(ws, req).finally(endPending));
+      const maxFrameBytes = maxLinkMessageBytes(config.maxFrameBytes);
+      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req).finally(endPending);
+      else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req).finally(endPending));
     } else {
       acceptPlainClient(req, socket, head).catch((error: unknown) => {
         log.error({ err: (error as Error).message }, 'plain client failed');
@@ -130,12 +137,12 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     rejectUpgrade(socket, status, status === 400 ? why : `hypha-accel: gateway overloaded (${code})`);
   }
 
-  async function acceptLink(ws: WebSocket, req: http.IncomingMessage): Promise<void> {
+  async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage): Promise<void> {
     // What hypha would see if the clients behind this edge connected directly: the chain that reached us.
     const linkForwardedFor = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress);
     let established: Established;
     try {
-      established = await establishAsGateway(wsLinkTransport(ws), {
+      established = await establishAsGateway(transport, {
         secret: deps.secret,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,

@@ -7,6 +7,7 @@ import { publishLink, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { isFastLink, linkEstimate } from './link-speed.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
@@ -56,6 +57,8 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
+    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
+    codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     blobs,
     onRtt: (rttMs) => {

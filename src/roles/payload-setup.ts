@@ -4,8 +4,9 @@
 import { createHmac } from 'node:crypto';
 import type { CommonConfig } from '../config/load.js';
 import type { LinkBlobPlane, LinkState } from '../link/link-session.js';
-import { PayloadEndpoint, PayloadPair, defaultPayloadOptions, type ShmChannel } from '../payload/index.js';
-import { effectiveThroughputBytesPerSec, type LinkEstimate } from '../payload/codec-policy.js';
+import { PayloadEndpoint, PayloadPair, type ShmChannel } from '../payload/index.js';
+import type { LinkEstimate } from '../payload/codec-policy.js';
+import { isFastLink, linkEstimate } from './link-speed.js';
 import type { Logger } from '../log.js';
 
 export const PAYLOAD_CAPABILITY = 'payload-v1';
@@ -87,20 +88,9 @@ export class PayloadPairs {
     };
   }
 
-  /**
-   * The compression policy weighs codec time against bytes / throughput. Throughput is the operator's hint
-   * (linkBandwidthMbps; 0 means 1 Gbit/s), capped by what the link's window allows per round trip: the
-   * pacing window (about twice the measured bandwidth-delay product) when the link paces, else the
-   * stream window. A far link (long round trip) thus compresses; a local one does not.
-   */
+  /** The link's estimate for the compression policy (src/roles/link-speed.ts). */
   private linkEstimate(state: LinkState | undefined): LinkEstimate | undefined {
-    if (state?.rttMs === undefined) return undefined;
-    const mbps = this.config.linkBandwidthMbps;
-    return {
-      rttMs: state.rttMs,
-      throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec,
-      windowBytes: state.pacingWindowBytes ?? this.config.windowBytes,
-    };
+    return linkEstimate(this.config, state);
   }
 
   /**
@@ -108,9 +98,7 @@ export class PayloadPairs {
    * hundred MB/s on one core) would cost more time than the bytes they save. Unknown links are not fast.
    */
   private isFastLink(estimate: LinkEstimate | undefined): boolean {
-    const bypassMbps = this.config.payloadBypassMbps;
-    if (bypassMbps <= 0 || !estimate) return false;
-    return effectiveThroughputBytesPerSec(estimate) * 8 >= bypassMbps * 1e6;
+    return isFastLink(estimate, this.config.payloadBypassMbps);
   }
 
   /** Payload counters summed over every pair so far, dropped ones included (see PayloadMetrics); `pairs` is the live count. */

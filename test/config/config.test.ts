@@ -55,7 +55,7 @@ test('the CLI exits with code 2 and one line on a bad setting', () => {
   assert.equal(result.status, 2);
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a ws:\/\/ or wss:\/\/ URL/);
+  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a ws:\/\/, wss:\/\/ or tcp:\/\/ URL/);
 });
 
 test('a short secret is a configuration error', () => {
