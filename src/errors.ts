@@ -25,9 +25,15 @@ export const ERROR_CODES = {
   HYPHA_ACCEL_ERR_CODEC: { goaway: 9, wsClose: 4009, httpStatus: 0, description: 'A transcoded message could not be decoded; the link closes, never wrong bytes.' },
   HYPHA_ACCEL_ERR_PAYLOAD: { goaway: 10, wsClose: 1011, httpStatus: 0, description: 'A large message could not be moved through the payload plane (blob lost or failed verification); only its session is closed, never wrong bytes.' },
   HYPHA_ACCEL_ERR_LINK_LOST: { goaway: 0, wsClose: 1001, httpStatus: 0, description: "The link carrying a session died; the client is closed with 1001 so hypha-rpc reconnects." },
+  HYPHA_ACCEL_ERR_RESUME_EXPIRED: { goaway: 0, wsClose: 1001, httpStatus: 0, description: 'A session lost its link and no link to the same gateway instance took it back within resumeGraceMs; the edge closes the client (and the gateway the upstream) with 1001, as a hypha restart would, so hypha-rpc reconnects.' },
+  HYPHA_ACCEL_ERR_RESUME_REFUSED: { goaway: 0, wsClose: 1011, httpStatus: 0, description: 'The gateway instance no longer holds a session the edge tried to resume (it restarted, or its grace period ran out first); the client is closed with 1011 so hypha-rpc reconnects.' },
+  HYPHA_ACCEL_ERR_RESUME_BUFFER_FULL: { goaway: 0, wsClose: 1011, httpStatus: 0, description: 'Messages a session sent and the peer has not yet confirmed exceed resumeBufferBytes (per session) or resumeProcessBufferBytes (per process); only that session is closed, with 1011 so hypha-rpc reconnects.' },
   HYPHA_ACCEL_ERR_NO_LINK: { goaway: 0, wsClose: 0, httpStatus: 503, description: 'No link to the gateway could be had in time; the upgrade is answered 503.' },
   HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE: { goaway: 0, wsClose: 0, httpStatus: 502, description: 'The gateway could not open the upstream WebSocket or HTTP request to hypha.' },
   HYPHA_ACCEL_ERR_OPEN_TIMEOUT: { goaway: 0, wsClose: 0, httpStatus: 504, description: 'The gateway did not answer a session open in time; the upgrade is answered 504.' },
+  HYPHA_ACCEL_ERR_BAD_REQUEST: { goaway: 0, wsClose: 0, httpStatus: 400, description: 'A client upgrade (or a session OPEN from an edge) is malformed or targets what hypha does not serve; answered 400, nothing is dialed.' },
+  HYPHA_ACCEL_ERR_OVERLOADED: { goaway: 0, wsClose: 0, httpStatus: 503, description: 'An admission limit (handshakes, links, streams, sessions, memory budget) is reached; new work is refused with 503.' },
+  HYPHA_ACCEL_ERR_RATE_LIMITED: { goaway: 0, wsClose: 0, httpStatus: 429, description: 'An address opened new connections faster than connRatePerSec allows; the connection is answered 429 and closed.' },
   HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE: { goaway: 0, wsClose: 1009, httpStatus: 0, description: 'A message exceeds maxMessageBytes; only its session is closed, with 1009.' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,10 +1,10 @@
 // Binds an endpoint WebSocket (a client at the edge, the upstream hypha socket at the gateway) to its
-// link stream: messages pass with their opcode, one message stays one message, closes are mirrored with
+// session (one link stream, or a session that outlives its link): messages pass with their opcode, one message stays one message, closes are mirrored with
 // how the connection ended (ws-close.ts), and an exhausted credit window pauses reading the socket.
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import type { LinkSession } from '../link/link-session.js';
-import type { Stream } from '../link/stream.js';
+import type { SessionPort } from '../link/session-port.js';
+import type { TraceContext } from '../link/frame.js';
 import { channels, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
 import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
@@ -19,13 +19,16 @@ export interface EndpointBinding {
   onClosed?: (code: number, reason: string) => void;
 }
 
-export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, binding: EndpointBinding): void {
+export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: EndpointBinding): void {
   const { role, sessionId, inbound, log } = binding;
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
   const end = watchEnd(ws);
   let unwrittenMessages = 0;
   let afterWrites: (() => void) | undefined;
+  // A cut-through message as observers see it: its pieces (only while the message channel has subscribers) and trace.
+  let observedFragments: Buffer[] = [];
+  let observedTrace: TraceContext | undefined;
   log.debug({ role, sessionId }, 'session open');
   stream.bind({
     onMessage(data, isText, written, trace) {
@@ -34,6 +37,24 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
       coalesce();
       unwrittenMessages++;
       ws.send(data, { binary: !isText }, () => {
+        written();
+        if (--unwrittenMessages === 0) afterWrites?.();
+      });
+    },
+    onFragment(data, isText, fin, written, trace) {
+      if (trace) observedTrace = trace;
+      if (channels.message.hasSubscribers) {
+        observedFragments.push(data);
+        if (fin) {
+          channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: Buffer.concat(observedFragments), trace: observedTrace });
+          observedFragments = [];
+        }
+      }
+      if (fin) observedTrace = undefined;
+      if (ws.readyState !== WebSocket.OPEN) return written();
+      coalesce();
+      unwrittenMessages++;
+      ws.send(data, { binary: !isText, fin }, () => {
         written();
         if (--unwrittenMessages === 0) afterWrites?.();
       });
@@ -70,7 +91,7 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
     if (!stream.remoteClosed) {
       log.debug({ role, sessionId, code, reasonBytes: reasonBuffer.length, end: END_KIND_NAMES[endKind], endedBy: 'endpoint' }, 'session end');
     }
-    link.closeStream(stream, code, reason, endKind);
+    stream.close(code, reason, endKind);
     publishSession({ role, sessionId, event: 'close', code, reason, viaLink: true });
     binding.onClosed?.(code, reason);
   });

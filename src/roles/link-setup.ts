@@ -7,12 +7,15 @@ import { publishLink, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { isFastLink, linkEstimate } from './link-speed.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
 
 export const CODEC_CAPABILITY = 'codec-v1';
 export const PACING_CAPABILITY = 'pacing-v1';
+/** Sessions outlive their link (DELIVERED frames, resume OPEN): docs/protocol.md. */
+export const RESUME_CAPABILITY = 'resume-v1';
 
 export function linkSettings(config: CommonConfig): LinkSettings {
   return {
@@ -22,6 +25,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.codec ? [CODEC_CAPABILITY] : []),
       ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
+      ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
     ],
   };
 }
@@ -29,7 +33,9 @@ export function linkSettings(config: CommonConfig): LinkSettings {
 /** A factory of per-link codecs (fresh tables per link), or undefined when the link runs raw. */
 export function linkCodecFactory(config: CommonConfig, negotiated: string[]): (() => LinkCodec) | undefined {
   if (!config.codec || !negotiated.includes(CODEC_CAPABILITY)) return undefined;
-  return () => createLinkCodec({ maxMessageBytes: config.maxMessageBytes });
+  // Only messages that fit one frame are transcoded (the peer cuts to our maxFrameBytes), so a declared
+  // size above it is refused before the decoder allocates anything.
+  return () => createLinkCodec({ maxMessageBytes: Math.min(config.maxMessageBytes, config.maxFrameBytes) });
 }
 
 /** Bytes handed to a link socket and not yet written before the scheduler waits (bounds head-of-line delay). */
@@ -54,6 +60,8 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
+    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
+    codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     blobs,
     onRtt: (rttMs) => {
