@@ -1,6 +1,7 @@
-// Pure choice of the per-blob chunk codec: minimise the estimated transfer time
-// (encode + bytes on the wire / effective link throughput + decode) and keep raw unless a codec is
-// estimated faster by a safety margin, so compression never makes a transfer slower than raw.
+// The one place that decides what compression pays, per link and per blob (pure): minimise the estimated
+// transfer time (encode + bytes on the wire / effective link throughput + decode) over raw, per-chunk
+// lz4/zstd and packed units, keep raw unless one is faster by a safety margin, and pick the unit's zstd
+// level so the compressor keeps ahead of the link.
 
 import { ChunkCodec, type ChunkCodecId } from './payload-wire.js';
 
@@ -16,6 +17,17 @@ export interface CodecSpeed {
 export const defaultCodecSpeeds: Record<'lz4' | 'zstd', CodecSpeed> = {
   lz4: { encodeBytesPerSec: 300e6, decodeBytesPerSec: 1000e6 },
   zstd: { encodeBytesPerSec: 200e6, decodeBytesPerSec: 350e6 },
+};
+
+/**
+ * Packed units (unit-codec.ts: byte shuffle, then zstd or Huffman per plane), per zstd level, one core,
+ * 256 KiB units of image-like uint16 and float32 weights on the build machine (bench/payload/unit-stages.ts).
+ */
+export const defaultUnitSpeeds: Record<number, CodecSpeed> = {
+  1: { encodeBytesPerSec: 90e6, decodeBytesPerSec: 250e6 },
+  3: { encodeBytesPerSec: 60e6, decodeBytesPerSec: 250e6 },
+  6: { encodeBytesPerSec: 25e6, decodeBytesPerSec: 250e6 },
+  9: { encodeBytesPerSec: 12e6, decodeBytesPerSec: 250e6 },
 };
 
 export interface LinkEstimate {
@@ -38,11 +50,20 @@ export interface CodecPolicyInput {
   encodeParallelism: number;
   /** A codec must beat raw by this fraction of raw's time (default 0.1). */
   marginRatio: number;
+  /**
+   * Packed units: estimated ratio and the speed at the level chooseUnitLevel picked. Units (and the
+   * successive blobs of a stream, e.g. 256 KiB message_cache slices) encode, travel and decode as a
+   * pipeline, so their time is that of the slowest stage.
+   */
+  unit?: { ratio: number; speed: CodecSpeed };
 }
 
 export interface CodecChoice {
+  /** Per-chunk codec (with `unit`: the codec NACKed chunks are resent with). */
   codec: ChunkCodecId;
-  estimatedMs: { none: number; lz4?: number; zstd?: number };
+  /** New chunks travel packed in units. */
+  unit: boolean;
+  estimatedMs: { none: number; lz4?: number; zstd?: number; unit?: number };
 }
 
 export function effectiveThroughputBytesPerSec(link: LinkEstimate): number {
@@ -58,7 +79,7 @@ export function chooseCodec(input: CodecPolicyInput): CodecChoice {
     ((input.blobBytes / (speed.encodeBytesPerSec * Math.max(1, input.encodeParallelism)) +
       (input.blobBytes * ratio) / wireBytesPerSec +
       input.blobBytes / speed.decodeBytesPerSec) * 1000);
-  const choice: CodecChoice = { codec: ChunkCodec.none, estimatedMs: { none: rawMs } };
+  const choice: CodecChoice = { codec: ChunkCodec.none, unit: false, estimatedMs: { none: rawMs } };
   let bestMs = rawMs * (1 - input.marginRatio);
   if (input.lz4Ratio !== undefined && input.lz4Ratio < 1) {
     const ms = estimate(input.lz4Ratio, input.speeds.lz4);
@@ -70,5 +91,29 @@ export function chooseCodec(input: CodecPolicyInput): CodecChoice {
     choice.estimatedMs.zstd = ms;
     if (ms < bestMs) [bestMs, choice.codec] = [ms, ChunkCodec.zstd];
   }
+  if (input.unit !== undefined && input.unit.ratio < 1) {
+    const { ratio, speed } = input.unit;
+    const encodeBytesPerSec = speed.encodeBytesPerSec * Math.max(1, input.encodeParallelism);
+    const ms = Math.max(input.blobBytes / encodeBytesPerSec, (input.blobBytes * ratio) / wireBytesPerSec, input.blobBytes / speed.decodeBytesPerSec) * 1000;
+    choice.estimatedMs.unit = ms;
+    if (ms < bestMs) [bestMs, choice.codec, choice.unit] = [ms, ChunkCodec.zstd, true];
+  }
   return choice;
+}
+
+/**
+ * The highest zstd level whose measured unit encode speed (times the threads encoding) still exceeds
+ * `headroom` times the raw-byte rate the link can drain at this ratio (wire rate / ratio): the compressor
+ * never becomes the bottleneck. Falls back to the fastest level.
+ */
+export function chooseUnitLevel(
+  speeds: Record<number, CodecSpeed>, link: LinkEstimate, ratio: number, encodeParallelism: number, headroom = 2,
+): number {
+  const levels = Object.keys(speeds).map(Number).sort((a, b) => a - b);
+  const drainBytesPerSec = effectiveThroughputBytesPerSec(link) / Math.max(ratio, 0.01);
+  let chosen = levels[0]!;
+  for (const level of levels) {
+    if (speeds[level]!.encodeBytesPerSec * Math.max(1, encodeParallelism) >= headroom * drainBytesPerSec) chosen = level;
+  }
+  return chosen;
 }

@@ -4,16 +4,24 @@
 
 import { chunkBoundariesCooperative } from './gear-chunker.js';
 import { hashWholeBlob } from './chunk-hash.js';
-import { chooseCodec, type LinkEstimate } from './codec-policy.js';
+import { chooseCodec, chooseUnitLevel, type LinkEstimate } from './codec-policy.js';
+import { detectElementBytes, elementBytesFromRdtype, planesEntropyRatio } from './byte-shuffle.js';
+import { encodeUnit, PlaneCodec } from './unit-codec.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
 import {
-  ChunkCodec, encodeChunk, encodeFail, encodeManifest, encodeShm, type ChunkCodecId, type ManifestEntry,
+  ChunkCodec, encodeChunk, encodeFail, encodeManifest, encodeShm, encodeUnitPiece, type ChunkCodecId, type ManifestEntry,
 } from './payload-wire.js';
 import type { ShmChannel } from './shm-segments.js';
 
 export type EmitFrame = (frame: Uint8Array) => void;
 export type YieldTurn = () => Promise<void>;
+
+interface CompressionPlan {
+  codec: ChunkCodecId;
+  /** Set when new chunks travel packed in units. */
+  unit?: { elementBytes: number; zstdLevel: number };
+}
 
 interface PinnedBlob {
   chunks: Map<bigint, Uint8Array>; // views of the caller's blob
@@ -82,6 +90,7 @@ export class PayloadSender {
     const cuts = await chunkBoundariesCooperative(bytes, options.chunking, options.cooperativeSliceBytes, this.yieldTurn);
     const entries: ManifestEntry[] = [];
     const inlineViews: Uint8Array[] = [];
+    const inlineEntryIndex: number[] = [];
     const pinned: PinnedBlob = { chunks: new Map(), pinnedBytes: bytes.byteLength, codec: ChunkCodec.none };
     const wholeHash = hasher.wholeBlob();
     let start = 0;
@@ -97,6 +106,7 @@ export class PayloadSender {
       metrics.chunksSent++;
       if (inline) {
         inlineViews.push(view);
+        inlineEntryIndex.push(entries.length - 1);
         metrics.inlineRawBytes += view.byteLength;
       } else {
         metrics.chunksDeduped++;
@@ -115,17 +125,32 @@ export class PayloadSender {
         await this.yieldTurn();
       }
     }
-    pinned.codec = this.pickCodec(inlineViews);
+    const plan = this.planCompression(bytes, inlineViews);
+    pinned.codec = plan.codec;
     this.pin(blobId, pinned);
     this.emit(encodeManifest({ blobId, totalBytes: bytes.byteLength, wholeHash: wholeHash.digest(), entries }));
     const inlineHashes = entries.filter((e) => e.inline).map((e) => e.hash);
-    await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
+    if (plan.unit) await this.emitUnits(blobId, plan.unit, inlineViews, inlineHashes, inlineEntryIndex);
+    else await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
   }
 
-  private pickCodec(inlineViews: readonly Uint8Array[]): ChunkCodecId {
+  /** Asks the policy what pays for this blob's new chunks, and counts the answer. */
+  private planCompression(blob: Uint8Array, inlineViews: readonly Uint8Array[]): CompressionPlan {
+    const plan = this.pickCodec(blob, inlineViews);
+    if (inlineViews.length > 0) {
+      const { policyChoices } = this.pair.metrics;
+      if (plan.unit) policyChoices.unit++;
+      else policyChoices[plan.codec === ChunkCodec.none ? 'none' : plan.codec === ChunkCodec.lz4 ? 'lz4' : 'zstd']++;
+    }
+    return plan;
+  }
+
+  private pickCodec(blob: Uint8Array, inlineViews: readonly Uint8Array[]): CompressionPlan {
     const { options, codecs } = this.pair;
     const inlineBytes = inlineViews.reduce((sum, v) => sum + v.byteLength, 0);
-    if (inlineBytes < options.minCompressBytes || (!options.lz4Enabled && !options.zstdEnabled)) return ChunkCodec.none;
+    const none: CompressionPlan = { codec: ChunkCodec.none };
+    if (inlineBytes < options.minCompressBytes || (!options.lz4Enabled && !options.zstdEnabled)) return none;
+    const useUnits = options.unitEnabled && options.zstdEnabled;
     const step = Math.max(1, Math.floor(inlineViews.length / options.sampleChunks));
     let sampleBytes = 0;
     let lz4Bytes = 0;
@@ -134,17 +159,93 @@ export class PayloadSender {
       const sample = inlineViews[i]!;
       sampleBytes += sample.byteLength;
       if (options.lz4Enabled) lz4Bytes += codecs.encodeSampleSync(ChunkCodec.lz4, sample);
-      if (options.zstdEnabled) zstdBytes += codecs.encodeSampleSync(ChunkCodec.zstd, sample);
+      if (options.zstdEnabled && !useUnits) zstdBytes += codecs.encodeSampleSync(ChunkCodec.zstd, sample);
     }
-    return chooseCodec({
+    const unit = useUnits ? this.unitCandidate(blob, inlineViews) : undefined;
+    const choice = chooseCodec({
       blobBytes: inlineBytes,
       lz4Ratio: options.lz4Enabled ? lz4Bytes / sampleBytes : undefined,
-      zstdRatio: options.zstdEnabled ? zstdBytes / sampleBytes : undefined,
+      zstdRatio: options.zstdEnabled && !useUnits ? zstdBytes / sampleBytes : undefined,
       link: this.link,
       speeds: this.pair.codecSpeeds,
       encodeParallelism: 1,
       marginRatio: options.policyMarginRatio,
-    }).codec;
+      ...(unit ? { unit: { ratio: unit.ratio, speed: this.pair.unitSpeeds[unit.zstdLevel]! } } : {}),
+    });
+    if (choice.unit && unit) return { codec: choice.codec, unit: { elementBytes: unit.elementBytes, zstdLevel: unit.zstdLevel } };
+    return { codec: choice.codec };
+  }
+
+  /**
+   * Element size (hypha's `_rdtype` when the blob carries it, else guessed from a sample), the unit's
+   * estimated ratio (order-0 entropy of the sample's planes, plus a margin for headers) and its zstd level.
+   */
+  private unitCandidate(blob: Uint8Array, inlineViews: readonly Uint8Array[]): { elementBytes: number; ratio: number; zstdLevel: number } {
+    const { options, unitSpeeds } = this.pair;
+    const sample = sampleOf(inlineViews, options.unitSampleBytes);
+    const detected = detectElementBytes(sample);
+    const hinted = elementBytesFromRdtype(blob);
+    let { elementBytes, entropyRatio } = detected;
+    if (hinted !== undefined && hinted !== elementBytes) {
+      elementBytes = hinted;
+      entropyRatio = planesEntropyRatio(sample, hinted);
+    }
+    const ratio = Math.min(1, entropyRatio + 0.01);
+    return { elementBytes, ratio, zstdLevel: chooseUnitLevel(unitSpeeds, this.link, ratio, 1) };
+  }
+
+  /** Packs runs of new chunks into units (encoded off the event loop, several in flight), emitted in order. */
+  private async emitUnits(
+    blobId: number, plan: { elementBytes: number; zstdLevel: number }, views: readonly Uint8Array[], hashes: readonly bigint[], entryIndex: readonly number[],
+  ): Promise<void> {
+    const { options, metrics } = this.pair;
+    const units: Array<[number, number, number]> = []; // [from, to) over views, rawBytes
+    for (let first = 0, unitBytes = 0, i = 0; i < views.length; i++) {
+      unitBytes += views[i]!.byteLength;
+      const last = i === views.length - 1;
+      if (last || unitBytes + views[i + 1]!.byteLength > options.compressUnitBytes) {
+        units.push([first, i + 1, unitBytes]);
+        first = i + 1;
+        unitBytes = 0;
+      }
+    }
+    const startedMs = options.nowMs();
+    const inFlight: Array<Promise<Uint8Array | undefined>> = [];
+    let next = 0;
+    const launch = (): void => {
+      const [from, to, rawBytes] = units[next++]!;
+      const pieces = views.slice(from, to);
+      // An encoder failure must not strand the peer: that unit goes as raw chunks.
+      inFlight.push(encodeUnit(pieces, rawBytes, plan).then((encoded) => {
+        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : 'huffman']++;
+        return encoded.body;
+      }, () => undefined));
+    };
+    while (next < units.length && inFlight.length < options.encodeTasksInFlight) launch();
+    let totalRaw = 0;
+    for (const [from, to, rawBytes] of units) {
+      const body = await inFlight.shift()!;
+      if (next < units.length) launch();
+      totalRaw += rawBytes;
+      if (body === undefined || body.byteLength >= rawBytes) {
+        metrics.unitsFallenBackRaw++;
+        await this.emitChunks(blobId, ChunkCodec.none, views.slice(from, to), hashes.slice(from, to));
+        continue;
+      }
+      const firstEntry = entryIndex[from]!;
+      const entryCount = entryIndex[to - 1]! - firstEntry + 1;
+      for (let offset = 0; offset < body.byteLength; offset += options.unitPieceBytes) {
+        const piece = body.subarray(offset, Math.min(body.byteLength, offset + options.unitPieceBytes));
+        this.emit(encodeUnitPiece({ blobId, firstEntry, entryCount, rawBytes, elementBytes: plan.elementBytes, bodyBytes: body.byteLength, pieceOffset: offset, piece }));
+      }
+      metrics.unitsSent++;
+      metrics.unitRawBytes += rawBytes;
+      metrics.unitWireBytes += body.byteLength;
+      metrics.inlineWireBytes += body.byteLength;
+      metrics.unitsByElementBytes[`e${plan.elementBytes}` as 'e1' | 'e2' | 'e4' | 'e8']++;
+      metrics.unitLevel = plan.zstdLevel;
+    }
+    this.pair.observeUnitSpeed(plan.zstdLevel, 'encode', totalRaw, options.nowMs() - startedMs);
   }
 
   /** Encodes in batches (off the event loop), emitting in order; a chunk that does not shrink goes raw. */
@@ -235,4 +336,22 @@ export class PayloadSender {
   close(): void {
     for (const blobId of [...this.pins.keys()]) this.handleAck(blobId);
   }
+}
+
+/**
+ * About `maxBytes` of consecutive views from the middle of `views` (consecutive new chunks are usually
+ * adjacent in the blob, so the sample keeps the data's element phase), for estimates.
+ */
+function sampleOf(views: readonly Uint8Array[], maxBytes: number): Uint8Array {
+  const picked: Uint8Array[] = [];
+  let bytes = 0;
+  for (let i = Math.floor(views.length / 2); i < views.length && bytes < maxBytes; i++) {
+    picked.push(views[i]!);
+    bytes += views[i]!.byteLength;
+  }
+  for (let i = Math.floor(views.length / 2) - 1; i >= 0 && bytes < maxBytes; i--) {
+    picked.unshift(views[i]!);
+    bytes += views[i]!.byteLength;
+  }
+  return Buffer.concat(picked, Math.min(bytes, maxBytes));
 }

@@ -8,7 +8,7 @@ import { PayloadEndpoint, PayloadPair, defaultPayloadOptions, type ShmChannel } 
 import { effectiveThroughputBytesPerSec, type LinkEstimate } from '../payload/codec-policy.js';
 import type { Logger } from '../log.js';
 
-export const PAYLOAD_CAPABILITY = 'payload-v1';
+export const PAYLOAD_CAPABILITY = 'payload-v2';
 
 // Chunks and manifests must fit a link frame (2 x maxFrameBytes + 64 accepted). The plane's 4/16/64 KiB
 // chunking re-finds most of a resent array in shifted 256 KiB message_cache slices (docs/payload.md); blobs
