@@ -20,8 +20,10 @@ export const defaultCodecSpeeds: Record<'lz4' | 'zstd', CodecSpeed> = {
 };
 
 /**
- * Packed units (unit-codec.ts: byte shuffle, then zstd or Huffman per plane), per zstd level, one core,
- * 256 KiB units of image-like uint16 and float32 weights on the build machine (bench/payload/unit-stages.ts).
+ * Packed units (unit-codec.ts: byte shuffle, then zstd and Huffman per plane), per zstd level, one core:
+ * rough starting points from scratch runs on 256 KiB units of the benchmark's uint16 images and float32
+ * weights on the shared 2-core build machine (zstd alone ran ~60-300 MB/s at level 1-3 and ~10-40 at 9).
+ * The pair replaces them with what it measures (PayloadPair.observeUnitSpeed).
  */
 export const defaultUnitSpeeds: Record<number, CodecSpeed> = {
   1: { encodeBytesPerSec: 90e6, decodeBytesPerSec: 250e6 },
