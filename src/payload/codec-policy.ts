@@ -20,16 +20,17 @@ export const defaultCodecSpeeds: Record<'lz4' | 'zstd', CodecSpeed> = {
 };
 
 /**
- * Packed units (unit-codec.ts: byte shuffle, then zstd and Huffman per plane), per zstd level, one core:
- * rough starting points from scratch runs on 256 KiB units of the benchmark's uint16 images and float32
- * weights on the shared 2-core build machine (zstd alone ran ~60-300 MB/s at level 1-3 and ~10-40 at 9).
- * The pair replaces them with what it measures (PayloadPair.observeUnitSpeed).
+ * Packed units (unit-codec.ts: byte shuffle, then Huffman and, on planes with structure, zstd), per zstd
+ * level, encode of one 256 KiB unit at a time: measured on the benchmark's uint16 images and float32
+ * weights on the 2-core build machine at load average ~3 (image L1 70-94, L3 36-55, L9 28-31 MB/s;
+ * weights L1 81-84, L3 72-75, L9 48-49). Level 6 is interpolated, decode speeds are a guess. The pair
+ * replaces them with what it measures (PayloadPair.observeUnitSpeed).
  */
 export const defaultUnitSpeeds: Record<number, CodecSpeed> = {
-  1: { encodeBytesPerSec: 90e6, decodeBytesPerSec: 250e6 },
-  3: { encodeBytesPerSec: 60e6, decodeBytesPerSec: 250e6 },
-  6: { encodeBytesPerSec: 25e6, decodeBytesPerSec: 250e6 },
-  9: { encodeBytesPerSec: 12e6, decodeBytesPerSec: 250e6 },
+  1: { encodeBytesPerSec: 70e6, decodeBytesPerSec: 250e6 },
+  3: { encodeBytesPerSec: 45e6, decodeBytesPerSec: 250e6 },
+  6: { encodeBytesPerSec: 35e6, decodeBytesPerSec: 250e6 },
+  9: { encodeBytesPerSec: 28e6, decodeBytesPerSec: 250e6 },
 };
 
 export interface LinkEstimate {
@@ -66,6 +67,14 @@ export interface CodecChoice {
   /** New chunks travel packed in units. */
   unit: boolean;
   estimatedMs: { none: number; lz4?: number; zstd?: number; unit?: number };
+  /** The link's rate as the policy saw it (bytes per µs), and what the chosen candidate saves per CPU µs. */
+  linkBytesPerUs: number;
+  savedBytesPerCpuUs: number;
+}
+
+/** Bytes a codec of this ratio and speed keeps off the wire per µs of CPU it spends (encode + decode). */
+export function savedBytesPerCpuUs(ratio: number, speed: CodecSpeed): number {
+  return Math.max(0, 1 - ratio) / (1 / speed.encodeBytesPerSec + 1 / speed.decodeBytesPerSec) / 1e6;
 }
 
 export function effectiveThroughputBytesPerSec(link: LinkEstimate): number {
@@ -81,24 +90,24 @@ export function chooseCodec(input: CodecPolicyInput): CodecChoice {
     ((input.blobBytes / (speed.encodeBytesPerSec * Math.max(1, input.encodeParallelism)) +
       (input.blobBytes * ratio) / wireBytesPerSec +
       input.blobBytes / speed.decodeBytesPerSec) * 1000);
-  const choice: CodecChoice = { codec: ChunkCodec.none, unit: false, estimatedMs: { none: rawMs } };
+  const choice: CodecChoice = { codec: ChunkCodec.none, unit: false, estimatedMs: { none: rawMs }, linkBytesPerUs: wireBytesPerSec / 1e6, savedBytesPerCpuUs: 0 };
   let bestMs = rawMs * (1 - input.marginRatio);
   if (input.lz4Ratio !== undefined && input.lz4Ratio < 1) {
     const ms = estimate(input.lz4Ratio, input.speeds.lz4);
     choice.estimatedMs.lz4 = ms;
-    if (ms < bestMs) [bestMs, choice.codec] = [ms, ChunkCodec.lz4];
+    if (ms < bestMs) [bestMs, choice.codec, choice.savedBytesPerCpuUs] = [ms, ChunkCodec.lz4, savedBytesPerCpuUs(input.lz4Ratio, input.speeds.lz4)];
   }
   if (input.zstdRatio !== undefined && input.zstdRatio < 1) {
     const ms = estimate(input.zstdRatio, input.speeds.zstd);
     choice.estimatedMs.zstd = ms;
-    if (ms < bestMs) [bestMs, choice.codec] = [ms, ChunkCodec.zstd];
+    if (ms < bestMs) [bestMs, choice.codec, choice.savedBytesPerCpuUs] = [ms, ChunkCodec.zstd, savedBytesPerCpuUs(input.zstdRatio, input.speeds.zstd)];
   }
   if (input.unit !== undefined && input.unit.ratio < 1) {
     const { ratio, speed } = input.unit;
     const encodeBytesPerSec = speed.encodeBytesPerSec * Math.max(1, input.encodeParallelism);
     const ms = Math.max(input.blobBytes / encodeBytesPerSec, (input.blobBytes * ratio) / wireBytesPerSec, input.blobBytes / speed.decodeBytesPerSec) * 1000;
     choice.estimatedMs.unit = ms;
-    if (ms < bestMs) [bestMs, choice.codec, choice.unit] = [ms, ChunkCodec.zstd, true];
+    if (ms < bestMs) [bestMs, choice.codec, choice.unit, choice.savedBytesPerCpuUs] = [ms, ChunkCodec.zstd, true, savedBytesPerCpuUs(ratio, speed)];
   }
   return choice;
 }

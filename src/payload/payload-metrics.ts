@@ -13,6 +13,8 @@ export class PayloadMetrics {
   chunksByCodec = { none: 0, lz4: 0, zstd: 0 };
   // what the policy chose per blob with new data (raw, per-chunk lz4/zstd, packed units)
   policyChoices = { none: 0, lz4: 0, zstd: 0, unit: 0 };
+  policyLinkBytesPerUs = 0; // gauge: the link rate the last decision used
+  policySavedBytesPerCpuUs = 0; // gauge: what the last chosen compression saves per CPU µs (0: raw)
   unitsSent = 0;
   unitRawBytes = 0; // raw bytes packed in units (part of inlineRawBytes)
   unitWireBytes = 0; // their unit bodies (part of inlineWireBytes)

@@ -35,6 +35,10 @@ export class PayloadSender {
   private readonly pins = new Map<number, PinnedBlob>(); // insertion order = age
   private pinnedBytes = 0;
   private link: LinkEstimate;
+  /** Per element size: did zstd win each plane of the last unit, and units since zstd was last tried everywhere. */
+  private readonly planeHistory = new Map<number, { zstdWon: boolean[]; unitsSinceProbe: number }>();
+  /** Unit encode time per zstd level, summed over units until there is enough to update the speeds. */
+  private readonly unitTiming = new Map<number, { rawBytes: number; elapsedMs: number }>();
 
   constructor(
     private readonly pair: PayloadPair,
@@ -172,6 +176,8 @@ export class PayloadSender {
       marginRatio: options.policyMarginRatio,
       ...(unit ? { unit: { ratio: unit.ratio, speed: this.pair.unitSpeeds[unit.zstdLevel]! } } : {}),
     });
+    this.pair.metrics.policyLinkBytesPerUs = choice.linkBytesPerUs;
+    this.pair.metrics.policySavedBytesPerCpuUs = choice.savedBytesPerCpuUs;
     if (choice.unit && unit) return { codec: choice.codec, unit: { elementBytes: unit.elementBytes, zstdLevel: unit.zstdLevel } };
     return { codec: choice.codec };
   }
@@ -209,24 +215,25 @@ export class PayloadSender {
         unitBytes = 0;
       }
     }
-    const startedMs = options.nowMs();
     const inFlight: Array<Promise<Uint8Array | undefined>> = [];
     let next = 0;
     const launch = (): void => {
       const [from, to, rawBytes] = units[next++]!;
       const pieces = views.slice(from, to);
+      const launchedMs = options.nowMs();
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
-      inFlight.push(encodeUnit(pieces, rawBytes, plan).then((encoded) => {
+      const tryZstd = this.planesWorthZstd(plan.elementBytes);
+      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
+        this.timeUnit(plan.zstdLevel, rawBytes, options.nowMs() - launchedMs);
+        this.rememberPlanes(plan.elementBytes, tryZstd, encoded.planeCodecs);
         for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : 'huffman']++;
         return encoded.body;
       }, () => undefined));
     };
     while (next < units.length && inFlight.length < options.encodeTasksInFlight) launch();
-    let totalRaw = 0;
     for (const [from, to, rawBytes] of units) {
       const body = await inFlight.shift()!;
       if (next < units.length) launch();
-      totalRaw += rawBytes;
       if (body === undefined || body.byteLength >= rawBytes) {
         metrics.unitsFallenBackRaw++;
         await this.emitChunks(blobId, ChunkCodec.none, views.slice(from, to), hashes.slice(from, to));
@@ -245,7 +252,34 @@ export class PayloadSender {
       metrics.unitsByElementBytes[`e${plan.elementBytes}` as 'e1' | 'e2' | 'e4' | 'e8']++;
       metrics.unitLevel = plan.zstdLevel;
     }
-    this.pair.observeUnitSpeed(plan.zstdLevel, 'encode', totalRaw, options.nowMs() - startedMs);
+  }
+
+  /**
+   * Planes where zstd lost to Huffman or raw on the last unit that tried it everywhere skip it, except
+   * every 8th unit, which tries zstd on every plane again (the data may have changed). undefined: try all.
+   */
+  private planesWorthZstd(elementBytes: number): boolean[] | undefined {
+    const history = this.planeHistory.get(elementBytes);
+    if (!history || ++history.unitsSinceProbe >= 8) return undefined;
+    return history.zstdWon;
+  }
+
+  private rememberPlanes(elementBytes: number, tried: boolean[] | undefined, codecs: readonly number[]): void {
+    if (tried === undefined) this.planeHistory.set(elementBytes, { zstdWon: codecs.map((codec) => codec === PlaneCodec.zstd), unitsSinceProbe: 0 });
+  }
+
+  /**
+   * Adds one unit's encode time (launch to result, so threadpool queueing and CPU contention count) and
+   * updates the level's speed once minSpeedSampleBytes are timed: blobs of a stream are often one 256 KiB unit each.
+   */
+  private timeUnit(level: number, rawBytes: number, elapsedMs: number): void {
+    const timing = this.unitTiming.get(level) ?? { rawBytes: 0, elapsedMs: 0 };
+    timing.rawBytes += rawBytes;
+    timing.elapsedMs += elapsedMs;
+    this.unitTiming.set(level, timing);
+    if (timing.rawBytes < this.pair.options.minSpeedSampleBytes) return;
+    this.pair.observeUnitSpeed(level, 'encode', timing.rawBytes, timing.elapsedMs);
+    this.unitTiming.delete(level);
   }
 
   /** Encodes in batches (off the event loop), emitting in order; a chunk that does not shrink goes raw. */

@@ -20,6 +20,8 @@ export const ldmMinPlaneBytes = 8 * 1024 * 1024;
 export interface UnitEncodeOptions {
   elementBytes: number;
   zstdLevel: number;
+  /** Per plane: false skips zstd (it lost on that plane of earlier units); default: try it. */
+  tryZstd?: readonly boolean[];
 }
 
 export interface EncodedUnit {
@@ -42,6 +44,8 @@ function zstdOptionsFor(level: number, planeRawBytes: number): ZstdOptions {
   return { params };
 }
 
+/** Planes Huffman leaves at or above this fraction of their size are not tried with zstd. */
+const zstdSkipHuffmanRatio = 0.9;
 const huffmanOptions: ZlibOptions = { strategy: zlibConstants.Z_HUFFMAN_ONLY };
 
 function zstdAsync(bytes: Uint8Array, options: ZstdOptions): Promise<Uint8Array> {
@@ -58,12 +62,16 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
   const sizes = planeBytes(rawBytes, elementBytes);
   const planes: Uint8Array[] = [];
   for (let offset = 0, j = 0; j < elementBytes; offset += sizes[j]!, j++) planes.push(shuffled.subarray(offset, offset + sizes[j]!));
-  const coded = await Promise.all(planes.map(async (plane): Promise<[PlaneCodecId, Uint8Array]> => {
+  const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
-    const [zstd, huffman] = await Promise.all([zstdAsync(plane, zstdOptionsFor(options.zstdLevel, plane.byteLength)), huffmanAsync(plane)]);
+    // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
+    // where zstd finds no matches either, so zstd is spent only on planes with structure.
+    const huffman = await huffmanAsync(plane);
     let best: [PlaneCodecId, Uint8Array] = [PlaneCodec.raw, plane];
-    if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd];
     if (huffman.byteLength < best[1].byteLength) best = [PlaneCodec.huffman, huffman];
+    if (huffman.byteLength >= plane.byteLength * zstdSkipHuffmanRatio || options.tryZstd?.[j] === false) return best;
+    const zstd = await zstdAsync(plane, zstdOptionsFor(options.zstdLevel, plane.byteLength));
+    if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd];
     return best;
   }));
   const tableBytes = elementBytes * planeEntryBytes;
