@@ -28,6 +28,7 @@ export interface CommonConfig {
   shmDir: string;
   shmMaxBytes: number;
   linkBandwidthMbps: number;
+  linkCompression: 'auto' | 'on' | 'off';
   recordFrames: string;
 }
 

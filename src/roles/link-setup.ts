@@ -2,10 +2,13 @@
 // codec each link gets when both sides enabled it.
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
-import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkStats } from '../link/link-session.js';
+import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats } from '../link/link-session.js';
 import { publishLink, type RoleName } from '../observe/events.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { HistoryZstdCompressor, ZSTD_LINK_CAPABILITY } from '../link/history-zstd-compressor.js';
+import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
+import { defaultPayloadOptions } from '../payload/index.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
@@ -21,6 +24,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.codec ? [CODEC_CAPABILITY] : []),
       ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
+      ...(config.linkCompression !== 'off' ? [ZSTD_LINK_CAPABILITY] : []),
     ],
   };
 }
@@ -54,9 +58,24 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
+    ...(config.linkCompression !== 'off' && context.capabilities.includes(ZSTD_LINK_CAPABILITY)
+      ? { compressor: new HistoryZstdCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
+      : {}),
     blobs,
     onRtt: (rttMs) => {
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
   };
+}
+
+/**
+ * The link's throughput as the compression policies estimate it (bytes per µs): the operator's hint
+ * (linkBandwidthMbps; 0 = 1 Gbit/s), capped by the pacing window (else the stream window) per measured
+ * round trip. Undefined before the first round trip is measured.
+ */
+export function linkBytesPerUs(config: CommonConfig, state: LinkState): number | undefined {
+  if (state.rttMs === undefined) return undefined;
+  const mbps = config.linkBandwidthMbps;
+  const throughputBytesPerSec = mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec;
+  return effectiveThroughputBytesPerSec({ throughputBytesPerSec, rttMs: state.rttMs, windowBytes: state.pacingWindowBytes ?? config.windowBytes }) / 1e6;
 }
