@@ -4,13 +4,12 @@
 
 import { chunkBoundariesCooperative } from './gear-chunker.js';
 import { hashWholeBlob } from './chunk-hash.js';
-import { chooseCodec, chooseUnitLevel, type LinkEstimate } from './codec-policy.js';
-import { detectElementBytes, elementBytesFromRdtype, planesEntropyRatio } from './byte-shuffle.js';
-import { encodeUnit, PlaneCodec } from './unit-codec.js';
+import { chooseCodec, type LinkEstimate } from './codec-policy.js';
+import { UnitPacker, type UnitPlan } from './unit-packer.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
 import {
-  ChunkCodec, encodeChunk, encodeFail, encodeManifest, encodeShm, encodeUnitPiece, type ChunkCodecId, type ManifestEntry,
+  ChunkCodec, encodeChunk, encodeFail, encodeManifest, encodeShm, type ChunkCodecId, type ManifestEntry,
 } from './payload-wire.js';
 import type { ShmChannel } from './shm-segments.js';
 
@@ -20,7 +19,7 @@ export type YieldTurn = () => Promise<void>;
 interface CompressionPlan {
   codec: ChunkCodecId;
   /** Set when new chunks travel packed in units. */
-  unit?: { elementBytes: number; zstdLevel: number };
+  unit?: UnitPlan;
 }
 
 interface PinnedBlob {
@@ -35,10 +34,7 @@ export class PayloadSender {
   private readonly pins = new Map<number, PinnedBlob>(); // insertion order = age
   private pinnedBytes = 0;
   private link: LinkEstimate;
-  /** Per element size: did zstd win each plane of the last unit, and units since zstd was last tried everywhere. */
-  private readonly planeHistory = new Map<number, { zstdWon: boolean[]; unitsSinceProbe: number }>();
-  /** Unit encode time per zstd level, summed over units until there is enough to update the speeds. */
-  private readonly unitTiming = new Map<number, { rawBytes: number; elapsedMs: number }>();
+  private readonly units: UnitPacker;
 
   constructor(
     private readonly pair: PayloadPair,
@@ -47,6 +43,7 @@ export class PayloadSender {
     private readonly shm: ShmChannel | undefined,
   ) {
     this.link = pair.options.initialLinkEstimate;
+    this.units = new UnitPacker(pair, emit);
   }
 
   setLinkEstimate(link: LinkEstimate): void {
@@ -134,7 +131,9 @@ export class PayloadSender {
     this.pin(blobId, pinned);
     this.emit(encodeManifest({ blobId, totalBytes: bytes.byteLength, wholeHash: wholeHash.digest(), entries }));
     const inlineHashes = entries.filter((e) => e.inline).map((e) => e.hash);
-    if (plan.unit) await this.emitUnits(blobId, plan.unit, inlineViews, inlineHashes, inlineEntryIndex);
+    if (plan.unit) {
+      await this.units.send(blobId, plan.unit, inlineViews, inlineHashes, inlineEntryIndex, (views, hashes) => this.emitChunks(blobId, ChunkCodec.none, views, hashes));
+    }
     else await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
   }
 
@@ -165,7 +164,7 @@ export class PayloadSender {
       if (options.lz4Enabled) lz4Bytes += codecs.encodeSampleSync(ChunkCodec.lz4, sample);
       if (options.zstdEnabled && !useUnits) zstdBytes += codecs.encodeSampleSync(ChunkCodec.zstd, sample);
     }
-    const unit = useUnits ? this.unitCandidate(blob, inlineViews) : undefined;
+    const unit = useUnits ? this.units.candidate(blob, inlineViews, this.link) : undefined;
     const choice = chooseCodec({
       blobBytes: inlineBytes,
       lz4Ratio: options.lz4Enabled ? lz4Bytes / sampleBytes : undefined,
@@ -180,106 +179,6 @@ export class PayloadSender {
     this.pair.metrics.policySavedBytesPerCpuUs = choice.savedBytesPerCpuUs;
     if (choice.unit && unit) return { codec: choice.codec, unit: { elementBytes: unit.elementBytes, zstdLevel: unit.zstdLevel } };
     return { codec: choice.codec };
-  }
-
-  /**
-   * Element size (hypha's `_rdtype` when the blob carries it, else guessed from a sample), the unit's
-   * estimated ratio (order-0 entropy of the sample's planes, plus a margin for headers) and its zstd level.
-   */
-  private unitCandidate(blob: Uint8Array, inlineViews: readonly Uint8Array[]): { elementBytes: number; ratio: number; zstdLevel: number } {
-    const { options, unitSpeeds } = this.pair;
-    const sample = sampleOf(inlineViews, options.unitSampleBytes);
-    const detected = detectElementBytes(sample);
-    const hinted = elementBytesFromRdtype(blob);
-    let { elementBytes, entropyRatio } = detected;
-    if (hinted !== undefined && hinted !== elementBytes) {
-      elementBytes = hinted;
-      entropyRatio = planesEntropyRatio(sample, hinted);
-    }
-    const ratio = Math.min(1, entropyRatio + 0.01);
-    return { elementBytes, ratio, zstdLevel: chooseUnitLevel(unitSpeeds, this.link, ratio, 1) };
-  }
-
-  /** Packs runs of new chunks into units (encoded off the event loop, several in flight), emitted in order. */
-  private async emitUnits(
-    blobId: number, plan: { elementBytes: number; zstdLevel: number }, views: readonly Uint8Array[], hashes: readonly bigint[], entryIndex: readonly number[],
-  ): Promise<void> {
-    const { options, metrics } = this.pair;
-    const units: Array<[number, number, number]> = []; // [from, to) over views, rawBytes
-    for (let first = 0, unitBytes = 0, i = 0; i < views.length; i++) {
-      unitBytes += views[i]!.byteLength;
-      const last = i === views.length - 1;
-      if (last || unitBytes + views[i + 1]!.byteLength > options.compressUnitBytes) {
-        units.push([first, i + 1, unitBytes]);
-        first = i + 1;
-        unitBytes = 0;
-      }
-    }
-    const inFlight: Array<Promise<Uint8Array | undefined>> = [];
-    let next = 0;
-    const launch = (): void => {
-      const [from, to, rawBytes] = units[next++]!;
-      const pieces = views.slice(from, to);
-      const launchedMs = options.nowMs();
-      // An encoder failure must not strand the peer: that unit goes as raw chunks.
-      const tryZstd = this.planesWorthZstd(plan.elementBytes);
-      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
-        this.timeUnit(plan.zstdLevel, rawBytes, options.nowMs() - launchedMs);
-        this.rememberPlanes(plan.elementBytes, tryZstd, encoded.planeCodecs);
-        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : 'huffman']++;
-        return encoded.body;
-      }, () => undefined));
-    };
-    while (next < units.length && inFlight.length < options.encodeTasksInFlight) launch();
-    for (const [from, to, rawBytes] of units) {
-      const body = await inFlight.shift()!;
-      if (next < units.length) launch();
-      if (body === undefined || body.byteLength >= rawBytes) {
-        metrics.unitsFallenBackRaw++;
-        await this.emitChunks(blobId, ChunkCodec.none, views.slice(from, to), hashes.slice(from, to));
-        continue;
-      }
-      const firstEntry = entryIndex[from]!;
-      const entryCount = entryIndex[to - 1]! - firstEntry + 1;
-      for (let offset = 0; offset < body.byteLength; offset += options.unitPieceBytes) {
-        const piece = body.subarray(offset, Math.min(body.byteLength, offset + options.unitPieceBytes));
-        this.emit(encodeUnitPiece({ blobId, firstEntry, entryCount, rawBytes, elementBytes: plan.elementBytes, bodyBytes: body.byteLength, pieceOffset: offset, piece }));
-      }
-      metrics.unitsSent++;
-      metrics.unitRawBytes += rawBytes;
-      metrics.unitWireBytes += body.byteLength;
-      metrics.inlineWireBytes += body.byteLength;
-      metrics.unitsByElementBytes[`e${plan.elementBytes}` as 'e1' | 'e2' | 'e4' | 'e8']++;
-      metrics.unitLevel = plan.zstdLevel;
-    }
-  }
-
-  /**
-   * Planes where zstd lost to Huffman or raw on the last unit that tried it everywhere skip it, except
-   * every 8th unit, which tries zstd on every plane again (the data may have changed). undefined: try all.
-   */
-  private planesWorthZstd(elementBytes: number): boolean[] | undefined {
-    const history = this.planeHistory.get(elementBytes);
-    if (!history || ++history.unitsSinceProbe >= 8) return undefined;
-    return history.zstdWon;
-  }
-
-  private rememberPlanes(elementBytes: number, tried: boolean[] | undefined, codecs: readonly number[]): void {
-    if (tried === undefined) this.planeHistory.set(elementBytes, { zstdWon: codecs.map((codec) => codec === PlaneCodec.zstd), unitsSinceProbe: 0 });
-  }
-
-  /**
-   * Adds one unit's encode time (launch to result, so threadpool queueing and CPU contention count) and
-   * updates the level's speed once minSpeedSampleBytes are timed: blobs of a stream are often one 256 KiB unit each.
-   */
-  private timeUnit(level: number, rawBytes: number, elapsedMs: number): void {
-    const timing = this.unitTiming.get(level) ?? { rawBytes: 0, elapsedMs: 0 };
-    timing.rawBytes += rawBytes;
-    timing.elapsedMs += elapsedMs;
-    this.unitTiming.set(level, timing);
-    if (timing.rawBytes < this.pair.options.minSpeedSampleBytes) return;
-    this.pair.observeUnitSpeed(level, 'encode', timing.rawBytes, timing.elapsedMs);
-    this.unitTiming.delete(level);
   }
 
   /** Encodes in batches (off the event loop), emitting in order; a chunk that does not shrink goes raw. */
@@ -370,22 +269,4 @@ export class PayloadSender {
   close(): void {
     for (const blobId of [...this.pins.keys()]) this.handleAck(blobId);
   }
-}
-
-/**
- * About `maxBytes` of consecutive views from the middle of `views` (consecutive new chunks are usually
- * adjacent in the blob, so the sample keeps the data's element phase), for estimates.
- */
-function sampleOf(views: readonly Uint8Array[], maxBytes: number): Uint8Array {
-  const picked: Uint8Array[] = [];
-  let bytes = 0;
-  for (let i = Math.floor(views.length / 2); i < views.length && bytes < maxBytes; i++) {
-    picked.push(views[i]!);
-    bytes += views[i]!.byteLength;
-  }
-  for (let i = Math.floor(views.length / 2) - 1; i >= 0 && bytes < maxBytes; i--) {
-    picked.unshift(views[i]!);
-    bytes += views[i]!.byteLength;
-  }
-  return Buffer.concat(picked, Math.min(bytes, maxBytes));
 }

@@ -130,6 +130,23 @@ test('on a slow link new chunks travel packed in byte-shuffled units, fewer byte
   }
 });
 
+test("a blob that is a whole hypha message uses its _rdtype's element size over the sample's guess", async () => {
+  // uint16-like pixels that the sample alone reads as 2-byte elements, announced as 4-byte ones.
+  const pixels = imageLikeBytes(512, 256, 12);
+  const tail = Buffer.concat([Buffer.from([0xa6]), Buffer.from('_rshape'), Buffer.from([0x92, 0xcd, 1, 0, 0xcd, 2, 0]), Buffer.from([0xa7]), Buffer.from('_rdtype'), Buffer.from([0xa6]), Buffer.from('uint32')]);
+  const message = Buffer.concat([Buffer.from([0x84, 0xa6]), Buffer.from('_rtype'), Buffer.from([0xa7]), Buffer.from('ndarray'), Buffer.from([0xa7]), Buffer.from('_rvalue'), Buffer.from([0xc6, 0, 4, 0, 0]), pixels, tail]);
+  for (const [name, blob, expected] of [['no hint', pixels, 'e2'], ['_rdtype uint32', message, 'e4']] as const) {
+    const h = createHarness({ ...slowLink });
+    try {
+      assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), name);
+      const byElement = h.a.pair.metrics.unitsByElementBytes;
+      assert.ok(byElement[expected] > 0 && byElement.e2 + byElement.e4 === byElement[expected], `${name}: ${JSON.stringify(byElement)}`);
+    } finally {
+      await h.close();
+    }
+  }
+});
+
 test('a fast link compresses nothing; random data on a slow link stays raw', async () => {
   const fast = createHarness({ lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 1e9, rttMs: 0.2 } });
   const slow = createHarness({ ...slowLink });
