@@ -17,7 +17,7 @@ const LINK_COUNTERS: Array<[string, string, string]> = [
   ['blobsSent', 'hypha_accel_blobs_sent_total', 'Large messages sent through the payload plane.'],
   ['blobBytesIn', 'hypha_accel_blob_bytes_in_total', 'Original bytes of messages sent as blobs.'],
   ['payloadBytesSent', 'hypha_accel_payload_bytes_sent_total', 'Payload-plane bytes sent (after dedupe and compression, frame headers included).'],
-  ['linkMessagesCompressed', 'hypha_accel_link_messages_compressed_total', 'Small link messages sent zstd-compressed against the direction\'s history (zstd-link-v1).'],
+  ['linkMessagesCompressed', 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed against the direction\'s history (dict-deflate-v1).'],
   ['linkCompressRawBytes', 'hypha_accel_link_compress_raw_bytes_total', 'Plain bytes of those messages.'],
   ['linkCompressWireBytes', 'hypha_accel_link_compress_wire_bytes_total', 'Bytes put on the link for them.'],
 ];

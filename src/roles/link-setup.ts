@@ -6,7 +6,7 @@ import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats
 import { publishLink, type RoleName } from '../observe/events.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
-import { HistoryZstdCompressor, ZSTD_LINK_CAPABILITY } from '../link/history-zstd-compressor.js';
+import { HistoryDeflateCompressor, DICT_DEFLATE_CAPABILITY } from '../link/history-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
 import { defaultPayloadOptions } from '../payload/index.js';
 
@@ -24,7 +24,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.codec ? [CODEC_CAPABILITY] : []),
       ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
-      ...(config.linkCompression !== 'off' ? [ZSTD_LINK_CAPABILITY] : []),
+      ...(config.linkCompression !== 'off' ? [DICT_DEFLATE_CAPABILITY] : []),
     ],
   };
 }
@@ -58,8 +58,8 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
-    ...(config.linkCompression !== 'off' && context.capabilities.includes(ZSTD_LINK_CAPABILITY)
-      ? { compressor: new HistoryZstdCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
+    ...(config.linkCompression !== 'off' && context.capabilities.includes(DICT_DEFLATE_CAPABILITY)
+      ? { compressor: new HistoryDeflateCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
       : {}),
     blobs,
     onRtt: (rttMs) => {

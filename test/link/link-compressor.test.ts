@@ -1,13 +1,13 @@
-// Per-link compression of small messages (zstd-link-v1): a pair of compressors stays in step over mixed
+// Per-link compression of small messages (dict-deflate-v1): a pair of compressors stays in step over mixed
 // traffic (their histories must match exactly), only starts after hearing from the peer, shrinks repeated
 // calls below their plain size, bounds what it decodes, fails a corrupt message as BAD_FRAME, and an
 // established link pair carries streams through it end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { zstdCompressSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { AccelError } from '../../src/errors.js';
-import { HistoryZstdCompressor, MAX_MESSAGE_BYTES } from '../../src/link/history-zstd-compressor.js';
+import { HistoryDeflateCompressor, MAX_MESSAGE_BYTES } from '../../src/link/history-deflate-compressor.js';
 import { establishAsEdge, establishAsGateway, type EstablishOptions } from '../../src/link/establish.js';
 import { newLinkStats } from '../../src/link/link-session.js';
 import { encodeJson } from '../../src/link/frame.js';
@@ -18,7 +18,7 @@ const callLike = (i: number): Buffer =>
   Buffer.from(`\x13\x05\x01\x00\x00\x00\x00${String.fromCharCode(i & 0xff)}\x03\x81\x12ws-user-abc/client-${i % 3}\x22services.echo.echo\x91\x82\xa1n\xcd${i}\xa3pad\xb7xxxxxxxxxxxxxxxxxxxxxxx`, 'latin1');
 
 function compressorPair(mode: 'on' | 'auto' = 'on', linkBytesPerUs = 0.1) {
-  const make = () => new HistoryZstdCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs });
+  const make = () => new HistoryDeflateCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs });
   const a = make();
   const b = make();
   for (const c of [a, b]) c.attach(() => ({ rttMs: 100, pacingWindowBytes: undefined }));
@@ -77,10 +77,10 @@ test('auto compresses only on a link slower than the CPU it costs', () => {
 
 test('a corrupt or oversized compressed message is BAD_FRAME, never more than the bound decoded', () => {
   const badFrame = (e: unknown) => e instanceof AccelError && e.code === 'HYPHA_ACCEL_ERR_BAD_FRAME';
-  // A tagged zstd frame (magic stripped) that inflates past MAX_MESSAGE_BYTES: refused by maxOutputLength.
-  const over = zstdCompressSync(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 1));
+  // A tagged deflate stream that inflates past MAX_MESSAGE_BYTES: refused by maxOutputLength.
+  const over = deflateRawSync(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 1));
   const fresh = compressorPair().b;
-  assert.throws(() => fresh.decompress(Buffer.concat([Buffer.from([0xc5]), over.subarray(4)])), badFrame);
+  assert.throws(() => fresh.decompress(Buffer.concat([Buffer.from([0xc5]), over])), badFrame);
   // A flipped byte in a real compressed message.
   const { a, b } = compressorPair();
   a.decompress(b.compress(callLike(0)));
@@ -96,13 +96,13 @@ test('an established link pair with the compressor carries streams both ways, co
   const stats = { edge: newLinkStats(), gateway: newLinkStats() };
   const options = (side: 'edge' | 'gateway', extra: Partial<EstablishOptions> = {}): EstablishOptions => ({
     secret: Buffer.alloc(32, 1),
-    local: testSettings({ capabilities: ['zstd-link-v1'] }),
+    local: testSettings({ capabilities: ['dict-deflate-v1'] }),
     handshakeTimeoutMs: 5000,
     instanceId: side,
     session: () => ({
       maxMessageBytes: 1 << 20, pingIntervalMs: 1000, keepaliveTimeoutMs: 3000, sendHighWaterBytes: 1 << 20,
       clock: new FakeClock(), stats: stats[side], onStreamOpen: acceptor.accept,
-      compressor: new HistoryZstdCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1 }),
+      compressor: new HistoryDeflateCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1 }),
     }),
     ...extra,
   });

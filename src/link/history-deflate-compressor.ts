@@ -1,26 +1,27 @@
-// Compresses a link's small messages (the codec's compact calls and replies, ACKs, PINGs) with zstd
-// against the recent history of the same direction, used as a raw-content dictionary: matches reach
-// back into earlier messages, as permessage-deflate's context takeover does. Capability `zstd-link-v1`.
+// Compresses a link's small messages (the codec's compact calls and replies, ACKs, PINGs) with raw
+// deflate against the recent history of the same direction as its preset dictionary: matches reach back
+// into earlier messages, as permessage-deflate's context takeover does. Capability `dict-deflate-v1`.
+// Deflate, not zstd: a zstd frame costs ~10 bytes of headers per message, deflate ~2; measured on
+// call-like messages of 84 bytes: 12 bytes per message against zstd's 22, ACKs 9 against 22.
 //
-// Wire: a compressed message is TAG (0xC5, never a frame type) + a zstd frame without its 4-byte magic;
+// Wire: a compressed message is TAG (0xC5, never a frame type) + a raw deflate stream (final block);
 // anything else is a plain link frame. History per direction: the last HISTORY_BYTES of messages of at
 // most MAX_MESSAGE_BYTES, starting with the first compressed message (so both sides start together).
 // A side compresses only after it received a message through the wrapped transport: the peer has then
 // finished its handshake and decodes TAG messages.
-import { constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { AccelError } from '../errors.js';
 import type { LinkCompressionStats, LinkCompressor } from './link-compressor.js';
 import type { LinkState } from './link-session.js';
 
-export const ZSTD_LINK_CAPABILITY = 'zstd-link-v1';
+export const DICT_DEFLATE_CAPABILITY = 'dict-deflate-v1';
 const TAG = 0xc5;
-const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 /** Largest message compressed (and counted in the history); also the decode bound. */
 export const MAX_MESSAGE_BYTES = 4096;
 const MIN_MESSAGE_BYTES = 24;
 const HISTORY_BYTES = 8192;
 
-export interface HistoryZstdOptions {
+export interface HistoryDeflateOptions {
   /** 'on': every eligible message; 'auto': only while the link is slow enough for the bytes saved to pay. */
   mode: 'on' | 'auto';
   /** The link's throughput in bytes per µs as the compression policy estimates it, from its state. */
@@ -43,7 +44,7 @@ class History {
   }
 }
 
-export class HistoryZstdCompressor implements LinkCompressor {
+export class HistoryDeflateCompressor implements LinkCompressor {
   private readonly sent = new History();
   private readonly received = new History();
   private peerReady = false;
@@ -51,7 +52,7 @@ export class HistoryZstdCompressor implements LinkCompressor {
   private savedBytesPerCpuUs = INITIAL_SAVED_BYTES_PER_CPU_US;
   private readonly nowMs: () => number;
 
-  constructor(private readonly options: HistoryZstdOptions) {
+  constructor(private readonly options: HistoryDeflateOptions) {
     this.nowMs = options.nowMs ?? (() => performance.now());
   }
 
@@ -75,19 +76,11 @@ export class HistoryZstdCompressor implements LinkCompressor {
     const startedMs = this.nowMs();
     let wire: Buffer | undefined;
     try {
-      const zstd = zstdCompressSync(message, {
-        ...(this.sent.bytes.byteLength > 0 ? { dictionary: this.sent.bytes } : {}),
-        params: {
-          [zlibConstants.ZSTD_c_compressionLevel]: 1,
-          [zlibConstants.ZSTD_c_contentSizeFlag]: 0,
-          [zlibConstants.ZSTD_c_checksumFlag]: 0,
-          [zlibConstants.ZSTD_c_dictIDFlag]: 0,
-        },
-      });
-      if (zstd.byteLength - ZSTD_MAGIC.byteLength + 1 < message.byteLength) {
-        wire = Buffer.allocUnsafe(zstd.byteLength - ZSTD_MAGIC.byteLength + 1);
+      const deflated = deflateRawSync(message, { level: 6, ...(this.sent.bytes.byteLength > 0 ? { dictionary: this.sent.bytes } : {}) });
+      if (deflated.byteLength + 1 < message.byteLength) {
+        wire = Buffer.allocUnsafe(deflated.byteLength + 1);
         wire[0] = TAG;
-        zstd.copy(wire, 1, ZSTD_MAGIC.byteLength);
+        deflated.copy(wire, 1);
       }
     } catch {
       wire = undefined; // send it plain
@@ -115,7 +108,7 @@ export class HistoryZstdCompressor implements LinkCompressor {
     }
     let message: Buffer;
     try {
-      message = zstdDecompressSync(Buffer.concat([ZSTD_MAGIC, wire.subarray(1)]), {
+      message = inflateRawSync(wire.subarray(1), {
         ...(this.received.bytes.byteLength > 0 ? { dictionary: this.received.bytes } : {}),
         maxOutputLength: MAX_MESSAGE_BYTES,
       });
