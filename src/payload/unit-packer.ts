@@ -21,8 +21,12 @@ export interface UnitCandidate extends UnitPlan {
 export class UnitPacker {
   /** Per element size: did zstd win each plane of the last unit that tried it everywhere, and units since. */
   private readonly planeHistory = new Map<number, { zstdWon: boolean[]; unitsSinceProbe: number }>();
-  /** Unit encode time per zstd level, summed over units until there is enough to update the speeds. */
-  private readonly unitTiming = new Map<number, { rawBytes: number; elapsedMs: number }>();
+  /**
+   * Encode throughput of the packer as a whole: raw bytes finished and the time during which at least one
+   * unit was encoding (several run at once, of one blob or of concurrent blobs: timing each unit from launch
+   * to result would count the same second once per unit in flight).
+   */
+  private readonly busy = { rawBytes: 0, elapsedMs: 0, encoding: 0, sinceMs: 0 };
 
   constructor(private readonly pair: PayloadPair, private readonly emit: EmitFrame) {}
 
@@ -65,15 +69,18 @@ export class UnitPacker {
     const launch = (): void => {
       const [from, to, rawBytes] = units[next++]!;
       const pieces = views.slice(from, to);
-      const launchedMs = options.nowMs();
+      this.encodingChanged(+1);
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
       const tryZstd = this.planesWorthZstd(plan.elementBytes);
       inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
-        this.timeUnit(plan.zstdLevel, rawBytes, options.nowMs() - launchedMs);
+        this.encodingChanged(-1, plan.zstdLevel, rawBytes);
         this.rememberPlanes(plan.elementBytes, tryZstd, encoded.planeCodecs);
         for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : 'huffman']++;
         return encoded.body;
-      }, () => undefined));
+      }, () => {
+        this.encodingChanged(-1);
+        return undefined;
+      }));
     };
     while (next < units.length && inFlight.length < options.encodeTasksInFlight) launch();
     for (const [from, to, rawBytes] of units) {
@@ -114,18 +121,22 @@ export class UnitPacker {
   }
 
   /**
-   * Adds one unit's encode time (launch to result, so threadpool queueing and CPU contention count) and
-   * updates the level's speed once minSpeedSampleBytes are timed: blobs of a stream are often one 256 KiB unit each.
+   * One unit started (+1) or finished (-1) encoding: accumulates busy time, and once minSpeedSampleBytes
+   * are timed updates the level's speed (a stream's blobs are often one 256 KiB unit each).
    */
-  private timeUnit(level: number, rawBytes: number, elapsedMs: number): void {
-    const timing = this.unitTiming.get(level) ?? { rawBytes: 0, elapsedMs: 0 };
-    timing.rawBytes += rawBytes;
-    timing.elapsedMs += elapsedMs;
-    this.unitTiming.set(level, timing);
-    if (timing.rawBytes < this.pair.options.minSpeedSampleBytes) return;
-    this.pair.observeUnitSpeed(level, 'encode', timing.rawBytes, timing.elapsedMs);
-    this.unitTiming.delete(level);
+  private encodingChanged(delta: 1 | -1, level?: number, rawBytes = 0): void {
+    const nowMs = this.pair.options.nowMs();
+    const { busy } = this;
+    if (busy.encoding > 0) busy.elapsedMs += nowMs - busy.sinceMs;
+    busy.sinceMs = nowMs;
+    busy.encoding += delta;
+    busy.rawBytes += rawBytes;
+    if (level === undefined || busy.rawBytes < this.pair.options.minSpeedSampleBytes) return;
+    this.pair.observeUnitSpeed(level, 'encode', busy.rawBytes, busy.elapsedMs);
+    busy.rawBytes = 0;
+    busy.elapsedMs = 0;
   }
+
 }
 
 /**

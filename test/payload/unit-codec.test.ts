@@ -147,6 +147,26 @@ test("a blob that is a whole hypha message uses its _rdtype's element size over 
   }
 });
 
+test('concurrent blobs do not make the learnt unit speed look slower: units stay chosen on a slow link', async () => {
+  // 24 slices of 256 KiB sent at once (as a session's message_cache slices can be): their units queue on
+  // the threadpool together. Timing each unit from launch to result would count the same wall time once per
+  // unit in flight, the learnt speed would collapse and the policy would fall back to raw.
+  // 10 MB/s: units pay while they encode faster than ~10 MB/s; the old timing measured ~24x too slow.
+  const link = { lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 10e6, rttMs: 20 } };
+  const h = createHarness({ ...link, minSpeedSampleBytes: 256 * 1024, codecSpeedSmoothing: 1 });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const blobs = Array.from({ length: 24 }, (_, i) => imageLikeBytes(512, 256, 100 + round * 24 + i));
+      const got = await Promise.all(blobs.map((blob) => h.roundTrip(h.a, blob)));
+      got.forEach((bytes, i) => assert.ok(sameBytes(bytes, blobs[i]!)));
+    }
+    const { policyChoices } = h.a.pair.metrics;
+    assert.deepEqual({ ...policyChoices }, { none: 0, lz4: 0, zstd: 0, unit: 72 }, `speeds learnt: ${JSON.stringify(h.a.pair.unitSpeeds)}`);
+  } finally {
+    await h.close();
+  }
+});
+
 test('a fast link compresses nothing; random data on a slow link stays raw', async () => {
   const fast = createHarness({ lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 1e9, rttMs: 0.2 } });
   const slow = createHarness({ ...slowLink });
