@@ -41,8 +41,10 @@ async function main(): Promise<void> {
     .option('--reps <n>', 'repetitions per arm')
     .option('--out <dir>', 'results folder', RESULTS_DIR)
     .option('--live-src', 'run the proxies from the working tree instead of a snapshot of the committed src/')
+    .option('--cpu-prof', 'edge and gateway (and the null relays) write V8 CPU profiles under bench/results/tmp/cpu-prof/<stamp>/')
+    .option('--workers <n>', 'run edge and gateway with --workers N (default 1)')
     .parse();
-  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string; liveSrc?: boolean }>();
+  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string; liveSrc?: boolean; cpuProf?: boolean; workers?: string }>();
   const mode: Mode = opts.smoke ? 'smoke' : opts.demo ? 'demo' : opts.full ? 'full' : 'quick';
   const plan = defaultPlan(mode);
   if (opts.profile) {
@@ -80,10 +82,13 @@ async function main(): Promise<void> {
   const secretFile = join(mkdtempSync(join(tmpdir(), 'hypha-accel-bench-')), 'secret');
   writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   const stamp = started.toISOString().slice(0, 16).replace(':', '');
+  const cpuProfDir = opts.cpuProf ? join(RESULTS_DIR, 'tmp', 'cpu-prof', stamp) : undefined;
+  if (cpuProfDir) progress(`CPU profiles of edge and gateway go to ${cpuProfDir} (written when each rig closes)`);
+  const proxyWorkers = opts.workers ? Math.max(1, Number(opts.workers)) : undefined;
   try {
     for (const profile of plan.profiles) {
       progress(`== profile ${profile}`);
-      const result = await runProfile(plan, { hyphaUrl: hypha.url, codeRoot: code.root, secretFile, progress }, profile);
+      const result = await runProfile(plan, { hyphaUrl: hypha.url, hyphaPid: hypha.pid, codeRoot: code.root, secretFile, progress, ...(cpuProfDir ? { cpuProfDir } : {}), ...(proxyWorkers ? { proxyWorkers } : {}) }, profile);
       const meta = collectMeta(plan, started, HYPHA_SERVER_ENV, code.commit);
       const files = await writeReport(plan, meta, result, opts.out, `${stamp}${mode === 'full' ? '' : `-${mode}`}`);
       const rows = summarise(result.measurements);

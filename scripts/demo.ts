@@ -73,16 +73,16 @@ async function main(): Promise<void> {
       say(`${role.padEnd(8)} saw ${messages} messages in: ${(up / 1e6).toFixed(2)} MB toward hypha, ${(down / 1e6).toFixed(2)} MB toward clients`);
     }
     for (const [role, proxy] of [['edge', edge], ['gateway', gateway]] as const) {
-      const before = await metric(proxy.admin, 'hypha_accel_codec_bytes_in_total');
-      const after = await metric(proxy.admin, 'hypha_accel_codec_bytes_out_total');
+      const before = await metric(proxy.admin, 'hypha_accel_bytes_total', 'stage="codec_input"');
+      const after = await metric(proxy.admin, 'hypha_accel_bytes_total', 'stage="codec_output"');
       const count = await metric(proxy.admin, 'hypha_accel_codec_messages_total');
       if (count > 0) say(`${role.padEnd(8)} transcoded ${count} whole messages: ${(before / 1e3).toFixed(1)} kB -> ${(after / 1e3).toFixed(1)} kB on the link (${((100 * after) / before).toFixed(1)}%)`);
     }
     for (const [role, proxy] of [['edge', edge], ['gateway', gateway]] as const) {
       const blobs = await metric(proxy.admin, 'hypha_accel_blobs_sent_total');
-      const blobBytes = await metric(proxy.admin, 'hypha_accel_blob_bytes_in_total');
-      const payloadBytes = await metric(proxy.admin, 'hypha_accel_payload_bytes_sent_total');
-      const viaShm = await metric(proxy.admin, 'hypha_accel_payload{', 'stat="shmBlobsSent"');
+      const blobBytes = await metric(proxy.admin, 'hypha_accel_bytes_total', 'stage="blob_input"');
+      const payloadBytes = await metric(proxy.admin, 'hypha_accel_bytes_total', 'stage="payload_plane"');
+      const viaShm = await metric(proxy.admin, 'hypha_accel_shm_blobs_total', 'direction="sent"');
       if (blobs > 0) {
         say(`${role.padEnd(8)} sent ${blobs} large messages as blobs: ${(blobBytes / 1e6).toFixed(2)} MB -> ${(payloadBytes / 1e6).toFixed(2)} MB on the link` +
           (viaShm > 0 ? ` (${viaShm} through shared memory: edge and gateway share this host)` : ' (dedupe + compression)'));

@@ -1,5 +1,6 @@
 // Command line: `hypha-accel gateway|edge [options]`. Resolves configuration (flags > env > YAML >
 // defaults), starts the role, and stops it gracefully on SIGTERM/SIGINT. Bad settings exit with code 2.
+// With --workers N > 1 this process becomes the primary of N role processes (src/roles/workers.ts).
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { AccelError } from './errors.js';
@@ -8,8 +9,12 @@ import { loadConfig, readSecret, type EdgeConfig, type GatewayConfig } from './c
 import { createLogger } from './log.js';
 import { startEdge } from './edge/edge.js';
 import { startGateway } from './gateway/gateway.js';
-import { startAdmin } from './observe/admin.js';
+import { startAdmin, type AdminHandle, type AdminOptions, type AdminSources } from './observe/admin.js';
+import { RpcCallTracker } from './observe/rpc-calls.js';
+import { startTracing } from './observe/tracing.js';
 import { startFrameRecorder } from './observe/frame-recorder.js';
+import { createMetrics } from './observe/metrics.js';
+import { isWorkerProcess, joinPrimary, runPrimary } from './roles/workers.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -38,38 +43,75 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel, { role });
+  if (config.workers > 1 && !isWorkerProcess()) {
+    const log = createLogger(config.logLevel, { role, worker: 'primary' });
+    const startPrimaryAdmin = (address: string, options: AdminOptions) => startAdmin(address, role, version, log, undefined, options);
+    return runPrimary({ role, workers: config.workers, adminListen: config.adminListen, drainTimeoutMs: config.drainTimeoutMs, log, startAdmin: startPrimaryAdmin });
+  }
+  const primary = joinPrimary(); // set in a worker: the primary serves admin and sums this worker's metrics
+  const log = createLogger(config.logLevel, primary ? { role, worker: primary.index } : { role });
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
-  let isReady = () => false;
-  let linkStats: () => Record<string, number> | undefined = () => undefined;
-  let payloadStats: () => Record<string, number> | undefined = () => undefined;
-  const admin = config.adminListen
-    ? await startAdmin(config.adminListen, role, log, { isReady: () => isReady(), linkStats: () => linkStats(), payloadStats: () => payloadStats() })
+  const rpc = new RpcCallTracker({ role });
+  const admin = primary ? undefined : await startAdminOrWarn(config.adminListen, role, log, rpc);
+  let roleSources: AdminSources | undefined;
+  const workerMetrics = primary && config.adminListen
+    ? createMetrics({ role, version, rpc, sources: { linkStats: () => roleSources?.linkStats(), payloadStats: () => roleSources?.payloadStats(), links: () => roleSources?.links() ?? [] } })
     : undefined;
+  if (workerMetrics) primary?.shareMetrics(workerMetrics.registry);
+  const tracing = startTracing({ role, version, rpc, log });
+  const deps = { secret, log, ...(primary ? { workerIndex: primary.index } : {}) };
   const handle = role === 'edge'
-    ? await startEdge(config as EdgeConfig, { secret, log })
-    : await startGateway(config as GatewayConfig, { secret, log });
-  isReady = 'pool' in handle ? () => handle.pool.readyLinks.length > 0 : () => true;
-  linkStats = () => ({ ...handle.linkStats });
-  payloadStats = () => handle.payloadMetrics();
-  // A machine-readable line on stdout so scripts and benchmarks know when and where the role listens.
-  process.stdout.write(JSON.stringify({ event: 'listening', role, url: handle.url, port: handle.port, admin: admin?.url }) + '\n');
+    ? await startEdge(config as EdgeConfig, deps)
+    : await startGateway(config as GatewayConfig, deps);
+  roleSources = {
+    readiness: () => handle.readiness(),
+    sessions: () => ('sessionCounts' in handle ? handle.sessionCounts() : { edge: handle.sessionCount() }),
+    linkStats: () => ({ ...handle.linkStats }),
+    payloadStats: () => handle.payloadMetrics(),
+    links: () => handle.linkInfo(),
+  };
+  admin?.attach(roleSources);
+  // A machine-readable line on stdout so scripts and benchmarks know when and where the role listens
+  // (a worker tells its primary, which prints one line for all).
+  const listening = { event: 'listening' as const, role, url: handle.url, port: handle.port, admin: admin?.url };
+  const sources = roleSources;
+  if (primary) {
+    primary.announce(listening, () => ({ sessions: sources.sessions(), links: sources.links().length }), () => sources.readiness());
+  } else {
+    process.stdout.write(JSON.stringify(listening) + '\n');
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    admin?.beginDrain(); // not ready from the first moment of the stop, while the listener still drains
     log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     const hardStop = setTimeout(() => process.exit(1), config.drainTimeoutMs + 2000);
     hardStop.unref();
     await handle.close(config.drainTimeoutMs);
+    await tracing?.shutdown(); // flushes the spans of the drain
     await admin?.close();
+    primary?.close();
+    workerMetrics?.close();
     recorder?.close();
     log.flush?.();
     setTimeout(() => process.exit(0), 50).unref();
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  primary?.onPrimaryGone(() => void stop('primary gone'));
+}
+
+/** The admin port is auxiliary: if it cannot listen, the role still carries traffic (and says so). */
+async function startAdminOrWarn(address: string, role: Role, log: ReturnType<typeof createLogger>, rpc: RpcCallTracker): Promise<AdminHandle | undefined> {
+  if (!address) return undefined;
+  try {
+    return await startAdmin(address, role, version, log, rpc);
+  } catch (error) {
+    log.error({ address, err: (error as Error).message }, 'admin port unavailable; running without /metrics and probes');
+    return undefined;
+  }
 }
 
 const program = new Command('hypha-accel')

@@ -51,6 +51,9 @@ export async function startRigs(ctx: RunContext, options: RigSetOptions): Promis
           callerCount: options.callerCount,
           label,
           codeRoot: ctx.codeRoot,
+          ...(ctx.hyphaPid ? { hyphaPid: ctx.hyphaPid } : {}),
+          ...(ctx.cpuProfDir ? { cpuProfDir: ctx.cpuProfDir } : {}),
+          ...(ctx.proxyWorkers ? { proxyWorkers: ctx.proxyWorkers } : {}),
           ...options.extra,
         }),
       );
@@ -66,7 +69,7 @@ export async function startRigs(ctx: RunContext, options: RigSetOptions): Promis
 /** Records each rig's deflate negotiation and whole-life proxy cost, then closes the rigs. */
 export async function closeRigs(result: ProfileResult, set: RigSet, keyPrefix: string): Promise<void> {
   for (const [arm, rig] of set.rigs) {
-    const snap = rig.snapshot();
+    const snap = await rig.snapshot();
     const proxies: Record<string, { cpuSeconds: number; peakRssBytes: number }> = {};
     for (const [role, sample] of Object.entries(snap.proxies)) {
       if (sample) proxies[role] = { cpuSeconds: sample.cpuSeconds, peakRssBytes: sample.peakRssBytes };
@@ -110,7 +113,7 @@ export async function interleave(
       try {
         const outputs = await step(rig);
         for (const output of outputs) {
-          result.measurements.push({ ...base, variant: output.variant, figures: output.figures, proxyCost: output.proxyCost });
+          result.measurements.push({ ...base, variant: output.variant, figures: output.figures, proxyCost: output.proxyCost, roleCpu: output.roleCpu });
           ctx.progress(`${head} ${output.variant}: ${describe(output.figures)} (checked)`);
         }
       } catch (err) {

@@ -6,6 +6,7 @@ export type BenchErrorCode =
   | 'HYPHA_ACCEL_ERR_BENCH_TIMEOUT'
   | 'HYPHA_ACCEL_ERR_BENCH_WRONG_RESULT'
   | 'HYPHA_ACCEL_ERR_BENCH_PROXY'
+  | 'HYPHA_ACCEL_ERR_BENCH_EMULATOR'
   | 'HYPHA_ACCEL_ERR_BENCH_USAGE';
 
 export class BenchError extends Error {

@@ -12,7 +12,8 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-export function descendantsOf(rootPid: number): number[] {
+/** Every live process's children, from one walk of /proc (reuse it for several roots). */
+export function childrenMap(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
@@ -21,6 +22,10 @@ export function descendantsOf(rootPid: number): number[] {
     if (parent === undefined) continue;
     children.set(parent, [...(children.get(parent) ?? []), pid]);
   }
+  return children;
+}
+
+export function descendantsOf(rootPid: number, children = childrenMap()): number[] {
   const out: number[] = [];
   const stack = [...(children.get(rootPid) ?? [])];
   while (stack.length > 0) {

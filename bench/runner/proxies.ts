@@ -1,6 +1,7 @@
 // Starts the hypha-accel gateway and edge as child processes through the CLI (src/cli.ts), exactly as
 // an operator would, on ephemeral 127.0.0.1 ports; waits for their "listening" line and for the port
-// to accept TCP (bounded deadlines). The pair is what the accelerated arm measures.
+// to accept TCP (bounded deadlines). The pair is what the accelerated arm measures; the null relay (plain
+// TCP pipes, bench/runner/null-relay.ts) starts the same way where the null-relay arm needs it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -9,12 +10,16 @@ import net from 'node:net';
 import { BenchError } from './bench-error.js';
 import { REPO_ROOT } from './paths.js';
 import { sampleProcess, type ProcSample } from './proc-stats.js';
+import { descendantsOf } from './descendants.js';
 
 export interface ProxyProcess {
   role: 'edge' | 'gateway';
+  /** What runs there: the pair's CLI, or a plain TCP pipe. */
+  kind: 'proxy' | 'null-relay';
   pid: number;
   url: string;
   port: number;
+  /** CPU and RSS of the process and its workers (descendants). */
   sample(): ProcSample | undefined;
   stop(): Promise<void>;
 }
@@ -36,8 +41,38 @@ export async function waitForPort(port: number, deadlineMs = 20_000): Promise<vo
   }
 }
 
-export async function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot = REPO_ROOT, readyTimeoutMs = 30_000): Promise<ProxyProcess> {
-  const args = ['--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
+export interface StartOptions {
+  /** Node options before the script, e.g. --cpu-prof --cpu-prof-dir DIR (workers inherit them). */
+  nodeArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+/** Sums CPU and RSS over a process and its descendants (a role with --workers N is N + 1 processes). */
+function sampleTree(pid: number): ProcSample | undefined {
+  const root = sampleProcess(pid);
+  if (!root) return undefined;
+  for (const child of descendantsOf(pid)) {
+    const s = sampleProcess(child);
+    if (!s) continue;
+    root.cpuSeconds += s.cpuSeconds;
+    root.rssBytes += s.rssBytes;
+    root.peakRssBytes += s.peakRssBytes;
+  }
+  return root;
+}
+
+export function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot = REPO_ROOT, options: StartOptions = {}): Promise<ProxyProcess> {
+  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
+  return startListener(role, 'proxy', args, codeRoot, options.readyTimeoutMs);
+}
+
+/** A plain TCP pipe to `target` (HOST:PORT) standing where `role` stands. */
+export function startNullRelay(role: 'edge' | 'gateway', target: string, options: StartOptions = {}): Promise<ProxyProcess> {
+  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', target];
+  return startListener(role, 'null-relay', args, REPO_ROOT, options.readyTimeoutMs);
+}
+
+async function startListener(role: 'edge' | 'gateway', kind: ProxyProcess['kind'], args: string[], codeRoot: string, readyTimeoutMs = 30_000): Promise<ProxyProcess> {
   const child: ChildProcess = spawn(process.execPath, args, { cwd: codeRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -63,10 +98,11 @@ export async function startProxy(role: 'edge' | 'gateway', flags: string[], code
   const pid = child.pid ?? -1;
   return {
     role,
+    kind,
     pid,
     url,
     port,
-    sample: () => sampleProcess(pid),
+    sample: () => sampleTree(pid),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -60,7 +60,7 @@ export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Reco
   };
 }
 
-type ArmName = 'direct-deflate' | 'direct-plain' | 'accel' | 'accel-shm';
+type ArmName = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm';
 
 function fmt(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
@@ -82,13 +82,13 @@ const factorText = (x: number | undefined) => (x === undefined ? '–' : `${x.to
 /** The main table: every scenario but S8, three arms and the accelerated arm's factors. */
 export function summaryTable(rows: readonly SummaryRow[]): string {
   const lines = [
-    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | accelerated | accel vs deflate | accel vs no-deflate |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | null relay | accelerated | accel vs deflate | accel vs no-deflate | accel vs null relay |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     if (row.scenario === 'S8') continue;
     lines.push(
-      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${factorText(row.accelFactorVsDeflate)} | ${factorText(row.accelFactorVsPlain)} |`,
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'null-relay')} | ${cellText(row, 'accel')} | ${factorText(row.accelFactorVsDeflate)} | ${factorText(row.accelFactorVsPlain)} | ${factorText(row.accelFactorVsNull)} |`,
     );
   }
   return lines.join('\n');
@@ -113,9 +113,12 @@ export function colocatedTable(rows: readonly SummaryRow[]): string {
   return lines.join('\n');
 }
 
-/** Proxy CPU per unit of a scenario's work: per call (S1), per bootstrap (S2), per MB of array (S3, S4, S8), per link MB (S5), per message (S6). */
-const CPU_UNITS: Partial<Record<string, { name: string; scale: number; units: (figures: Record<string, number>) => number }>> = {
-  S1: { name: 'µs/call', scale: 1e6, units: (f) => f.linkBytes! / f.linkBytesPerUnit! },
+/** Messages through the pair per S1 call: request and reply (T1); in T2 also server -> service and back. */
+const messagesPerCall = (topology: string) => (topology === 'T1' ? 2 : 4);
+
+/** CPU per unit of a scenario's work: per message (S1, S6), per bootstrap (S2), per MB of array (S3, S4, S8), per link MB (S5). */
+const CPU_UNITS: Partial<Record<string, { name: string; scale: number; units: (figures: Record<string, number>, topology: string) => number }>> = {
+  S1: { name: 'µs/message', scale: 1e6, units: (f, t) => (f.linkBytes! / f.linkBytesPerUnit!) * messagesPerCall(t) },
   S2: { name: 'ms/bootstrap', scale: 1e3, units: () => 1 },
   S3: { name: 'ms/MB', scale: 1e3, units: (f) => f.linkBytes! / f.linkBytesPerUnit! / 1e6 },
   S4: { name: 'ms/MB', scale: 1e3, units: (f) => f.linkBytes! / f.linkBytesPerUnit! / 1e6 },
@@ -124,25 +127,39 @@ const CPU_UNITS: Partial<Record<string, { name: string; scale: number; units: (f
   S8: { name: 'ms/MB', scale: 1e3, units: (f) => f.linkBytes! / f.linkBytesPerUnit! / 1e6 },
 };
 
-/** Edge and gateway CPU seconds per accelerated measurement, and per unit of work (S7 has none: outages). */
-function proxyCpuRows(result: ProfileResult): string {
-  const groups = new Map<string, { edge: number[]; gateway: number[]; units: number[]; unitName: string; scale: number }>();
+const ROLE_COLUMNS = ['edge', 'gateway', 'hypha', 'clients', 'runner', 'emulator'] as const;
+const ARM_ORDER: readonly string[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm'];
+
+/** CPU per role and unit of work, every arm (S7 has no unit: outages). Median over repetitions. */
+export function roleCpuTable(result: ProfileResult): string {
+  const groups = new Map<string, { unit: string; scale: number; perRole: Map<string, number[]>; units: number[] }>();
+  // Rows in the order the scenario steps ran, arms in ARM_ORDER within each step.
+  const stepOrder = new Map<string, number>();
   for (const m of result.measurements) {
-    if (!m.arm.startsWith('accel') || !m.proxyCost || !m.figures) continue;
+    const step = `${m.scenario}|${m.topology}|${m.variant}`;
+    if (!stepOrder.has(step)) stepOrder.set(step, stepOrder.size);
+  }
+  const rank = (m: ProfileResult['measurements'][number]) => stepOrder.get(`${m.scenario}|${m.topology}|${m.variant}`)! * 10 + ARM_ORDER.indexOf(m.arm);
+  const measurements = [...result.measurements].sort((x, y) => rank(x) - rank(y));
+  for (const m of measurements) {
     const unit = CPU_UNITS[m.scenario];
-    const key = `${m.scenario} | ${m.topology} | ${m.variant}${m.arm === 'accel' ? '' : ` (${m.arm})`}`;
-    const group = groups.get(key) ?? { edge: [], gateway: [], units: [], unitName: unit?.name ?? '', scale: unit?.scale ?? NaN };
+    if (!unit || !m.roleCpu || !m.figures) continue;
+    const key = `${m.scenario} | ${m.topology} | ${m.variant} | ${m.arm}`;
+    const group = groups.get(key) ?? { unit: unit.name, scale: unit.scale, perRole: new Map<string, number[]>(), units: [] };
     groups.set(key, group);
-    group.edge.push(m.proxyCost.edge?.cpuSeconds ?? NaN);
-    group.gateway.push(m.proxyCost.gateway?.cpuSeconds ?? NaN);
-    group.units.push(unit ? unit.units(m.figures) : NaN);
+    group.units.push(unit.units(m.figures, m.topology));
+    for (const [role, seconds] of Object.entries(m.roleCpu)) group.perRole.set(role, [...(group.perRole.get(role) ?? []), seconds]);
   }
   const rows: string[] = [];
   for (const [key, g] of groups) {
-    const edge = median(g.edge);
-    const gateway = median(g.gateway);
-    const perUnit = ((edge + gateway) / median(g.units)) * g.scale;
-    rows.push(`| ${key} | ${fmt(edge)} | ${fmt(gateway)} | ${g.unitName ? `${fmt(perUnit)} ${g.unitName}` : '–'} |`);
+    const units = median(g.units);
+    const per = (role: string) => {
+      const values = g.perRole.get(role);
+      return values ? (median(values) / units) * g.scale : undefined;
+    };
+    const pair = per('edge') !== undefined && per('gateway') !== undefined ? per('edge')! + per('gateway')! : undefined;
+    const total = ROLE_COLUMNS.reduce((sum, role) => sum + (per(role) ?? 0), 0);
+    rows.push(`| ${key} | ${g.unit} | ${ROLE_COLUMNS.map((role) => fmt(per(role))).join(' | ')} | ${fmt(pair)} | ${fmt(total)} |`);
   }
   return rows.join('\n');
 }
@@ -174,14 +191,14 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
 
   const facts = Object.entries(result.armFacts)
     .map(([key, f]) => {
-      const deflate = key.includes('accel') ? 'client↔edge not on the link' : `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate`;
+      const deflate = key.includes('accel') ? 'client↔edge not on the link' : key.includes('null-relay') ? `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate (stripped: the null relay stands in for the pair)` : `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate`;
       const proxies = Object.entries(f.proxies)
         .map(([role, p]) => `${role} ${p.cpuSeconds.toFixed(1)} CPU s, peak RSS ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
         .join('; ');
       return `| ${key} | ${deflate} | ${proxies || '–'} |`;
     })
     .join('\n');
-  const cpuRows = proxyCpuRows(result);
+  const cpuRows = roleCpuTable(result);
   const notRun = result.notRun.map((n) => `- ${n.scenario}${n.topology ? ` (${n.topology})` : ''}: not run: ${n.reason}`).join('\n');
   const errors = result.measurements.filter((m) => m.error);
   const md = join(dir, `${base}.md`);
@@ -194,7 +211,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       `Machine: ${meta.machine.cpuModel}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, Linux ${meta.machine.kernel}. Proxies run from commit ${meta.gitCommit} (pinned for the whole run).`,
       `Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
       `hypha server env: ${Object.entries(meta.hyphaServerEnv).map(([k, v]) => `${k}=${v}`).join(' ')} (rate and admission limits raised so they are not what is measured).`,
-      `Arms, interleaved per repetition (${plan.reps}×${Object.keys(plan.scenarioReps).length ? `; ${Object.entries(plan.scenarioReps).map(([id, n]) => `${id} ${n}×`).join(', ')}` : ''}): direct with deflate as negotiated by default; direct with Sec-WebSocket-Extensions stripped by the emulator; accelerated (client → edge → link → gateway → hypha). T1: caller behind the link, service beside hypha. T2: both behind the link.`,
+      `Arms, interleaved per repetition (${plan.reps}×${Object.keys(plan.scenarioReps).length ? `; ${Object.entries(plan.scenarioReps).map(([id, n]) => `${id} ${n}×`).join(', ')}` : ''}): direct with deflate as negotiated by default; direct with Sec-WebSocket-Extensions stripped by the emulator; null relay (direct without deflate through two plain TCP pipes standing where edge and gateway stand); accelerated (client → edge → link → gateway → hypha). T1: caller behind the link, service beside hypha. T2: both behind the link.`,
       meta.clientNote,
       '',
       '## Summary (median, min–max over repetitions; factor > 1 means the accelerated arm is better)',
@@ -208,11 +225,13 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       '|---|---|---|',
       facts,
       '',
-      '## Proxy CPU per measurement (accelerated arm, edge + gateway, median over repetitions)',
+      '## CPU per role and unit of work (median over repetitions)',
       '',
-      '| scenario | topo | variant | edge CPU s | gateway CPU s | per unit |',
-      '|---|---|---|---|---|---|',
-      cpuRows || '| – | | | | | |',
+      'On CPU (every thread, /proc/<pid>/task/*/schedstat) during each measurement, divided by its work: a message is one hypha WebSocket message through the pair (S1: 2 per call in T1, 4 in T2), MB is of array bytes. edge and gateway are the proxies (with their workers) or, in the null-relay arm, the two plain TCP pipes; clients are the benchmark\'s Python client processes; runner is this Node process; emulator is the link emulator\'s own process.',
+      '',
+      `| scenario | topo | variant | arm | unit | ${ROLE_COLUMNS.join(' | ')} | edge+gateway | all |`,
+      `|${'---|'.repeat(ROLE_COLUMNS.length + 7)}`,
+      cpuRows || '| – |',
       '',
       '## Not run',
       '',

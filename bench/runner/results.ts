@@ -22,6 +22,8 @@ export interface Measurement {
   figures?: Figures;
   /** CPU seconds per proxy during this measurement, and its peak RSS so far. */
   proxyCost?: Record<string, ProxyCost>;
+  /** CPU seconds per role (edge, gateway, hypha, clients, runner, emulator) during this measurement. */
+  roleCpu?: Record<string, number>;
   error?: string;
 }
 
@@ -44,5 +46,10 @@ export interface RunContext {
   hyphaUrl: string;
   codeRoot: string;
   secretFile: string;
+  hyphaPid?: number;
+  /** --cpu-prof: where the proxies' profiles go (under bench/results/tmp/). */
+  cpuProfDir?: string;
+  /** --workers N for edge and gateway. */
+  proxyWorkers?: number;
   progress: (line: string) => void;
 }

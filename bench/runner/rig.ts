@@ -1,17 +1,25 @@
-// One measured setup: an arm (direct with deflate, direct without, accelerated) in a topology (T1: the
-// caller behind the link, the service beside hypha; T2: both behind the link) on one emulated link.
-// The clients are identical in every arm; only the URL they are given differs.
+// One measured setup: an arm (direct with deflate, direct without, the null relay, accelerated) in a
+// topology (T1: the caller behind the link, the service beside hypha; T2: both behind the link) on one
+// emulated link. The clients are identical in every arm; only the URL they are given differs.
 
-import { startLinkEmulator, type LinkEmulator, type LinkEmulatorStats } from '../emulator/link-emulator.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LinkEmulatorStats } from '../emulator/link-emulator.js';
 import { profileShape, type ProfileName, type QueueDiscipline } from '../emulator/profiles.js';
+import { startEmulatorProcess, type EmulatorProcess } from './emulator-child.js';
 import { PyClient } from './py-client.js';
-import { startProxy, type ProxyProcess } from './proxies.js';
+import { startNullRelay, startProxy, type ProxyProcess, type StartOptions } from './proxies.js';
 import type { ProcSample } from './proc-stats.js';
+import { sampleRoleCpuNs, type CpuRole } from './role-cpu.js';
 
-/** accel-shm: the accelerated pair with shared memory on, only for the colocated scenario (S8). */
-export type Arm = 'direct-deflate' | 'direct-plain' | 'accel' | 'accel-shm';
+/**
+ * null-relay: direct without deflate, with a plain TCP pipe where the edge stands and another where the
+ * gateway stands (the environment's cost of two more hops and processes). accel-shm: the accelerated pair
+ * with shared memory on, only for the colocated scenario (S8).
+ */
+export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm';
 export type Topology = 'T1' | 'T2';
-export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel'];
+export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel'];
 
 export interface RigOptions {
   arm: Arm;
@@ -24,16 +32,24 @@ export interface RigOptions {
   label: string;
   /** Folder whose src/cli.ts runs the proxies (a pinned snapshot of the committed code). */
   codeRoot: string;
+  /** The hypha server's pid, for its CPU per measurement. */
+  hyphaPid?: number;
+  /** When set, edge and gateway (or the null relays) write --cpu-prof profiles under DIR/<label>/<role>. */
+  cpuProfDir?: string;
+  /** --workers for edge and gateway (default 1). */
+  proxyWorkers?: number;
 }
 
 export interface RigSnapshot {
   link: LinkEmulatorStats;
   proxies: Record<string, ProcSample | undefined>;
+  /** Nanoseconds on CPU so far, per role (see role-cpu.ts). */
+  roleCpuNs: Partial<Record<CpuRole, number>>;
 }
 
 export interface Rig {
   options: RigOptions;
-  emulator: LinkEmulator;
+  emulator: EmulatorProcess;
   /** The URL clients behind the link use as server_url (the emulator, or the edge). */
   behindUrl: string;
   serviceUrl: string;
@@ -43,7 +59,7 @@ export interface Rig {
   proxies: ProxyProcess[];
   /** A new array seed for a measurement that must be a first transfer (the pair dedupes repeats). */
   nextSeed(): number;
-  snapshot(): RigSnapshot;
+  snapshot(): Promise<RigSnapshot>;
   close(): Promise<void>;
 }
 
@@ -51,18 +67,26 @@ export interface Rig {
 const WARMUP_SEED = 7;
 const FIRST_MEASUREMENT_SEED = 1000;
 
+function startOptions(options: RigOptions, role: string): StartOptions {
+  if (!options.cpuProfDir) return {};
+  const dir = join(options.cpuProfDir, options.label.replace(/[^A-Za-z0-9.-]+/g, '-'), role);
+  mkdirSync(dir, { recursive: true });
+  return { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] };
+}
+
 export async function startRig(options: RigOptions): Promise<Rig> {
   const hyphaPort = Number(new URL(options.hyphaUrl).port);
   const shape = profileShape(options.profile, options.discipline);
   const proxies: ProxyProcess[] = [];
   const clients: PyClient[] = [];
-  let emulator: LinkEmulator | undefined;
+  let emulator: EmulatorProcess | undefined;
   try {
     let behindUrl: string;
     if (options.arm === 'accel' || options.arm === 'accel-shm') {
-      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile], options.codeRoot);
+      const workers = ['--workers', String(options.proxyWorkers ?? 1)];
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, ...workers], options.codeRoot, startOptions(options, 'gateway'));
       proxies.push(gateway);
-      emulator = await startLinkEmulator({ target: { host: '127.0.0.1', port: gateway.port }, shape });
+      emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: gateway.port }, shape });
       const edge = await startProxy('edge', [
         '--gateway-url',
         `ws://127.0.0.1:${emulator.port}`,
@@ -74,11 +98,19 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         // The colocated scenario (S8) is where shm is measured.
         '--shm',
         String(options.arm === 'accel-shm'),
-      ], options.codeRoot);
+        ...workers,
+      ], options.codeRoot, startOptions(options, 'edge'));
+      proxies.push(edge);
+      behindUrl = edge.url;
+    } else if (options.arm === 'null-relay') {
+      const gateway = await startNullRelay('gateway', `127.0.0.1:${hyphaPort}`, startOptions(options, 'gateway'));
+      proxies.push(gateway);
+      emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: gateway.port }, shape, stripWebSocketExtensions: true });
+      const edge = await startNullRelay('edge', `127.0.0.1:${emulator.port}`, startOptions(options, 'edge'));
       proxies.push(edge);
       behindUrl = edge.url;
     } else {
-      emulator = await startLinkEmulator({
+      emulator = await startEmulatorProcess({
         target: { host: '127.0.0.1', port: hyphaPort },
         shape,
         stripWebSocketExtensions: options.arm === 'direct-plain',
@@ -116,10 +148,17 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       callers,
       proxies,
       nextSeed: () => seed++,
-      snapshot: () => ({
-        link: link.stats(),
-        proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])),
-      }),
+      snapshot: async () => {
+        const roleCpuNs = sampleRoleCpuNs({
+          edge: { pids: proxies.filter((p) => p.role === 'edge').map((p) => p.pid), withDescendants: true },
+          gateway: { pids: proxies.filter((p) => p.role === 'gateway').map((p) => p.pid), withDescendants: true },
+          hypha: { pids: options.hyphaPid ? [options.hyphaPid] : [], withDescendants: true },
+          clients: { pids: clients.map((c) => c.pid), withDescendants: true },
+          runner: { pids: [process.pid], withDescendants: false },
+          emulator: { pids: [link.pid], withDescendants: false },
+        });
+        return { link: await link.stats(), proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])), roleCpuNs };
+      },
       close: async () => {
         await Promise.all(clients.map((c) => c.stop()));
         await Promise.all(proxies.map((p) => p.stop()));
@@ -137,6 +176,18 @@ export async function startRig(options: RigOptions): Promise<Rig> {
 /** Bytes that crossed the link (both directions) between two snapshots. */
 export function linkBytesBetween(before: RigSnapshot, after: RigSnapshot): { up: number; down: number } {
   return { up: after.link.up.bytesOut - before.link.up.bytesOut, down: after.link.down.bytesOut - before.link.down.bytesOut };
+}
+
+/** CPU seconds per role between two snapshots (roles absent from the rig are left out). */
+export function roleCpuBetween(before: RigSnapshot, after: RigSnapshot, proxiesPresent: boolean): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [role, ns] of Object.entries(after.roleCpuNs)) {
+    if (!proxiesPresent && (role === 'edge' || role === 'gateway')) continue;
+    const start = before.roleCpuNs[role as CpuRole];
+    if (ns === undefined || start === undefined) continue;
+    out[role] = (ns - start) / 1e9;
+  }
+  return out;
 }
 
 /** CPU seconds the proxies used between two snapshots, and their peak RSS so far. */

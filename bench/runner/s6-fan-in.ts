@@ -30,6 +30,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { interleave, withRigs } from './arms.js';
 import { BenchError } from './bench-error.js';
+import { descendantsOf } from './descendants.js';
 import { REPO_ROOT } from './paths.js';
 import type { RunPlan } from './plan.js';
 import { PyClient, type ClientAnswer } from './py-client.js';
@@ -76,9 +77,10 @@ function socketCount(pid: number): number {
 }
 
 /** Sockets that carry the clients' sessions: the edge's in the accelerated arm, the emulator's otherwise. */
-function clientSockets(rig: Rig): number {
+async function clientSockets(rig: Rig): Promise<number> {
   const edge = rig.proxies.find((p) => p.role === 'edge');
-  return edge ? socketCount(edge.pid) : rig.emulator.stats().connectionsOpen;
+  // With --workers N the sessions sit in the edge's workers (its descendants).
+  return edge ? [edge.pid, ...descendantsOf(edge.pid)].reduce((n, pid) => n + socketCount(pid), 0) : (await rig.emulator.stats()).connectionsOpen;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,8 +95,8 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     const active = await PyClient.start(`${label}/active`, { script: FAN_IN_PATH });
     procs.push(active);
 
-    const socketsBefore = clientSockets(rig);
-    const before = rig.snapshot();
+    const socketsBefore = await clientSockets(rig);
+    const before = await rig.snapshot();
     const connectStarted = performance.now();
     const idleAnswer = idle
       ? await idle.request('connect', { server_url: rig.behindUrl, count: S6_IDLE_CLIENTS, concurrency: CONNECT_CONCURRENCY }, 300_000)
@@ -106,11 +108,11 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     );
     const connectSeconds = (performance.now() - connectStarted) / 1000;
     await sleep(SETTLE_MS);
-    const connected = rig.snapshot();
-    const socketsConnected = clientSockets(rig);
+    const connected = await rig.snapshot();
+    const socketsConnected = await clientSockets(rig);
     // Quiet phase: all sessions open, no calls; what the proxies spend just holding them (keep-alives).
     await sleep(QUIET_SECONDS * 1000);
-    const quiet = rig.snapshot();
+    const quiet = await rig.snapshot();
     if (socketsConnected - socketsBefore < sessions) {
       throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `only ${socketsConnected - socketsBefore} new client sockets for ${sessions} sessions`);
     }
@@ -176,10 +178,10 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     const disconnected = await Promise.all(procs.map((p) => p.request('disconnect', {}, 120_000)));
     await Promise.all(procs.splice(0).map((p) => p.stop(40_000)));
     const until = Date.now() + DRAIN_DEADLINE_MS;
-    let left = clientSockets(rig) - socketsBefore;
+    let left = (await clientSockets(rig)) - socketsBefore;
     while (left > 0 && Date.now() < until) {
       await sleep(250);
-      left = clientSockets(rig) - socketsBefore;
+      left = (await clientSockets(rig)) - socketsBefore;
     }
     if (left > 0) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `${left} client sockets still open ${DRAIN_DEADLINE_MS} ms after every client disconnected`);
     figures.disconnectSeconds = Math.max(...disconnected.map((d) => d.seconds as number));

@@ -130,8 +130,8 @@ async function runBlip(rig: Rig, work: Work, outage: Outage, s3Bytes: number, no
     await sleep(work === 'S1' ? S1_LEAD_MS : S3_LEAD_MS);
     const workEndedBeforeOutage = workDone;
     const outageStart = performance.now();
-    if (outage === 'reset') rig.emulator.resetAll();
-    rig.emulator.blackhole(OUTAGE_MS);
+    if (outage === 'reset') await rig.emulator.resetAll();
+    await rig.emulator.blackhole(OUTAGE_MS);
     const outageEnd = outageStart + OUTAGE_MS;
     let probes: CallRecord[] = [];
     let calls: CallRecord[] = [];

@@ -2,7 +2,7 @@
 // figures. Correctness is checked inside the clients (a wrong echo or digest rejects the request), so
 // a measurement either carries figures of correct calls or an error.
 
-import { linkBytesBetween, proxyCostBetween, type Rig } from './rig.js';
+import { linkBytesBetween, proxyCostBetween, roleCpuBetween, type Rig } from './rig.js';
 import { runBootstrap } from './py-client.js';
 import type { Figures, ProxyCost } from './results.js';
 import { percentile } from './stats.js';
@@ -12,6 +12,8 @@ export interface ScenarioOutput {
   figures: Figures;
   /** CPU seconds per proxy during this measurement, and its peak RSS so far. */
   proxyCost: Record<string, ProxyCost>;
+  /** CPU seconds per role (edge, gateway, hypha, clients, runner, emulator) during this measurement. */
+  roleCpu: Record<string, number>;
 }
 
 export interface Sizes {
@@ -32,13 +34,13 @@ export function callerOf(rig: Rig, index = 0) {
 
 /** Wraps a measured body with link-byte and proxy-cost accounting. */
 export async function measured(rig: Rig, variant: string, body: () => Promise<Figures>, perLinkUnit?: number): Promise<ScenarioOutput> {
-  const before = rig.snapshot();
+  const before = await rig.snapshot();
   const figures = await body();
-  const after = rig.snapshot();
+  const after = await rig.snapshot();
   const bytes = linkBytesBetween(before, after);
   figures.linkBytes = bytes.up + bytes.down;
   if (perLinkUnit) figures.linkBytesPerUnit = figures.linkBytes / perLinkUnit;
-  return { variant, figures, proxyCost: proxyCostBetween(before, after) };
+  return { variant, figures, proxyCost: proxyCostBetween(before, after), roleCpu: roleCpuBetween(before, after, rig.proxies.length > 0) };
 }
 
 export async function runS1(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {

@@ -26,6 +26,8 @@ export interface SummaryRow {
   /** accelerated vs direct-with-deflate, oriented so that >1 means the accelerated arm is better. */
   accelFactorVsDeflate?: number;
   accelFactorVsPlain?: number;
+  /** accelerated vs the null relay (plain TCP pipes where edge and gateway stand): the pair's own cost. */
+  accelFactorVsNull?: number;
   /** S8: the pair with shared memory vs the same pair over loopback TCP (>1 means shm is better). */
   shmFactorVsTcp?: number;
 }
@@ -71,6 +73,7 @@ export function summarise(measurements: readonly Measurement[]): SummaryRow[] {
         arms,
         accelFactorVsDeflate: factor(arms.accel, arms['direct-deflate'], figure.higherIsBetter),
         accelFactorVsPlain: factor(arms.accel, arms['direct-plain'], figure.higherIsBetter),
+        accelFactorVsNull: factor(arms.accel, arms['null-relay'], figure.higherIsBetter),
         shmFactorVsTcp: factor(arms['accel-shm'], arms.accel, figure.higherIsBetter),
       });
     }

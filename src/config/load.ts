@@ -9,6 +9,7 @@ export interface CommonConfig {
   listen: string;
   secretFile: string;
   adminListen: string;
+  workers: number;
   logLevel: string;
   windowBytes: number;
   maxFrameBytes: number;

@@ -19,8 +19,8 @@ import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/up
 import { wsLinkTransport } from '../net/ws-link-transport.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
-import { publishLink, publishSession } from '../observe/events.js';
-import { commonSessionOptions, linkSettings, LINK_PATH } from '../roles/link-setup.js';
+import { publishLink, publishSession, type LinkInfo } from '../events.js';
+import { commonSessionOptions, describeLink, linkSettings, LINK_PATH } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
@@ -35,13 +35,17 @@ export interface EdgeHandle {
   /** Payload-plane counters over live pairs (blobs, dedupe, shm: shmLinks, shmBlobsSent, ...). */
   payloadMetrics(): Record<string, number>;
   sessionCount(): number;
+  /** Live links (id, peer, RTT, pacing window, streams, capabilities). */
+  linkInfo(): LinkInfo[];
+  /** Ready while a link is up and no stop has begun. */
+  readiness(): Promise<{ ready: boolean; reason: string }>;
   /** Graceful stop: refuse new clients, close clients with 1001, drain links, then end them. */
   close(deadlineMs?: number): Promise<void>;
 }
 
 type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; message: string };
 
-export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger }): Promise<EdgeHandle> {
+export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
   const gatewayHttp = new URL(gatewayUrl.href.replace(/^ws/, 'http'));
@@ -169,7 +173,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
   if (config.shm && config.payload) {
-    shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort }, log);
+    shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await shmSetup.sweep();
   }
   pool.start();
@@ -183,6 +187,9 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     sessionCount: () => clients.size,
+    linkInfo: () => pool.readyLinks.map(describeLink),
+    readiness: async () => stopping ? { ready: false, reason: 'draining' }
+      : pool.readyLinks.length > 0 ? { ready: true, reason: 'a link is up' } : { ready: false, reason: 'no link to the gateway' },
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;
       stopping = true;

@@ -21,11 +21,12 @@ import { wsLinkTransport } from '../net/ws-link-transport.js';
 import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
-import { publishLink, publishSession } from '../observe/events.js';
-import { LINK_PATH, commonSessionOptions, linkSettings } from '../roles/link-setup.js';
+import { publishLink, publishSession, type LinkInfo } from '../events.js';
+import { LINK_PATH, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
+import { probeHypha } from './hypha-probe.js';
 
 export interface GatewayHandle {
   url: string; // http://host:port
@@ -36,14 +37,21 @@ export interface GatewayHandle {
   /** Payload-plane counters over live pairs (blobs, dedupe, shm: shmLinks, shmBlobsSent, ...). */
   payloadMetrics(): Record<string, number>;
   upstreamCount(): number;
+  /** Sessions by kind: carried over links (edge) and plain clients passed through. */
+  sessionCounts(): { edge: number; passthrough: number };
+  /** Live links (id, peer, RTT, pacing window, streams, capabilities). */
+  linkInfo(): LinkInfo[];
+  /** Ready while hypha answers its liveness probe and no stop has begun. */
+  readiness(): Promise<{ ready: boolean; reason: string }>;
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger }): Promise<GatewayHandle> {
+export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<GatewayHandle> {
   const { log } = deps;
   const hyphaUrl = new URL(config.hyphaUrl);
   const agent = new http.Agent({ keepAlive: true });
   const links = new Set<LinkSession>();
+  const liveLinks = new Map<LinkSession, Established>();
   const upstreams = new Set<WebSocket>();
   const passthroughClients = new Set<WebSocket>();
   const linkStats = newLinkStats();
@@ -107,10 +115,12 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     }
     const session = established.session;
     links.add(session);
+    liveLinks.set(session, established);
     log.info({ linkId: established.linkId, edge: established.peerId, capabilities: established.capabilities, shm: established.shmPairId !== undefined, from: linkForwardedFor }, 'link up');
     publishLink({ role: 'gateway', linkId: established.linkId, event: 'up' });
     session.addCloseListener((error) => {
       links.delete(session);
+      liveLinks.delete(session);
       log.info({ linkId: established.linkId, code: error?.code, err: error?.message }, 'link down');
       publishLink({ role: 'gateway', linkId: established.linkId, event: 'down', errorCode: error?.code });
     });
@@ -164,11 +174,14 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     if (socket.destroyed || stopping) return void result.ws.terminate();
     (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol = result.ws.protocol;
     plainServer.handleUpgrade(req, socket, head, (client) => {
+      const sessionId = randomUUID();
       passthroughClients.add(client);
       upstreams.add(result.ws);
+      publishSession({ role: 'gateway', sessionId, event: 'open', path: req.url, viaLink: false });
       relayWebSockets(client, result.ws, () => {
         passthroughClients.delete(client);
         upstreams.delete(result.ws);
+        publishSession({ role: 'gateway', sessionId, event: 'close', viaLink: false });
       });
     });
   }
@@ -176,7 +189,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
   if (config.shm && config.payload) {
-    const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort }, log);
+    const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await setup.sweep();
     shmSetup = setup; // links accepted during the sweep simply come up without shm
   }
@@ -190,6 +203,13 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     upstreamCount: () => upstreams.size,
+    sessionCounts: () => ({ edge: upstreams.size - passthroughClients.size, passthrough: passthroughClients.size }),
+    linkInfo: () => [...liveLinks.values()].map(describeLink),
+    readiness: async () => {
+      if (stopping) return { ready: false, reason: 'draining' };
+      const hypha = await probeHypha(hyphaUrl, config.handshakeTimeoutMs);
+      return hypha.ok ? { ready: true, reason: 'hypha answers' } : { ready: false, reason: `hypha does not answer: ${hypha.reason}` };
+    },
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;
       stopping = true;

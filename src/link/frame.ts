@@ -32,6 +32,24 @@ export const DataFlag = {
   RESERVED: 0xf0,
 } as const;
 
+/**
+ * CLOSE flags: how the endpoint's connection ended (docs/protocol.md §7.1). Older peers send 0 and ignore
+ * the byte, so 0 means "not said"; values this version does not know are read as 0 too.
+ */
+export const EndKind = {
+  UNSAID: 0,
+  HANDSHAKE: 1, // Close frames exchanged, then TCP closed
+  CLOSE_THEN_DROP: 2, // the endpoint sent Close and dropped TCP without waiting for the answering Close
+  DROPPED: 3, // TCP ended (FIN) without a Close frame
+  RESET: 4, // TCP reset (RST) without a Close frame
+} as const;
+export type EndKindValue = (typeof EndKind)[keyof typeof EndKind];
+
+/** The end kind a CLOSE frame's flags byte carries (unknown values: UNSAID). */
+export function endKindOf(flags: number): EndKindValue {
+  return flags >= EndKind.UNSAID && flags <= EndKind.RESET ? (flags as EndKindValue) : EndKind.UNSAID;
+}
+
 export const FrameClass = { CONTROL: 0, RPC: 1, BULK: 2 } as const;
 export type FrameClassValue = (typeof FrameClass)[keyof typeof FrameClass];
 

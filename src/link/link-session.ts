@@ -7,8 +7,8 @@ import type { LinkCompressionStats, LinkCompressor } from './link-compressor.js'
 import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
 import { Deque } from './deque.js';
 import {
-  DataFlag, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  type Frame,
+  DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
+  endKindOf, type EndKindValue, type Frame,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -183,10 +183,13 @@ export class LinkSession {
     return stream;
   }
 
-  /** Sends CLOSE for a stream (mirroring the endpoint's close) and forgets it once both sides closed. */
-  closeStream(stream: Stream, code: number, reason: string): void {
+  /**
+   * Sends CLOSE for a stream (mirroring the endpoint's close code, reason and how its connection ended)
+   * and forgets it once both sides closed.
+   */
+  closeStream(stream: Stream, code: number, reason: string, endKind: EndKindValue = EndKind.UNSAID): void {
     if (stream.localClosed) return;
-    stream.sendControl(FrameType.CLOSE, encodeCodeReason(code, reason));
+    stream.sendControl(FrameType.CLOSE, encodeCodeReason(code, reason), endKind);
     stream.localClosed = true;
     this.forgetIfDone(stream);
   }
@@ -293,7 +296,7 @@ export class LinkSession {
         }
         this.stats.transcodeBytesOut += payload.length;
       }
-      const frame = encodeFrame({ type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, payload });
+      const frame = encodeFrame({ type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, payload, trace: pending.trace });
       if (!next) this.forgetIfDone(stream);
       return frame;
     }
@@ -361,7 +364,7 @@ export class LinkSession {
     switch (frame.type) {
       case FrameType.DATA:
         try {
-          stream.handleData(payload, frame.flags);
+          stream.handleData(payload, frame.flags, frame.trace);
         } catch (error) {
           const accel = asAccelError(error);
           if (accel.code !== 'HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE') throw accel;
@@ -370,7 +373,7 @@ export class LinkSession {
         return;
       case FrameType.CLOSE: {
         const { code, reason } = decodeCodeReason(frame.payload);
-        stream.handleRemoteClose(code, reason);
+        stream.handleRemoteClose(code, reason, endKindOf(frame.flags));
         this.forgetIfDone(stream);
         return;
       }

@@ -3,15 +3,18 @@
 // It never touches sockets; the role (edge/gateway) binds it to a WebSocket through StreamHandler.
 import { AccelError } from '../errors.js';
 import { Deque } from './deque.js';
-import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type FrameClassValue, type FrameTypeValue } from './frame.js';
+import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type EndKindValue, type FrameClassValue, type FrameTypeValue, type TraceContext } from './frame.js';
 
 const EMPTY = new Uint8Array(0);
 
 export interface StreamHandler {
-  /** A whole message arrived. Call `written` once it has left this process (credit returns to the peer). */
-  onMessage(data: Buffer, isText: boolean, written: () => void): void;
-  /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal). */
-  onRemoteClose(code: number, reason: string): void;
+  /**
+   * A whole message arrived. Call `written` once it has left this process (credit returns to the peer).
+   * `trace`: the W3C trace context its first frame carried, if any.
+   */
+  onMessage(data: Buffer, isText: boolean, written: () => void, trace?: TraceContext): void;
+  /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal), and how its connection ended. */
+  onRemoteClose(code: number, reason: string, endKind: EndKindValue): void;
   /** The link died or the stream was reset; close the endpoint with this error. */
   onAbort(error: AccelError): void;
   /** Send credit ran out: stop reading the source socket. */
@@ -29,6 +32,8 @@ export interface PendingFrame {
   wholeMessage: boolean;
   /** False while a blob reference waits for the payload plane to assign its id. */
   ready?: boolean;
+  /** Trace context carried in this frame's header (the first frame of a traced message). */
+  trace?: TraceContext;
 }
 
 /** The payload plane as a stream sees it: large binary messages travel as blobs, referenced by id. */
@@ -58,6 +63,7 @@ export interface StreamHost {
 interface InboxItem {
   message: Buffer | undefined; // undefined while a blob is being reassembled
   isText: boolean;
+  trace: TraceContext | undefined;
 }
 
 export interface StreamLimits {
@@ -80,8 +86,11 @@ export class Stream {
   private ungrantedBytes = 0;
   private fragments: Uint8Array[] = [];
   private fragmentBytes = 0;
+  private fragmentTrace: TraceContext | undefined;
   private handler: StreamHandler | undefined;
   private readonly inbox = new Deque<InboxItem>();
+  /** A CLOSE that arrived while a blob was still being reassembled: delivered after the messages before it. */
+  private closeAfterInbox: (() => void) | undefined;
   private early: Array<(h: StreamHandler) => void> = [];
   /** Told of an abort that happens before an endpoint is bound (e.g. the link dies while opening). */
   onAbortUnbound: ((error: AccelError) => void) | undefined;
@@ -110,25 +119,26 @@ export class Stream {
 
   // ---- sending ----
 
-  sendControl(type: FrameTypeValue, payload: Uint8Array): void {
-    this.host.enqueue(this, { type, flags: 0, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
+  sendControl(type: FrameTypeValue, payload: Uint8Array, flags = 0): void {
+    this.host.enqueue(this, { type, flags, frameClass: FrameClass.CONTROL, payload, wholeMessage: false });
   }
 
-  sendMessage(data: Uint8Array, isText: boolean): void {
+  /** `trace`: W3C trace context for the header of the message's first frame (tracing only). */
+  sendMessage(data: Uint8Array, isText: boolean, trace?: TraceContext): void {
     if (this.localClosed) return;
     const textFlag = isText ? DataFlag.TEXT : 0;
     const max = this.limits.maxFragmentBytes;
     const blobs = this.host.blobs;
     if (data.length <= max) {
       const frameClass = isText ? FrameClass.CONTROL : FrameClass.RPC;
-      this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true });
+      this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | DataFlag.FIN, frameClass, payload: data, wholeMessage: true, trace });
     } else if (blobs && !isText && data.length >= blobs.minBytes && data.length <= blobs.maxBytes && blobs.wanted()) {
-      this.sendBlob(blobs, data);
+      this.sendBlob(blobs, data, trace);
     } else {
       for (let offset = 0; offset < data.length; offset += max) {
         const end = Math.min(offset + max, data.length);
         const fin = end === data.length ? DataFlag.FIN : 0;
-        this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | fin, frameClass: FrameClass.BULK, payload: data.subarray(offset, end), wholeMessage: false });
+        this.host.enqueue(this, { type: FrameType.DATA, flags: textFlag | fin, frameClass: FrameClass.BULK, payload: data.subarray(offset, end), wholeMessage: false, trace: offset === 0 ? trace : undefined });
       }
     }
     this.sendCreditBytes -= data.length;
@@ -139,8 +149,8 @@ export class Stream {
   }
 
   /** Queues a blob reference in message order; it becomes sendable once the plane has emitted the blob. */
-  private sendBlob(blobs: StreamBlobs, data: Uint8Array): void {
-    const reference: PendingFrame = { type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.BLOB, frameClass: FrameClass.RPC, payload: EMPTY, wholeMessage: false, ready: false };
+  private sendBlob(blobs: StreamBlobs, data: Uint8Array, trace: TraceContext | undefined): void {
+    const reference: PendingFrame = { type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.BLOB, frameClass: FrameClass.RPC, payload: EMPTY, wholeMessage: false, ready: false, trace };
     this.host.enqueue(this, reference);
     blobs.send(data).then(
       (blobId) => {
@@ -163,10 +173,11 @@ export class Stream {
   // ---- receiving ----
 
   /** A DATA frame's payload, already decoded back to original bytes. */
-  handleData(payload: Uint8Array, flags: number): void {
+  handleData(payload: Uint8Array, flags: number, trace?: TraceContext): void {
     const fin = (flags & DataFlag.FIN) !== 0;
     const isText = (flags & DataFlag.TEXT) !== 0;
-    if (flags & DataFlag.BLOB) return this.receiveBlob(decodeU32(payload), flags);
+    if (flags & DataFlag.BLOB) return this.receiveBlob(decodeU32(payload), flags, trace);
+    if (this.fragmentBytes === 0) this.fragmentTrace = trace;
     this.fragmentBytes += payload.length;
     if (this.fragmentBytes > this.limits.maxMessageBytes) {
       throw new AccelError('HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', `message on stream ${this.id} exceeds ${this.limits.maxMessageBytes} bytes`);
@@ -184,17 +195,19 @@ export class Stream {
       this.fragments = [];
     }
     this.fragmentBytes = 0;
-    if (this.inbox.length === 0) this.deliverMessage(message, isText);
-    else this.inbox.push({ message, isText });
+    const messageTrace = this.fragmentTrace;
+    this.fragmentTrace = undefined;
+    if (this.inbox.length === 0) this.deliverMessage(message, isText, messageTrace);
+    else this.inbox.push({ message, isText, trace: messageTrace });
   }
 
   /** A blob reference: messages after it wait until the plane has its bytes, so order is kept. */
-  private receiveBlob(blobId: number, flags: number): void {
+  private receiveBlob(blobId: number, flags: number, trace: TraceContext | undefined): void {
     const blobs = this.host.blobs;
     if (!blobs || (flags & DataFlag.TEXT) || !(flags & DataFlag.FIN) || this.fragmentBytes > 0) {
       throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `unexpected blob reference on stream ${this.id}`);
     }
-    const item: InboxItem = { message: undefined, isText: false };
+    const item: InboxItem = { message: undefined, isText: false, trace };
     this.inbox.push(item);
     blobs.take(blobId).then(
       (bytes) => {
@@ -208,18 +221,23 @@ export class Stream {
   private flushInbox(): void {
     for (let head = this.inbox.peek(); head?.message; head = this.inbox.peek()) {
       this.inbox.shift();
-      this.deliverMessage(head.message, head.isText);
+      this.deliverMessage(head.message, head.isText, head.trace);
+    }
+    if (this.inbox.length === 0 && this.closeAfterInbox) {
+      const close = this.closeAfterInbox;
+      this.closeAfterInbox = undefined;
+      close();
     }
   }
 
-  private deliverMessage(message: Buffer, isText: boolean): void {
+  private deliverMessage(message: Buffer, isText: boolean, trace: TraceContext | undefined): void {
     const length = message.length;
     let done = false;
     this.deliver((h) => h.onMessage(message, isText, () => {
       if (done) return;
       done = true;
       this.returnCredit(length);
-    }));
+    }, trace));
   }
 
   private returnCredit(bytes: number): void {
@@ -232,10 +250,12 @@ export class Stream {
     }
   }
 
-  handleRemoteClose(code: number, reason: string): void {
+  handleRemoteClose(code: number, reason: string, endKind: EndKindValue): void {
     if (this.remoteClosed) return;
     this.remoteClosed = true;
-    this.deliver((h) => h.onRemoteClose(code, reason));
+    const close = () => this.deliver((h) => h.onRemoteClose(code, reason, endKind));
+    if (this.inbox.length === 0) close();
+    else this.closeAfterInbox = close; // the close must not overtake a message still being reassembled
   }
 
   abort(error: AccelError): void {
@@ -243,6 +263,7 @@ export class Stream {
     this.remoteClosed = true;
     this.out.clear();
     this.inbox.clear();
+    this.closeAfterInbox = undefined;
     if (!this.handler) this.onAbortUnbound?.(error);
     this.deliver((h) => h.onAbort(error));
   }

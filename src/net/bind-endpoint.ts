@@ -1,12 +1,13 @@
 // Binds an endpoint WebSocket (a client at the edge, the upstream hypha socket at the gateway) to its
-// link stream: messages pass with their opcode, one message stays one message, closes are mirrored,
-// and an exhausted credit window pauses reading the socket.
+// link stream: messages pass with their opcode, one message stays one message, closes are mirrored with
+// how the connection ended (ws-close.ts), and an exhausted credit window pauses reading the socket.
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { LinkSession } from '../link/link-session.js';
 import type { Stream } from '../link/stream.js';
-import { channels, publishSession, type Direction, type RoleName } from '../observe/events.js';
-import { mirrorClose } from './ws-close.js';
+import { channels, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
+import { EndKind } from '../link/frame.js';
+import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
 
 export interface EndpointBinding {
@@ -22,15 +23,28 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
   const { role, sessionId, inbound, log } = binding;
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
+  const end = watchEnd(ws);
+  let unwrittenMessages = 0;
+  let afterWrites: (() => void) | undefined;
+  log.debug({ role, sessionId }, 'session open');
   stream.bind({
-    onMessage(data, isText, written) {
-      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data });
+    onMessage(data, isText, written, trace) {
+      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
-      ws.send(data, { binary: !isText }, () => written());
+      unwrittenMessages++;
+      ws.send(data, { binary: !isText }, () => {
+        written();
+        if (--unwrittenMessages === 0) afterWrites?.();
+      });
     },
-    onRemoteClose(code, reason) {
-      mirrorClose(ws, code, reason);
+    onRemoteClose(code, reason, endKind) {
+      log.debug({ role, sessionId, code, reasonBytes: Buffer.byteLength(reason), end: END_KIND_NAMES[endKind], endedBy: 'far endpoint' }, 'session end');
+      const hasClose = code !== 1006 && endKind !== EndKind.DROPPED && endKind !== EndKind.RESET;
+      // ws sends a Close after the messages queued before it; a bare TCP end must wait for them itself.
+      if (hasClose || unwrittenMessages === 0) return mirrorClose(ws, code, reason, endKind);
+      afterWrites = () => mirrorClose(ws, code, reason, endKind);
+      setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     },
     onAbort(error) {
       const level = error.code === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? 'info' : 'warn';
@@ -45,12 +59,18 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
     },
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: inbound, hop: 'in', isBinary, data });
-    stream.sendMessage(data, !isBinary);
+    if (!channels.message.hasSubscribers) return stream.sendMessage(data, !isBinary);
+    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
+    channels.message.publish(event);
+    stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
   });
   ws.on('close', (code: number, reasonBuffer: Buffer) => {
     const reason = reasonBuffer.toString('utf8');
-    link.closeStream(stream, code, reason);
+    const endKind = end.kind(code);
+    if (!stream.remoteClosed) {
+      log.debug({ role, sessionId, code, reasonBytes: reasonBuffer.length, end: END_KIND_NAMES[endKind], endedBy: 'endpoint' }, 'session end');
+    }
+    link.closeStream(stream, code, reason, endKind);
     publishSession({ role, sessionId, event: 'close', code, reason, viaLink: true });
     binding.onClosed?.(code, reason);
   });

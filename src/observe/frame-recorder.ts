@@ -2,7 +2,7 @@
 // (role, session, direction, hop, opcode, length, sha256) so a run can prove byte-for-byte transparency.
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import { channels, type MessageEvent } from './events.js';
+import { channels, type MessageEvent } from '../events.js';
 
 export interface RecordedMessage {
   role: string;

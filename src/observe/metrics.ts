@@ -1,89 +1,167 @@
-// Prometheus metrics derived from the event seam: one registry per process role, no global state.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { channels, type LinkEvent, type MessageEvent, type SessionEvent } from './events.js';
+// Prometheus metrics of one role, one registry per role instance (no global state): counters from the
+// event seam, RPC durations from the call tracker, link and payload-plane counters read at scrape time,
+// default process metrics and build info. docs/metrics.md lists every metric (a test scrapes and checks).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { channels, type LinkEvent, type LinkInfo, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
+import { PAYLOAD_SERIES, type PayloadSeries } from './payload-metric-table.js';
+import type { RpcCallTracker } from './rpc-calls.js';
 
-/** Cumulative link counters the role keeps (see LinkStats); read at scrape time. */
-export type LinkStatsSource = () => Record<string, number> | undefined;
+export interface MetricSources {
+  /** Cumulative link counters of the role (LinkStats). */
+  linkStats(): Record<string, number> | undefined;
+  /** Cumulative payload-plane counters (PayloadPairs.metrics() plus shm gauges). */
+  payloadStats(): Record<string, number> | undefined;
+  links(): LinkInfo[];
+}
 
-const LINK_COUNTERS: Array<[string, string, string]> = [
-  ['framesSent', 'hypha_accel_link_frames_sent_total', 'Link frames sent.'],
-  ['frameBytesSent', 'hypha_accel_link_bytes_sent_total', 'Link bytes sent (frame headers included, WebSocket framing excluded).'],
-  ['framesReceived', 'hypha_accel_link_frames_received_total', 'Link frames received.'],
-  ['frameBytesReceived', 'hypha_accel_link_bytes_received_total', 'Link bytes received.'],
-  ['messagesTranscoded', 'hypha_accel_codec_messages_total', 'Whole messages offered to the codec when sent.'],
-  ['transcodeBytesIn', 'hypha_accel_codec_bytes_in_total', 'Original bytes of messages offered to the codec.'],
-  ['transcodeBytesOut', 'hypha_accel_codec_bytes_out_total', 'Bytes sent on the link for those messages (compact form or raw fallback).'],
-  ['transcodeFallbacks', 'hypha_accel_codec_fallbacks_total', 'Messages the codec declined and sent raw.'],
-  ['blobsSent', 'hypha_accel_blobs_sent_total', 'Large messages sent through the payload plane.'],
-  ['blobBytesIn', 'hypha_accel_blob_bytes_in_total', 'Original bytes of messages sent as blobs.'],
-  ['payloadBytesSent', 'hypha_accel_payload_bytes_sent_total', 'Payload-plane bytes sent (after dedupe and compression, frame headers included).'],
-  ['linkMessagesCompressed', 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed against the direction\'s history (dict-deflate-v1).'],
-  ['linkCompressRawBytes', 'hypha_accel_link_compress_raw_bytes_total', 'Plain bytes of those messages.'],
-  ['linkCompressWireBytes', 'hypha_accel_link_compress_wire_bytes_total', 'Bytes put on the link for them.'],
-];
+export interface MetricsOptions {
+  role: RoleName;
+  version: string;
+  sources: MetricSources;
+  rpc: RpcCallTracker;
+}
 
-export function createMetrics(role: string, linkStats: LinkStatsSource = () => undefined, payloadStats: LinkStatsSource = () => undefined): { registry: Registry; close(): void } {
+const RPC_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const RTT_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/** LinkStats key -> [stage, direction] of hypha_accel_bytes_total. */
+const LINK_BYTES: Record<string, [string, string]> = {
+  frameBytesSent: ['link', 'sent'],
+  frameBytesReceived: ['link', 'received'],
+  transcodeBytesIn: ['codec_input', 'sent'],
+  transcodeBytesOut: ['codec_output', 'sent'],
+  blobBytesIn: ['blob_input', 'sent'],
+  payloadBytesSent: ['payload_plane', 'sent'],
+  linkCompressRawBytes: ['link_compress_input', 'sent'],
+  linkCompressWireBytes: ['link_compress_output', 'sent'],
+};
+
+export interface Metrics {
+  registry: Registry;
+  close(): void;
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const { role, sources } = options;
   const registry = new Registry();
   registry.setDefaultLabels({ role });
-  const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by direction and hop.', labelNames: ['direction', 'hop', 'opcode'], registers: [registry] });
-  const bytes = new Counter({ name: 'hypha_accel_message_bytes_total', help: 'Endpoint message bytes seen, by direction and hop.', labelNames: ['direction', 'hop'], registers: [registry] });
-  const sessions = new Gauge({ name: 'hypha_accel_sessions', help: 'Sessions currently open.', registers: [registry] });
-  const sessionEvents = new Counter({ name: 'hypha_accel_session_events_total', help: 'Session opens, closes and refusals.', labelNames: ['event'], registers: [registry] });
+  collectDefaultMetrics({ register: registry });
+  new Gauge({ name: 'hypha_accel_build_info', help: 'Always 1; labels carry the version and runtime.', labelNames: ['version', 'node_version'], registers: [registry] })
+    .set({ version: options.version, node_version: process.version }, 1);
+
+  const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by direction (up = toward hypha), hop (in = from the endpoint) and opcode.', labelNames: ['direction', 'hop', 'opcode'], registers: [registry] });
+  const messageBytes = new Counter({ name: 'hypha_accel_message_bytes_total', help: 'Endpoint message bytes seen, by direction and hop (the endpoint stage of the byte counts).', labelNames: ['direction', 'hop'], registers: [registry] });
+  cumulative(registry, 'hypha_accel_bytes_total', 'Bytes on the link side, by stage (codec input and output, blob input, payload plane, link frames) and direction.', ['stage', 'direction'], () => {
+    const stats = sources.linkStats() ?? {};
+    const series: Series[] = [];
+    for (const [key, [stage, direction]] of Object.entries(LINK_BYTES)) series.push([{ stage, direction }, stats[key] ?? 0]);
+    return series;
+  });
+  cumulative(registry, 'hypha_accel_link_frames_total', 'Link frames, by direction.', ['direction'], () => {
+    const stats = sources.linkStats() ?? {};
+    return [[{ direction: 'sent' }, stats.framesSent ?? 0], [{ direction: 'received' }, stats.framesReceived ?? 0]];
+  });
+  cumulative(registry, 'hypha_accel_codec_messages_total', 'Whole messages offered to the codec when sent, by result (compact, or fallback = sent raw).', ['result'], () => {
+    const stats = sources.linkStats() ?? {};
+    const fallbacks = stats.transcodeFallbacks ?? 0;
+    return [[{ result: 'compact' }, (stats.messagesTranscoded ?? 0) - fallbacks], [{ result: 'fallback' }, fallbacks]];
+  });
+  cumulative(registry, 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed against their direction\'s history (dict-deflate-v1).', [], () => [[{}, sources.linkStats()?.linkMessagesCompressed ?? 0]]);
+  cumulative(registry, 'hypha_accel_blobs_sent_total', 'Large messages sent through the payload plane.', [], () => [[{}, sources.linkStats()?.blobsSent ?? 0]]);
+
+  const sessionsOpen = new Gauge({ name: 'hypha_accel_sessions', help: 'Sessions currently open, by kind (edge = carried over a link, passthrough = plain client through the gateway).', labelNames: ['kind'], registers: [registry] });
+  const sessionEvents = new Counter({ name: 'hypha_accel_session_events_total', help: 'Session opens, closes and refusals, by kind.', labelNames: ['event', 'kind'], registers: [registry] });
   const linkEvents = new Counter({ name: 'hypha_accel_link_events_total', help: 'Links up, down and refused, by error code.', labelNames: ['event', 'code'], registers: [registry] });
-  const links = new Gauge({ name: 'hypha_accel_links', help: 'Links currently established.', registers: [registry] });
-  const rtt = new Histogram({ name: 'hypha_accel_link_rtt_seconds', help: 'Link round-trip time from keep-alive pings.', buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] });
-
-  for (const [key, name, help] of LINK_COUNTERS) {
-    new Counter({
-      name, help, registers: [registry],
-      collect() {
-        const value = linkStats()?.[key];
-        if (value === undefined) return;
-        this.reset();
-        this.inc(value);
-      },
-    });
-  }
-
-  // The payload plane's own counters (blobs, chunks, dedupe hits, compression, shm), one series per stat.
+  new Gauge({ name: 'hypha_accel_links', help: 'Links currently established.', registers: [registry], collect() { this.set(sources.links().length); } });
+  const rtt = new Histogram({ name: 'hypha_accel_link_rtt_seconds', help: 'Link round-trip time from keep-alive pings.', buckets: RTT_BUCKETS_S, registers: [registry] });
   new Gauge({
-    name: 'hypha_accel_payload',
-    help: 'Payload-plane counters summed over live peer pairs (see docs/payload.md for each stat).',
-    labelNames: ['stat'],
-    registers: [registry],
+    name: 'hypha_accel_link_pacing_window_bytes', help: 'Pacing window (about twice the measured bandwidth-delay product), summed over live paced links.', registers: [registry],
+    collect() { this.set(sources.links().reduce((sum, l) => sum + (l.pacingWindowBytes ?? 0), 0)); },
+  });
+  new Gauge({
+    name: 'hypha_accel_link_in_flight_bytes', help: 'Bytes sent and not yet acknowledged, summed over live paced links.', registers: [registry],
+    collect() { this.set(sources.links().reduce((sum, l) => sum + (l.inFlightBytes ?? 0), 0)); },
+  });
+  new Gauge({
+    name: 'hypha_accel_link_min_rtt_seconds', help: 'Smallest current round trip over live links (pacing minimum, else last ping).', registers: [registry],
     collect() {
-      this.reset();
-      for (const [stat, value] of Object.entries(payloadStats() ?? {})) if (Number.isFinite(value)) this.set({ stat }, value);
+      const rtts = sources.links().map((l) => l.rttMs).filter((v): v is number => v !== undefined);
+      if (rtts.length > 0) this.set(Math.min(...rtts) / 1000);
+      else this.reset();
     },
   });
 
+  const payloadByName = new Map<string, Array<[string, PayloadSeries]>>();
+  for (const [key, series] of Object.entries(PAYLOAD_SERIES)) payloadByName.set(series.name, [...(payloadByName.get(series.name) ?? []), [key, series]]);
+  for (const [name, entries] of payloadByName) {
+    const [, first] = entries[0]!;
+    const labelNames = Object.keys(first.labels ?? {});
+    const read = (): Series[] => {
+      const stats = sources.payloadStats() ?? {};
+      return entries.map(([key, series]) => [series.labels ?? {}, stats[key] ?? 0]);
+    };
+    if (first.type === 'counter') cumulative(registry, name, first.help, labelNames, read);
+    else new Gauge({ name, help: first.help, labelNames, registers: [registry], collect() { for (const [labels, value] of read()) this.set(labels, value); } });
+  }
+
+  const rpcDuration = new Histogram({ name: 'hypha_accel_rpc_duration_seconds', help: 'RPC calls from the call message to its resolve/reject as this proxy saw them, by normalised method and outcome.', labelNames: ['method', 'outcome'], buckets: RPC_BUCKETS_S, registers: [registry] });
+  const rpcBytes = new Counter({ name: 'hypha_accel_rpc_bytes_total', help: 'Bytes of RPC calls (request) and their replies (response) as endpoint messages, by normalised method.', labelNames: ['method', 'part'], registers: [registry] });
+  const stopRpc = options.rpc.addListener({
+    onCallStart(call) {
+      rpcBytes.inc({ method: call.method, part: 'request' }, call.requestBytes);
+    },
+    onCallEnd(call, end) {
+      rpcDuration.observe({ method: call.method, outcome: end.outcome }, end.durationMs / 1000);
+      if (end.responseBytes > 0) rpcBytes.inc({ method: call.method, part: 'response' }, end.responseBytes);
+    },
+  });
+  new Gauge({ name: 'hypha_accel_rpc_pending_calls', help: 'Calls waiting for their reply.', registers: [registry], collect() { this.set(options.rpc.pendingCount); } });
+
   const onMessage = (m: unknown) => {
     const e = m as MessageEvent;
+    if (e.role !== role) return;
     messages.inc({ direction: e.direction, hop: e.hop, opcode: e.isBinary ? 'binary' : 'text' });
-    bytes.inc({ direction: e.direction, hop: e.hop }, e.data.length);
+    messageBytes.inc({ direction: e.direction, hop: e.hop }, e.data.length);
   };
   const onSession = (m: unknown) => {
     const e = m as SessionEvent;
-    sessionEvents.inc({ event: e.event });
-    if (e.event === 'open') sessions.inc();
-    if (e.event === 'close') sessions.dec();
+    if (e.role !== role) return;
+    const kind = e.viaLink ? 'edge' : 'passthrough';
+    sessionEvents.inc({ event: e.event, kind });
+    if (e.event === 'open') sessionsOpen.inc({ kind });
+    if (e.event === 'close') sessionsOpen.dec({ kind });
   };
   const onLink = (m: unknown) => {
     const e = m as LinkEvent;
+    if (e.role !== role) return;
     if (e.event === 'rtt' && e.rttMs !== undefined) return rtt.observe(e.rttMs / 1000);
     linkEvents.inc({ event: e.event, code: e.errorCode ?? '' });
-    if (e.event === 'up') links.inc();
-    if (e.event === 'down') links.dec();
   };
+  sessionsOpen.set({ kind: 'edge' }, 0);
+  if (role === 'gateway') sessionsOpen.set({ kind: 'passthrough' }, 0);
   channels.message.subscribe(onMessage);
   channels.session.subscribe(onSession);
   channels.link.subscribe(onLink);
   return {
     registry,
     close() {
+      stopRpc();
       channels.message.unsubscribe(onMessage);
       channels.session.unsubscribe(onSession);
       channels.link.unsubscribe(onLink);
     },
   };
+}
+
+type Series = [Record<string, string>, number];
+
+/** A counter whose values are cumulative numbers kept elsewhere (they only grow), read at scrape time. */
+function cumulative(registry: Registry, name: string, help: string, labelNames: string[], read: () => Series[]): Counter {
+  return new Counter({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.inc(labels, Math.max(0, value));
+    },
+  });
 }

@@ -3,7 +3,8 @@
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
 import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats } from '../link/link-session.js';
-import { publishLink, type RoleName } from '../observe/events.js';
+import { publishLink, type LinkInfo, type RoleName } from '../events.js';
+import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 import { HistoryDeflateCompressor, DICT_DEFLATE_CAPABILITY } from '../link/history-deflate-compressor.js';
@@ -78,4 +79,19 @@ export function linkBytesPerUs(config: CommonConfig, state: LinkState): number |
   const mbps = config.linkBandwidthMbps;
   const throughputBytesPerSec = mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec;
   return effectiveThroughputBytesPerSec({ throughputBytesPerSec, rttMs: state.rttMs, windowBytes: state.pacingWindowBytes ?? config.windowBytes }) / 1e6;
+}
+
+/** A live link as observability sees it (read at scrape time). */
+export function describeLink(link: Established): LinkInfo {
+  const pacing = link.session.pacingState;
+  return {
+    linkId: link.linkId,
+    peerId: link.peerId,
+    rttMs: link.session.rttMs,
+    pacingWindowBytes: pacing?.windowBytes,
+    inFlightBytes: pacing?.inFlightBytes,
+    streams: link.session.streamCount,
+    capabilities: link.capabilities,
+    shm: link.shmPairId !== undefined,
+  };
 }

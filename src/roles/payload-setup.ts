@@ -28,6 +28,8 @@ export class PayloadPairs {
   private readonly pairs = new Map<string, PairEntry>();
   /** Links that came up with shared memory negotiated (cumulative). */
   private shmLinks = 0;
+  /** Counters of pairs already dropped, so the sums in metrics() never go down. */
+  private readonly retired: Record<string, number> = {};
 
   constructor(private readonly config: CommonConfig, private readonly secret: Buffer, private readonly log: Logger) {}
 
@@ -93,14 +95,10 @@ export class PayloadPairs {
     return effectiveThroughputBytesPerSec(estimate) * 8 >= bypassMbps * 1e6;
   }
 
-  /** Payload counters summed over the live pairs (see PayloadMetrics), plus `shmLinks`. */
+  /** Payload counters summed over every pair so far, dropped ones included (see PayloadMetrics); `pairs` is the live count. */
   metrics(): Record<string, number> {
-    const sum: Record<string, number> = { pairs: this.pairs.size, shmLinks: this.shmLinks };
-    for (const entry of this.pairs.values()) {
-      for (const [key, value] of Object.entries(entry.pair.metrics.snapshot())) {
-        if (!key.endsWith('Ratio')) sum[key] = (sum[key] ?? 0) + value;
-      }
-    }
+    const sum: Record<string, number> = { ...this.retired, pairs: this.pairs.size, shmLinks: this.shmLinks };
+    for (const entry of this.pairs.values()) addCounters(sum, entry.pair.metrics.snapshot());
     return sum;
   }
 
@@ -128,6 +126,7 @@ export class PayloadPairs {
     const entry = this.pairs.get(peerId);
     if (!entry || entry.links > 0) return;
     this.pairs.delete(peerId);
+    addCounters(this.retired, entry.pair.metrics.snapshot(), false);
     await entry.pair.close();
   }
 
@@ -136,5 +135,19 @@ export class PayloadPairs {
     this.pairs.clear();
     for (const entry of entries) clearTimeout(entry.idleTimer);
     await Promise.all(entries.map((entry) => entry.pair.close()));
+  }
+}
+
+/** Per-pair gauges (the latest compression decision): the largest over live pairs, never summed or retired. */
+const PAIR_GAUGES = new Set(['policyLinkBytesPerUs', 'policySavedBytesPerCpuUs', 'unitLevel']);
+
+function addCounters(into: Record<string, number>, snapshot: Record<string, number>, withGauges = true): void {
+  for (const [key, value] of Object.entries(snapshot)) {
+    if (key.endsWith('Ratio')) continue;
+    if (PAIR_GAUGES.has(key)) {
+      if (withGauges) into[key] = Math.max(into[key] ?? 0, value);
+      continue;
+    }
+    into[key] = (into[key] ?? 0) + value;
   }
 }

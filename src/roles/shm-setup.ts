@@ -15,6 +15,8 @@ export interface ShmSetupOptions {
   /** The port this role listens on: with the role it makes a writer id that is unique among live processes
    * on the host (one listener per port) and stable across restarts, so a restart sweeps its leftovers. */
   listenPort: number;
+  /** Set when the role runs as several workers on one port (src/roles/workers.ts): part of the writer id. */
+  workerIndex?: number;
   nowMs?: () => number;
 }
 
@@ -28,7 +30,8 @@ export class ShmSetup implements ShmHandshake {
 
   constructor(private readonly config: CommonConfig, options: ShmSetupOptions, private readonly log: Logger) {
     this.baseDir = config.shmDir || defaultShmBaseDir();
-    const digest = createHash('sha256').update(`hypha-accel shm writer\n${options.role}\n${options.listenPort}`).digest('hex');
+    const worker = options.workerIndex === undefined ? '' : `\nworker ${options.workerIndex}`;
+    const digest = createHash('sha256').update(`hypha-accel shm writer\n${options.role}\n${options.listenPort}${worker}`).digest('hex');
     this.writerId = `${options.role === 'edge' ? 'e' : 'g'}${digest.slice(0, 16)}`;
     this.nowMs = options.nowMs ?? Date.now;
   }

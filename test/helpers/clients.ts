@@ -54,6 +54,8 @@ export interface ServiceOptions {
   /** Time allowed until the ready line. Default 60 s. */
   readyTimeoutMs?: number;
   env?: Record<string, string>;
+  /** "looper" runs py_looper.py / js-looper.ts: calls under load, one JSON line per call. */
+  program?: "service" | "looper";
 }
 
 export interface CallerOptions {
@@ -70,7 +72,9 @@ export function uniqueServiceId(prefix = "svc"): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
-function commandFor(lang: Lang, program: "service" | "caller"): [string, string[]] {
+type Program = "service" | "caller" | "looper";
+
+function commandFor(lang: Lang, program: Program): [string, string[]] {
   if (lang === "py") return [VENV_PYTHON, [join(CLIENTS_DIR, `py_${program}.py`)]];
   return [process.execPath, ["--import", "tsx", join(CLIENTS_DIR, `js-${program}.ts`)]];
 }
@@ -105,7 +109,7 @@ function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-function spawnProgram(lang: Lang, program: "service" | "caller", args: string[], env?: Record<string, string>): ChildProcess {
+function spawnProgram(lang: Lang, program: Program, args: string[], env?: Record<string, string>): ChildProcess {
   const [cmd, pre] = commandFor(lang, program);
   const child = spawn(cmd, [...pre, ...args], {
     cwd: REPO_ROOT,
@@ -122,7 +126,7 @@ function spawnProgram(lang: Lang, program: "service" | "caller", args: string[],
 
 /** Starts a workload service (`py_service.py` / `js-service.ts`) and resolves on its ready line. */
 export async function startService(lang: Lang, url: string, shortId: string, opts: ServiceOptions = {}): Promise<ServiceProcess> {
-  const child = spawnProgram(lang, "service", [url, shortId], opts.env);
+  const child = spawnProgram(lang, opts.program ?? "service", [url, shortId], opts.env);
   const events: ServiceEvent[] = [];
   const waiters = new Set<{ pred: (e: ServiceEvent) => boolean; resolve: (e: ServiceEvent) => void }>();
   let stderr = "";

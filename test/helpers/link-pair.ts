@@ -174,6 +174,8 @@ export interface ReceivedMessage {
 export class RecordingHandler implements StreamHandler {
   readonly messages: ReceivedMessage[] = [];
   readonly remoteCloses: Array<{ code: number; reason: string }> = [];
+  /** The end kind (CLOSE flags) of each remote close, in order. */
+  readonly endKinds: number[] = [];
   readonly aborts: AccelError[] = [];
   pauses = 0;
   resumes = 0;
@@ -182,8 +184,9 @@ export class RecordingHandler implements StreamHandler {
     this.messages.push({ data: Buffer.from(data), isText, written });
     if (this.autoWrite) written();
   }
-  onRemoteClose(code: number, reason: string): void {
+  onRemoteClose(code: number, reason: string, endKind: number): void {
     this.remoteCloses.push({ code, reason });
+    this.endKinds.push(endKind);
   }
   onAbort(error: AccelError): void {
     this.aborts.push(error);

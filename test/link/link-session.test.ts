@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AccelError, ERROR_CODES } from '../../src/errors.js';
 import {
-  DataFlag, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, type Frame,
+  EndKind, endKindOf, DataFlag, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, type Frame,
 } from '../../src/link/frame.js';
 import type { LinkCodec } from '../../src/link/link-session.js';
 import type { Stream } from '../../src/link/stream.js';
@@ -354,6 +354,18 @@ test('CLOSE mirrors code and reason both ways, after the data queued before it; 
   await until(() => s.edge.streamCount === 0 && s.gateway.streamCount === 0, 'both sides to forget the stream');
   assert.equal(remoteHandler.messages.length, 1);
   assert.equal(s.edge.closed || s.gateway.closed, false);
+});
+
+test('CLOSE carries how the endpoint ended in its flags; a sender that does not say (0) reads as UNSAID', async () => {
+  const s = setup();
+  const { stream, remote, handler, remoteHandler } = await s.open();
+  s.edge.closeStream(stream, 1012, 'service restart', EndKind.CLOSE_THEN_DROP);
+  await until(() => remoteHandler.remoteCloses.length === 1, 'the gateway to see the close');
+  assert.deepEqual(remoteHandler.endKinds, [EndKind.CLOSE_THEN_DROP]);
+  s.gateway.closeStream(remote, 1005, '');
+  await until(() => handler.remoteCloses.length === 1, 'the edge to see the close');
+  assert.deepEqual(handler.endKinds, [EndKind.UNSAID]);
+  assert.equal(endKindOf(0x7f), EndKind.UNSAID, 'unknown kinds read as unsaid');
 });
 
 test('goAway ends the link gracefully: GOAWAY(SHUTDOWN), streams aborted with SHUTDOWN, not LINK_LOST', async () => {

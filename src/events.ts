@@ -1,6 +1,6 @@
-// The event seam between the core and observability: named diagnostics_channel channels. The core only
-// publishes (cheaply: nothing is built unless someone subscribes); metrics, tracing and the frame
-// recorder subscribe.
+// The event seam between the core and observability: named diagnostics_channel channels, below every
+// layer that publishes (net/, roles/, edge/, gateway/). The core only publishes (cheaply: nothing is built
+// unless someone subscribes); metrics, tracing and the frame recorder (src/observe) subscribe.
 import diagnostics from 'node:diagnostics_channel';
 
 export type RoleName = 'edge' | 'gateway';
@@ -15,6 +15,18 @@ export interface MessageEvent {
   hop: 'in' | 'out';
   isBinary: boolean;
   data: Buffer;
+  /**
+   * W3C trace context of the message on the link. hop out: what the link frame carried (the parent of
+   * this side's span). hop in: a subscriber (tracing) may set it; the proxy then sends it in the frame header.
+   */
+  trace?: TraceParent;
+}
+
+/** The link frame header's trace context (docs/protocol.md §2): 16-byte trace id, 8-byte span id, flags. */
+export interface TraceParent {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  traceFlags: number;
 }
 
 export interface SessionEvent {
@@ -25,6 +37,7 @@ export interface SessionEvent {
   code?: number;
   reason?: string;
   status?: number;
+  /** True for a session carried over a link (kind `edge`); false for a plain client passed through the gateway. */
   viaLink: boolean;
 }
 
@@ -36,6 +49,18 @@ export interface LinkEvent {
   errorCode?: string;
   message?: string;
   streams?: number;
+}
+
+/** What a role tells observability about one live link (read at scrape time, never on the hot path). */
+export interface LinkInfo {
+  linkId: string;
+  peerId: string;
+  rttMs: number | undefined;
+  pacingWindowBytes: number | undefined;
+  inFlightBytes: number | undefined;
+  streams: number;
+  capabilities: string[];
+  shm: boolean;
 }
 
 export const channels = {

@@ -1,0 +1,139 @@
+// Pairs each hypha RPC call a proxy relays with its `<session>.resolve|reject` (hypha-protocol.md §3), per
+// proxy session and role, from the message and session events. Listeners (metrics, tracing) see a call
+// start synchronously, before the message is forwarded, and its end; pending calls are bounded.
+import { channels, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
+import { classifyMethod, readEnvelope } from './hypha-envelope.js';
+
+export type RpcOutcome = 'resolve' | 'reject' | 'unanswered';
+
+export interface RpcCall {
+  role: RoleName;
+  /** Normalised method (`service.function` or `callback`): bounded, never an id. */
+  method: string;
+  /** The direction the call travels (up = toward hypha). */
+  direction: Direction;
+  /** in = the call entered this proxy from its endpoint; out = it left toward the endpoint (came off the link). */
+  hop: 'in' | 'out';
+  startMs: number;
+  requestBytes: number;
+  /** The call's `to` (workspace/client): for span attributes, never for metric labels. */
+  target: string | undefined;
+  /** Set by listeners (tracing keeps its span here). */
+  span?: unknown;
+}
+
+export interface RpcCallEnd {
+  outcome: RpcOutcome;
+  durationMs: number;
+  responseBytes: number;
+}
+
+export interface RpcListener {
+  onCallStart(call: RpcCall, event: MessageEvent): void;
+  onCallEnd(call: RpcCall, end: RpcCallEnd): void;
+}
+
+export interface RpcTrackerOptions {
+  role: RoleName;
+  /** Pending calls kept per proxy session; the oldest is ended as unanswered beyond it. */
+  maxPendingPerSession?: number;
+  /** Distinct method names; further ones are named `other`. */
+  maxMethods?: number;
+  now?: () => number;
+}
+
+export class RpcCallTracker {
+  private readonly listeners: RpcListener[] = [];
+  /** proxy session id -> `<direction>:<hypha session>` -> call */
+  private readonly pending = new Map<string, Map<string, RpcCall>>();
+  private readonly methods = new Set<string>();
+  private readonly maxPending: number;
+  private readonly maxMethods: number;
+  private readonly now: () => number;
+  private readonly onMessage = (m: unknown) => this.handleMessage(m as MessageEvent);
+  private readonly onSession = (m: unknown) => this.handleSession(m as SessionEvent);
+
+  constructor(private readonly options: RpcTrackerOptions) {
+    this.maxPending = options.maxPendingPerSession ?? 4096;
+    this.maxMethods = options.maxMethods ?? 200;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  addListener(listener: RpcListener): () => void {
+    if (this.listeners.length === 0) {
+      channels.message.subscribe(this.onMessage);
+      channels.session.subscribe(this.onSession);
+    }
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+      if (this.listeners.length === 0) this.close();
+    };
+  }
+
+  /** Calls waiting for their reply, over all sessions. */
+  get pendingCount(): number {
+    let count = 0;
+    for (const calls of this.pending.values()) count += calls.size;
+    return count;
+  }
+
+  close(): void {
+    channels.message.unsubscribe(this.onMessage);
+    channels.session.unsubscribe(this.onSession);
+    this.listeners.length = 0;
+    this.pending.clear();
+  }
+
+  private handleMessage(event: MessageEvent): void {
+    if (event.role !== this.options.role || !event.isBinary) return;
+    const envelope = readEnvelope(event.data);
+    if (!envelope?.method || envelope.type !== 'method') return;
+    const role = classifyMethod(envelope.method);
+    if (role.kind === 'heartbeat') return;
+    if (role.kind === 'reply') {
+      const calls = this.pending.get(event.sessionId);
+      const key = `${event.direction === 'up' ? 'down' : 'up'}:${role.session}`;
+      const call = calls?.get(key);
+      if (!call || call.hop === event.hop) return;
+      calls!.delete(key);
+      this.end(call, role.outcome, event.data.length);
+      return;
+    }
+    if (!envelope.session) return; // no promise: nothing comes back
+    let calls = this.pending.get(event.sessionId);
+    if (!calls) this.pending.set(event.sessionId, (calls = new Map()));
+    if (calls.size >= this.maxPending) {
+      const [oldestKey, oldest] = calls.entries().next().value!;
+      calls.delete(oldestKey);
+      this.end(oldest, 'unanswered', 0);
+    }
+    const call: RpcCall = {
+      role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
+      startMs: this.now(), requestBytes: event.data.length, target: envelope.to,
+    };
+    calls.set(`${event.direction}:${envelope.session}`, call);
+    for (const listener of this.listeners) listener.onCallStart(call, event);
+  }
+
+  private handleSession(event: SessionEvent): void {
+    if (event.role !== this.options.role || event.event !== 'close') return;
+    const calls = this.pending.get(event.sessionId);
+    if (!calls) return;
+    this.pending.delete(event.sessionId);
+    for (const call of calls.values()) this.end(call, 'unanswered', 0);
+  }
+
+  private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number): void {
+    const end: RpcCallEnd = { outcome, durationMs: this.now() - call.startMs, responseBytes };
+    for (const listener of this.listeners) listener.onCallEnd(call, end);
+  }
+
+  private boundedName(name: string): string {
+    if (this.methods.has(name)) return name;
+    if (this.methods.size >= this.maxMethods) return 'other';
+    this.methods.add(name);
+    return name;
+  }
+}

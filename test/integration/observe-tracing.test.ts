@@ -1,0 +1,111 @@
+// Traces of a real Python client's calls through the pair, received by an OTLP/HTTP receiver inside the
+// test (JSON protocol, decoded from the exporter's real requests): one span per call on each proxy, named
+// by the normalised method, the gateway's span a child of the edge's in the same trace, the expected
+// attributes, and no ids or tokens in names or attributes.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { failedChecks, runPyCaller, startPyService, uniqueServiceId, type ServiceProcess } from '../helpers/clients.js';
+import { serverUrlFromEnv } from '../helpers/hypha-server.js';
+import { startAccelPair, type AccelPair } from '../helpers/accel-pair.js';
+import { RpcCallTracker } from '../../src/observe/rpc-calls.js';
+import { startTracing, tracingWanted, type Tracing } from '../../src/observe/tracing.js';
+import { createLogger } from '../../src/log.js';
+
+interface OtlpValue { stringValue?: string; intValue?: string | number; boolValue?: boolean }
+interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: Array<{ key: string; value: OtlpValue }>; status?: { code?: number } }
+interface ReceivedSpan extends OtlpSpan { service: string; attrs: Record<string, string | number | boolean> }
+
+/** A minimal OTLP/HTTP JSON receiver: POST /v1/traces, answers 200 {}. */
+async function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; requests: string[]; close(): void }> {
+  const spans: ReceivedSpan[] = [];
+  const requests: string[] = [];
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    requests.push(`${req.method} ${req.url} ${req.headers['content-type']}\n${body}`);
+    const message = JSON.parse(body) as { resourceSpans: Array<{ resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
+    for (const rs of message.resourceSpans) {
+      const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+      for (const ss of rs.scopeSpans) for (const span of ss.spans) {
+        const attrs: ReceivedSpan['attrs'] = {};
+        for (const a of span.attributes) attrs[a.key] = a.value.stringValue ?? (a.value.intValue !== undefined ? Number(a.value.intValue) : a.value.boolValue ?? '');
+        spans.push({ ...span, service, attrs });
+      }
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, spans, requests, close: () => server.close() };
+}
+
+describe('OpenTelemetry traces through the pair', () => {
+  let pair: AccelPair;
+  let service: ServiceProcess | undefined;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  const tracings: Tracing[] = [];
+  const saved = { ...process.env };
+
+  before(async () => {
+    const hyphaUrl = await serverUrlFromEnv();
+    receiver = await startReceiver();
+    // The exporters read the standard variables from the environment, as in production.
+    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'always_on' });
+    const log = createLogger('silent');
+    for (const role of ['edge', 'gateway'] as const) tracings.push(startTracing({ role, version: 'test', rpc: new RpcCallTracker({ role }), log })!);
+    pair = await startAccelPair(hyphaUrl);
+    service = await startPyService(hyphaUrl, uniqueServiceId('traced'));
+  });
+  after(async () => {
+    await service?.stop();
+    await pair?.close();
+    for (const t of tracings) await t.shutdown();
+    receiver?.close();
+    process.env = saved;
+  });
+
+  test('tracing is off without an endpoint and with OTEL_SDK_DISABLED', () => {
+    assert.equal(tracingWanted({}), false);
+    assert.equal(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x', OTEL_SDK_DISABLED: 'true' }), false);
+    assert.equal(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x', OTEL_TRACES_EXPORTER: 'none' }), false);
+    assert.equal(tracingWanted({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://x' }), true);
+  });
+
+  test('one span per call on each proxy, the gateway span a child of the edge span', async () => {
+    const result = await runPyCaller(pair.edgeUrl, service!.serviceId, { checks: ['echo', 'exception'] });
+    assert.deepEqual(failedChecks(result), []);
+    for (const t of tracings) await t.forceFlush();
+    const spans = receiver.spans;
+    assert.ok(receiver.requests.every((r) => r.startsWith('POST /v1/traces application/json')), 'OTLP/HTTP JSON requests');
+    const edgeEcho = spans.filter((s) => s.service === 'hypha-accel-edge' && s.name.endsWith('.echo'));
+    assert.ok(edgeEcho.length >= 1, `edge echo spans: ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}`);
+    for (const edgeSpan of edgeEcho) {
+      assert.equal(edgeSpan.kind, 3, 'the edge span is a CLIENT span');
+      assert.equal(edgeSpan.attrs['rpc.system'], 'hypha');
+      assert.equal(edgeSpan.attrs['rpc.method'], 'echo');
+      assert.equal(edgeSpan.attrs['hypha.outcome'], 'resolve');
+      assert.ok(Number(edgeSpan.attrs['hypha_accel.request.bytes']) > 0 && Number(edgeSpan.attrs['hypha_accel.response.bytes']) > 0);
+      assert.ok(String(edgeSpan.attrs['hypha.workspace']).length > 0, 'the target workspace');
+      const child = spans.find((s) => s.service === 'hypha-accel-gateway' && s.parentSpanId === edgeSpan.spanId);
+      assert.ok(child, 'the gateway span of the same call is a child of the edge span');
+      assert.equal(child.traceId, edgeSpan.traceId, 'one trace for both proxies');
+      assert.equal(child.name, edgeSpan.name);
+      assert.equal(child.attrs['hypha_accel.role'], 'gateway');
+    }
+    const getService = spans.filter((s) => s.service === 'hypha-accel-edge' && s.name === 'built-in.get_service');
+    assert.ok(getService.length >= 1, 'get_service traced');
+    const rejected = spans.find((s) => s.service === 'hypha-accel-edge' && s.attrs['hypha.outcome'] === 'reject');
+    assert.ok(rejected, 'the raising call ends in reject');
+    assert.equal(rejected.status?.code, 2, 'a rejected call is an error span');
+    // Names are normalised methods: no uuids, no slashes, no session ids.
+    for (const span of spans) assert.doesNotMatch(span.name, /[0-9a-f]{8}-[0-9a-f]{4}|\/|resolve|reject/, `span name ${span.name}`);
+    // No token or secret reaches the exporter (the client's reconnection token travels in its handshake).
+    const exported = receiver.requests.join('\n');
+    assert.doesNotMatch(exported, /reconnection_token|"token"|secret/i);
+    assert.ok(spans.some((s) => s.name === 'link up' && s.service === 'hypha-accel-edge'), 'link lifecycle recorded');
+  });
+});
