@@ -6,10 +6,9 @@ import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats
 import { publishLink, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
-import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { PAYLOAD_CAPABILITY, linkEstimateFor } from './payload-setup.js';
 import { HistoryDeflateCompressor, DICT_DEFLATE_CAPABILITY } from '../link/history-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
-import { defaultPayloadOptions } from '../payload/index.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
@@ -69,16 +68,10 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
   };
 }
 
-/**
- * The link's throughput as the compression policies estimate it (bytes per µs): the operator's hint
- * (linkBandwidthMbps; 0 = 1 Gbit/s), capped by the pacing window (else the stream window) per measured
- * round trip. Undefined before the first round trip is measured.
- */
+/** The link's throughput in bytes per µs as the compression policies estimate it (linkEstimateFor). */
 export function linkBytesPerUs(config: CommonConfig, state: LinkState): number | undefined {
-  if (state.rttMs === undefined) return undefined;
-  const mbps = config.linkBandwidthMbps;
-  const throughputBytesPerSec = mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec;
-  return effectiveThroughputBytesPerSec({ throughputBytesPerSec, rttMs: state.rttMs, windowBytes: state.pacingWindowBytes ?? config.windowBytes }) / 1e6;
+  const estimate = linkEstimateFor(config, state);
+  return estimate && effectiveThroughputBytesPerSec(estimate) / 1e6;
 }
 
 /** A live link as observability sees it (read at scrape time). */

@@ -52,9 +52,9 @@ export class PayloadPairs {
         linkState = state;
       },
       // Shared memory always pays; over a network the plane pays unless the link is faster than its CPU.
-      wanted: () => shm !== undefined || !this.isFastLink(this.linkEstimate(linkState?.())),
+      wanted: () => shm !== undefined || !this.isFastLink(linkEstimateFor(this.config, linkState?.())),
       sendBlob: (bytes) => {
-        const estimate = this.linkEstimate(linkState?.());
+        const estimate = linkEstimateFor(this.config, linkState?.());
         if (estimate) endpoint!.setLinkEstimate(estimate);
         return endpoint!.sendBlob(bytes);
       },
@@ -66,22 +66,6 @@ export class PayloadPairs {
         released = true;
         if (--entry.links === 0) entry.idleTimer = setTimeout(() => void this.drop(peerId), IDLE_PAIR_MS).unref();
       },
-    };
-  }
-
-  /**
-   * The compression policy weighs codec time against bytes / throughput. Throughput is the operator's hint
-   * (linkBandwidthMbps; 0 means 1 Gbit/s), capped by what the link's window allows per round trip: the
-   * pacing window (about twice the measured bandwidth-delay product) when the link paces, else the
-   * stream window. A far link (long round trip) thus compresses; a local one does not.
-   */
-  private linkEstimate(state: LinkState | undefined): LinkEstimate | undefined {
-    if (state?.rttMs === undefined) return undefined;
-    const mbps = this.config.linkBandwidthMbps;
-    return {
-      rttMs: state.rttMs,
-      throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec,
-      windowBytes: state.pacingWindowBytes ?? this.config.windowBytes,
     };
   }
 
@@ -150,4 +134,20 @@ function addCounters(into: Record<string, number>, snapshot: Record<string, numb
     }
     into[key] = (into[key] ?? 0) + value;
   }
+}
+
+/**
+ * The link as both compression policies see it (payload units here, small messages in link-setup.ts):
+ * the operator's hint (linkBandwidthMbps; 0 means 1 Gbit/s), capped by what the link's window allows per
+ * round trip: the pacing window (about twice the measured bandwidth-delay product) when the link paces,
+ * else the stream window. A far link (long round trip) thus compresses; a local one does not.
+ */
+export function linkEstimateFor(config: CommonConfig, state: LinkState | undefined): LinkEstimate | undefined {
+  if (state?.rttMs === undefined) return undefined;
+  const mbps = config.linkBandwidthMbps;
+  return {
+    rttMs: state.rttMs,
+    throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec,
+    windowBytes: state.pacingWindowBytes ?? config.windowBytes,
+  };
 }
