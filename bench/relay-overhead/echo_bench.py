@@ -3,6 +3,14 @@
 import asyncio, json, sys, time
 from hypha_rpc import connect_to_server
 
+MARKS = len(sys.argv) > 4 and sys.argv[4] == "--marks"
+
+def mark(name):
+    # With --marks the runner samples the proxies' CPU at each mark and answers with one line.
+    if MARKS:
+        print(f"mark {name}", flush=True)
+        sys.stdin.readline()
+
 async def main(url, sequential, concurrent_total):
     server = await connect_to_server({"server_url": url})
     await server.register_service({"id": "echo-bench", "config": {"visibility": "public"}, "echo": lambda x: x})
@@ -12,11 +20,13 @@ async def main(url, sequential, concurrent_total):
     for _ in range(20):  # warm-up
         assert await svc.echo(payload) == payload
     latencies = []
+    mark("sequential")
     for _ in range(sequential):
         t0 = time.perf_counter()
         result = await svc.echo(payload)
         latencies.append((time.perf_counter() - t0) * 1000)
         assert result == payload
+    mark("concurrent")
     sem = asyncio.Semaphore(64)
     async def one():
         async with sem:
@@ -24,6 +34,7 @@ async def main(url, sequential, concurrent_total):
     t0 = time.perf_counter()
     await asyncio.gather(*[one() for _ in range(concurrent_total)])
     concurrent_s = time.perf_counter() - t0
+    mark("end")
     latencies.sort()
     print(json.dumps({
         "p50_ms": latencies[len(latencies) // 2],

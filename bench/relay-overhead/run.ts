@@ -1,8 +1,10 @@
 // The relay pair's own overhead on loopback (issue 2): small-call latency and throughput with the real
 // Python client, direct vs through edge+gateway, arms interleaved; and each proxy's RSS with 100 idle
-// sessions. Usage: node --import tsx bench/relay-overhead/run.ts [--rounds 3] [--calls 300]
+// sessions. Usage: node --import tsx bench/relay-overhead/run.ts [--rounds 3] [--calls 300] [--link ws|tcp]
+// CPU per call and per message of each proxy is sampled (all threads, /proc/PID/task/*/schedstat) at the
+// echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -19,11 +21,15 @@ const option = (name: string, fallback: number) => {
 const rounds = option('rounds', 3);
 const calls = option('calls', 300);
 const idleSessions = option('idle', 100);
+const linkScheme = args.includes('--link') ? args[args.indexOf('--link') + 1]! : 'ws';
+const MESSAGES_PER_CALL = 4;
 
 interface Proxy { child: ChildProcess; url: string; port: number }
 
 async function startRole(role: 'edge' | 'gateway', flags: string[]): Promise<Proxy> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
+  const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${role}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(REPO_ROOT, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     const event = JSON.parse(line) as { event: string; url: string; port: number };
@@ -47,19 +53,55 @@ function runEcho(url: string): Record<string, number> {
   return JSON.parse(line) as Record<string, number>;
 }
 
+/** CPU nanoseconds of every thread of a process so far. */
+function cpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return total;
+}
+
+/** Runs the echo client with phase marks; returns its figures plus each proxy's CPU µs per message per phase. */
+async function runEchoMarked(url: string, pids: Record<string, number>): Promise<Record<string, number>> {
+  const child = spawn(VENV_PYTHON, [join(REPO_ROOT, 'bench/relay-overhead/echo_bench.py'), url, String(calls), String(calls * 2), '--marks'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const samples: Array<{ name: string; cpu: Record<string, number> }> = [];
+  let result: Record<string, number> | undefined;
+  for await (const line of createInterface({ input: child.stdout! })) {
+    if (line.startsWith('mark ')) {
+      samples.push({ name: line.slice(5), cpu: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, cpuNs(pid)])) });
+      child.stdin!.write('\n');
+    } else if (line.startsWith('{"p50_ms"')) {
+      result = JSON.parse(line) as Record<string, number>;
+    }
+  }
+  if (!result || samples.length !== 3) throw new Error('echo bench printed no result');
+  const perMessageUs = (from: number, callCount: number, role: string) =>
+    (samples[from + 1]!.cpu[role]! - samples[from]!.cpu[role]!) / 1000 / (callCount * MESSAGES_PER_CALL);
+  for (const role of Object.keys(pids)) {
+    result[`${role}_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role);
+    result[`${role}_cpu_us_per_msg_64_in_flight`] = perMessageUs(1, calls * 2, role);
+  }
+  return result;
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   const hypha = await startHyphaServer({ env: { HYPHA_WS_MSG_RATE_LIMIT: '100000', HYPHA_WS_MSG_BURST_LIMIT: '100000', HYPHA_MAX_CONCURRENT_CONNECTIONS: '1000' } });
   const secret = writeSecret();
   const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret]);
-  const edge = await startRole('edge', ['--gateway-url', `ws://127.0.0.1:${gateway.port}`, '--secret-file', secret]);
+  const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret]);
   try {
     const results: Record<string, Array<Record<string, number>>> = { direct: [], accelerated: [] };
     for (let round = 0; round < rounds; round++) {
       for (const [arm, url] of [['direct', hypha.url], ['accelerated', edge.url]] as const) {
         process.stderr.write(`round ${round + 1}/${rounds}: ${arm}\n`);
-        results[arm]!.push(runEcho(url));
+        results[arm]!.push(arm === 'direct' ? runEcho(url) : await runEchoMarked(url, { edge: edge.child.pid!, gateway: gateway.child.pid! }));
       }
     }
     const summary: Record<string, Record<string, number>> = {};
@@ -82,6 +124,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
       profile: 'lan (loopback, no emulation)',
+      link: linkScheme,
       deflate: 'direct arm: permessage-deflate as the Python client negotiates by default; accelerated arm: off on local hops, none on the link',
       hyphaEnv: 'HYPHA_WS_MSG_RATE_LIMIT=100000 HYPHA_WS_MSG_BURST_LIMIT=100000 HYPHA_MAX_CONCURRENT_CONNECTIONS=1000',
       rounds, calls,
@@ -99,7 +142,7 @@ async function main(): Promise<void> {
     };
     const dir = join(REPO_ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${report.date.slice(0, 10)}-relay-overhead.json`);
+    const file = join(dir, `${report.date.slice(0, 16).replace(':', '')}-relay-overhead-${linkScheme}.json`);
     writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     process.stderr.write(`written ${file}\n`);

@@ -89,7 +89,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: gateway.port }, shape });
       const edge = await startProxy('edge', [
         '--gateway-url',
-        `ws://127.0.0.1:${emulator.port}`,
+        // The link transport: tcp:// (byte-stream, the default) or ws:// (HYPHA_ACCEL_BENCH_LINK=ws).
+        `${process.env.HYPHA_ACCEL_BENCH_LINK ?? 'tcp'}://127.0.0.1:${emulator.port}`,
         '--secret-file',
         options.secretFile,
         '--links',

@@ -1,6 +1,6 @@
 // Resolves a role's configuration: flags > environment (HYPHA_ACCEL_*) > YAML file (--config) > defaults,
 // validated setting by setting so a bad value is reported as one line naming the setting and its source.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AccelError } from '../errors.js';
 import { SETTINGS, type Role } from './settings.js';
@@ -22,6 +22,7 @@ export interface CommonConfig {
   codec: boolean;
   pacing: boolean;
   payloadBypassMbps: number;
+  codecBypassMbps: number;
   payload: boolean;
   payloadMinBytes: number;
   payloadStoreBytes: number;
@@ -31,10 +32,20 @@ export interface CommonConfig {
   linkBandwidthMbps: number;
   linkCompression: 'auto' | 'on' | 'off';
   recordFrames: string;
+  caFile: string;
+  maxPendingHandshakes: number;
+  maxSessions: number;
+  maxHttpSockets: number;
+  memoryBudgetBytes: number;
+  connRatePerSec: number;
+  connBurst: number;
 }
 
 export interface GatewayConfig extends CommonConfig {
+  plainClientDeflate: boolean;
   hyphaUrl: string;
+  maxLinks: number;
+  maxStreamsPerLink: number;
 }
 
 export interface EdgeConfig extends CommonConfig {
@@ -102,17 +113,29 @@ function configError(message: string): AccelError {
   return new AccelError('HYPHA_ACCEL_ERR_CONFIG', message);
 }
 
-/** Reads the shared secret; an empty or unreadable file is a configuration error. */
-export function readSecret(path: string): Buffer {
+/**
+ * Reads the shared secret as bytes (binary secrets are kept exactly; only one trailing newline, LF or CRLF,
+ * is dropped, as `openssl rand -hex 32 > secret` writes one). An unreadable file or fewer than 16 bytes is a
+ * configuration error. A file readable by others than its owner is reported through onWarning (default:
+ * one line on stderr) but accepted: Kubernetes Secret volumes with fsGroup (0440) and compose secrets
+ * (bind-mounted with the host file's mode) need group or other read access for a non-root container user.
+ */
+export function readSecret(path: string, onWarning: (message: string) => void = (m) => process.stderr.write(`hypha-accel: warning: ${m}\n`)): Buffer {
   let secret: Buffer;
+  let mode: number;
   try {
+    mode = statSync(path).mode;
     secret = readFileSync(path);
   } catch (error) {
     throw configError(`invalid setting secretFile: cannot read ${path}: ${(error as Error).message}`);
   }
-  const trimmed = Buffer.from(secret.toString('utf8').trim(), 'utf8');
+  const newline = secret.at(-1) === 0x0a ? (secret.at(-2) === 0x0d ? 2 : 1) : 0;
+  const trimmed = secret.subarray(0, secret.length - newline);
   if (trimmed.length < 16) throw configError(`invalid setting secretFile: ${path} holds ${trimmed.length} bytes; use at least 16 (e.g. openssl rand -hex 32)`);
-  return trimmed;
+  if ((mode & 0o077) !== 0) {
+    onWarning(`secretFile ${path} is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); anyone who can read it can open links to the gateway. Prefer chmod 600 (Kubernetes: defaultMode 0400, or 0440 with fsGroup)`);
+  }
+  return Buffer.from(trimmed);
 }
 
 export function splitHostPort(value: string): { host: string; port: number } {

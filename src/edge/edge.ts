@@ -2,6 +2,7 @@
 // a session on a pooled link, completed only once the gateway's upstream upgrade to hypha succeeded;
 // every other HTTP request is proxied to the gateway verbatim.
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -14,9 +15,15 @@ import { establishAsEdge, type Established } from '../link/establish.js';
 import type { Stream } from '../link/stream.js';
 import { maxLinkMessageBytes, newLinkStats, type LinkStats } from '../link/link-session.js';
 import { decodeOpenFailure, decodeOpenReply, encodeSessionOpen } from '../link/session-open.js';
-import { forwardHeaders, proxyHttpRequest } from '../net/http-proxy.js';
-import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
-import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { answerPlain, forwardHeaders, proxyHttpRequest, upstreamAgent } from '../net/http-proxy.js';
+import { rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
+import { Admission } from '../net/admission.js';
+import { checkUpgrade } from '../net/upgrade-check.js';
+import { redactTarget } from '../net/redact.js';
+import { throttledLog } from '../net/log-throttle.js';
+import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
+import { dialTcpLink } from '../net/tcp-link-transport.js';
+import type { DuplexTransport } from '../link/establish.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
@@ -35,6 +42,8 @@ export interface EdgeHandle {
   /** Payload-plane counters over live pairs (blobs, dedupe, shm: shmLinks, shmBlobsSent, ...). */
   payloadMetrics(): Record<string, number>;
   sessionCount(): number;
+  /** Admission state: pending handshakes, sessions, refusals by limit. */
+  admission: Admission;
   /** Live links (id, peer, RTT, pacing window, streams, capabilities). */
   linkInfo(): LinkInfo[];
   /** Ready while a link is up and no stop has begun. */
@@ -48,9 +57,13 @@ type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; m
 export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
-  const gatewayHttp = new URL(gatewayUrl.href.replace(/^ws/, 'http'));
+  const gatewayHttp = new URL(gatewayUrl.href.replace(/^(ws|tcp)/, 'http'));
   const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
-  const agent = new http.Agent({ keepAlive: true });
+  const ca = config.caFile ? readFileSync(config.caFile) : undefined;
+  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca);
+  const admission = new Admission(config);
+  const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
+  const byteStreamLink = gatewayUrl.protocol === 'tcp:';
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
   const linkStats = newLinkStats();
@@ -62,7 +75,9 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const pool = new LinkPool({
     size: config.links,
     backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
-    dial: () => dialLink(linkUrl, config),
+    dial: () => byteStreamLink
+      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs })
+      : dialLink(linkUrl, config, ca),
     establish: (transport) =>
       establishAsEdge(transport, {
         secret: deps.secret,
@@ -70,8 +85,8 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
         shm: shmSetup,
-        session: ({ capabilities, linkId, peerId, shmPairId }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
+        session: ({ capabilities, linkId, peerId, shmPairId, peer }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
             ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
             onStreamOpenReply: (stream, ok, payload) => {
@@ -106,22 +121,46 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   });
 
   const server = http.createServer((req, res) => {
+    const overBudget = admission.overBudget();
+    if (overBudget) {
+      refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', limit: overBudget }, 'HTTP request shed');
+      req.resume();
+      return answerPlain(res, 503, 'hypha-accel: edge overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
+    }
     proxyHttpRequest(req, res, { target: gatewayHttp, agent, log });
   });
+  admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
-    void acceptClient(req as UpgradeRequest, socket, head);
+    const checked = checkUpgrade(req);
+    if (!checked.ok) {
+      refusalLog('info', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', why: checked.message, path: redactTarget(req.url), from: req.socket.remoteAddress }, 'client refused: bad upgrade');
+      return rejectUpgrade(socket, 400, checked.message);
+    }
+    const full = admission.refuseNew('session');
+    if (full) {
+      refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', why: full, from: req.socket.remoteAddress }, 'client refused: overloaded');
+      return rejectUpgrade(socket, 503, 'hypha-accel: edge overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
+    }
+    const endHandshake = admission.beginHandshake();
+    acceptClient(req as UpgradeRequest, socket, head, checked.protocols)
+      .catch((error: unknown) => {
+        log.error({ err: (error as Error).message }, 'client upgrade failed');
+        rejectUpgrade(socket, 502, 'hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)');
+      })
+      .finally(endHandshake);
   });
 
-  async function acceptClient(req: UpgradeRequest, socket: Duplex, head: Buffer): Promise<void> {
+  async function acceptClient(req: UpgradeRequest, socket: Duplex, head: Buffer, protocols: string[]): Promise<void> {
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel edge is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
+    const path = redactTarget(req.url);
     let link: Established;
     try {
       link = await pool.waitReady(config.linkWaitMs);
     } catch (error) {
       const accel = error as AccelError;
-      log.warn({ code: accel.code, err: accel.message, path: req.url }, 'client refused: no link');
-      publishSession({ role: 'edge', sessionId: '', event: 'refused', status: 503, path: req.url, viaLink: true });
+      log.warn({ code: accel.code, err: accel.message, path }, 'client refused: no link');
+      publishSession({ role: 'edge', sessionId: '', event: 'refused', status: 503, path, viaLink: true });
       return rejectUpgrade(socket, 503, `hypha-accel: gateway unreachable (${accel.code})`);
     }
     const sessionId = randomUUID();
@@ -129,13 +168,13 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       sessionId,
       path: req.url ?? '/',
       headers: forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>,
-      protocols: offeredProtocols(req.headers['sec-websocket-protocol']),
+      protocols,
       clientAddress: req.socket.remoteAddress ?? '',
     }));
     const reply = await waitOpenReply(stream, link);
     if (!reply.ok) {
       link.session.forgetStream(stream);
-      publishSession({ role: 'edge', sessionId, event: 'refused', status: reply.status, path: req.url, viaLink: true });
+      publishSession({ role: 'edge', sessionId, event: 'refused', status: reply.status, path, viaLink: true });
       return rejectUpgrade(socket, reply.status, reply.message);
     }
     if (socket.destroyed || stopping) {
@@ -143,10 +182,21 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       return;
     }
     req.chosenProtocol = reply.protocol;
+    // ws may still refuse the upgrade itself: then the socket closes without the callback, and the
+    // session opened upstream must be closed too.
+    let bound = false;
+    socket.once('close', () => {
+      if (!bound) link.session.closeStream(stream, 1006, '');
+    });
     wss.handleUpgrade(req, socket, head, (ws) => {
+      bound = true;
       clients.add(ws);
-      publishSession({ role: 'edge', sessionId, event: 'open', path: req.url, viaLink: true });
-      bindEndpoint(ws, stream, link.session, { role: 'edge', sessionId, inbound: 'up', log, onClosed: () => clients.delete(ws) });
+      const endSession = admission.beginSession();
+      publishSession({ role: 'edge', sessionId, event: 'open', path, viaLink: true });
+      bindEndpoint(ws, stream, link.session, { role: 'edge', sessionId, inbound: 'up', log, onClosed: () => {
+        clients.delete(ws);
+        endSession();
+      } });
     });
   }
 
@@ -175,6 +225,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   if (config.shm && config.payload) {
     shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await shmSetup.sweep();
+    shmSetup.startPeriodicSweep();
   }
   pool.start();
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -187,6 +238,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     sessionCount: () => clients.size,
+    admission,
     linkInfo: () => pool.readyLinks.map(describeLink),
     readiness: async () => stopping ? { ready: false, reason: 'draining' }
       : pool.readyLinks.length > 0 ? { ready: true, reason: 'a link is up' } : { ready: false, reason: 'no link to the gateway' },
@@ -200,6 +252,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       for (const ws of clients) ws.terminate();
       pool.stop('edge stopping');
       agent.destroy();
+      shmSetup?.stopPeriodicSweep();
       await payloadPairs.close();
       await closed;
       log.info('edge stopped');
@@ -211,12 +264,12 @@ interface UpgradeRequest extends http.IncomingMessage {
   chosenProtocol?: string;
 }
 
-function dialLink(url: string, config: EdgeConfig): Promise<ReturnType<typeof wsLinkTransport>> {
+function dialLink(url: string, config: EdgeConfig, ca: Buffer | undefined): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes), handshakeTimeout: config.handshakeTimeoutMs });
+    const ws = new WebSocket(url, [LINK_WS_PROTOCOL], { perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)), handshakeTimeout: config.handshakeTimeoutMs, ...(ca ? { ca } : {}) });
     ws.once('open', () => {
       ws.removeAllListeners('error');
-      resolve(wsLinkTransport(ws));
+      resolve(wsLinkTransport(ws, maxLinkMessageBytes(config.maxFrameBytes)));
     });
     ws.once('unexpected-response', (_req, res) => {
       reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `gateway answered the link upgrade with HTTP ${res.statusCode}`));

@@ -2,6 +2,7 @@
 // gets ONE upstream WebSocket to hypha. Every other upgrade and HTTP request is plain hypha traffic,
 // passed through unchanged, so the gateway can take over hypha's Service port.
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -14,10 +15,16 @@ import { maxLinkMessageBytes, newLinkStats, type LinkSession, type LinkStats } f
 import { FrameType } from '../link/frame.js';
 import type { Stream } from '../link/stream.js';
 import { decodeSessionOpen, encodeOpenFailure, encodeOpenReply, type SessionOpen } from '../link/session-open.js';
-import { appendForwardedFor, forwardHeaders, proxyHttpRequest } from '../net/http-proxy.js';
+import { answerPlain, appendForwardedFor, forwardHeaders, proxyHttpRequest, upstreamAgent } from '../net/http-proxy.js';
+import { Admission } from '../net/admission.js';
+import { checkUpgrade } from '../net/upgrade-check.js';
+import { redactTarget } from '../net/redact.js';
+import { throttledLog } from '../net/log-throttle.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
-import { rejectUpgrade, offeredProtocols, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
-import { wsLinkTransport } from '../net/ws-link-transport.js';
+import { rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
+import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
+import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
+import type { DuplexTransport } from '../link/establish.js';
 import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
@@ -26,6 +33,7 @@ import { LINK_PATH, commonSessionOptions, describeLink, linkSettings } from '../
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
+import { checkSessionOpen } from './open-check.js';
 import { probeHypha } from './hypha-probe.js';
 
 export interface GatewayHandle {
@@ -37,6 +45,8 @@ export interface GatewayHandle {
   /** Payload-plane counters over live pairs (blobs, dedupe, shm: shmLinks, shmBlobsSent, ...). */
   payloadMetrics(): Record<string, number>;
   upstreamCount(): number;
+  /** Admission state: pending handshakes, sessions, refusals by limit. */
+  admission: Admission;
   /** Sessions by kind: carried over links (edge) and plain clients passed through. */
   sessionCounts(): { edge: number; passthrough: number };
   /** Live links (id, peer, RTT, pacing window, streams, capabilities). */
@@ -49,7 +59,11 @@ export interface GatewayHandle {
 export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<GatewayHandle> {
   const { log } = deps;
   const hyphaUrl = new URL(config.hyphaUrl);
-  const agent = new http.Agent({ keepAlive: true });
+  const ca = config.caFile ? readFileSync(config.caFile) : undefined;
+  const agent = upstreamAgent(hyphaUrl, config.maxHttpSockets, ca);
+  const admission = new Admission(config);
+  const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
+  let pendingLinks = 0;
   const links = new Set<LinkSession>();
   const liveLinks = new Map<LinkSession, Established>();
   const upstreams = new Set<WebSocket>();
@@ -60,15 +74,24 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   let stopping = false;
 
-  const linkServer = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: maxLinkMessageBytes(config.maxFrameBytes) });
+  const linkServer = new WebSocketServer({
+    noServer: true, perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)),
+    handleProtocols: (protocols) => (protocols.has(LINK_WS_PROTOCOL) ? LINK_WS_PROTOCOL : false),
+  });
   const plainServer = new WebSocketServer({
     noServer: true,
-    perMessageDeflate: config.endpointDeflate,
+    perMessageDeflate: config.plainClientDeflate,
     maxPayload: config.maxMessageBytes,
     handleProtocols: (_protocols, req) => (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
   });
 
   const server = http.createServer((req, res) => {
+    const overBudget = admission.overBudget();
+    if (overBudget) {
+      refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', limit: overBudget }, 'HTTP request shed');
+      req.resume();
+      return answerPlain(res, 503, 'hypha-accel: gateway overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
+    }
     proxyHttpRequest(req, res, {
       target: hyphaUrl,
       agent,
@@ -77,30 +100,56 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     });
   });
 
+  admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
+
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = (req.url ?? '/').split('?')[0];
     if (path === LINK_PATH) {
-      linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(ws, req));
+      const full = links.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('link');
+      if (full) return refuse(socket, 503, 'link', full, req);
+      pendingLinks++;
+      const release = admission.beginHandshake();
+      let linkDone = false;
+      const endPending = () => {
+        if (linkDone) return;
+        linkDone = true;
+        pendingLinks--;
+        release();
+      };
+      socket.once('close', endPending); // ws refused the upgrade itself (bad key, version...)
+      const maxFrameBytes = maxLinkMessageBytes(config.maxFrameBytes);
+      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req).finally(endPending);
+      else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req).finally(endPending));
     } else {
-      void acceptPlainClient(req, socket, head);
+      acceptPlainClient(req, socket, head).catch((error: unknown) => {
+        log.error({ err: (error as Error).message }, 'plain client failed');
+        rejectUpgrade(socket, 502, 'hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)');
+      });
     }
   });
 
-  async function acceptLink(ws: WebSocket, req: http.IncomingMessage): Promise<void> {
+  /** Answers an upgrade the gateway will not serve, with a rate-limited log line (warn for limits, info for bad requests). */
+  function refuse(socket: Duplex, status: number, what: string, why: string, req: http.IncomingMessage): void {
+    const code = status === 400 ? 'HYPHA_ACCEL_ERR_BAD_REQUEST' : 'HYPHA_ACCEL_ERR_OVERLOADED';
+    refusalLog(status === 400 ? 'info' : 'warn', { code, what, why, path: redactTarget(req.url), from: req.socket.remoteAddress }, `${what} refused`);
+    rejectUpgrade(socket, status, status === 400 ? why : `hypha-accel: gateway overloaded (${code})`);
+  }
+
+  async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage): Promise<void> {
     // What hypha would see if the clients behind this edge connected directly: the chain that reached us.
     const linkForwardedFor = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress);
     let established: Established;
     try {
-      established = await establishAsGateway(wsLinkTransport(ws), {
+      established = await establishAsGateway(transport, {
         secret: deps.secret,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
         shm: shmSetup,
-        session: ({ capabilities, linkId, peerId, shmPairId }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, shmSetup?.segmentsFor(shmPairId)) : undefined;
+        session: ({ capabilities, linkId, peerId, shmPairId, peer }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId)) : undefined;
           return {
             ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),
@@ -125,26 +174,50 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       publishLink({ role: 'gateway', linkId: established.linkId, event: 'down', errorCode: error?.code });
     });
 
-    async function openSession(stream: Stream, payload: Uint8Array, forwardedFor: string | undefined): Promise<void> {
+    function openSession(stream: Stream, payload: Uint8Array, forwardedFor: string | undefined): void {
+      openSessionChecked(stream, payload, forwardedFor).catch((error: unknown) => {
+        log.error({ err: (error as Error).message }, 'session open failed');
+        failOpen(stream, 502, 'hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)');
+      });
+    }
+
+    /** Refuses one OPEN: only this stream fails, the link and its other sessions go on. */
+    function failOpen(stream: Stream, status: number, message: string): void {
+      if (session.closed || stream.localClosed) return;
+      stream.sendControl(FrameType.OPEN_FAIL, encodeOpenFailure({ status, message }));
+      session.forgetStream(stream);
+    }
+
+    async function openSessionChecked(stream: Stream, payload: Uint8Array, forwardedFor: string | undefined): Promise<void> {
       let open: SessionOpen;
       try {
         open = decodeSessionOpen(payload);
       } catch (error) {
-        session.fail(error as AccelError);
-        return;
+        refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, err: (error as Error).message }, 'malformed OPEN refused');
+        return failOpen(stream, 400, 'hypha-accel: malformed session open (HYPHA_ACCEL_ERR_BAD_REQUEST)');
       }
-      const headers = { ...open.headers };
-      const chain = [open.headers['x-forwarded-for'], forwardedFor].flat().filter(Boolean).join(', ');
+      const checked = checkSessionOpen(open);
+      if (!checked.ok) {
+        refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, sessionId: open.sessionId, why: checked.why, path: redactTarget(open.path) }, 'OPEN refused');
+        return failOpen(stream, 400, `hypha-accel: bad WebSocket upgrade (HYPHA_ACCEL_ERR_BAD_REQUEST): ${checked.why}`);
+      }
+      const full = session.streamCount > config.maxStreamsPerLink ? `maxStreamsPerLink (${config.maxStreamsPerLink}) reached` : admission.refuseNew('session');
+      if (full) {
+        refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', linkId: established.linkId, sessionId: open.sessionId, why: full }, 'OPEN refused: overloaded');
+        return failOpen(stream, 503, 'hypha-accel: gateway overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
+      }
+      const headers = { ...checked.headers };
+      const chain = [checked.headers['x-forwarded-for'], forwardedFor].flat().filter(Boolean).join(', ');
       if (chain) headers['x-forwarded-for'] = chain;
+      const endHandshake = admission.beginHandshake();
       const result = await dialUpstream({
-        hyphaUrl, path: open.path, protocols: open.protocols, headers,
+        hyphaUrl, path: open.path, protocols: checked.protocols, headers, ca,
         deflate: config.endpointDeflate, maxMessageBytes: config.maxMessageBytes, timeoutMs: config.handshakeTimeoutMs,
-      });
+      }).finally(endHandshake);
       if (!result.ok) {
-        log.warn({ sessionId: open.sessionId, status: result.status, err: result.message }, 'upstream open failed');
-        stream.sendControl(FrameType.OPEN_FAIL, encodeOpenFailure({ status: result.status, message: result.message }));
-        session.forgetStream(stream);
-        publishSession({ role: 'gateway', sessionId: open.sessionId, event: 'refused', status: result.status, path: open.path, viaLink: true });
+        log.warn({ sessionId: open.sessionId, status: result.status, err: result.detail ?? result.message, path: redactTarget(open.path) }, 'upstream open failed');
+        failOpen(stream, result.status, result.message);
+        publishSession({ role: 'gateway', sessionId: open.sessionId, event: 'refused', status: result.status, path: redactTarget(open.path), viaLink: true });
         return;
       }
       const upstream = result.ws;
@@ -153,44 +226,66 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         return;
       }
       upstreams.add(upstream);
+      const endSession = admission.beginSession();
       stream.sendControl(FrameType.OPEN_OK, encodeOpenReply({ protocol: upstream.protocol }));
-      publishSession({ role: 'gateway', sessionId: open.sessionId, event: 'open', path: open.path, viaLink: true });
+      publishSession({ role: 'gateway', sessionId: open.sessionId, event: 'open', path: redactTarget(open.path), viaLink: true });
       bindEndpoint(upstream, stream, session, {
         role: 'gateway', sessionId: open.sessionId, inbound: 'down', log,
-        onClosed: () => upstreams.delete(upstream),
+        onClosed: () => {
+          upstreams.delete(upstream);
+          endSession();
+        },
       });
     }
   }
 
   async function acceptPlainClient(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const checked = checkUpgrade(req);
+    if (!checked.ok) return refuse(socket, 400, 'plain client', checked.message, req);
+    const full = admission.refuseNew('session');
+    if (full) return refuse(socket, 503, 'plain client', full, req);
     const headers = forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>;
     const xff = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress);
     if (xff) headers['x-forwarded-for'] = xff;
+    const endHandshake = admission.beginHandshake();
     const result = await dialUpstream({
-      hyphaUrl, path: req.url ?? '/', protocols: offeredProtocols(req.headers['sec-websocket-protocol']), headers,
+      hyphaUrl, path: req.url ?? '/', protocols: checked.protocols, headers, ca,
       deflate: config.endpointDeflate, maxMessageBytes: config.maxMessageBytes, timeoutMs: config.handshakeTimeoutMs,
+    }).finally(endHandshake);
+    if (!result.ok) {
+      if (result.detail) log.warn({ status: result.status, err: result.detail, path: redactTarget(req.url) }, 'upstream open failed');
+      return rejectUpgrade(socket, result.status, result.message);
+    }
+    const upstream = result.ws;
+    if (socket.destroyed || stopping) return void upstream.terminate();
+    (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol = upstream.protocol;
+    // ws may still refuse the upgrade (e.g. a Sec-WebSocket-Extensions it cannot parse): then the client
+    // socket closes without the callback, and the upstream must not outlive it.
+    let bound = false;
+    socket.once('close', () => {
+      if (!bound) upstream.terminate();
     });
-    if (!result.ok) return rejectUpgrade(socket, result.status, result.message);
-    if (socket.destroyed || stopping) return void result.ws.terminate();
-    (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol = result.ws.protocol;
     plainServer.handleUpgrade(req, socket, head, (client) => {
+      bound = true;
       const sessionId = randomUUID();
       passthroughClients.add(client);
-      upstreams.add(result.ws);
-      publishSession({ role: 'gateway', sessionId, event: 'open', path: req.url, viaLink: false });
-      relayWebSockets(client, result.ws, () => {
+      upstreams.add(upstream);
+      const endSession = admission.beginSession();
+      publishSession({ role: 'gateway', sessionId, event: 'open', path: redactTarget(req.url), viaLink: false });
+      relayWebSockets(client, upstream, () => {
         passthroughClients.delete(client);
-        upstreams.delete(result.ws);
+        upstreams.delete(upstream);
+        endSession();
         publishSession({ role: 'gateway', sessionId, event: 'close', viaLink: false });
       });
     });
   }
-
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
   if (config.shm && config.payload) {
     const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await setup.sweep();
+    setup.startPeriodicSweep();
     shmSetup = setup; // links accepted during the sweep simply come up without shm
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -203,6 +298,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     upstreamCount: () => upstreams.size,
+    admission,
     sessionCounts: () => ({ edge: upstreams.size - passthroughClients.size, passthrough: passthroughClients.size }),
     linkInfo: () => [...liveLinks.values()].map(describeLink),
     readiness: async () => {
@@ -220,6 +316,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const ws of [...upstreams, ...passthroughClients]) ws.terminate();
       agent.destroy();
+      shmSetup?.stopPeriodicSweep();
       await payloadPairs.close();
       await closed;
       log.info('gateway stopped');

@@ -1,29 +1,61 @@
 // Opens the one upstream WebSocket to hypha for a session (or a plain passthrough client) and reports
-// either the open socket or the HTTP status the client's upgrade should be answered with.
+// either the open socket or the HTTP status the client's upgrade should be answered with. The upstream URL
+// is built with new URL and refused unless it stays on hypha's origin and the one path hypha serves.
 import WebSocket from 'ws';
+import { isOriginFormTarget } from '../net/upgrade-check.js';
 
-export type UpstreamResult = { ok: true; ws: WebSocket } | { ok: false; status: number; message: string };
+export type UpstreamResult = { ok: true; ws: WebSocket } | { ok: false; status: number; message: string; detail?: string };
 
 export interface UpstreamOptions {
   hyphaUrl: URL;
+  /** The client's request target (path and query), origin-form. */
   path: string;
   protocols: string[];
   headers: Record<string, string | string[]>;
   deflate: boolean;
   maxMessageBytes: number;
   timeoutMs: number;
+  /** Extra CA certificates for an https:// hypha (PEM). */
+  ca?: Buffer;
+}
+
+/**
+ * hypha's only WebSocket endpoint is `{base}/ws` (hypha/websocket.py): the ws(s) URL for a client's target,
+ * or undefined when the target would leave hypha's origin or ask for another path.
+ */
+export function upstreamUrl(hyphaUrl: URL, target: string): URL | undefined {
+  if (!isOriginFormTarget(target)) return undefined;
+  const origin = new URL(hyphaUrl.origin);
+  origin.protocol = hyphaUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  let url: URL;
+  try {
+    url = new URL(target, origin);
+  } catch {
+    return undefined;
+  }
+  const wsPath = `${hyphaUrl.pathname.replace(/\/+$/, '')}/ws`;
+  if (url.origin !== origin.origin || url.pathname !== wsPath || url.username || url.password) return undefined;
+  return url;
 }
 
 export function dialUpstream(options: UpstreamOptions): Promise<UpstreamResult> {
-  const base = options.hyphaUrl.href.replace(/^http/, 'ws').replace(/\/$/, '');
-  const url = base.replace(/^(wss?:\/\/[^/]+).*$/, '$1') + options.path;
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, options.protocols, {
+  const url = upstreamUrl(options.hyphaUrl, options.path);
+  if (!url) return Promise.resolve({ ok: false, status: 400, message: 'hypha-accel: hypha serves no WebSocket at this path (HYPHA_ACCEL_ERR_BAD_REQUEST)' });
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, options.protocols, {
       headers: options.headers as Record<string, string>,
       perMessageDeflate: options.deflate,
       maxPayload: options.maxMessageBytes,
       handshakeTimeout: options.timeoutMs,
+      ...(options.ca ? { ca: options.ca } : {}),
     });
+  } catch (error) {
+    // ws and node:http throw synchronously on what they cannot send (bad subprotocols, header characters).
+    return Promise.resolve({ ok: false, status: 400, message: 'hypha-accel: this upgrade cannot be sent to hypha (HYPHA_ACCEL_ERR_BAD_REQUEST)', detail: (error as Error).message });
+  }
+  ws.on('error', () => {}); // errors after the outcome is settled are reported by the relay's close
+  return new Promise((resolve) => {
     let settled = false;
     const settle = (result: UpstreamResult) => {
       if (settled) return;
@@ -37,6 +69,6 @@ export function dialUpstream(options: UpstreamOptions): Promise<UpstreamResult> 
       res.resume();
       ws.terminate();
     });
-    ws.on('error', (error) => settle({ ok: false, status: 502, message: `hypha-accel: hypha unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE): ${error.message}` }));
+    ws.once('error', (error) => settle({ ok: false, status: 502, message: 'hypha-accel: hypha unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)', detail: error.message }));
   });
 }

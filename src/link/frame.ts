@@ -73,22 +73,42 @@ export interface Frame {
   payload: Uint8Array; // a view into the received buffer, never a copy
 }
 
-export function encodeFrame(frame: Omit<Frame, 'payload'> & { payload?: Uint8Array }): Buffer {
+/** The header fields of a frame (everything but its payload). */
+export type FrameHeader = Omit<Frame, 'payload'>;
+
+/** Bytes of a frame's header: 12, or 37 with trace context. */
+export function frameHeaderBytes(header: FrameHeader): number {
+  return header.trace ? HEADER_BYTES + TRACE_BYTES : HEADER_BYTES;
+}
+
+/** Writes a frame's header into `target` at `offset`; returns the bytes written (frameHeaderBytes). */
+export function writeFrameHeader(target: Uint8Array, offset: number, header: FrameHeader): number {
+  target[offset] = header.type;
+  target[offset + 1] = header.flags;
+  target[offset + 2] = header.frameClass;
+  target[offset + 3] = header.trace ? EXT_TRACE : 0;
+  writeU32(target, offset + 4, header.streamId);
+  writeU32(target, offset + 8, header.seq);
+  if (!header.trace) return HEADER_BYTES;
+  target.set(header.trace.traceId.subarray(0, 16), offset + HEADER_BYTES);
+  target.set(header.trace.spanId.subarray(0, 8), offset + HEADER_BYTES + 16);
+  target[offset + HEADER_BYTES + 24] = header.trace.traceFlags;
+  return HEADER_BYTES + TRACE_BYTES;
+}
+
+function writeU32(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = value >>> 24;
+  target[offset + 1] = (value >>> 16) & 0xff;
+  target[offset + 2] = (value >>> 8) & 0xff;
+  target[offset + 3] = value & 0xff;
+}
+
+export function encodeFrame(frame: FrameHeader & { payload?: Uint8Array }): Buffer {
   const payload = frame.payload ?? EMPTY;
-  const traceBytes = frame.trace ? TRACE_BYTES : 0;
-  const out = Buffer.allocUnsafe(HEADER_BYTES + traceBytes + payload.length);
-  out[0] = frame.type;
-  out[1] = frame.flags;
-  out[2] = frame.frameClass;
-  out[3] = frame.trace ? EXT_TRACE : 0;
-  out.writeUInt32BE(frame.streamId >>> 0, 4);
-  out.writeUInt32BE(frame.seq >>> 0, 8);
-  if (frame.trace) {
-    out.set(frame.trace.traceId.subarray(0, 16), HEADER_BYTES);
-    out.set(frame.trace.spanId.subarray(0, 8), HEADER_BYTES + 16);
-    out[HEADER_BYTES + 24] = frame.trace.traceFlags;
-  }
-  out.set(payload, HEADER_BYTES + traceBytes);
+  const headerBytes = frameHeaderBytes(frame);
+  const out = Buffer.allocUnsafe(headerBytes + payload.length);
+  writeFrameHeader(out, 0, frame);
+  out.set(payload, headerBytes);
   return out;
 }
 
@@ -183,4 +203,36 @@ export function encodeU32(value: number): Buffer {
 export function decodeU32(payload: Uint8Array): number {
   if (payload.length !== 4) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `expected a 4-byte payload, got ${payload.length}`);
   return new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
+}
+
+/** ACK payload: f64 cumulative bytes received, u32 microseconds the ACK waited after the last of them. */
+const ACK_PAYLOAD_BYTES = 12;
+
+export function encodeAck(cumulativeBytes: number, ackDelayMs: number): Buffer {
+  const out = Buffer.allocUnsafe(ACK_PAYLOAD_BYTES);
+  out.writeDoubleBE(cumulativeBytes, 0);
+  out.writeUInt32BE(Math.min(0xffffffff, Math.round(ackDelayMs * 1000)), 8);
+  return out;
+}
+
+/** Throws BAD_FRAME unless the payload is 12 bytes with a non-negative integer count. */
+export function decodeAck(payload: Uint8Array): { cumulativeBytes: number; ackDelayMs: number } {
+  if (payload.length !== ACK_PAYLOAD_BYTES) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `ACK payload must be ${ACK_PAYLOAD_BYTES} bytes`);
+  const view = new DataView(payload.buffer, payload.byteOffset, ACK_PAYLOAD_BYTES);
+  const cumulativeBytes = view.getFloat64(0);
+  if (!Number.isSafeInteger(cumulativeBytes) || cumulativeBytes < 0) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK count must be a non-negative integer');
+  return { cumulativeBytes, ackDelayMs: view.getUint32(8) / 1000 };
+}
+
+/** PING payload: the sender's clock in ms as f64 (the PONG echoes it). */
+export function encodePingStamp(nowMs: number): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeDoubleBE(nowMs, 0);
+  return out;
+}
+
+/** Throws BAD_FRAME unless the PONG payload is exactly 8 bytes. */
+export function decodePongStamp(payload: Uint8Array): number {
+  if (payload.length !== 8) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'PONG payload must be 8 bytes');
+  return new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
 }

@@ -45,6 +45,7 @@ class History {
 }
 
 export class HistoryDeflateCompressor implements LinkCompressor {
+  readonly maxMessageBytes = MAX_MESSAGE_BYTES;
   private readonly sent = new History();
   private readonly received = new History();
   private peerReady = false;

@@ -2,6 +2,7 @@
 // one LinkCompressor per link serves both directions, the transport wrapper below calls it on every
 // outgoing message (a frame today; a batch of frames once the transport batches) and every incoming one.
 import type { DuplexTransport } from './establish.js';
+import { encodeFrame, frameHeaderBytes } from './frame.js';
 import type { LinkState } from './link-session.js';
 
 /** Counters a compressor keeps (part of the role's LinkStats). */
@@ -13,6 +14,8 @@ export interface LinkCompressionStats {
 }
 
 export interface LinkCompressor {
+  /** Messages larger than this are never compressed nor remembered: they may bypass compress(). */
+  readonly maxMessageBytes: number;
   /** Called once by the link session: how to read its measured round trip and pacing window. */
   attach(state: () => LinkState): void;
   /** The bytes to put on the wire for one outgoing message (the message itself when not compressed). */
@@ -27,6 +30,15 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     onMessage: undefined,
     onClose: undefined,
     send: (frame, onWritten) => inner.send(compressor.compress(frame), onWritten),
+    // A batching transport takes large payloads as views: keep that for frames the compressor never sees.
+    ...(inner.sendParts
+      ? {
+          sendParts: (header, payload, onWritten) => {
+            if (frameHeaderBytes(header) + payload.byteLength > compressor.maxMessageBytes) inner.sendParts!(header, payload, onWritten);
+            else inner.send(compressor.compress(encodeFrame({ ...header, payload })), onWritten);
+          },
+        }
+      : {}),
     close: (code, reason) => inner.close(code, reason),
   };
   inner.onMessage = (data) => {

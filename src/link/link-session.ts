@@ -8,7 +8,7 @@ import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../
 import { Deque } from './deque.js';
 import {
   DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  endKindOf, type EndKindValue, type Frame,
+  decodeAck, decodePongStamp, encodeAck, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -18,7 +18,17 @@ import { AckPolicy, SendPacer } from './pacing.js';
 /** What a link needs of its transport (a WebSocket in production, an in-memory pipe in tests). */
 export interface LinkTransport {
   send(frame: Buffer, onWritten: (error?: Error) => void): void;
+  /** Optional: sends a frame given as header and payload view without joining them first (batching transports). */
+  sendParts?(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void;
   close(code: number, reason: string): void;
+}
+
+const PAYLOAD_HEADER: FrameHeader = Object.freeze({ type: FrameType.PAYLOAD, flags: 0, frameClass: FrameClass.BULK, streamId: 0, seq: 0 });
+
+/** A stream or payload-plane frame on its way out: header fields and the payload as a view. */
+interface OutFrame {
+  header: FrameHeader;
+  payload: Uint8Array;
 }
 
 /** Transcodes whole messages at send time (in link order) and back at receive time. Optional. */
@@ -88,6 +98,8 @@ export interface LinkSessionOptions {
   codec?: LinkCodec;
   /** Compresses whole link messages (link-compressor.ts); establish wraps the transport with it. */
   compressor?: LinkCompressor;
+  /** Asked per whole message when a codec is set: false sends it raw (the codec steps aside on fast links). */
+  codecWanted?: (state: LinkState) => boolean;
   /** Both sides speak ACK frames: pace sending to the measured bandwidth-delay product. */
   pacing?: boolean;
   clock?: Clock;
@@ -105,7 +117,7 @@ export class LinkSession {
   closed = false;
   private readonly linkControl = new Deque<Buffer>();
   /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
-  private readonly payloadFrames = new Deque<Buffer>();
+  private readonly payloadFrames = new Deque<OutFrame>();
   private readonly ready = [new Deque<Stream>(), new Deque<Stream>(), new Deque<Stream>()];
   private inflightBytes = 0;
   private pumping = false;
@@ -118,6 +130,7 @@ export class LinkSession {
   private readonly pacer: SendPacer | undefined;
   private readonly acks: AckPolicy | undefined;
   private ackTimer: TimerHandle | undefined;
+  private ackArmedAtMs = 0;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -128,11 +141,13 @@ export class LinkSession {
       this.pacer = new SendPacer({ clock: this.clock });
       this.acks = new AckPolicy();
     }
-    options.compressor?.attach(() => ({ rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes }));
-    options.blobs?.attach(
-      (frame) => this.sendPayloadFrame(frame),
-      () => ({ rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes }),
-    );
+    options.compressor?.attach(() => this.linkState());
+    options.blobs?.attach((frame) => this.sendPayloadFrame(frame), () => this.linkState());
+  }
+
+  /** The round trip (pacing's minimum, else the last PING) and the pacing window. */
+  linkState(): LinkState {
+    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes };
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */
@@ -233,7 +248,8 @@ export class LinkSession {
   sendPayloadFrame(payload: Uint8Array): void {
     if (this.closed) return;
     this.stats.payloadBytesSent += payload.length;
-    this.payloadFrames.push(encodeFrame({ type: FrameType.PAYLOAD, flags: 0, frameClass: FrameClass.BULK, streamId: 0, seq: 0, payload }));
+    // The plane's frames are fresh buffers it never touches again: a batching transport sends them as views.
+    this.payloadFrames.push({ header: PAYLOAD_HEADER, payload });
     this.pump();
   }
 
@@ -247,29 +263,44 @@ export class LinkSession {
     if (this.pumping) return;
     this.pumping = true;
     try {
+      this.piggybackAck();
       while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
-        let frame = this.linkControl.shift();
+        let frame: Buffer | OutFrame | undefined = this.linkControl.shift();
         if (!frame) {
           if (this.pacer && !this.pacer.open()) break; // link control (incl. ACKs) is never held back
           frame = this.nextStreamFrame() ?? this.payloadFrames.shift();
         }
         if (!frame) break;
+        const length = frame instanceof Uint8Array ? frame.length : frameHeaderBytes(frame.header) + frame.payload.length;
         // ACK frames are not themselves acknowledged (both sides leave them out of the count).
-        if (this.pacer && frame[0] !== FrameType.ACK) this.pacer.onSent(frame.length);
-        this.inflightBytes += frame.length;
+        if (this.pacer && !(frame instanceof Uint8Array && frame[0] === FrameType.ACK)) this.pacer.onSent(length);
+        this.inflightBytes += length;
         this.stats.framesSent++;
-        this.stats.frameBytesSent += frame.length;
-        this.transport.send(frame, () => {
-          this.inflightBytes -= frame.length;
+        this.stats.frameBytesSent += length;
+        const onWritten = () => {
+          this.inflightBytes -= length;
           this.pump();
-        });
+        };
+        if (frame instanceof Uint8Array) this.transport.send(frame, onWritten);
+        else if (this.transport.sendParts) this.transport.sendParts(frame.header, frame.payload, onWritten);
+        else this.transport.send(encodeFrame({ ...frame.header, payload: frame.payload }), onWritten);
       }
     } finally {
       this.pumping = false;
     }
   }
 
-  private nextStreamFrame(): Buffer | undefined {
+  /**
+   * A lazy ACK rides with frames already going out (the batch is written at once) when it has waited
+   * ACK_PIGGYBACK_MS, so a link with traffic both ways never sends one alone on its timer.
+   */
+  private piggybackAck(): void {
+    if (this.ackTimer === undefined || this.clock.now() - this.ackArmedAtMs < ACK_PIGGYBACK_MS) return;
+    if (this.payloadFrames.length === 0 && this.ready.every((queue) => queue.length === 0)) return;
+    this.sendAck();
+  }
+
+  private nextStreamFrame(): OutFrame | undefined {
     for (const queue of this.ready) {
       let stream: Stream | undefined;
       let pending: PendingFrame | undefined;
@@ -284,7 +315,7 @@ export class LinkSession {
       const next = stream.out.peek();
       if (next) this.ready[next.frameClass]!.push(stream);
       let { flags, payload } = pending;
-      if (pending.wholeMessage && this.options.codec) {
+      if (pending.wholeMessage && this.options.codec && (this.options.codecWanted?.(this.linkState()) ?? true)) {
         const compact = this.options.codec.encode(payload, (flags & DataFlag.TEXT) !== 0);
         this.stats.messagesTranscoded++;
         this.stats.transcodeBytesIn += payload.length;
@@ -296,9 +327,9 @@ export class LinkSession {
         }
         this.stats.transcodeBytesOut += payload.length;
       }
-      const frame = encodeFrame({ type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, payload, trace: pending.trace });
+      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, ...(pending.trace ? { trace: pending.trace } : {}) };
       if (!next) this.forgetIfDone(stream);
-      return frame;
+      return { header, payload };
     }
     return undefined;
   }
@@ -359,7 +390,12 @@ export class LinkSession {
     }
     // Transcoded frames are decoded even for a stream that is gone, so codec tables stay in lockstep.
     const payload = frame.type === FrameType.DATA ? this.decodePayload(frame) : frame.payload;
-    if (!stream || stream.remoteClosed) return; // late frames for a closed stream are dropped
+    if (!stream || stream.remoteClosed) {
+      // Late frames for a closed stream are dropped; a blob they reference is taken and discarded so the
+      // payload plane does not hold its bytes for the life of the link.
+      if (frame.type === FrameType.DATA && (frame.flags & DataFlag.BLOB) && payload.length === 4) this.options.blobs?.takeBlob(decodeU32(payload)).catch(() => {});
+      return;
+    }
     this.checkSeq(stream, frame);
     switch (frame.type) {
       case FrameType.DATA:
@@ -428,26 +464,23 @@ export class LinkSession {
   /** Acknowledges at once after AckPolicy.everyBytes, otherwise within ACK_DELAY_MS (one timer at most). */
   private countReceived(bytes: number): void {
     if (this.acks!.onReceived(bytes, this.clock.now())) this.sendAck();
-    else if (this.ackTimer === undefined) this.ackTimer = this.clock.setTimeout(() => this.sendAck(), ACK_DELAY_MS);
+    else if (this.ackTimer === undefined) {
+      this.ackArmedAtMs = this.clock.now();
+      this.ackTimer = this.clock.setTimeout(() => this.sendAck(), ACK_DELAY_MS);
+    }
   }
 
   private sendAck(): void {
     if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     if (!this.acks!.pending) return;
-    const ack = Buffer.allocUnsafe(ACK_PAYLOAD_BYTES);
-    ack.writeDoubleBE(this.acks!.take(), 0);
-    ack.writeUInt32BE(Math.min(0xffffffff, Math.round(this.acks!.delayMs(this.clock.now()) * 1000)), 8);
-    this.sendLinkFrame(FrameType.ACK, 0, ack);
+    this.sendLinkFrame(FrameType.ACK, 0, encodeAck(this.acks!.take(), this.acks!.delayMs(this.clock.now())));
   }
 
   private handleAck(payload: Uint8Array): void {
     if (!this.pacer) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'ACK frame on a link without pacing');
-    if (payload.length !== ACK_PAYLOAD_BYTES) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `ACK payload must be ${ACK_PAYLOAD_BYTES} bytes`);
-    const view = new DataView(payload.buffer, payload.byteOffset, ACK_PAYLOAD_BYTES);
-    const cumulative = view.getFloat64(0);
-    if (!Number.isSafeInteger(cumulative) || cumulative < 0) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'ACK count must be a non-negative integer');
-    this.pacer.onAck(cumulative, view.getUint32(8) / 1000);
+    const { cumulativeBytes, ackDelayMs } = decodeAck(payload);
+    this.pacer.onAck(cumulativeBytes, ackDelayMs);
     this.pump();
   }
 
@@ -464,14 +497,11 @@ export class LinkSession {
       this.fail(new AccelError('HYPHA_ACCEL_ERR_KEEPALIVE_TIMEOUT', `nothing heard from the link peer for ${Math.round(silentMs)} ms`));
       return;
     }
-    const stamp = Buffer.allocUnsafe(8);
-    stamp.writeDoubleBE(this.clock.now(), 0);
-    this.sendLinkFrame(FrameType.PING, 0, stamp);
+    this.sendLinkFrame(FrameType.PING, 0, encodePingStamp(this.clock.now()));
   }
 
   private handlePong(payload: Uint8Array): void {
-    if (payload.length !== 8) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'PONG payload must be 8 bytes');
-    const sentMs = new DataView(payload.buffer, payload.byteOffset, 8).getFloat64(0);
+    const sentMs = decodePongStamp(payload);
     this.rttMs = Math.max(0, this.clock.now() - sentMs);
     this.options.onRtt?.(this.rttMs);
   }
@@ -530,8 +560,8 @@ export class LinkSession {
  * profiles of small concurrent calls showed at ~7% of a proxy's CPU with 5 ms.
  */
 const ACK_DELAY_MS = 20;
-/** ACK payload: f64 cumulative bytes received, u32 microseconds the ACK waited after the last of them. */
-const ACK_PAYLOAD_BYTES = 12;
+/** How long a lazy ACK waits before it may ride along with outgoing frames (bounds ACKs to one per 2 ms). */
+const ACK_PIGGYBACK_MS = 2;
 
 export function asAccelError(error: unknown): AccelError {
   if (error instanceof AccelError) return error;

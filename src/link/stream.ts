@@ -13,6 +13,12 @@ export interface StreamHandler {
    * `trace`: the W3C trace context its first frame carried, if any.
    */
   onMessage(data: Buffer, isText: boolean, written: () => void, trace?: TraceContext): void;
+  /**
+   * Optional cut-through: one piece of a message that arrived in several frames, handed on as it arrives
+   * (`fin` on the last); the endpoint sends it as a WebSocket fragment. Without it messages are reassembled.
+   * `trace` comes with the first piece, as onMessage's.
+   */
+  onFragment?(data: Buffer, isText: boolean, fin: boolean, written: () => void, trace?: TraceContext): void;
   /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal), and how its connection ended. */
   onRemoteClose(code: number, reason: string, endKind: EndKindValue): void;
   /** The link died or the stream was reset; close the endpoint with this error. */
@@ -86,6 +92,8 @@ export class Stream {
   private ungrantedBytes = 0;
   private fragments: Uint8Array[] = [];
   private fragmentBytes = 0;
+  /** The message being received is passed on fragment by fragment (cut-through), not reassembled. */
+  private cutThrough = false;
   private fragmentTrace: TraceContext | undefined;
   private handler: StreamHandler | undefined;
   private readonly inbox = new Deque<InboxItem>();
@@ -182,6 +190,18 @@ export class Stream {
     if (this.fragmentBytes > this.limits.maxMessageBytes) {
       throw new AccelError('HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', `message on stream ${this.id} exceeds ${this.limits.maxMessageBytes} bytes`);
     }
+    // The first fragment of a message decides: cut-through when the endpoint takes fragments and nothing
+    // waits ahead of it (a blob being reassembled keeps later messages in order behind it).
+    if (!fin && this.fragments.length === 0 && !this.cutThrough && this.handler?.onFragment && this.inbox.length === 0) this.cutThrough = true;
+    if (this.cutThrough) {
+      const firstPieceTrace = this.fragmentTrace; // set only by the message's first frame
+      this.fragmentTrace = undefined;
+      if (fin) {
+        this.cutThrough = false;
+        this.fragmentBytes = 0;
+      }
+      return this.deliverFragment(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), isText, fin, firstPieceTrace);
+    }
     if (!fin) {
       this.fragments.push(payload);
       return;
@@ -228,6 +248,16 @@ export class Stream {
       this.closeAfterInbox = undefined;
       close();
     }
+  }
+
+  private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean, trace: TraceContext | undefined): void {
+    const length = fragment.length;
+    let done = false;
+    this.handler!.onFragment!(fragment, isText, fin, () => {
+      if (done) return;
+      done = true;
+      this.returnCredit(length);
+    }, trace);
   }
 
   private deliverMessage(message: Buffer, isText: boolean, trace: TraceContext | undefined): void {

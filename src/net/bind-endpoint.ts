@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { LinkSession } from '../link/link-session.js';
 import type { Stream } from '../link/stream.js';
+import type { TraceContext } from '../link/frame.js';
 import { channels, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
 import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
@@ -26,6 +27,9 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
   const end = watchEnd(ws);
   let unwrittenMessages = 0;
   let afterWrites: (() => void) | undefined;
+  // A cut-through message as observers see it: its pieces (only while the message channel has subscribers) and trace.
+  let observedFragments: Buffer[] = [];
+  let observedTrace: TraceContext | undefined;
   log.debug({ role, sessionId }, 'session open');
   stream.bind({
     onMessage(data, isText, written, trace) {
@@ -34,6 +38,24 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
       coalesce();
       unwrittenMessages++;
       ws.send(data, { binary: !isText }, () => {
+        written();
+        if (--unwrittenMessages === 0) afterWrites?.();
+      });
+    },
+    onFragment(data, isText, fin, written, trace) {
+      if (trace) observedTrace = trace;
+      if (channels.message.hasSubscribers) {
+        observedFragments.push(data);
+        if (fin) {
+          channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: Buffer.concat(observedFragments), trace: observedTrace });
+          observedFragments = [];
+        }
+      }
+      if (fin) observedTrace = undefined;
+      if (ws.readyState !== WebSocket.OPEN) return written();
+      coalesce();
+      unwrittenMessages++;
+      ws.send(data, { binary: !isText, fin }, () => {
         written();
         if (--unwrittenMessages === 0) afterWrites?.();
       });

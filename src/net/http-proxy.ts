@@ -1,8 +1,12 @@
 // Verbatim streaming HTTP reverse proxy for everything that is not the WebSocket endpoint: the request
 // and response bodies are piped (never buffered, so hypha's streaming GET /rpc flows chunk by chunk),
-// hop-by-hop headers are dropped, and X-Forwarded-For is set by the caller's policy.
+// hop-by-hop headers are dropped, and X-Forwarded-For is set by the caller's policy. http or https is
+// chosen by the target's scheme; failures answer 502 without echoing internal error text.
 import http from 'node:http';
+import https from 'node:https';
 import type { Logger } from 'pino';
+import { isOriginFormTarget } from './upgrade-check.js';
+import { redactTarget } from './redact.js';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
@@ -10,7 +14,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 export interface HttpProxyOptions {
-  target: URL; // http://host:port (path prefix ignored: paths pass through unchanged)
+  target: URL; // http(s)://host[:port] (path prefix ignored: paths pass through unchanged)
+  /** From upstreamAgent(target): an https.Agent for an https:// target. */
   agent: http.Agent;
   log: Logger;
   /** The X-Forwarded-For value to send, or undefined to leave the header as the client sent it. */
@@ -35,19 +40,46 @@ export function appendForwardedFor(existing: string | string[] | undefined, addr
   return prior ? `${prior}, ${seen}` : seen;
 }
 
+/** The upstream HTTP agent: https for an https:// (or wss://) target, at most maxSockets sockets. */
+export function upstreamAgent(target: URL, maxSockets: number, ca?: Buffer): http.Agent {
+  return isTls(target)
+    ? new https.Agent({ keepAlive: true, maxSockets, ...(ca ? { ca } : {}) })
+    : new http.Agent({ keepAlive: true, maxSockets });
+}
+
+const isTls = (target: URL): boolean => target.protocol === 'https:' || target.protocol === 'wss:';
+
+/** Answers a request the proxy will not forward, with a fixed text (never internal error details). */
+export function answerPlain(res: http.ServerResponse, status: number, text: string): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+  res.end(`${text}\n`);
+}
+
 export function proxyHttpRequest(req: http.IncomingMessage, res: http.ServerResponse, options: HttpProxyOptions): void {
+  if (!isOriginFormTarget(req.url ?? '')) {
+    return answerPlain(res, 400, 'hypha-accel: the request target must be an absolute path (HYPHA_ACCEL_ERR_BAD_REQUEST)');
+  }
   const headers = forwardHeaders(req.headers);
   headers.host = options.target.host;
   const forwarded = options.forwardedFor?.(req);
   if (forwarded !== undefined) headers['x-forwarded-for'] = forwarded;
-  const upstream = http.request({
-    host: options.target.hostname,
-    port: options.target.port,
-    method: req.method,
-    path: req.url,
-    headers,
-    agent: options.agent,
-  });
+  const tls = isTls(options.target);
+  let upstream: http.ClientRequest;
+  try {
+    upstream = (tls ? https : http).request({
+      host: options.target.hostname,
+      port: options.target.port || (tls ? 443 : 80),
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: options.agent,
+    });
+  } catch (error) {
+    options.log.warn({ code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', err: (error as Error).message, url: redactTarget(req.url) }, 'HTTP request not forwardable');
+    req.resume();
+    return answerPlain(res, 400, 'hypha-accel: this request cannot be forwarded (HYPHA_ACCEL_ERR_BAD_REQUEST)');
+  }
   upstream.on('response', (upstreamRes) => {
     res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, forwardHeaders(upstreamRes.headers, RESPONSE_DROP));
     res.flushHeaders();
@@ -55,13 +87,8 @@ export function proxyHttpRequest(req: http.IncomingMessage, res: http.ServerResp
     upstreamRes.on('error', () => res.destroy());
   });
   upstream.on('error', (error) => {
-    options.log.warn({ code: 'HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE', err: error.message, url: req.url }, 'HTTP upstream failed');
-    if (!res.headersSent) {
-      res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE): ${error.message}\n`);
-    } else {
-      res.destroy();
-    }
+    options.log.warn({ code: 'HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE', err: error.message, url: redactTarget(req.url) }, 'HTTP upstream failed');
+    answerPlain(res, 502, 'hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)');
   });
   res.on('close', () => {
     if (!res.writableFinished) upstream.destroy();

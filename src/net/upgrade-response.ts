@@ -19,8 +19,3 @@ export const WS_HANDSHAKE_HEADERS = new Set([
   'sec-websocket-protocol', 'sec-websocket-accept', 'keep-alive', 'te', 'trailer', 'transfer-encoding',
   'proxy-connection', 'proxy-authorization', 'content-length',
 ]);
-
-export function offeredProtocols(header: string | string[] | undefined): string[] {
-  const joined = Array.isArray(header) ? header.join(',') : (header ?? '');
-  return joined.split(',').map((p) => p.trim()).filter(Boolean);
-}

@@ -11,6 +11,6 @@ export { createChunkHasher, type ChunkHasher, type HashAlgorithm } from './chunk
 export { ChunkStore, PeerBelief } from './chunk-store.js';
 export { chooseCodec, defaultCodecSpeeds, type CodecPolicyInput, type LinkEstimate } from './codec-policy.js';
 export { decodePayloadFrame, FrameKind, ChunkCodec, type PayloadFrame, type PayloadWireLimits } from './payload-wire.js';
-export { ShmSegments, defaultShmBaseDir, defaultShmOptions, type ShmChannel, type ShmOptions } from './shm-segments.js';
+export { ShmSegments, SHM_SUBDIR, defaultShmBaseDir, defaultShmOptions, type ShmChannel, type ShmOptions } from './shm-segments.js';
 export { writeProbe, answerProbe, checkProbeProof, discardProbe, expectedProbeProof, type ShmProbe, type ShmProbeOffer } from './shm-probe.js';
 export { SubmissionOrder } from './submission-order.js';

@@ -38,6 +38,14 @@ export interface ShmOptions {
 
 const idPattern = /^[A-Za-z0-9_]{1,40}$/;
 
+/** Names this code creates under a pair directory: segments and handshake probes. */
+function isOurFileName(name: string): boolean {
+  return isValidSegmentName(name) || /^probe-[0-9a-f]{32}$/.test(name);
+}
+
+/** The subfolder of a configured shmDir that holds everything of ours (the user's directory is never changed). */
+export const SHM_SUBDIR = 'hypha-accel-shm';
+
 export function defaultShmBaseDir(): string {
   return `/dev/shm/hypha-accel-${process.getuid?.() ?? 'user'}`;
 }
@@ -77,12 +85,15 @@ export class ShmSegments implements ShmChannel {
     return segments;
   }
 
-  /** The start-up sweep alone (see sweep()), for a process that opens its pairs with `sweep: false`. */
-  static async sweepLeftovers(options: Omit<ShmOptions, 'pairId' | 'maxTotalBytes' | 'sweep'>): Promise<number> {
+  /**
+   * The sweep alone (see sweep()), for a process that opens its pairs with `sweep: false`: at start-up, and
+   * periodically with agedOnly (then only files older than maxSegmentAgeMs go).
+   */
+  static async sweepLeftovers(options: Omit<ShmOptions, 'pairId' | 'maxTotalBytes' | 'sweep'>, agedOnly = false): Promise<number> {
     if (!idPattern.test(options.writerId)) throw new RangeError('writerId must match [A-Za-z0-9_]{1,40}');
     await ensurePrivateDir(options.baseDir);
     const sweeper = new ShmSegments({ ...options, pairId: '.', maxTotalBytes: 0 });
-    return sweeper.sweep();
+    return sweeper.sweep(agedOnly);
   }
 
   get outstandingBytes(): number {
@@ -95,10 +106,11 @@ export class ShmSegments implements ShmChannel {
 
   /**
    * Removes, in every pair directory under baseDir, files this writer left behind (it is starting, so
-   * none is live) and any file older than maxSegmentAgeMs; then removes empty pair directories.
-   * Returns the number of files removed.
+   * none is live; skipped with agedOnly, for periodic sweeps of a running process) and any file older than
+   * maxSegmentAgeMs; then removes empty pair directories. Only names this code issues (segments, probes)
+   * are ever touched. Returns the number of files removed.
    */
-  async sweep(): Promise<number> {
+  async sweep(agedOnly = false): Promise<number> {
     const { baseDir, writerId, maxSegmentAgeMs, nowMs } = this.options;
     let removed = 0;
     const dirs = await fs.readdir(baseDir, { withFileTypes: true }).catch(() => []);
@@ -109,9 +121,12 @@ export class ShmSegments implements ShmChannel {
       let kept = 0;
       for (const name of names) {
         const path = join(dir, name);
-        const stat = await fs.lstat(path).catch(() => undefined);
-        if (!stat) continue;
-        const ours = name.startsWith(`${writerId}-`) && !this.outstanding.has(name);
+        const stat = !isOurFileName(name) ? undefined : await fs.lstat(path).catch(() => undefined);
+        if (!stat || !stat.isFile()) {
+          kept++; // not a file we make: never touched
+          continue;
+        }
+        const ours = !agedOnly && name.startsWith(`${writerId}-`) && !this.outstanding.has(name);
         if (ours || nowMs() - stat.mtimeMs > maxSegmentAgeMs) {
           await fs.unlink(path).then(() => removed++, () => undefined);
         } else {

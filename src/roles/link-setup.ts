@@ -6,7 +6,8 @@ import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats
 import { publishLink, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
-import { PAYLOAD_CAPABILITY, linkEstimateFor } from './payload-setup.js';
+import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { isFastLink, linkEstimate } from './link-speed.js';
 import { HistoryDeflateCompressor, DICT_DEFLATE_CAPABILITY } from '../link/history-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
 
@@ -32,7 +33,9 @@ export function linkSettings(config: CommonConfig): LinkSettings {
 /** A factory of per-link codecs (fresh tables per link), or undefined when the link runs raw. */
 export function linkCodecFactory(config: CommonConfig, negotiated: string[]): (() => LinkCodec) | undefined {
   if (!config.codec || !negotiated.includes(CODEC_CAPABILITY)) return undefined;
-  return () => createLinkCodec({ maxMessageBytes: config.maxMessageBytes });
+  // Only messages that fit one frame are transcoded (the peer cuts to our maxFrameBytes), so a declared
+  // size above it is refused before the decoder allocates anything.
+  return () => createLinkCodec({ maxMessageBytes: Math.min(config.maxMessageBytes, config.maxFrameBytes) });
 }
 
 /** Bytes handed to a link socket and not yet written before the scheduler waits (bounds head-of-line delay). */
@@ -57,6 +60,8 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
+    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
+    codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     ...(config.linkCompression !== 'off' && context.capabilities.includes(DICT_DEFLATE_CAPABILITY)
       ? { compressor: new HistoryDeflateCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
@@ -68,9 +73,9 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
   };
 }
 
-/** The link's throughput in bytes per µs as the compression policies estimate it (linkEstimateFor). */
+/** The link's throughput in bytes per µs as the compression policies estimate it (link-speed.ts). */
 export function linkBytesPerUs(config: CommonConfig, state: LinkState): number | undefined {
-  const estimate = linkEstimateFor(config, state);
+  const estimate = linkEstimate(config, state);
   return estimate && effectiveThroughputBytesPerSec(estimate) / 1e6;
 }
 

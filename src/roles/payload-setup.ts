@@ -4,18 +4,36 @@
 import { createHmac } from 'node:crypto';
 import type { CommonConfig } from '../config/load.js';
 import type { LinkBlobPlane, LinkState } from '../link/link-session.js';
-import { PayloadEndpoint, PayloadPair, defaultPayloadOptions, type ShmChannel } from '../payload/index.js';
-import { effectiveThroughputBytesPerSec, type LinkEstimate } from '../payload/codec-policy.js';
+import { PayloadEndpoint, PayloadPair, type ShmChannel } from '../payload/index.js';
+import type { LinkEstimate } from '../payload/codec-policy.js';
+import { isFastLink, linkEstimate } from './link-speed.js';
 import type { Logger } from '../log.js';
 
 export const PAYLOAD_CAPABILITY = 'payload-v2';
 
-// Chunks and manifests must fit a link frame (2 x maxFrameBytes + 64 accepted). The plane's 4/16/64 KiB
-// chunking re-finds most of a resent array in shifted 256 KiB message_cache slices (docs/payload.md); blobs
-// up to 16 MiB keep the worst-case manifest (one 21-byte entry per 4 KiB) under 90 KB. Larger messages
-// travel as raw fragments.
-const CHUNKING = { minChunkBytes: 4 * 1024, avgChunkBytes: 16 * 1024, maxChunkBytes: 64 * 1024 };
+// Every payload frame (a chunk with its headers, a manifest) fits maxFrameBytes of both sides. The plane's
+// 4/16/64 KiB chunking re-finds most of a resent array in shifted 256 KiB message_cache slices
+// (docs/payload.md); smaller frame limits scale it down. A blob may have as many chunks as one manifest
+// frame can list (one 21-byte entry per chunk, at least minChunkBytes each), and at most 16 MiB; larger
+// messages travel as raw fragments.
 const MAX_BLOB_BYTES = 16 * 1024 * 1024;
+/** Link frame header, trace context and the payload frame's own header, with room to spare. */
+const PAYLOAD_FRAME_OVERHEAD_BYTES = 128;
+const MANIFEST_ENTRY_BYTES = 21;
+
+export interface PayloadLimits {
+  chunking: { minChunkBytes: number; avgChunkBytes: number; maxChunkBytes: number };
+  maxBlobBytes: number;
+}
+
+/** Chunk sizes and the largest blob such that no payload frame exceeds frameBytes (>= 16 KiB). */
+export function payloadLimits(frameBytes: number): PayloadLimits {
+  const maxChunkBytes = Math.min(64 * 1024, frameBytes - PAYLOAD_FRAME_OVERHEAD_BYTES);
+  const avgChunkBytes = Math.min(16 * 1024, 2 ** Math.floor(Math.log2(maxChunkBytes / 2)));
+  const minChunkBytes = Math.min(4 * 1024, avgChunkBytes / 2);
+  const manifestEntries = Math.floor((frameBytes - PAYLOAD_FRAME_OVERHEAD_BYTES) / MANIFEST_ENTRY_BYTES);
+  return { chunking: { minChunkBytes, avgChunkBytes, maxChunkBytes }, maxBlobBytes: Math.min(MAX_BLOB_BYTES, manifestEntries * minChunkBytes) };
+}
 const IDLE_PAIR_MS = 10 * 60 * 1000;
 
 interface PairEntry {
@@ -37,8 +55,9 @@ export class PayloadPairs {
    * A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side.
    * `shm`: the pair's segments when this link's handshake proved shared memory (both sides then have it).
    */
-  planeFor(edgeId: string, gatewayId: string, peerId: string, shm?: ShmChannel): LinkBlobPlane {
-    const entry = this.entryFor(edgeId, gatewayId, peerId);
+  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel): LinkBlobPlane {
+    const limits = payloadLimits(Math.min(this.config.maxFrameBytes, peerMaxFrameBytes));
+    const entry = this.entryFor(edgeId, gatewayId, peerId, limits);
     entry.links++;
     if (shm) this.shmLinks++;
     let endpoint: PayloadEndpoint | undefined;
@@ -46,15 +65,15 @@ export class PayloadPairs {
     let released = false;
     return {
       minBlobBytes: this.config.payloadMinBytes,
-      maxBlobBytes: Math.min(MAX_BLOB_BYTES, this.config.maxMessageBytes),
+      maxBlobBytes: Math.min(entry.pair.options.maxBlobBytes, this.config.maxMessageBytes),
       attach: (emitFrame, state) => {
         endpoint = new PayloadEndpoint({ pair: entry.pair, emitFrame, ...(shm ? { shm } : {}) });
         linkState = state;
       },
       // Shared memory always pays; over a network the plane pays unless the link is faster than its CPU.
-      wanted: () => shm !== undefined || !this.isFastLink(linkEstimateFor(this.config, linkState?.())),
+      wanted: () => shm !== undefined || !this.isFastLink(this.linkEstimate(linkState?.())),
       sendBlob: (bytes) => {
-        const estimate = linkEstimateFor(this.config, linkState?.());
+        const estimate = this.linkEstimate(linkState?.());
         if (estimate) endpoint!.setLinkEstimate(estimate);
         return endpoint!.sendBlob(bytes);
       },
@@ -69,14 +88,17 @@ export class PayloadPairs {
     };
   }
 
+  /** The link's estimate for the compression policy (src/roles/link-speed.ts). */
+  private linkEstimate(state: LinkState | undefined): LinkEstimate | undefined {
+    return linkEstimate(this.config, state);
+  }
+
   /**
    * A link estimated at payloadBypassMbps or more: chunking, hashing and the compression trial (a few
    * hundred MB/s on one core) would cost more time than the bytes they save. Unknown links are not fast.
    */
   private isFastLink(estimate: LinkEstimate | undefined): boolean {
-    const bypassMbps = this.config.payloadBypassMbps;
-    if (bypassMbps <= 0 || !estimate) return false;
-    return effectiveThroughputBytesPerSec(estimate) * 8 >= bypassMbps * 1e6;
+    return isFastLink(estimate, this.config.payloadBypassMbps);
   }
 
   /** Payload counters summed over every pair so far, dropped ones included (see PayloadMetrics); `pairs` is the live count. */
@@ -86,7 +108,7 @@ export class PayloadPairs {
     return sum;
   }
 
-  private entryFor(edgeId: string, gatewayId: string, peerId: string): PairEntry {
+  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits): PairEntry {
     const existing = this.pairs.get(peerId);
     if (existing) {
       clearTimeout(existing.idleTimer);
@@ -94,11 +116,12 @@ export class PayloadPairs {
     }
     const seed = createHmac('sha256', this.secret).update(`hypha-accel/payload-seed\n${edgeId}\n${gatewayId}`).digest();
     const pair = new PayloadPair({
-      chunking: CHUNKING,
+      chunking: limits.chunking,
       hashSeed: seed.readBigUInt64BE(0),
       storeBytes: this.config.payloadStoreBytes,
       peerStoreBytes: this.config.payloadStoreBytes,
-      maxBlobBytes: MAX_BLOB_BYTES,
+      maxBlobBytes: limits.maxBlobBytes,
+      unitPieceBytes: limits.chunking.maxChunkBytes, // a UNIT piece's header is a CHUNK's size: it fits a frame too
     });
     const entry: PairEntry = { pair, links: 0, idleTimer: undefined };
     this.pairs.set(peerId, entry);
@@ -134,20 +157,4 @@ function addCounters(into: Record<string, number>, snapshot: Record<string, numb
     }
     into[key] = (into[key] ?? 0) + value;
   }
-}
-
-/**
- * The link as both compression policies see it (payload units here, small messages in link-setup.ts):
- * the operator's hint (linkBandwidthMbps; 0 means 1 Gbit/s), capped by what the link's window allows per
- * round trip: the pacing window (about twice the measured bandwidth-delay product) when the link paces,
- * else the stream window. A far link (long round trip) thus compresses; a local one does not.
- */
-export function linkEstimateFor(config: CommonConfig, state: LinkState | undefined): LinkEstimate | undefined {
-  if (state?.rttMs === undefined) return undefined;
-  const mbps = config.linkBandwidthMbps;
-  return {
-    rttMs: state.rttMs,
-    throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec,
-    windowBytes: state.pacingWindowBytes ?? config.windowBytes,
-  };
 }

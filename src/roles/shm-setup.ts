@@ -2,11 +2,12 @@
 // the ShmSegments of each pair once a probe succeeded, and the start-up sweep of crash leftovers. One per
 // role process; every failure here only means "no shared memory" (logged at debug), never a failed link.
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { CommonConfig } from '../config/load.js';
 import type { ShmHandshake, ShmProbeHandle } from '../link/establish.js';
 import type { ShmOffer } from '../link/handshake.js';
 import {
-  ShmSegments, answerProbe, defaultShmBaseDir, defaultShmOptions, discardProbe, expectedProbeProof, writeProbe,
+  SHM_SUBDIR, ShmSegments, answerProbe, defaultShmBaseDir, defaultShmOptions, discardProbe, expectedProbeProof, writeProbe,
 } from '../payload/index.js';
 import type { Logger } from '../log.js';
 
@@ -27,9 +28,12 @@ export class ShmSetup implements ShmHandshake {
   private readonly segments = new Map<string, Promise<ShmSegments | undefined>>();
   private readonly readyPairs = new Map<string, ShmSegments>();
   private readonly nowMs: () => number;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: CommonConfig, options: ShmSetupOptions, private readonly log: Logger) {
-    this.baseDir = config.shmDir || defaultShmBaseDir();
+    // A configured directory is the user's (an emptyDir, a tmpfs): ours is a subfolder of it, the only
+    // place we create, chmod or sweep.
+    this.baseDir = config.shmDir ? join(config.shmDir, SHM_SUBDIR) : defaultShmBaseDir();
     const worker = options.workerIndex === undefined ? '' : `\nworker ${options.workerIndex}`;
     const digest = createHash('sha256').update(`hypha-accel shm writer\n${options.role}\n${options.listenPort}${worker}`).digest('hex');
     this.writerId = `${options.role === 'edge' ? 'e' : 'g'}${digest.slice(0, 16)}`;
@@ -45,6 +49,32 @@ export class ShmSetup implements ShmHandshake {
       this.log.info({ dir: this.baseDir, writer: this.writerId, removed }, 'shared memory: start-up sweep');
     } catch (error) {
       this.log.info({ dir: this.baseDir, err: (error as Error).message }, 'shared memory: directory unusable, links will not use it');
+    }
+  }
+
+  /** Removes segments older than the age bound (a crashed peer's leftovers), every intervalMs. */
+  startPeriodicSweep(intervalMs = defaultShmOptions.maxSegmentAgeMs / 2): void {
+    this.stopPeriodicSweep();
+    this.sweepTimer = setInterval(() => void this.sweepAged(), intervalMs);
+    this.sweepTimer.unref();
+  }
+
+  stopPeriodicSweep(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /** One periodic sweep: only files older than the age bound, never a live segment of this process. */
+  async sweepAged(): Promise<number> {
+    try {
+      const removed = await ShmSegments.sweepLeftovers({
+        baseDir: this.baseDir, writerId: this.writerId, maxSegmentAgeMs: defaultShmOptions.maxSegmentAgeMs, nowMs: this.nowMs,
+      }, true);
+      if (removed > 0) this.log.info({ dir: this.baseDir, removed }, 'shared memory: periodic sweep');
+      return removed;
+    } catch (error) {
+      this.log.debug({ dir: this.baseDir, err: (error as Error).message }, 'shared memory: periodic sweep failed');
+      return 0;
     }
   }
 

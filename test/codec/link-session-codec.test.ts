@@ -55,3 +55,24 @@ test('corpus through two LinkSessions with createLinkCodec on both ends: exact b
   assert.equal(gatewayCodec.receiveStats.messages, edgeCodec.sendStats.messages);
   assert.ok(edgeCodec.sendStats.bytesOut < edgeCodec.sendStats.bytesIn / 2, 'the link carried far fewer bytes');
 });
+
+test('codecWanted switching on and off mid-stream: raw messages interleave with transcoded ones, exact bytes', async () => {
+  const corpus = loadCorpus().filter((r) => r.dir === 0);
+  const acceptor = new StreamAcceptor(true);
+  let wanted = true;
+  const { edge, pair } = createSessionPair(
+    { codec: createLinkCodec(), codecWanted: () => wanted }, { codec: createLinkCodec(), onStreamOpen: acceptor.accept },
+  );
+  const local = edge.openStream(Buffer.from('{}'));
+  local.bind(new RecordingHandler(true));
+  corpus.forEach((r, i) => {
+    wanted = Math.floor(i / 3) % 2 === 0; // three transcoded, three raw, ...
+    local.sendMessage(Buffer.from(r.bytes), r.opcode === 1);
+  });
+  await until(() => acceptor.streams[0]?.handler.messages.length === corpus.length, 'every message', 20_000);
+  corpus.forEach((r, i) => assert.ok(acceptor.streams[0]!.handler.messages[i]!.data.equals(r.bytes), `message ${i}`));
+  const data = pair.a.sent.map((b) => decodeFrame(b, 1 << 24)).filter((f) => f.type === FrameType.DATA && (f.flags & DataFlag.FIN));
+  const raw = data.filter((f) => (f.flags & DataFlag.CODEC) === 0).length;
+  assert.ok(raw > 10, `raw whole messages: ${raw} of ${corpus.length}`);
+  assert.ok(data.length - raw > 0, 'and transcoded ones');
+});

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, readSecret } from '../../src/config/load.js';
 import { renderConfigDoc } from '../../src/config/doc.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { AccelError } from '../../src/errors.js';
@@ -55,12 +55,12 @@ test('the CLI exits with code 2 and one line on a bad setting', () => {
   assert.equal(result.status, 2);
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a ws:\/\/ or wss:\/\/ URL/);
+  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a ws:\/\/, wss:\/\/ or tcp:\/\/ URL/);
 });
 
 test('a short secret is a configuration error', () => {
   const secret = join(dir, 'short');
-  writeFileSync(secret, 'abc');
+  writeFileSync(secret, 'abc', { mode: 0o600 });
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'gateway', '--listen', '127.0.0.1:0', '--hypha-url', 'http://127.0.0.1:1', '--secret-file', secret], { encoding: 'utf8' });
   assert.equal(result.status, 2);
   assert.match(result.stderr, /invalid setting secretFile: .* holds 3 bytes/);
@@ -77,4 +77,25 @@ test('--help lists every setting of the role with its environment variable', () 
 
 test('docs/config.md is generated from the settings table', () => {
   assert.equal(readFileSync('docs/config.md', 'utf8'), renderConfigDoc());
+});
+
+test('the secret file: group/world-readable is warned about, binary bytes are kept, one trailing newline dropped', () => {
+  const loose = join(dir, 'loose');
+  writeFileSync(loose, 'a'.repeat(64), { mode: 0o644 });
+  chmodSync(loose, 0o644);
+  const warnings: string[] = [];
+  assert.equal(readSecret(loose, (m) => warnings.push(m)).toString(), 'a'.repeat(64));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /secretFile .* is readable by every user \(mode 644\).*chmod 600/);
+  const binary = join(dir, 'binary');
+  const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0x20, 0x09, ...Array.from({ length: 24 }, (_, i) => i * 7)]);
+  writeFileSync(binary, bytes, { mode: 0o600 });
+  assert.ok(readSecret(binary, (m) => warnings.push(m)).equals(bytes), 'invalid UTF-8 and edge whitespace survive unchanged');
+  const hex = join(dir, 'hex');
+  writeFileSync(hex, ' ' + 'ab'.repeat(16) + '\n\n', { mode: 0o600 });
+  assert.equal(readSecret(hex).toString('latin1'), ' ' + 'ab'.repeat(16) + '\n', 'only one trailing newline is dropped');
+  const crlf = join(dir, 'crlf');
+  writeFileSync(crlf, 'cd'.repeat(16) + '\r\n', { mode: 0o600 });
+  assert.equal(readSecret(crlf).toString('latin1'), 'cd'.repeat(16));
+  assert.equal(warnings.length, 1, 'no warning for 0600 files');
 });

@@ -21,6 +21,8 @@ export interface AccelPair {
 export interface AccelPairOptions {
   edge?: Record<string, unknown>;
   gateway?: Record<string, unknown>;
+  /** The link transport: tcp (default, or HYPHA_ACCEL_TEST_LINK) or ws. */
+  link?: 'tcp' | 'ws';
   /** Give the edge a different secret than the gateway. */
   edgeSecret?: string;
   logLevel?: string;
@@ -42,7 +44,7 @@ export async function startAccelPair(hyphaUrl: string, options: AccelPairOptions
   });
   let gateway = await startGateway(gatewayConfig, { secret: readSecret(secretFile), log: log.child({ role: 'gateway' }) });
   const edgeConfig: EdgeConfig = loadConfig('edge', {
-    flags: { listen: '127.0.0.1:0', gatewayUrl: `ws://127.0.0.1:${gateway.port}`, secretFile: edgeSecretFile, ...options.edge },
+    flags: { listen: '127.0.0.1:0', gatewayUrl: `${options.link ?? process.env.HYPHA_ACCEL_TEST_LINK ?? 'tcp'}://127.0.0.1:${gateway.port}`, secretFile: edgeSecretFile, ...options.edge },
     env: {},
   });
   const edge = await startEdge(edgeConfig, { secret: readSecret(edgeSecretFile), log: log.child({ role: 'edge' }) });

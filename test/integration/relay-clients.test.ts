@@ -35,8 +35,8 @@ describe('real clients through the pair', () => {
 
   before(async () => {
     hyphaUrl = await serverUrlFromEnv();
-    // Loopback is a fast link, where the payload plane would step aside by default: keep it in the path.
-    const plane = { payloadBypassMbps: 0 };
+    // Loopback is a fast link, where the payload plane and the codec would step aside by default: keep both.
+    const plane = { payloadBypassMbps: 0, codecBypassMbps: 0 };
     pair = await startAccelPair(hyphaUrl, { edge: plane, gateway: plane });
     unsubscribe = subscribeMessages((record) => recorded.push(record));
     [py, js] = await Promise.all([startPyService(pair.edgeUrl, uniqueServiceId('py')), startJsService(pair.edgeUrl, uniqueServiceId('js'))]);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSessionPair, RecordingHandler, StreamAcceptor, testSettings, until } from '../helpers/link-pair.js';
 import type { LinkBlobPlane } from '../../src/link/link-session.js';
+import { AccelError } from '../../src/errors.js';
 
 /** A toy plane: a blob is payload frames `id u32 || last u8 || part` of at most 8 KiB; takeBlob resolves once all arrived. */
 class ToyPlane implements LinkBlobPlane {
@@ -45,6 +46,7 @@ class ToyPlane implements LinkBlobPlane {
   takeBlob(blobId: number): Promise<Uint8Array> {
     if (this.failTakes) return Promise.reject(new Error('toy plane lost it'));
     const bytes = this.arrived.get(blobId);
+    this.arrived.delete(blobId); // handed out once, like the real receiver
     if (bytes) return Promise.resolve(bytes);
     return new Promise((resolve) => this.waiting.set(blobId, resolve));
   }
@@ -60,6 +62,10 @@ class ToyPlane implements LinkBlobPlane {
     if (waiter) waiter(bytes);
     else this.arrived.set(id, bytes);
     return Promise.resolve();
+  }
+  /** Blobs that arrived and were never taken (what the plane still holds). */
+  get heldBlobs(): number {
+    return this.arrived.size;
   }
   close(): void {}
 }
@@ -163,4 +169,25 @@ test('a PAYLOAD frame on a link without a plane, or a malformed one, fails the l
   // type PAYLOAD 0x16, class bulk, stream 0, seq 0, payload of 2 bytes: too short for the toy plane.
   pair.a.send(Buffer.from('16000200000000000000000000ab', 'hex').subarray(0, 14), () => {});
   assert.equal(await closed, 'HYPHA_ACCEL_ERR_BAD_FRAME');
+});
+
+test('a blob whose stream was reset is taken and discarded, not held for the life of the link', async () => {
+  const gatewayPlane = new ToyPlane();
+  const acceptor = new StreamAcceptor();
+  const { edge, gateway } = createSessionPair({ settings, blobs: new ToyPlane() }, { settings, blobs: gatewayPlane, onStreamOpen: acceptor.accept });
+  const stream = edge.openStream(Buffer.from('{}'));
+  const handler = new RecordingHandler();
+  stream.bind(handler);
+  stream.sendMessage(Buffer.from('hello'), false);
+  await until(() => acceptor.streams[0]?.handler.messages.length === 1, 'the first message');
+  // The gateway resets the session while the edge is already sending a large message on it.
+  gateway.resetStream(acceptor.streams[0]!.stream, new AccelError('HYPHA_ACCEL_ERR_PAYLOAD', 'reset by the test'));
+  stream.sendMessage(Buffer.alloc(100_000, 9), false);
+  const marker = edge.openStream(Buffer.from('{}'));
+  marker.bind(new RecordingHandler());
+  await until(() => handler.remoteCloses.length === 1, 'the reset to reach the edge');
+  // Frames of one link arrive in order: once a later stream's message arrived, the blob reference has too.
+  marker.sendMessage(Buffer.from('after'), false);
+  await until(() => acceptor.streams[1]?.handler.messages.length === 1, 'the marker message');
+  assert.equal(gatewayPlane.heldBlobs, 0, 'the reset stream\'s blob is not held');
 });

@@ -154,3 +154,28 @@ test('an ACK on a link without pacing is a protocol error; a malformed ACK is BA
     assert.deepEqual(closed, [code], `pacing=${pacing}, ${payload.length}-byte ACK`);
   }
 });
+
+test('paced link: a lazy ACK rides with a reply once it waited 2 ms, and its timer never sends it alone', async () => {
+  const clock = new FakeClock();
+  const acceptor = new StreamAcceptor();
+  const s = createSessionPair({ pacing: true, clock }, { pacing: true, clock, onStreamOpen: acceptor.accept });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  stream.bind(new RecordingHandler());
+  stream.sendMessage(Buffer.from('request'), false);
+  await until(() => acceptor.streams[0]?.handler.messages.length === 1, 'the request');
+  const gatewayAcks = () => frames(s.pair.b).filter((f) => f.type === FrameType.ACK).length;
+  assert.equal(gatewayAcks(), 0, 'a small amount is not acknowledged at once');
+  clock.advance(1);
+  acceptor.streams[0]!.stream.sendMessage(Buffer.from('early reply'), false);
+  await turn();
+  assert.equal(gatewayAcks(), 0, 'before 2 ms the ACK keeps waiting');
+  clock.advance(1);
+  acceptor.streams[0]!.stream.sendMessage(Buffer.from('reply'), false);
+  await turn();
+  const sent = frames(s.pair.b).map((f) => f.type);
+  assert.equal(gatewayAcks(), 1, 'the ACK went out with the reply');
+  assert.deepEqual(sent.slice(-2), [FrameType.ACK, FrameType.DATA], 'in the same pump, just before it');
+  clock.advance(50);
+  assert.equal(gatewayAcks(), 1, 'the delayed-ACK timer was cancelled');
+  s.edge.goAway('done');
+});

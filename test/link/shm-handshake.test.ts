@@ -12,6 +12,7 @@ import { PROTOCOL_VERSION, computeShmProof, decodeHello, encodeHello, newNonce, 
 import { loadConfig, type CommonConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { ShmSetup } from '../../src/roles/shm-setup.js';
+import { SHM_SUBDIR } from '../../src/payload/index.js';
 import { PayloadPairs, PAYLOAD_CAPABILITY } from '../../src/roles/payload-setup.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { RecordingHandler, StreamAcceptor, createLinkPair, testSettings, until, type PipeEnd } from '../helpers/link-pair.js';
@@ -63,7 +64,8 @@ function side(shm: ShmHandshake | undefined, session?: (n: Negotiated) => Partia
   };
 }
 
-async function probeFiles(dir: string): Promise<string[]> {
+async function probeFiles(shmDir: string): Promise<string[]> {
+  const dir = join(shmDir, SHM_SUBDIR);
   const out: string[] = [];
   for (const sub of await fs.readdir(dir).catch(() => [] as string[])) {
     for (const name of await fs.readdir(join(dir, sub)).catch(() => [] as string[])) if (name.startsWith('probe-')) out.push(name);
@@ -235,8 +237,8 @@ test('with shm negotiated, a large message on the link moves through a segment; 
   });
   const { a, b } = createLinkPair();
   // Both sides derive the pair's hash seed from the same (edge id, gateway id), as the roles do.
-  const edgeSide = side(edgeShm, (n) => ({ blobs: edgePairs.planeFor(edgeSide.options.instanceId, n.peerId, n.peerId, edgeShm.segmentsFor(n.shmPairId)) }));
-  const gatewaySide = side(gatewayShm, (n) => ({ blobs: gatewayPairs.planeFor(n.peerId, gatewaySide.options.instanceId, n.peerId, gatewayShm.segmentsFor(n.shmPairId)) }));
+  const edgeSide = side(edgeShm, (n) => ({ blobs: edgePairs.planeFor(edgeSide.options.instanceId, n.peerId, n.peerId, n.peer.maxFrameBytes, edgeShm.segmentsFor(n.shmPairId)) }));
+  const gatewaySide = side(gatewayShm, (n) => ({ blobs: gatewayPairs.planeFor(n.peerId, gatewaySide.options.instanceId, n.peerId, n.peer.maxFrameBytes, gatewayShm.segmentsFor(n.shmPairId)) }));
   const [edge] = await Promise.all([establishAsEdge(a, edgeSide.options), establishAsGateway(b, gatewaySide.options)]);
   assert.ok(edge.shmPairId, 'shm must be negotiated');
   const stream = edge.session.openStream(encodeJson({ sessionId: 's1', path: '/ws' }));
@@ -252,7 +254,7 @@ test('with shm negotiated, a large message on the link moves through a segment; 
   const linkBytes = a.sent.reduce((n, f) => n + f.length, 0);
   assert.ok(linkBytes < 64 * 1024, `only a reference crossed the link (${linkBytes} bytes)`);
   await until(() => edgeShm.metrics().shmOutstandingSegments === 0, 'the writer to release the segment on ACK');
-  const left = (await fs.readdir(join(dir, edge.shmPairId))).filter((name) => name.endsWith('.seg'));
+  const left = (await fs.readdir(join(dir, SHM_SUBDIR, edge.shmPairId))).filter((name) => name.endsWith('.seg'));
   assert.deepEqual(left, [], 'the consumed segment is gone');
 });
 
@@ -267,10 +269,10 @@ test('start-up sweep: a restarted writer removes its own leftovers, not a live p
   const restarted = setup('edge', dir, 1001); // same role and port: same writer id
   assert.equal(restarted.writerId, before.writerId);
   await restarted.sweep();
-  const names = await fs.readdir(join(dir, 'pairA'));
+  const names = await fs.readdir(join(dir, SHM_SUBDIR, 'pairA'));
   assert.ok(!names.includes(leftover), 'the previous life\'s segment is swept');
   assert.ok(names.includes(live), 'another writer\'s fresh segment is kept');
   // A sweep that removed an empty pair directory does not break a live writer: it recreates it.
-  await fs.rm(join(dir, 'pairA'), { recursive: true });
+  await fs.rm(join(dir, SHM_SUBDIR, 'pairA'), { recursive: true });
   assert.ok(await theirs.write(randomBytes(1000)), 'a write recreates the swept pair directory');
 });

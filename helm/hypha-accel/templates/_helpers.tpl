@@ -44,7 +44,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if hasKey .Values.edge.config "gatewayUrl" }}
 {{- .Values.edge.config.gatewayUrl }}
 {{- else if .Values.gateway.enabled }}
-{{- printf "ws://%s-gateway.%s.svc:%d" (include "hypha-accel.fullname" .) .Release.Namespace (int .Values.gateway.port) }}
+{{- printf "tcp://%s-gateway.%s.svc:%d" (include "hypha-accel.fullname" .) .Release.Namespace (int .Values.gateway.port) }}
 {{- else }}
 {{- fail "edge.config.gatewayUrl is required when gateway.enabled is false (e.g. wss://hypha.example.org)" }}
 {{- end }}

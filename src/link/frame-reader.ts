@@ -1,0 +1,61 @@
+// The incremental decoder of a byte-stream link: splits received chunks into length-prefixed frames
+// (u32 length, then the frame) and yields each whole frame, as a view into the chunk when it lies in one
+// chunk; only a frame cut across chunks is copied, once, into a buffer of its announced length. The length
+// is checked against the limit before anything is allocated.
+import { AccelError } from '../errors.js';
+import { LENGTH_PREFIX_BYTES } from './frame-batch.js';
+
+export class FrameReader {
+  /** The frame being assembled across chunks, and how much of it has arrived. */
+  private partial: Buffer | undefined;
+  private partialFilled = 0;
+  /** Bytes of a length prefix cut across chunks. */
+  private readonly prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
+  private prefixFilled = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** True between frames (nothing of a frame pending). */
+  get idle(): boolean {
+    return this.partial === undefined && this.prefixFilled === 0;
+  }
+
+  /** Feeds one received chunk; calls onFrame for every frame it completes, in order. Throws FRAME_TOO_LARGE. */
+  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    let offset = 0;
+    const end = chunk.length;
+    while (offset < end) {
+      if (this.partial) {
+        const take = Math.min(this.partial.length - this.partialFilled, end - offset);
+        this.partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
+        this.partialFilled += take;
+        offset += take;
+        if (this.partialFilled < this.partial.length) return;
+        const frame = this.partial;
+        this.partial = undefined;
+        onFrame(frame);
+        continue;
+      }
+      let length: number;
+      if (this.prefixFilled === 0 && end - offset >= LENGTH_PREFIX_BYTES) {
+        length = ((chunk[offset]! << 24) | (chunk[offset + 1]! << 16) | (chunk[offset + 2]! << 8) | chunk[offset + 3]!) >>> 0;
+        offset += LENGTH_PREFIX_BYTES;
+      } else {
+        while (this.prefixFilled < LENGTH_PREFIX_BYTES && offset < end) this.prefix[this.prefixFilled++] = chunk[offset++]!;
+        if (this.prefixFilled < LENGTH_PREFIX_BYTES) return;
+        this.prefixFilled = 0;
+        length = this.prefix.readUInt32BE(0);
+      }
+      if (length > this.maxFrameBytes) {
+        throw new AccelError('HYPHA_ACCEL_ERR_FRAME_TOO_LARGE', `link frame of ${length} bytes exceeds ${this.maxFrameBytes}`);
+      }
+      if (end - offset >= length) {
+        onFrame(chunk.subarray(offset, offset + length));
+        offset += length;
+      } else {
+        this.partial = Buffer.allocUnsafe(length);
+        this.partialFilled = 0;
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+// The byte-stream link transport: length-prefixed frames straight on a TCP socket (src/link/frame-batch.ts,
+// frame-reader.ts), all frames of one event-loop turn in one writev, received frames handed on as views.
+// The edge asks for it with an HTTP/1.1 Upgrade (`Upgrade: hypha-accel-link`) on the gateway's own port, so
+// it passes wherever the WebSocket link did; any Duplex socket works (a TLS socket later), see docs/design.md.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { AccelError } from '../errors.js';
+import type { DuplexTransport } from '../link/establish.js';
+import type { FrameHeader } from '../link/frame.js';
+import { FrameBatch } from '../link/frame-batch.js';
+import { FrameReader } from '../link/frame-reader.js';
+
+/** The Upgrade token of a byte-stream link (version 1 of its framing). */
+export const LINK_UPGRADE_TOKEN = 'hypha-accel-link/1';
+
+const CLOSE_GRACE_MS = 2000;
+
+export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: Buffer): DuplexTransport {
+  const batch = new FrameBatch();
+  const reader = new FrameReader(maxFrameBytes);
+  let flushScheduled = false;
+  let closed = false;
+  let closeCode = 1006;
+  let closeReason = '';
+  (socket as Socket).setNoDelay?.(true);
+
+  const flush = () => {
+    flushScheduled = false;
+    if (batch.empty) return;
+    const { chunks, callbacks } = batch.take();
+    const done = (error?: Error | null) => {
+      for (const callback of callbacks) callback(error ?? undefined);
+    };
+    if (socket.destroyed || !socket.writable) return done(new Error('link socket is not open'));
+    socket.cork();
+    for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!, i === chunks.length - 1 ? done : undefined);
+    socket.uncork();
+  };
+  const scheduleFlush = () => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(flush);
+  };
+
+  const transport: DuplexTransport & { sendParts(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void } = {
+    onMessage: undefined,
+    onClose: undefined,
+    send(frame, onWritten) {
+      if (closed) return onWritten(new Error('link socket is not open'));
+      batch.pushEncoded(frame, onWritten);
+      scheduleFlush();
+    },
+    sendParts(header, payload, onWritten) {
+      if (closed) return onWritten(new Error('link socket is not open'));
+      batch.push(header, payload, onWritten);
+      scheduleFlush();
+    },
+    close(code, reason) {
+      if (closed) return;
+      closed = true;
+      closeCode = code;
+      closeReason = reason;
+      flush(); // a GOAWAY queued just before still goes out
+      socket.end();
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    },
+  };
+
+  const onData = (chunk: Buffer) => {
+    try {
+      reader.push(chunk, (frame) => transport.onMessage?.(frame));
+    } catch (error) {
+      closeCode = 1009;
+      closeReason = (error as AccelError).code ?? 'HYPHA_ACCEL_ERR_BAD_FRAME';
+      closed = true;
+      socket.destroy();
+    }
+  };
+  socket.on('data', onData);
+  socket.on('end', () => {
+    if (closeCode === 1006) closeCode = 1000;
+    socket.end();
+  });
+  socket.on('close', () => {
+    closed = true;
+    transport.onClose?.(closeCode, closeReason);
+  });
+  socket.on('error', () => {
+    /* 'close' follows every error; the link layer reports it there */
+  });
+  if (head && head.length > 0) setImmediate(() => onData(head));
+  return transport;
+}
+
+/** Edge: asks the gateway for a byte-stream link at `url` (http:// form) and resolves with its transport. */
+export function dialTcpLink(url: URL, options: { maxFrameBytes: number; timeoutMs: number }): Promise<DuplexTransport> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, {
+      headers: { Connection: 'Upgrade', Upgrade: LINK_UPGRADE_TOKEN },
+      timeout: options.timeoutMs,
+    });
+    request.once('upgrade', (_res, socket, head) => resolve(tcpLinkTransport(socket, options.maxFrameBytes, head)));
+    request.once('response', (res) => {
+      res.resume();
+      reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `gateway answered the link upgrade with HTTP ${res.statusCode}`));
+    });
+    request.once('timeout', () => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    request.once('error', (error) => reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `cannot reach the gateway at ${url.href}: ${error.message}`)));
+    request.end();
+  });
+}
+
+/** Gateway: true when an upgrade request asks for a byte-stream link. */
+export function wantsTcpLink(req: http.IncomingMessage): boolean {
+  return (req.headers.upgrade ?? '').toLowerCase() === LINK_UPGRADE_TOKEN;
+}
+
+/** Gateway: answers the upgrade with 101 and returns the link transport on the socket. */
+export function acceptTcpLink(socket: Duplex, head: Buffer, maxFrameBytes: number): DuplexTransport {
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${LINK_UPGRADE_TOKEN}\r\n\r\n`);
+  return tcpLinkTransport(socket, maxFrameBytes, head);
+}

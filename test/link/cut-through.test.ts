@@ -1,0 +1,63 @@
+// Cut-through: a message that crosses the link in several frames reaches an endpoint that takes fragments
+// piece by piece as the frames arrive (no whole-message buffer), in order, with credit returned per piece;
+// a handler without onFragment still gets whole messages, and a blob ahead keeps later messages behind it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RecordingHandler, StreamAcceptor, createSessionPair, testSettings, until } from '../helpers/link-pair.js';
+import type { StreamHandler } from '../../src/link/stream.js';
+
+class FragmentHandler extends RecordingHandler implements StreamHandler {
+  readonly pieces: Array<{ data: Buffer; isText: boolean; fin: boolean }> = [];
+  onFragment(data: Buffer, isText: boolean, fin: boolean, written: () => void): void {
+    this.pieces.push({ data: Buffer.from(data), isText, fin });
+    written();
+  }
+}
+
+const settings = testSettings({ maxFrameBytes: 16 * 1024, windowBytes: 64 * 1024 });
+
+test('fragments are handed on as they arrive, fin on the last, and make up the message', async () => {
+  const handler = new FragmentHandler();
+  const s = createSessionPair({ settings }, { settings, onStreamOpen: (stream) => stream.bind(handler) });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  stream.bind(new RecordingHandler());
+  const message = Buffer.alloc(100 * 1024).map((_, i) => (i * 7) & 0xff);
+  s.pair.a.holdWrites(); // nothing but what the link already sent may arrive
+  stream.sendMessage(message, false);
+  await until(() => handler.pieces.length >= 1, 'the first fragment');
+  assert.equal(handler.pieces[0]!.fin, false, 'the first piece arrived before the message was complete');
+  s.pair.a.releaseWrites();
+  await until(() => handler.pieces.at(-1)?.fin === true, 'the last fragment');
+  assert.ok(handler.pieces.length > 2);
+  assert.deepEqual(Buffer.concat(handler.pieces.map((p) => p.data)), message);
+  assert.equal(handler.messages.length, 0, 'no whole-message delivery');
+  // A small message afterwards is a whole message again.
+  stream.sendMessage(Buffer.from('small'), true);
+  await until(() => handler.messages.length === 1, 'the small message');
+  assert.deepEqual(handler.messages[0]!.data, Buffer.from('small'));
+  s.edge.goAway('done');
+});
+
+test('a handler without onFragment gets the reassembled message', async () => {
+  const acceptor = new StreamAcceptor();
+  const s = createSessionPair({ settings }, { settings, onStreamOpen: acceptor.accept });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  stream.bind(new RecordingHandler());
+  const message = Buffer.alloc(50 * 1024, 3);
+  stream.sendMessage(message, false);
+  await until(() => acceptor.streams[0]?.handler.messages.length === 1, 'the message');
+  assert.deepEqual(acceptor.streams[0]!.handler.messages[0]!.data, message);
+  s.edge.goAway('done');
+});
+
+test('credit comes back per fragment: a message larger than the window still gets through', async () => {
+  const handler = new FragmentHandler();
+  const s = createSessionPair({ settings }, { settings, onStreamOpen: (stream) => stream.bind(handler) });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  stream.bind(new RecordingHandler());
+  for (let i = 0; i < 4; i++) stream.sendMessage(Buffer.alloc(40 * 1024, i), false);
+  await until(() => handler.pieces.filter((p) => p.fin).length === 4, 'four messages');
+  const bytes = Buffer.concat(handler.pieces.map((p) => p.data));
+  assert.equal(bytes.length, 160 * 1024);
+  s.edge.goAway('done');
+});
