@@ -33,6 +33,7 @@ export interface CommonConfig {
   shmDir: string;
   shmMaxBytes: number;
   linkBandwidthMbps: number;
+  linkCompression: 'auto' | 'on' | 'off';
   recordFrames: string;
   caFile: string;
   maxPendingHandshakes: number;

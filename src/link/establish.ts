@@ -1,6 +1,7 @@
 // Drives the handshake over a fresh transport and yields an established LinkSession:
 // edge: HELLO -> (CHALLENGE) -> AUTH -> (WELCOME); gateway: the mirror. Any failure ends the transport
 // with a coded GOAWAY/close; the promise rejects with the AccelError.
+import { compressedTransport } from './link-compressor.js';
 import { randomUUID } from 'node:crypto';
 import { AccelError, errorCodeForGoaway } from '../errors.js';
 import { FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeJson, encodeCodeReason, encodeFrame, encodeJson, type Frame } from './frame.js';
@@ -187,14 +188,15 @@ class HandshakeReader {
   finish(peer: LinkSettings, peerId: string, linkId: string, capabilities: string[], shmPairId?: string): Established {
     this.clock.clearTimeout(this.timer);
     const sessionOptions = this.options.session({ peer, capabilities, peerId, linkId, ...(shmPairId ? { shmPairId } : {}) });
-    const session = new LinkSession(this.transport, {
+    const transport = sessionOptions.compressor ? compressedTransport(this.transport, sessionOptions.compressor) : this.transport;
+    const session = new LinkSession(transport, {
       ...sessionOptions,
       local: this.options.local,
       peer,
       clock: this.options.clock ?? sessionOptions.clock,
     });
-    this.transport.onMessage = (data) => session.handleMessage(data);
-    this.transport.onClose = (code, reason) =>
+    transport.onMessage = (data) => session.handleMessage(data);
+    transport.onClose = (code, reason) =>
       session.handleTransportClosed(new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `link socket closed (${code}${reason ? ' ' + reason : ''})`));
     for (const frame of this.queue) session.handleMessage(encodeFrame(frame));
     return { session, peer, peerId, linkId, capabilities, ...(shmPairId ? { shmPairId } : {}) };
