@@ -98,6 +98,11 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     log.flush?.();
     setTimeout(() => process.exit(0), 50).unref();
   };
+  // SIGHUP rereads what can rotate without a restart (docs/security.md).
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading');
+    if ('reloadTls' in handle) handle.reloadTls();
+  });
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   primary?.onPrimaryGone(() => void stop('primary gone'));

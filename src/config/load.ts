@@ -4,6 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AccelError } from '../errors.js';
 import { SETTINGS, type Role } from './settings.js';
+import { linkSecurityProblem } from './link-security.js';
 
 export interface CommonConfig {
   listen: string;
@@ -45,6 +46,11 @@ export interface GatewayConfig extends CommonConfig {
   hyphaUrl: string;
   maxLinks: number;
   maxStreamsPerLink: number;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  tlsClientCaFile: string;
+  tlsClientAllow: string;
+  tlsClientRevokedFile: string;
 }
 
 export interface EdgeConfig extends CommonConfig {
@@ -52,6 +58,10 @@ export interface EdgeConfig extends CommonConfig {
   links: number;
   openTimeoutMs: number;
   linkWaitMs: number;
+  tlsServerName: string;
+  tlsClientCertFile: string;
+  tlsClientKeyFile: string;
+  allowInsecureLink: boolean;
 }
 
 export interface ConfigSources {
@@ -87,6 +97,8 @@ export function loadConfig(role: Role, sources: ConfigSources): EdgeConfig | Gat
   if ((config.keepaliveTimeoutMs as number) <= (config.pingIntervalMs as number)) {
     throw configError(`invalid setting keepaliveTimeoutMs: must be greater than pingIntervalMs (${String(config.pingIntervalMs)})`);
   }
+  const security = linkSecurityProblem(config);
+  if (security) throw configError(security);
   return config as unknown as EdgeConfig | GatewayConfig;
 }
 

@@ -31,6 +31,9 @@ import { commonSessionOptions, describeLink, linkSettings, LINK_PATH } from '../
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
+import { clientOptions } from '../net/tls-files.js';
+import { TLS_LINK_SCHEMES } from '../config/link-security.js';
+import type { ConnectionOptions } from 'node:tls';
 
 export interface EdgeHandle {
   /** http://host:port, what clients use as server_url. */
@@ -57,13 +60,16 @@ type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; m
 export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
-  const gatewayHttp = new URL(gatewayUrl.href.replace(/^(ws|tcp)/, 'http'));
+  const overTls = TLS_LINK_SCHEMES.has(gatewayUrl.protocol);
+  const gatewayHttp = new URL(gatewayUrl.href.replace(/^[a-z]+:/, overTls ? 'https:' : 'http:'));
   const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
+  const tlsFiles = { caFile: config.caFile, serverName: config.tlsServerName, clientCertFile: config.tlsClientCertFile, clientKeyFile: config.tlsClientKeyFile };
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
-  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca);
+  // HTTP passthrough needs no client certificate (the gateway asks for one on links only).
+  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca, config.tlsServerName ? { servername: config.tlsServerName } : {});
   const admission = new Admission(config);
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
-  const byteStreamLink = gatewayUrl.protocol === 'tcp:';
+  const byteStreamLink = gatewayUrl.protocol !== 'ws:' && gatewayUrl.protocol !== 'wss:';
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
   const linkStats = newLinkStats();
@@ -75,9 +81,9 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const pool = new LinkPool({
     size: config.links,
     backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
-    dial: () => byteStreamLink
-      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs })
-      : dialLink(linkUrl, config, ca),
+    dial: async () => byteStreamLink
+      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs, tls: clientOptions(tlsFiles) })
+      : dialLink(linkUrl, config, clientOptions(tlsFiles)),
     establish: (transport) =>
       establishAsEdge(transport, {
         secret: deps.secret,
@@ -264,9 +270,9 @@ interface UpgradeRequest extends http.IncomingMessage {
   chosenProtocol?: string;
 }
 
-function dialLink(url: string, config: EdgeConfig, ca: Buffer | undefined): Promise<DuplexTransport> {
+function dialLink(url: string, config: EdgeConfig, tls: ConnectionOptions): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [LINK_WS_PROTOCOL], { perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)), handshakeTimeout: config.handshakeTimeoutMs, ...(ca ? { ca } : {}) });
+    const ws = new WebSocket(url, [LINK_WS_PROTOCOL], { perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)), handshakeTimeout: config.handshakeTimeoutMs, ...(url.startsWith('wss:') ? tls : {}) });
     ws.once('open', () => {
       ws.removeAllListeners('error');
       resolve(wsLinkTransport(ws, maxLinkMessageBytes(config.maxFrameBytes)));

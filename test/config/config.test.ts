@@ -55,7 +55,7 @@ test('the CLI exits with code 2 and one line on a bad setting', () => {
   assert.equal(result.status, 2);
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a ws:\/\/, wss:\/\/ or tcp:\/\/ URL/);
+  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a tcp:\/\/, tls:\/\/, ws:\/\/ or wss:\/\/ URL/);
 });
 
 test('a short secret is a configuration error', () => {
@@ -98,4 +98,20 @@ test('the secret file: group/world-readable is warned about, binary bytes are ke
   writeFileSync(crlf, 'cd'.repeat(16) + '\r\n', { mode: 0o600 });
   assert.equal(readSecret(crlf).toString('latin1'), 'cd'.repeat(16));
   assert.equal(warnings.length, 1, 'no warning for 0600 files');
+});
+
+test('a plain-text link to a non-loopback address is refused unless allowInsecureLink says so', () => {
+  const secretFile = 'unused';
+  const edge = (gatewayUrl: string, extra: Record<string, unknown> = {}) => () => loadConfig('edge', { flags: { listen: '127.0.0.1:0', secretFile, gatewayUrl, ...extra }, env: {} });
+  for (const url of ['tcp://10.0.0.5:9520', 'ws://gateway.example:9520', 'tcp://[2001:db8::1]:9520', 'ws://hypha:9520']) {
+    assert.throws(edge(url), (e: AccelError) => e.code === 'HYPHA_ACCEL_ERR_CONFIG' && /allowInsecureLink/.test(e.message), url);
+    assert.doesNotThrow(edge(url, { allowInsecureLink: 'true' }), url);
+  }
+  for (const url of ['tcp://127.0.0.1:9520', 'ws://localhost:9520', 'tcp://[::1]:9520', 'tls://10.0.0.5:9520', 'wss://gateway.example', 'tcps://gateway.example:1']) {
+    assert.doesNotThrow(edge(url), url);
+  }
+  assert.throws(edge('tls://g:1', { tlsClientCertFile: 'c.pem' }), /go together/);
+  const gateway = (extra: Record<string, unknown>) => () => loadConfig('gateway', { flags: { listen: '127.0.0.1:0', secretFile, hyphaUrl: 'http://127.0.0.1:9527', ...extra }, env: {} });
+  assert.throws(gateway({ tlsCertFile: 'c.pem' }), /go together/);
+  assert.throws(gateway({ tlsClientCaFile: 'ca.pem' }), /needs tlsCertFile/);
 });
