@@ -11,6 +11,7 @@ import type { EdgeConfig } from '../config/load.js';
 import { splitHostPort } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { LinkPool } from '../link/link-pool.js';
+import type { LinkKey } from '../link/handshake.js';
 import { establishAsEdge, type Established } from '../link/establish.js';
 import type { Stream } from '../link/stream.js';
 import { maxLinkMessageBytes, newLinkStats, type LinkStats } from '../link/link-session.js';
@@ -57,7 +58,7 @@ export interface EdgeHandle {
 
 type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; message: string };
 
-export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
+export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number; keys?: () => LinkKey[] }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
   const overTls = TLS_LINK_SCHEMES.has(gatewayUrl.protocol);
@@ -87,12 +88,13 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
     establish: (transport) =>
       establishAsEdge(transport, {
         secret: deps.secret,
+        keys: deps.keys,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
         shm: shmSetup,
-        session: ({ capabilities, linkId, peerId, shmPairId, peer }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId)) : undefined;
+        session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
             ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
             onStreamOpenReply: (stream, ok, payload) => {

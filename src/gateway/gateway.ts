@@ -12,6 +12,7 @@ import type { GatewayConfig } from '../config/load.js';
 import { splitHostPort } from '../config/load.js';
 import { AccelError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { LinkKey } from '../link/handshake.js';
 import { establishAsGateway, type Established } from '../link/establish.js';
 import { maxLinkMessageBytes, newLinkStats, type LinkSession, type LinkStats } from '../link/link-session.js';
 import { FrameType } from '../link/frame.js';
@@ -62,7 +63,7 @@ export interface GatewayHandle {
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<GatewayHandle> {
+export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number; keys?: () => LinkKey[] }): Promise<GatewayHandle> {
   const { log } = deps;
   const hyphaUrl = new URL(config.hyphaUrl);
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
@@ -186,12 +187,13 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     try {
       established = await establishAsGateway(transport, {
         secret: deps.secret,
+        keys: deps.keys,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
         shm: shmSetup,
-        session: ({ capabilities, linkId, peerId, shmPairId, peer }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId)) : undefined;
+        session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
             ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),

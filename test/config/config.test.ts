@@ -115,3 +115,18 @@ test('a plain-text link to a non-loopback address is refused unless allowInsecur
   assert.throws(gateway({ tlsCertFile: 'c.pem' }), /go together/);
   assert.throws(gateway({ tlsClientCaFile: 'ca.pem' }), /needs tlsCertFile/);
 });
+
+test('secretFile: a plain secret is one key "default"; a keyring file holds keys with ids, preferred first', async () => {
+  const { readKeys } = await import('../../src/config/load.js');
+  const dir = mkdtempSync(join(tmpdir(), 'hypha-accel-keys-'));
+  const plain = join(dir, 'plain');
+  writeFileSync(plain, 'a'.repeat(32) + '\n', { mode: 0o600 });
+  assert.deepEqual(readKeys(plain).map((k) => [k.id, k.secret.toString()]), [['default', 'a'.repeat(32)]]);
+  const ring = join(dir, 'ring');
+  writeFileSync(ring, `# hypha-accel keys\n# rotation 2026-11\n2026-11 ${'b'.repeat(32)}\n2026-05 ${'c'.repeat(32)}\n`, { mode: 0o600 });
+  assert.deepEqual(readKeys(ring).map((k) => [k.id, k.secret.toString()]), [['2026-11', 'b'.repeat(32)], ['2026-05', 'c'.repeat(32)]]);
+  writeFileSync(ring, `# hypha-accel keys\nk1 short\n`, { mode: 0o600 });
+  assert.throws(() => readKeys(ring), /line 2 is not "ID SECRET"/);
+  writeFileSync(ring, `# hypha-accel keys\nk1 ${'d'.repeat(20)}\nk1 ${'e'.repeat(20)}\n`, { mode: 0o600 });
+  assert.throws(() => readKeys(ring), /key id k1 twice/);
+});
