@@ -55,9 +55,9 @@ export class PayloadPairs {
    * A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side.
    * `shm`: the pair's segments when this link's handshake proved shared memory (both sides then have it).
    */
-  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel): LinkBlobPlane {
+  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel, linkKey?: Buffer): LinkBlobPlane {
     const limits = payloadLimits(Math.min(this.config.maxFrameBytes, peerMaxFrameBytes));
-    const entry = this.entryFor(edgeId, gatewayId, peerId, limits);
+    const entry = this.entryFor(edgeId, gatewayId, peerId, limits, linkKey ?? this.secret);
     entry.links++;
     if (shm) this.shmLinks++;
     let endpoint: PayloadEndpoint | undefined;
@@ -108,13 +108,14 @@ export class PayloadPairs {
     return sum;
   }
 
-  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits): PairEntry {
+  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits, secret: Buffer): PairEntry {
     const existing = this.pairs.get(peerId);
     if (existing) {
       clearTimeout(existing.idleTimer);
       return existing;
     }
-    const seed = createHmac('sha256', this.secret).update(`hypha-accel/payload-seed\n${edgeId}\n${gatewayId}`).digest();
+    // Keyed with the pair's first link key: both sides used it.
+    const seed = createHmac('sha256', secret).update(`hypha-accel/payload-seed\n${edgeId}\n${gatewayId}`).digest();
     const pair = new PayloadPair({
       chunking: limits.chunking,
       hashSeed: seed.readBigUInt64BE(0),
