@@ -12,8 +12,9 @@ import { type Any, emit, routeConsoleToStderr, stderrLogger } from "./js-common.
 const LOOPS = 2;
 /** 2 loops x 10 rounds/s x 4 messages = 80 messages/s; hypha admits 200/s per connection. */
 const LOOP_INTERVAL_MS = 100;
-const PAYLOAD = new Uint8Array(4 * 1024).map((_, i) => i % 256);
-const CALL_TIMEOUT_MS = 10_000;
+/** 4 KiB by default; LOOPER_PAYLOAD_BYTES for bulk load, e.g. 4 MiB in the chaos tests. */
+const PAYLOAD = new Uint8Array(Number(process.env.LOOPER_PAYLOAD_BYTES ?? 4096)).map((_, i) => i % 256);
+const CALL_TIMEOUT_MS = Number(process.env.LOOPER_CALL_TIMEOUT_S ?? 10) * 1000;
 
 function withTimeout<T>(promise: Promise<T>): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("call timed out")), CALL_TIMEOUT_MS).unref())]);
@@ -49,6 +50,7 @@ async function main(serverUrl: string, serviceId: string): Promise<void> {
     emit({ event: "manager_refreshed", t: Date.now() });
   });
   rpc.on("connected", () => emit({ event: "connected", t: Date.now() }));
+  rpc.on("disconnected", () => emit({ event: "disconnected", t: Date.now() }));
   rpc.on("services_registered", () => emit({ event: "services_registered", t: Date.now() }));
   emit({ ready: true, workspace: server.config.workspace, client_id: server.config.client_id, service_id: info.id });
   let stop = false;

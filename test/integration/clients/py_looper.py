@@ -15,6 +15,7 @@
 # usage: py_looper.py SERVER_URL SERVICE_ID
 import asyncio
 import logging
+import os
 import sys
 import time
 
@@ -25,8 +26,9 @@ from workload_common import emit, log
 
 LOOPS = 2
 LOOP_INTERVAL_S = 0.1  # 2 loops x 10 rounds/s x 4 messages = 80 messages/s, hypha admits 200/s
-PAYLOAD = bytes(range(256)) * 16  # 4 KiB
-CALL_TIMEOUT_S = 10
+# 4 KiB by default; LOOPER_PAYLOAD_BYTES (a multiple of 256) for bulk load, e.g. 4 MiB in the chaos tests.
+PAYLOAD = bytes(range(256)) * (int(os.environ.get("LOOPER_PAYLOAD_BYTES", "4096")) // 256)
+CALL_TIMEOUT_S = float(os.environ.get("LOOPER_CALL_TIMEOUT_S", "10"))
 WATCHDOG_INTERVAL_S = 0.5
 
 
@@ -83,6 +85,7 @@ async def main(server_url, service_id):
 
     rpc.on("manager_refreshed", on_manager_refreshed)
     rpc.on("connected", lambda *_: emit({"event": "connected", "t": now_ms()}))
+    rpc.on("disconnected", lambda *_: emit({"event": "disconnected", "t": now_ms()}))
     rpc.on("services_registered", lambda *_: emit({"event": "services_registered", "t": now_ms()}))
     emit({"ready": True, "workspace": server.config.workspace, "client_id": server.config.client_id, "service_id": info.id})
     stop = asyncio.Event()
