@@ -54,8 +54,9 @@ export interface ServiceOptions {
   /** Time allowed until the ready line. Default 60 s. */
   readyTimeoutMs?: number;
   env?: Record<string, string>;
-  /** "looper" runs py_looper.py / js-looper.ts: calls under load, one JSON line per call. */
-  program?: "service" | "looper";
+  /** "looper" runs py_looper.py / js-looper.ts: calls under load, one JSON line per call; "pusher" (JS only)
+   * runs js-pusher.ts, which fires calls at the service id given as shortId without waiting. */
+  program?: "service" | "looper" | "pusher";
 }
 
 export interface CallerOptions {
@@ -72,7 +73,7 @@ export function uniqueServiceId(prefix = "svc"): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
-type Program = "service" | "caller" | "looper";
+type Program = "service" | "caller" | "looper" | "pusher";
 
 function commandFor(lang: Lang, program: Program): [string, string[]] {
   if (lang === "py") return [VENV_PYTHON, [join(CLIENTS_DIR, `py_${program}.py`)]];
