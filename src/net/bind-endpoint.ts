@@ -10,6 +10,7 @@ import { channels, publishSession, type Direction, type MessageEvent, type RoleN
 import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
+import type { IngressTap } from './ingress-tap.js';
 
 export interface EndpointBinding {
   role: RoleName;
@@ -18,6 +19,8 @@ export interface EndpointBinding {
   inbound: Direction;
   log: Logger;
   onClosed?: (code: number, reason: string) => void;
+  /** Ingress cut-through on this socket (src/net/ingress-tap.ts); without it messages arrive whole. */
+  ingress?: IngressTap;
 }
 
 export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, binding: EndpointBinding): void {
@@ -79,6 +82,11 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
     onResume() {
       ws.resume();
     },
+  });
+  binding.ingress?.attach({
+    // Observers of whole messages (tracing, recording) keep messages whole.
+    wants: (frameBytes, final) => !channels.message.hasSubscribers && stream.takesPieces(frameBytes, final),
+    piece: (data, fin) => stream.sendPiece(data, fin),
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (!channels.message.hasSubscribers) return stream.sendMessage(data, !isBinary);
