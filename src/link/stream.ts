@@ -171,15 +171,16 @@ export class Stream {
   /**
    * The next bytes of a binary message sent piece by piece (`fin` on the last); the receiver passes them on
    * as continuation frames. `piece` must stay unchanged until sent (the read buffer it views is not reused).
+   * `trace`: with the message's first piece only, as sendMessage's.
    */
-  sendPiece(piece: Uint8Array, fin: boolean): void {
+  sendPiece(piece: Uint8Array, fin: boolean, trace?: TraceContext): void {
     if (this.localClosed) return;
     const max = this.limits.maxFragmentBytes;
     let offset = 0;
     do {
       const end = Math.min(offset + max, piece.length);
       const flags = end === piece.length && fin ? DataFlag.FIN : 0;
-      this.host.enqueue(this, { type: FrameType.DATA, flags, frameClass: FrameClass.BULK, payload: piece.subarray(offset, end), wholeMessage: false });
+      this.host.enqueue(this, { type: FrameType.DATA, flags, frameClass: FrameClass.BULK, payload: piece.subarray(offset, end), wholeMessage: false, trace: offset === 0 ? trace : undefined });
       offset = end;
     } while (offset < piece.length);
     this.sendCreditBytes -= piece.length;

@@ -6,11 +6,11 @@ import type { Logger } from 'pino';
 import type { LinkSession } from '../link/link-session.js';
 import type { Stream } from '../link/stream.js';
 import type { TraceContext } from '../link/frame.js';
-import { channels, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
+import { channels, observingMessages, publishMessage, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
 import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
-import type { IngressTap } from './ingress-tap.js';
+import { ingressSink, type IngressTap } from './ingress-tap.js';
 
 export interface EndpointBinding {
   role: RoleName;
@@ -30,13 +30,15 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
   const end = watchEnd(ws);
   let unwrittenMessages = 0;
   let afterWrites: (() => void) | undefined;
-  // A cut-through message as observers see it: its pieces (only while the message channel has subscribers) and trace.
+  // A cut-through message as observers see it: its first fragment (all of them for whole-message observers), length, trace.
   let observedFragments: Buffer[] = [];
+  let observedBytes = 0;
+  let observedWhole = false;
   let observedTrace: TraceContext | undefined;
   log.debug({ role, sessionId }, 'session open');
   stream.bind({
     onMessage(data, isText, written, trace) {
-      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
+      if (observingMessages()) publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       unwrittenMessages++;
@@ -47,14 +49,18 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
     },
     onFragment(data, isText, fin, written, trace) {
       if (trace) observedTrace = trace;
-      if (channels.message.hasSubscribers) {
-        observedFragments.push(data);
-        if (fin) {
-          channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: Buffer.concat(observedFragments), trace: observedTrace });
-          observedFragments = [];
+      if (observedBytes === 0) observedWhole = channels.wholeMessage.hasSubscribers;
+      if (observedWhole || observedBytes === 0) observedFragments.push(data); // the head is the first link frame
+      observedBytes += data.length;
+      if (fin) {
+        if (observingMessages()) {
+          const head = observedWhole ? Buffer.concat(observedFragments) : observedFragments[0]!;
+          publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: head, trace: observedTrace, bytes: observedWhole ? undefined : observedBytes });
         }
+        observedFragments = [];
+        observedBytes = 0;
+        observedTrace = undefined;
       }
-      if (fin) observedTrace = undefined;
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       unwrittenMessages++;
@@ -83,15 +89,15 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
       ws.resume();
     },
   });
-  binding.ingress?.attach({
-    // Observers of whole messages (tracing, recording) keep messages whole.
-    wants: (frameBytes, final) => !channels.message.hasSubscribers && stream.takesPieces(frameBytes, final),
-    piece: (data, fin) => stream.sendPiece(data, fin),
-  });
+  if (binding.ingress) binding.ingress.attach(ingressSink(stream, (head, bytes) => {
+    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
+    publishMessage(event);
+    return event.trace; // tracing may have set the call's trace context
+  }));
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!channels.message.hasSubscribers) return stream.sendMessage(data, !isBinary);
+    if (!observingMessages()) return stream.sendMessage(data, !isBinary);
     const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
-    channels.message.publish(event);
+    publishMessage(event);
     stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
   });
   ws.on('close', (code: number, reasonBuffer: Buffer) => {

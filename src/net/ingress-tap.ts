@@ -3,6 +3,9 @@
 // first byte is read; without permessage-deflate only (a compressed message has to be inflated whole).
 import type WebSocket from 'ws';
 import { IngressParser, type IngressSink } from './ingress-parser.js';
+import { channels } from '../events.js';
+import type { Stream } from '../link/stream.js';
+import type { TraceContext } from '../link/frame.js';
 
 /** The parts of ws's internals the tap relies on (ws 8: `_receiver` is the Writable fed by the socket). */
 interface WsInternals {
@@ -58,4 +61,37 @@ function oversizedFrame(isServer: boolean): Buffer {
 /** A frame header ws refuses with 1002: RSV2 set. */
 function reservedBitsFrame(): Buffer {
   return Buffer.from([0xa2, 0x00]);
+}
+
+/** Observers see a taken message by its head: at least this many bytes (or all of it). */
+const OBSERVED_HEAD_BYTES = 4096;
+
+/**
+ * The sink that sends a taken message's pieces onto `stream`. While messages are observed, the first
+ * pieces are held until the head is in (a copy of at most one read), `observe(head, bytes)` is told, and
+ * the trace context it returns goes with the first frame. Whole-message observers keep ws's path.
+ */
+export function ingressSink(stream: Stream, observe: (head: Buffer, bytes: number) => TraceContext | undefined): IngressSink {
+  let messageBytes = 0;
+  let held: Buffer[] | undefined; // pieces waiting for the head to be observed
+  let heldBytes = 0;
+  return {
+    wants(frameBytes, final) {
+      if (channels.wholeMessage.hasSubscribers || !stream.takesPieces(frameBytes, final)) return false;
+      messageBytes = frameBytes;
+      held = channels.message.hasSubscribers ? [] : undefined;
+      heldBytes = 0;
+      return true;
+    },
+    piece(data, fin) {
+      if (!held) return stream.sendPiece(data, fin);
+      held.push(data);
+      heldBytes += data.length;
+      if (heldBytes < OBSERVED_HEAD_BYTES && !fin) return;
+      const pieces = held;
+      held = undefined;
+      const trace = observe(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, heldBytes), messageBytes);
+      pieces.forEach((piece, i) => stream.sendPiece(piece, fin && i === pieces.length - 1, i === 0 ? trace : undefined));
+    },
+  };
 }

@@ -78,3 +78,43 @@ test('ingress tap: with permessage-deflate negotiated ws keeps the whole path', 
   client.close();
   server.wss.close();
 });
+
+test('ingress sink: observers get the head (>= 4 KiB) and the length, the trace they set rides the first piece; whole-message observers keep ws', async () => {
+  const { ingressSink } = await import('../../src/net/ingress-tap.js');
+  const { channels } = await import('../../src/events.js');
+  const sent: Array<{ piece: Buffer; fin: boolean; trace: unknown }> = [];
+  const stream = { takesPieces: () => true, sendPiece: (piece: Buffer, fin: boolean, trace?: unknown) => sent.push({ piece: Buffer.from(piece), fin, trace }) };
+  const observed: Array<{ head: Buffer; bytes: number }> = [];
+  const trace = { traceId: new Uint8Array(16), spanId: new Uint8Array(8), traceFlags: 1 };
+  const sink = ingressSink(stream as never, (head, bytes) => {
+    observed.push({ head: Buffer.from(head), bytes });
+    return trace;
+  });
+  const message = Buffer.alloc(10_000).map((_, i) => i & 0xff);
+  // Nobody observes: pieces go straight on.
+  assert.equal(sink.wants(message.length, true), true);
+  sink.piece(message.subarray(0, 100), false);
+  assert.equal(sent.length, 1);
+  sink.piece(message.subarray(100), true);
+  sent.length = 0;
+  const listener = () => {};
+  channels.message.subscribe(listener);
+  try {
+    assert.equal(sink.wants(message.length, true), true);
+    sink.piece(message.subarray(0, 1000), false);
+    sink.piece(message.subarray(1000, 3000), false);
+    assert.equal(sent.length, 0, 'held until the head is in');
+    sink.piece(message.subarray(3000, 6000), false);
+    sink.piece(message.subarray(6000), true);
+    assert.deepEqual(observed.map((o) => o.bytes), [10_000]);
+    assert.deepEqual(observed[0]!.head, message.subarray(0, 6000));
+    assert.deepEqual(Buffer.concat(sent.map((s) => s.piece)), message);
+    assert.deepEqual(sent.map((s) => s.trace), [trace, undefined, undefined, undefined]);
+    assert.deepEqual(sent.map((s) => s.fin), [false, false, false, true]);
+    channels.wholeMessage.subscribe(listener);
+    assert.equal(sink.wants(message.length, true), false);
+  } finally {
+    channels.message.unsubscribe(listener);
+    channels.wholeMessage.unsubscribe(listener);
+  }
+});
