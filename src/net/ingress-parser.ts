@@ -2,6 +2,7 @@
 // messages a sink wants are taken frame by frame as their bytes arrive (unmasked in place, handed on as
 // views); every other byte is passed to ws unchanged, so ws still owns text, control frames and errors.
 // Pure: no sockets; src/net/ingress-tap.ts wires it to a `ws` WebSocket.
+import { createRequire } from 'node:module';
 
 /** Where a taken message goes. */
 export interface IngressSink {
@@ -36,6 +37,7 @@ export class IngressParser {
   private remainingBytes = 0;
   private frameFin = false;
   private readonly mask = Buffer.alloc(4);
+  private readonly rotatedMask = Buffer.alloc(4);
   private masked = false;
   private maskOffset = 0;
   /** Inside a message this parser takes (first frame seen, final frame not yet). */
@@ -61,7 +63,7 @@ export class IngressParser {
       } else if (state === State.TAKE) {
         const step = Math.min(this.remainingBytes, length - at);
         const piece = chunk.subarray(at, at + step);
-        if (this.masked) unmaskInPlace(piece, this.mask, this.maskOffset);
+        if (this.masked) unmaskInPlace(piece, this.mask, this.maskOffset, this.rotatedMask);
         this.maskOffset = (this.maskOffset + step) & 3;
         at += step;
         passFrom = at;
@@ -189,23 +191,26 @@ export class IngressParser {
 
 const EMPTY = Buffer.alloc(0);
 
-/** XORs `bytes` with the 4-byte mask, starting at mask position `offset` (0..3). */
-export function unmaskInPlace(bytes: Buffer, mask: Buffer, offset: number): void {
-  const length = bytes.length;
-  let i = 0;
-  // Bring the mask position to 0, then a word at a time with the rotated mask.
-  for (; i < length && ((offset + i) & 3) !== 0; i++) bytes[i] ^= mask[(offset + i) & 3];
-  const words = (length - i) >>> 2;
-  if (words > 0) {
-    const key = mask.readInt32LE(0);
-    const start = bytes.byteOffset + i;
-    if ((start & 3) === 0) {
-      const view = new Int32Array(bytes.buffer, start, words);
-      for (let w = 0; w < words; w++) view[w] ^= key;
-      i += words * 4;
-    } else {
-      for (let end = i + words * 4; i < end; i += 4) bytes.writeInt32LE(bytes.readInt32LE(i) ^ key, i);
-    }
+/** bufferutil's native unmask (ws's own optional dependency, a prebuilt binary); undefined without it. */
+const nativeUnmask = loadNativeUnmask();
+
+function loadNativeUnmask(): ((bytes: Buffer, mask: Buffer) => void) | undefined {
+  try {
+    const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask?: (bytes: Buffer, mask: Buffer) => void };
+    return typeof bufferUtil.unmask === 'function' ? bufferUtil.unmask : undefined;
+  } catch {
+    return undefined;
   }
-  for (; i < length; i++) bytes[i] ^= mask[(offset + i) & 3];
+}
+
+/**
+ * XORs `bytes` with the 4-byte mask, starting at mask position `offset` (0..3). `rotated`: 4 bytes of
+ * scratch for the mask as seen from `offset` (the native unmask starts at position 0).
+ */
+export function unmaskInPlace(bytes: Buffer, mask: Buffer, offset: number, rotated: Buffer = Buffer.alloc(4)): void {
+  if (nativeUnmask && bytes.length >= 64) {
+    for (let k = 0; k < 4; k++) rotated[k] = mask[(offset + k) & 3]!;
+    return nativeUnmask(bytes, rotated);
+  }
+  for (let i = 0; i < bytes.length; i++) bytes[i] ^= mask[(offset + i) & 3]!;
 }

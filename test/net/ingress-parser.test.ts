@@ -152,8 +152,9 @@ test('ingress parser: protocol errors inside a taken message fail 1002 (new data
   assert.ok(run([unmasked], { isServer: true }).passed.equals(unmasked));
 });
 
-test('unmaskInPlace matches a byte-by-byte XOR at every mask offset and alignment', () => {
-  const source = bytes(301, 3);
+test('unmaskInPlace matches a byte-by-byte XOR at every mask offset and alignment (short: JS, long: native)', () => {
+  for (const size of [11, 301]) {
+  const source = bytes(size, 3);
   for (let offset = 0; offset < 4; offset++) {
     for (let start = 0; start < 8; start++) {
       const backing = Buffer.from(source);
@@ -161,5 +162,6 @@ test('unmaskInPlace matches a byte-by-byte XOR at every mask offset and alignmen
       unmaskInPlace(view, MASK, offset);
       for (let i = 0; i < view.length; i++) assert.equal(view[i], source[start + i] ^ MASK[(offset + i) & 3]);
     }
+  }
   }
 });
