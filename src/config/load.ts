@@ -18,6 +18,9 @@ export interface CommonConfig {
   keepaliveTimeoutMs: number;
   handshakeTimeoutMs: number;
   drainTimeoutMs: number;
+  resumeGraceMs: number;
+  resumeBufferBytes: number;
+  resumeProcessBufferBytes: number;
   endpointDeflate: boolean;
   codec: boolean;
   pacing: boolean;

@@ -28,10 +28,14 @@ import { bindEndpoint } from '../net/bind-endpoint.js';
 import { tapIngress } from '../net/ingress-tap.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
-import { commonSessionOptions, describeLink, linkSettings, LINK_PATH } from '../roles/link-setup.js';
+import { commonSessionOptions, describeLink, linkSettings, LINK_PATH, RESUME_CAPABILITY } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
+import { streamPort, type SessionPort } from '../link/session-port.js';
+import { ResumableSession } from '../link/resumable-session.js';
+import { ResumeBudget } from '../link/retransmit-log.js';
+import { resumeSession, type OpenReply } from './edge-resume.js';
 
 export interface EdgeHandle {
   /** http://host:port, what clients use as server_url. */
@@ -53,7 +57,6 @@ export interface EdgeHandle {
   close(deadlineMs?: number): Promise<void>;
 }
 
-type OpenReply = { ok: true; protocol: string } | { ok: false; status: number; message: string };
 
 export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
   const { log } = deps;
@@ -71,6 +74,8 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const instanceId = `edge-${randomUUID()}`;
   const payloadPairs = new PayloadPairs(config, deps.secret, log);
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
+  const resumeBudget = new ResumeBudget(config.resumeProcessBufferBytes);
+  const resumable = new Set<ResumableSession>();
   let stopping = false;
 
   const pool = new LinkPool({
@@ -195,11 +200,26 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       clients.add(ws);
       const endSession = admission.beginSession();
       publishSession({ role: 'edge', sessionId, event: 'open', path, viaLink: true });
-      bindEndpoint(ws, stream, link.session, { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
+      bindEndpoint(ws, sessionPort(stream, link, sessionId, req.url ?? '/'), { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
         clients.delete(ws);
         endSession();
       } });
     });
+  }
+
+  /** The session a client's socket is bound to: resumable when both sides negotiated it. */
+  function sessionPort(stream: Stream, link: Established, sessionId: string, path: string): SessionPort {
+    if (!link.capabilities.includes(RESUME_CAPABILITY)) return streamPort(stream, link.session);
+    const session: ResumableSession = new ResumableSession(stream, link.session, {
+      sessionId, graceMs: config.resumeGraceMs, maxBufferBytes: config.resumeBufferBytes, budget: resumeBudget,
+      onDetached: () => {
+        if (stopping) return session.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'edge stopping'));
+        void resumeSession(session, link.peerId, path, { pool, log, graceMs: config.resumeGraceMs, waitOpenReply });
+      },
+      onEnded: () => resumable.delete(session),
+    });
+    resumable.add(session);
+    return session;
   }
 
   function waitOpenReply(stream: Stream, link: Established): Promise<OpenReply> {
@@ -217,7 +237,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       stream.onAbortUnbound = (error) => {
         pendingOpens.delete(stream);
         clearTimeout(timer);
-        resolve({ ok: false, status: 502, message: `hypha-accel: link lost while opening (${error.code})` });
+        resolve({ ok: false, status: 502, message: `hypha-accel: link lost while opening (${error.code})`, linkLost: true });
       };
     });
   }

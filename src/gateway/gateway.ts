@@ -29,12 +29,16 @@ import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, closeServer } from '../net/listen.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
-import { LINK_PATH, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
+import { LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
 import { checkSessionOpen } from './open-check.js';
 import { probeHypha } from './hypha-probe.js';
+import { GatewaySessions } from './gateway-resume.js';
+import { streamPort, type SessionPort } from '../link/session-port.js';
+import { ResumableSession } from '../link/resumable-session.js';
+import { ResumeBudget } from '../link/retransmit-log.js';
 
 export interface GatewayHandle {
   url: string; // http://host:port
@@ -72,6 +76,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const instanceId = `gateway-${randomUUID()}`;
   const payloadPairs = new PayloadPairs(config, deps.secret, log);
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
+  const resumeBudget = new ResumeBudget(config.resumeProcessBufferBytes);
+  const resumable = new GatewaySessions(log);
   let stopping = false;
 
   const linkServer = new WebSocketServer({
@@ -174,6 +180,20 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       publishLink({ role: 'gateway', linkId: established.linkId, event: 'down', errorCode: error?.code });
     });
 
+    /** The session an upstream socket is bound to: resumable when both sides negotiated it. */
+    function sessionPort(stream: Stream, sessionId: string): SessionPort {
+      if (!established.capabilities.includes(RESUME_CAPABILITY)) return streamPort(stream, session);
+      const resumableSession: ResumableSession = new ResumableSession(stream, session, {
+        sessionId, graceMs: config.resumeGraceMs, maxBufferBytes: config.resumeBufferBytes, budget: resumeBudget,
+        onDetached: () => {
+          if (stopping) resumableSession.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway stopping'));
+        },
+        onEnded: () => resumable.remove(resumableSession),
+      });
+      resumable.add(resumableSession, established.peerId);
+      return resumableSession;
+    }
+
     function openSession(stream: Stream, payload: Uint8Array, forwardedFor: string | undefined): void {
       openSessionChecked(stream, payload, forwardedFor).catch((error: unknown) => {
         log.error({ err: (error as Error).message }, 'session open failed');
@@ -195,6 +215,10 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       } catch (error) {
         refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, err: (error as Error).message }, 'malformed OPEN refused');
         return failOpen(stream, 400, 'hypha-accel: malformed session open (HYPHA_ACCEL_ERR_BAD_REQUEST)');
+      }
+      if (open.resume) {
+        if (!established.capabilities.includes(RESUME_CAPABILITY)) return failOpen(stream, 400, 'hypha-accel: resume not negotiated on this link (HYPHA_ACCEL_ERR_BAD_REQUEST)');
+        return resumable.resume(stream, session, established.peerId, open.sessionId, open.resume.deliveredCount);
       }
       const checked = checkSessionOpen(open);
       if (!checked.ok) {
@@ -229,7 +253,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       const endSession = admission.beginSession();
       stream.sendControl(FrameType.OPEN_OK, encodeOpenReply({ protocol: upstream.protocol }));
       publishSession({ role: 'gateway', sessionId: open.sessionId, event: 'open', path: redactTarget(open.path), viaLink: true });
-      bindEndpoint(upstream, stream, session, {
+      bindEndpoint(upstream, sessionPort(stream, open.sessionId), {
         role: 'gateway', sessionId: open.sessionId, inbound: 'down', log, ingress: result.ingress,
         onClosed: () => {
           upstreams.delete(upstream);
@@ -312,6 +336,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       const closed = closeServer(server);
       for (const client of passthroughClients) mirrorClose(client, 1001, 'hypha-accel gateway stopping');
       for (const link of links) link.goAway('gateway stopping');
+      resumable.abortDetached(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway stopping'));
       const deadline = Date.now() + deadlineMs;
       while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const ws of [...upstreams, ...passthroughClients]) ws.terminate();

@@ -37,6 +37,11 @@ export class Deque<T> {
     this.head = 0;
   }
 
+  /** The items, oldest first (a copy). */
+  toArray(): T[] {
+    return this.items.slice(this.head) as T[];
+  }
+
   clear(): void {
     this.items = [];
     this.head = 0;

@@ -19,6 +19,7 @@ export const FrameType = {
   WINDOW: 0x15,
   PAYLOAD: 0x16,
   ACK: 0x17,
+  DELIVERED: 0x18, // stream: u32 count of whole messages handed to the endpoint (resume's acknowledgement)
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));

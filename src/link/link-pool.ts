@@ -49,19 +49,23 @@ export class LinkPool {
     return this.slots.map((s) => s.state);
   }
 
-  pick(): Established | undefined {
+  /** The ready link (among those `accept` takes) carrying fewest streams. */
+  pick(accept: (link: Established) => boolean = () => true): Established | undefined {
     let best: Established | undefined;
-    for (const link of this.readyLinks) if (!best || link.session.streamCount < best.session.streamCount) best = link;
+    for (const link of this.readyLinks) if (accept(link) && (!best || link.session.streamCount < best.session.streamCount)) best = link;
     return best;
   }
 
-  /** Resolves with a ready link, or rejects with NO_LINK (carrying the last dial error) after timeoutMs. */
-  async waitReady(timeoutMs: number): Promise<Established> {
-    const ready = this.pick();
+  /**
+   * Resolves with a ready link (one `accept` takes: e.g. to one gateway instance), or rejects with NO_LINK
+   * (carrying the last dial error) after timeoutMs.
+   */
+  async waitReady(timeoutMs: number, accept?: (link: Established) => boolean): Promise<Established> {
+    const ready = this.pick(accept);
     if (ready) return ready;
     return new Promise((resolve, reject) => {
       const onReady = () => {
-        const link = this.pick();
+        const link = this.pick(accept);
         if (!link) return void this.waiters.push(onReady);
         this.clock.clearTimeout(timer);
         resolve(link);

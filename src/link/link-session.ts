@@ -409,6 +409,9 @@ export class LinkSession {
         this.forgetIfDone(stream);
         return;
       }
+      case FrameType.DELIVERED:
+        stream.onDelivered?.(decodeU32(frame.payload));
+        return;
       case FrameType.OPEN_OK:
       case FrameType.OPEN_FAIL:
         if (!this.options.onStreamOpenReply) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'unexpected OPEN reply');

@@ -13,11 +13,15 @@ export interface SessionOpen {
   protocols: string[];
   /** The client's address as the edge saw it (logs and traces only). */
   clientAddress: string;
+  /** Set when the OPEN takes back a session whose link died: the messages the edge's client was handed. */
+  resume?: { deliveredCount: number };
 }
 
 export interface SessionOpenReply {
   /** The subprotocol the server chose, '' for none. */
   protocol: string;
+  /** Answer to a resume: the messages hypha (the gateway's upstream) was handed. */
+  deliveredCount?: number;
 }
 
 export interface SessionOpenFailure {
@@ -38,12 +42,24 @@ export function decodeSessionOpen(payload: Uint8Array): SessionOpen {
   }
   const headers = body.headers && typeof body.headers === 'object' && !Array.isArray(body.headers) ? (body.headers as Record<string, string | string[]>) : {};
   const protocols = Array.isArray(body.protocols) ? body.protocols.filter((p): p is string => typeof p === 'string') : [];
-  return { sessionId: body.sessionId, path: body.path, headers, protocols, clientAddress: String(body.clientAddress ?? '') };
+  const resume = body.resume as { deliveredCount?: unknown } | undefined;
+  const deliveredCount = resume && typeof resume === 'object' ? resume.deliveredCount : undefined;
+  if (resume !== undefined && !(typeof deliveredCount === 'number' && Number.isSafeInteger(deliveredCount) && deliveredCount >= 0)) {
+    throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'OPEN resume needs a non-negative deliveredCount');
+  }
+  return {
+    sessionId: body.sessionId, path: body.path, headers, protocols, clientAddress: String(body.clientAddress ?? ''),
+    ...(resume !== undefined ? { resume: { deliveredCount: deliveredCount as number } } : {}),
+  };
 }
 
 export function decodeOpenReply(payload: Uint8Array): SessionOpenReply {
   const body = decodeJson(payload);
-  return { protocol: typeof body.protocol === 'string' ? body.protocol : '' };
+  const delivered = body.deliveredCount;
+  return {
+    protocol: typeof body.protocol === 'string' ? body.protocol : '',
+    ...(typeof delivered === 'number' && Number.isSafeInteger(delivered) && delivered >= 0 ? { deliveredCount: delivered } : {}),
+  };
 }
 
 export function decodeOpenFailure(payload: Uint8Array): SessionOpenFailure {

@@ -102,6 +102,8 @@ export class Stream {
   private early: Array<(h: StreamHandler) => void> = [];
   /** Told of an abort that happens before an endpoint is bound (e.g. the link dies while opening). */
   onAbortUnbound: ((error: AccelError) => void) | undefined;
+  /** Told of the peer's DELIVERED count (low 32 bits of the whole messages its endpoint was handed). */
+  onDelivered: ((deliveredCount: number) => void) | undefined;
 
   constructor(
     readonly id: number,

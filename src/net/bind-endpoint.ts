@@ -1,10 +1,9 @@
 // Binds an endpoint WebSocket (a client at the edge, the upstream hypha socket at the gateway) to its
-// link stream: messages pass with their opcode, one message stays one message, closes are mirrored with
+// session (one link stream, or a session that outlives its link): messages pass with their opcode, one message stays one message, closes are mirrored with
 // how the connection ended (ws-close.ts), and an exhausted credit window pauses reading the socket.
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import type { LinkSession } from '../link/link-session.js';
-import type { Stream } from '../link/stream.js';
+import type { SessionPort } from '../link/session-port.js';
 import type { TraceContext } from '../link/frame.js';
 import { channels, observingMessages, publishMessage, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
 import { EndKind } from '../link/frame.js';
@@ -23,7 +22,7 @@ export interface EndpointBinding {
   ingress?: IngressTap;
 }
 
-export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, binding: EndpointBinding): void {
+export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: EndpointBinding): void {
   const { role, sessionId, inbound, log } = binding;
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
@@ -89,7 +88,8 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
       ws.resume();
     },
   });
-  if (binding.ingress) binding.ingress.attach(ingressSink(stream, (head, bytes) => {
+  const { takesPieces, sendPiece } = stream;
+  if (binding.ingress && takesPieces && sendPiece) binding.ingress.attach(ingressSink({ takesPieces: takesPieces.bind(stream), sendPiece: sendPiece.bind(stream) }, (head, bytes) => {
     const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
     publishMessage(event);
     return event.trace; // tracing may have set the call's trace context
@@ -106,7 +106,7 @@ export function bindEndpoint(ws: WebSocket, stream: Stream, link: LinkSession, b
     if (!stream.remoteClosed) {
       log.debug({ role, sessionId, code, reasonBytes: reasonBuffer.length, end: END_KIND_NAMES[endKind], endedBy: 'endpoint' }, 'session end');
     }
-    link.closeStream(stream, code, reason, endKind);
+    stream.close(code, reason, endKind);
     publishSession({ role, sessionId, event: 'close', code, reason, viaLink: true });
     binding.onClosed?.(code, reason);
   });

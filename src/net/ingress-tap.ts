@@ -4,7 +4,6 @@
 import type WebSocket from 'ws';
 import { IngressParser, type IngressSink } from './ingress-parser.js';
 import { channels } from '../events.js';
-import type { Stream } from '../link/stream.js';
 import type { TraceContext } from '../link/frame.js';
 
 /** The parts of ws's internals the tap relies on (ws 8: `_receiver` is the Writable fed by the socket). */
@@ -71,7 +70,12 @@ const OBSERVED_HEAD_BYTES = 4096;
  * pieces are held until the head is in (a copy of at most one read), `observe(head, bytes)` is told, and
  * the trace context it returns goes with the first frame. Whole-message observers keep ws's path.
  */
-export function ingressSink(stream: Stream, observe: (head: Buffer, bytes: number) => TraceContext | undefined): IngressSink {
+export interface PieceSender {
+  takesPieces(frameBytes: number, final: boolean): boolean;
+  sendPiece(piece: Uint8Array, fin: boolean, trace?: TraceContext): void;
+}
+
+export function ingressSink(stream: PieceSender, observe: (head: Buffer, bytes: number) => TraceContext | undefined): IngressSink {
   let messageBytes = 0;
   let held: Buffer[] | undefined; // pieces waiting for the head to be observed
   let heldBytes = 0;

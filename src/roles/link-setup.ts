@@ -14,6 +14,8 @@ export const LINK_PATH = '/.hypha-accel/link';
 
 export const CODEC_CAPABILITY = 'codec-v1';
 export const PACING_CAPABILITY = 'pacing-v1';
+/** Sessions outlive their link (DELIVERED frames, resume OPEN): docs/protocol.md. */
+export const RESUME_CAPABILITY = 'resume-v1';
 
 export function linkSettings(config: CommonConfig): LinkSettings {
   return {
@@ -23,6 +25,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.codec ? [CODEC_CAPABILITY] : []),
       ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
+      ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
     ],
   };
 }

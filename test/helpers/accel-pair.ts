@@ -26,6 +26,8 @@ export interface AccelPairOptions {
   /** Give the edge a different secret than the gateway. */
   edgeSecret?: string;
   logLevel?: string;
+  /** The port the edge dials instead of the gateway's (e.g. a FaultProxy in front of it). */
+  linkPort?: (gatewayPort: number) => Promise<number>;
 }
 
 export function writeSecret(value = randomBytes(32).toString('hex')): string {
@@ -43,8 +45,9 @@ export async function startAccelPair(hyphaUrl: string, options: AccelPairOptions
     env: {},
   });
   let gateway = await startGateway(gatewayConfig, { secret: readSecret(secretFile), log: log.child({ role: 'gateway' }) });
+  const linkPort = options.linkPort ? await options.linkPort(gateway.port) : gateway.port;
   const edgeConfig: EdgeConfig = loadConfig('edge', {
-    flags: { listen: '127.0.0.1:0', gatewayUrl: `${options.link ?? process.env.HYPHA_ACCEL_TEST_LINK ?? 'tcp'}://127.0.0.1:${gateway.port}`, secretFile: edgeSecretFile, ...options.edge },
+    flags: { listen: '127.0.0.1:0', gatewayUrl: `${options.link ?? process.env.HYPHA_ACCEL_TEST_LINK ?? 'tcp'}://127.0.0.1:${linkPort}`, secretFile: edgeSecretFile, ...options.edge },
     env: {},
   });
   const edge = await startEdge(edgeConfig, { secret: readSecret(edgeSecretFile), log: log.child({ role: 'edge' }) });

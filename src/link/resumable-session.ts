@@ -1,0 +1,257 @@
+// A session that outlives its link. Whole messages are numbered per direction; what this side sent stays in
+// a bounded retransmit log until the peer reports it delivered (DELIVERED frames). When the link dies the
+// endpoint is paused and parked for a grace period; attach() hands it a stream on a new link to the same
+// peer instance, and each side replays what the other has not delivered, exactly once and in order.
+// Replayed messages go out as whole messages through the new link, so its own codec tables and payload
+// plane encode them: nothing encoded for the dead link is ever decoded on the new one.
+import { AccelError } from '../errors.js';
+import { FrameType, encodeU32, type EndKindValue, type TraceContext } from './frame.js';
+import type { LinkSession } from './link-session.js';
+import type { SessionPort } from './session-port.js';
+import type { Stream, StreamHandler } from './stream.js';
+import { RetransmitLog, type ResumeBudget } from './retransmit-log.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+
+export interface ResumableSessionOptions {
+  sessionId: string;
+  graceMs: number;
+  maxBufferBytes: number;
+  budget: ResumeBudget;
+  clock?: Clock;
+  /** The link died: find a link to the same peer instance and attach() (edge side; the gateway waits). */
+  onDetached?(): void;
+  /** The session is over (both endpoints closed, or it was aborted): forget it. */
+  onEnded?(): void;
+}
+
+/** A DELIVERED frame goes out after this many messages, or this long after the first unreported one. */
+const DELIVERED_EVERY_MESSAGES = 64;
+const DELIVERED_DELAY_MS = 50;
+
+const NOOP_HANDLER: StreamHandler = { onMessage: (_d, _t, written) => written(), onRemoteClose: () => {}, onAbort: () => {}, onPause: () => {}, onResume: () => {} };
+
+export class ResumableSession implements SessionPort {
+  private stream: Stream | undefined;
+  private link: LinkSession | undefined;
+  private handler: StreamHandler | undefined;
+  private readonly sent: RetransmitLog;
+  private readonly clock: Clock;
+  /** Whole messages handed to our endpoint (the peer replays from here). */
+  deliveredCount = 0;
+  private reportedCount = 0;
+  /** Bytes of message number deliveredCount already handed on as fragments (cut-through). */
+  private partialBytes = 0;
+  /** Bytes of the next message received to drop: the part handed on before the link died. */
+  private skipBytes = 0;
+  private localClose: { code: number; reason: string; endKind: EndKindValue } | undefined;
+  remoteClosed = false;
+  ended = false;
+  private streamPaused = false;
+  private endpointPaused = false;
+  private graceTimer: TimerHandle | undefined;
+  private reportTimer: TimerHandle | undefined;
+
+  constructor(stream: Stream, link: LinkSession, private readonly options: ResumableSessionOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.sent = new RetransmitLog(options.maxBufferBytes, options.budget);
+    this.stream = stream;
+    this.link = link;
+  }
+
+  get sessionId(): string {
+    return this.options.sessionId;
+  }
+
+  /** True while no link carries the session. */
+  get detached(): boolean {
+    return this.stream === undefined && !this.ended;
+  }
+
+  /** Unconfirmed messages and their bytes (metrics and tests). */
+  get unconfirmed(): { messages: number; bytes: number } {
+    return { messages: this.sent.length, bytes: this.sent.bytes };
+  }
+
+  // ---- SessionPort (the endpoint's side) ----
+
+  bind(handler: StreamHandler): void {
+    this.handler = handler;
+    if (this.stream) this.bindStream(this.stream);
+  }
+
+  sendMessage(data: Uint8Array, isText: boolean, trace?: TraceContext): void {
+    if (this.ended || this.localClose) return;
+    if (!this.sent.push({ data, isText, ...(trace ? { trace } : {}) })) {
+      const error = new AccelError('HYPHA_ACCEL_ERR_RESUME_BUFFER_FULL', `session ${this.sessionId}: ${this.sent.bytes + data.length} unconfirmed bytes exceed the session or process bound`);
+      if (this.stream && this.link) this.link.resetStream(this.stream, error); // the far endpoint closes too
+      return this.end(error);
+    }
+    this.stream?.sendMessage(data, isText, trace);
+  }
+
+  close(code: number, reason: string, endKind: EndKindValue): void {
+    if (this.ended || this.localClose) return;
+    this.localClose = { code, reason, endKind };
+    if (this.stream && this.link) this.link.closeStream(this.stream, code, reason, endKind);
+    this.endIfDone();
+  }
+
+  // ---- moving between links ----
+
+  /** True when a peer that was handed `peerDeliveredCount` messages can be served from the log. */
+  canReplayFrom(peerDeliveredCount: number): boolean {
+    return !this.ended && peerDeliveredCount >= this.sent.firstSeq && peerDeliveredCount <= this.sent.nextSeq;
+  }
+
+  /** Takes the session off a stream that may still look alive (a resume arrived on another link first). */
+  takeOver(): void {
+    if (this.stream) this.detach();
+  }
+
+  /**
+   * Carries the session on `stream` from now on: drops what the peer reports delivered, replays the rest,
+   * then the endpoint's close if it came meanwhile. False (nothing changed) when the count is impossible.
+   */
+  attach(stream: Stream, link: LinkSession, peerDeliveredCount: number): boolean {
+    if (this.ended) return false;
+    if (this.stream) this.detach();
+    if (!this.sent.confirm(peerDeliveredCount)) return false;
+    if (this.graceTimer !== undefined) this.clock.clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.stream = stream;
+    this.link = link;
+    this.streamPaused = false;
+    this.skipBytes = this.partialBytes;
+    this.reportedCount = this.deliveredCount; // the resume exchange told the peer
+    if (this.handler) this.bindStream(stream);
+    for (const message of this.sent.pending()) stream.sendMessage(message.data, message.isText, message.trace);
+    if (this.localClose) link.closeStream(stream, this.localClose.code, this.localClose.reason, this.localClose.endKind);
+    this.updatePause();
+    return true;
+  }
+
+  /** Ends the session now, closing the endpoint with this error (resume refused, grace over). */
+  abort(error: AccelError): void {
+    if (this.stream && this.link) this.link.resetStream(this.stream, error);
+    this.end(error);
+  }
+
+  private detach(): void {
+    const stream = this.stream!;
+    const link = this.link!;
+    this.stream = undefined;
+    this.link = undefined;
+    stream.onDelivered = undefined;
+    stream.bind(NOOP_HANDLER); // late frames of the old link go nowhere; the new link replays them
+    if (!stream.localClosed || !stream.remoteClosed) link.resetStream(stream, new AccelError('HYPHA_ACCEL_ERR_LINK_LOST', 'session moved to another link'));
+    if (this.reportTimer !== undefined) this.clock.clearTimeout(this.reportTimer);
+    this.reportTimer = undefined;
+    this.updatePause();
+    this.graceTimer ??= this.clock.setTimeout(() => this.end(new AccelError('HYPHA_ACCEL_ERR_RESUME_EXPIRED', `session ${this.sessionId} not resumed within ${this.options.graceMs} ms`)), this.options.graceMs);
+  }
+
+  // ---- what the stream delivers ----
+
+  private bindStream(stream: Stream): void {
+    stream.onDelivered = (count) => {
+      if (!this.sent.confirm(count)) this.abort(new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `session ${this.sessionId}: peer confirmed messages never sent`));
+    };
+    const isCurrent = () => this.stream === stream;
+    stream.bind({
+      onMessage: (data, isText, written, trace) => {
+        if (!isCurrent()) return written();
+        const endpoint = this.handler!;
+        if (this.skipBytes > 0) {
+          const rest = data.subarray(this.skipBytes);
+          this.skipBytes = 0;
+          this.delivered();
+          return endpoint.onFragment!(rest, isText, true, written);
+        }
+        this.delivered();
+        endpoint.onMessage(data, isText, written, trace);
+      },
+      onFragment: this.handler?.onFragment && ((data, isText, fin, written, trace) => {
+        if (!isCurrent()) return written();
+        let piece = data;
+        if (this.skipBytes > 0) {
+          const skipped = Math.min(this.skipBytes, piece.length);
+          this.skipBytes -= skipped;
+          piece = piece.subarray(skipped);
+          if (piece.length === 0 && !fin) return written();
+        }
+        if (fin) this.delivered();
+        else this.partialBytes += piece.length;
+        this.handler!.onFragment!(piece, isText, fin, written, trace);
+      }),
+      onRemoteClose: (code, reason, endKind) => {
+        if (!isCurrent() || this.remoteClosed) return;
+        this.remoteClosed = true;
+        this.handler!.onRemoteClose(code, reason, endKind);
+        this.endIfDone();
+      },
+      onAbort: (error) => {
+        if (!isCurrent()) return;
+        if (error.code === 'HYPHA_ACCEL_ERR_LINK_LOST' && this.options.graceMs > 0) {
+          this.detach();
+          this.options.onDetached?.();
+          return;
+        }
+        this.end(error);
+      },
+      onPause: () => {
+        if (!isCurrent()) return;
+        this.streamPaused = true;
+        this.updatePause();
+      },
+      onResume: () => {
+        if (!isCurrent()) return;
+        this.streamPaused = false;
+        this.updatePause();
+      },
+    });
+  }
+
+  /** One whole message was handed to the endpoint: report it to the peer soon (bounds its log). */
+  private delivered(): void {
+    this.deliveredCount++;
+    this.partialBytes = 0;
+    if (this.deliveredCount - this.reportedCount >= DELIVERED_EVERY_MESSAGES) this.reportDelivered();
+    else this.reportTimer ??= this.clock.setTimeout(() => this.reportDelivered(), DELIVERED_DELAY_MS);
+  }
+
+  private reportDelivered(): void {
+    if (this.reportTimer !== undefined) this.clock.clearTimeout(this.reportTimer);
+    this.reportTimer = undefined;
+    const stream = this.stream;
+    if (!stream || stream.localClosed || this.reportedCount === this.deliveredCount) return;
+    this.reportedCount = this.deliveredCount;
+    stream.sendControl(FrameType.DELIVERED, encodeU32(this.deliveredCount));
+  }
+
+  /** The endpoint reads while a stream carries the session and has credit. */
+  private updatePause(): void {
+    const pause = !this.ended && (this.stream === undefined || this.streamPaused);
+    if (pause === this.endpointPaused || !this.handler) return;
+    this.endpointPaused = pause;
+    if (pause) this.handler.onPause();
+    else this.handler.onResume();
+  }
+
+  private endIfDone(): void {
+    if (this.localClose && this.remoteClosed) this.end(undefined);
+  }
+
+  private end(error: AccelError | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.graceTimer !== undefined) this.clock.clearTimeout(this.graceTimer);
+    if (this.reportTimer !== undefined) this.clock.clearTimeout(this.reportTimer);
+    this.graceTimer = this.reportTimer = undefined;
+    this.sent.release();
+    if (error && !this.localClose) {
+      if (this.handler) this.handler.onAbort(error);
+    }
+    this.options.onEnded?.();
+  }
+}
+
