@@ -5,7 +5,9 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { AccelError } from './errors.js';
 import { SETTINGS, type Role } from './config/settings.js';
-import { loadConfig, readSecret, type EdgeConfig, type GatewayConfig } from './config/load.js';
+import { watchFiles } from './net/tls-files.js';
+import type { LinkKey } from './link/handshake.js';
+import { loadConfig, readKeys, type EdgeConfig, type GatewayConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { startEdge } from './edge/edge.js';
 import { startGateway } from './gateway/gateway.js';
@@ -30,12 +32,14 @@ function roleCommand(role: Role, description: string): Command {
 async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   let config: EdgeConfig | GatewayConfig;
   let secret: Buffer;
+  let keys: LinkKey[];
   try {
     const { config: configFile, ...settings } = flags;
     config = role === 'edge'
       ? loadConfig('edge', { flags: settings, env: process.env, configFile: configFile as string | undefined })
       : loadConfig('gateway', { flags: settings, env: process.env, configFile: configFile as string | undefined });
-    secret = readSecret(config.secretFile);
+    keys = readKeys(config.secretFile);
+    secret = keys[0]!.secret;
   } catch (error) {
     if (error instanceof AccelError && error.code === 'HYPHA_ACCEL_ERR_CONFIG') {
       process.stderr.write(`hypha-accel ${role}: ${error.message}\n`);
@@ -60,7 +64,17 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     : undefined;
   if (workerMetrics) primary?.shareMetrics(workerMetrics.registry);
   const tracing = startTracing({ role, version, rpc, log });
-  const deps = { secret, log, ...(primary ? { workerIndex: primary.index } : {}) };
+  // The link keys rotate without a restart: reread on SIGHUP and when the file changes (docs/security.md).
+  const reloadKeys = () => {
+    try {
+      keys = readKeys(config.secretFile, (message) => log.warn(message));
+      log.info({ keyIds: keys.map((k) => k.id) }, 'link keys reloaded');
+    } catch (error) {
+      log.error({ code: 'HYPHA_ACCEL_ERR_CONFIG', err: (error as Error).message }, 'link keys not reloaded; keeping the previous ones');
+    }
+  };
+  const stopWatchingKeys = watchFiles([config.secretFile], reloadKeys);
+  const deps = { secret, keys: () => keys, log, ...(primary ? { workerIndex: primary.index } : {}) };
   const handle = role === 'edge'
     ? await startEdge(config as EdgeConfig, deps)
     : await startGateway(config as GatewayConfig, deps);
@@ -85,6 +99,7 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stopWatchingKeys();
     admin?.beginDrain(); // not ready from the first moment of the stop, while the listener still drains
     log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
     const hardStop = setTimeout(() => process.exit(1), config.drainTimeoutMs + 2000);
@@ -98,6 +113,12 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     log.flush?.();
     setTimeout(() => process.exit(0), 50).unref();
   };
+  // SIGHUP rereads what can rotate without a restart (docs/security.md).
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading');
+    reloadKeys();
+    if ('reloadTls' in handle) handle.reloadTls();
+  });
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   primary?.onPrimaryGone(() => void stop('primary gone'));

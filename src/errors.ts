@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   HYPHA_ACCEL_ERR_OPEN_TIMEOUT: { goaway: 0, wsClose: 0, httpStatus: 504, description: 'The gateway did not answer a session open in time; the upgrade is answered 504.' },
   HYPHA_ACCEL_ERR_BAD_REQUEST: { goaway: 0, wsClose: 0, httpStatus: 400, description: 'A client upgrade (or a session OPEN from an edge) is malformed or targets what hypha does not serve; answered 400, nothing is dialed.' },
   HYPHA_ACCEL_ERR_OVERLOADED: { goaway: 0, wsClose: 0, httpStatus: 503, description: 'An admission limit (handshakes, links, streams, sessions, memory budget) is reached; new work is refused with 503.' },
+  HYPHA_ACCEL_ERR_FORBIDDEN: { goaway: 0, wsClose: 0, httpStatus: 403, description: 'Mutual TLS: a link upgrade came without an acceptable client certificate (none, untrusted, not in tlsClientAllow, or revoked); answered 403, or a running link of a revoked edge is closed.' },
   HYPHA_ACCEL_ERR_RATE_LIMITED: { goaway: 0, wsClose: 0, httpStatus: 429, description: 'An address opened new connections faster than connRatePerSec allows; the connection is answered 429 and closed.' },
   HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE: { goaway: 0, wsClose: 1009, httpStatus: 0, description: 'A message exceeds maxMessageBytes; only its session is closed, with 1009.' },
 } as const satisfies Record<string, ErrorSpec>;

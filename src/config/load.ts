@@ -4,6 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AccelError } from '../errors.js';
 import { SETTINGS, type Role } from './settings.js';
+import { linkSecurityProblem } from './link-security.js';
+import { derivedKeyId, type LinkKey } from '../link/handshake.js';
 
 export interface CommonConfig {
   listen: string;
@@ -33,6 +35,7 @@ export interface CommonConfig {
   shmDir: string;
   shmMaxBytes: number;
   linkBandwidthMbps: number;
+  linkCompression: 'auto' | 'on' | 'off';
   recordFrames: string;
   caFile: string;
   maxPendingHandshakes: number;
@@ -48,6 +51,11 @@ export interface GatewayConfig extends CommonConfig {
   hyphaUrl: string;
   maxLinks: number;
   maxStreamsPerLink: number;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  tlsClientCaFile: string;
+  tlsClientAllow: string;
+  tlsClientRevokedFile: string;
 }
 
 export interface EdgeConfig extends CommonConfig {
@@ -55,6 +63,10 @@ export interface EdgeConfig extends CommonConfig {
   links: number;
   openTimeoutMs: number;
   linkWaitMs: number;
+  tlsServerName: string;
+  tlsClientCertFile: string;
+  tlsClientKeyFile: string;
+  allowInsecureLink: boolean;
 }
 
 export interface ConfigSources {
@@ -90,6 +102,8 @@ export function loadConfig(role: Role, sources: ConfigSources): EdgeConfig | Gat
   if ((config.keepaliveTimeoutMs as number) <= (config.pingIntervalMs as number)) {
     throw configError(`invalid setting keepaliveTimeoutMs: must be greater than pingIntervalMs (${String(config.pingIntervalMs)})`);
   }
+  const security = linkSecurityProblem(config);
+  if (security) throw configError(security);
   return config as unknown as EdgeConfig | GatewayConfig;
 }
 
@@ -138,6 +152,30 @@ export function readSecret(path: string, onWarning: (message: string) => void = 
     onWarning(`secretFile ${path} is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); anyone who can read it can open links to the gateway. Prefer chmod 600 (Kubernetes: defaultMode 0400, or 0440 with fsGroup)`);
   }
   return Buffer.from(trimmed);
+}
+
+/** First line of a secretFile holding several keys with ids (a rotation), one `ID SECRET` a line after it. */
+export const KEYRING_HEADER = '# hypha-accel keys';
+
+/**
+ * Reads the link keys: a plain secret file is one key (its id derived from it, readSecret rules); a file
+ * starting with KEYRING_HEADER holds `ID SECRET` lines (secret: at least 16 bytes of text), preferred first.
+ */
+export function readKeys(path: string, onWarning?: (message: string) => void): LinkKey[] {
+  const secret = readSecret(path, onWarning);
+  const text = secret.toString('utf8');
+  if (!text.startsWith(KEYRING_HEADER)) return [{ id: derivedKeyId(secret), secret }];
+  const keys: LinkKey[] = [];
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (index === 0 || !line || line.startsWith('#')) continue;
+    const match = /^([A-Za-z0-9._-]{1,64})\s+(\S{16,})$/.exec(line);
+    if (!match) throw configError(`invalid setting secretFile: ${path} line ${index + 1} is not "ID SECRET" (id: letters, digits, . _ -; secret: at least 16 characters)`);
+    if (keys.some((k) => k.id === match[1])) throw configError(`invalid setting secretFile: ${path} has key id ${match[1]} twice`);
+    keys.push({ id: match[1]!, secret: Buffer.from(match[2]!, 'utf8') });
+  }
+  if (keys.length === 0) throw configError(`invalid setting secretFile: ${path} has the keyring header but no key`);
+  return keys;
 }
 
 export function splitHostPort(value: string): { host: string; port: number } {

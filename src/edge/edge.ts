@@ -11,6 +11,7 @@ import type { EdgeConfig } from '../config/load.js';
 import { splitHostPort } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { LinkPool } from '../link/link-pool.js';
+import type { LinkKey } from '../link/handshake.js';
 import { establishAsEdge, type Established } from '../link/establish.js';
 import type { Stream } from '../link/stream.js';
 import { maxLinkMessageBytes, newLinkStats, type LinkStats } from '../link/link-session.js';
@@ -32,6 +33,9 @@ import { commonSessionOptions, describeLink, linkSettings, LINK_PATH, RESUME_CAP
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
+import { clientOptions } from '../net/tls-files.js';
+import { TLS_LINK_SCHEMES } from '../config/link-security.js';
+import type { ConnectionOptions } from 'node:tls';
 import { streamPort, type SessionPort } from '../link/session-port.js';
 import { ResumableSession } from '../link/resumable-session.js';
 import { ResumeBudget } from '../link/retransmit-log.js';
@@ -58,16 +62,19 @@ export interface EdgeHandle {
 }
 
 
-export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<EdgeHandle> {
+export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number; keys?: () => LinkKey[] }): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
-  const gatewayHttp = new URL(gatewayUrl.href.replace(/^(ws|tcp)/, 'http'));
+  const overTls = TLS_LINK_SCHEMES.has(gatewayUrl.protocol);
+  const gatewayHttp = new URL(gatewayUrl.href.replace(/^[a-z]+:/, overTls ? 'https:' : 'http:'));
   const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
+  const tlsFiles = { caFile: config.caFile, serverName: config.tlsServerName, clientCertFile: config.tlsClientCertFile, clientKeyFile: config.tlsClientKeyFile };
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
-  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca);
+  // HTTP passthrough needs no client certificate (the gateway asks for one on links only).
+  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca, config.tlsServerName ? { servername: config.tlsServerName } : {});
   const admission = new Admission(config);
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
-  const byteStreamLink = gatewayUrl.protocol === 'tcp:';
+  const byteStreamLink = gatewayUrl.protocol !== 'ws:' && gatewayUrl.protocol !== 'wss:';
   const clients = new Set<WebSocket>();
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
   const linkStats = newLinkStats();
@@ -81,18 +88,19 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const pool = new LinkPool({
     size: config.links,
     backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
-    dial: () => byteStreamLink
-      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs })
-      : dialLink(linkUrl, config, ca),
+    dial: async () => byteStreamLink
+      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs, tls: clientOptions(tlsFiles) })
+      : dialLink(linkUrl, config, clientOptions(tlsFiles)),
     establish: (transport) =>
       establishAsEdge(transport, {
         secret: deps.secret,
+        keys: deps.keys,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
         shm: shmSetup,
-        session: ({ capabilities, linkId, peerId, shmPairId, peer }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId)) : undefined;
+        session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
             ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
             onStreamOpenReply: (stream, ok, payload) => {
@@ -286,9 +294,9 @@ interface UpgradeRequest extends http.IncomingMessage {
   chosenProtocol?: string;
 }
 
-function dialLink(url: string, config: EdgeConfig, ca: Buffer | undefined): Promise<DuplexTransport> {
+function dialLink(url: string, config: EdgeConfig, tls: ConnectionOptions): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [LINK_WS_PROTOCOL], { perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)), handshakeTimeout: config.handshakeTimeoutMs, ...(ca ? { ca } : {}) });
+    const ws = new WebSocket(url, [LINK_WS_PROTOCOL], { perMessageDeflate: false, maxPayload: maxBatchedLinkMessageBytes(maxLinkMessageBytes(config.maxFrameBytes)), handshakeTimeout: config.handshakeTimeoutMs, ...(url.startsWith('wss:') ? tls : {}) });
     ws.once('open', () => {
       ws.removeAllListeners('error');
       resolve(wsLinkTransport(ws, maxLinkMessageBytes(config.maxFrameBytes)));

@@ -2,6 +2,8 @@
 // gets ONE upstream WebSocket to hypha. Every other upgrade and HTTP request is plain hypha traffic,
 // passed through unchanged, so the gateway can take over hypha's Service port.
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -10,6 +12,7 @@ import type { GatewayConfig } from '../config/load.js';
 import { splitHostPort } from '../config/load.js';
 import { AccelError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { LinkKey } from '../link/handshake.js';
 import { establishAsGateway, type Established } from '../link/establish.js';
 import { maxLinkMessageBytes, newLinkStats, type LinkSession, type LinkStats } from '../link/link-session.js';
 import { FrameType } from '../link/frame.js';
@@ -35,6 +38,8 @@ import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
 import { checkSessionOpen } from './open-check.js';
 import { probeHypha } from './hypha-probe.js';
+import { serverContext, watchFiles } from '../net/tls-files.js';
+import { checkClientIdentity, parseAllowList, readRevoked, type ClientPolicy } from '../net/client-identity.js';
 import { GatewaySessions } from './gateway-resume.js';
 import { streamPort, type SessionPort } from '../link/session-port.js';
 import { ResumableSession } from '../link/resumable-session.js';
@@ -55,12 +60,14 @@ export interface GatewayHandle {
   sessionCounts(): { edge: number; passthrough: number };
   /** Live links (id, peer, RTT, pacing window, streams, capabilities). */
   linkInfo(): LinkInfo[];
+  /** Rereads the TLS certificate, key, client CA, allow-list and revocation list (SIGHUP; also on file change). */
+  reloadTls(): void;
   /** Ready while hypha answers its liveness probe and no stop has begun. */
   readiness(): Promise<{ ready: boolean; reason: string }>;
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number }): Promise<GatewayHandle> {
+export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number; keys?: () => LinkKey[] }): Promise<GatewayHandle> {
   const { log } = deps;
   const hyphaUrl = new URL(config.hyphaUrl);
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
@@ -91,7 +98,11 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     handleProtocols: (_protocols, req) => (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
   });
 
-  const server = http.createServer((req, res) => {
+  const tlsFiles = { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, clientCaFile: config.tlsClientCaFile };
+  const mutualTls = Boolean(config.tlsClientCaFile);
+  let clientPolicy: ClientPolicy = { allow: parseAllowList(config.tlsClientAllow), revoked: readRevoked(config.tlsClientRevokedFile) };
+  const linkSockets = new Map<LinkSession, TLSSocket>(); // mutual TLS: the socket each link came on, for revocation
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const overBudget = admission.overBudget();
     if (overBudget) {
       refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', limit: overBudget }, 'HTTP request shed');
@@ -104,7 +115,32 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       log,
       forwardedFor: (r) => appendForwardedFor(r.headers['x-forwarded-for'], r.socket.remoteAddress),
     });
-  });
+  };
+  // With a certificate, one TLS listener serves everything on the port. A client certificate is asked for
+  // but not required by TLS itself: plain hypha clients have none; links are checked at their upgrade.
+  const server: http.Server = config.tlsCertFile
+    ? https.createServer({ ...serverContext(tlsFiles), requestCert: mutualTls, rejectUnauthorized: false }, handler)
+    : http.createServer(handler);
+
+  function reloadTls(): void {
+    if (!config.tlsCertFile) return;
+    try {
+      (server as https.Server).setSecureContext(serverContext(tlsFiles));
+      clientPolicy = { allow: parseAllowList(config.tlsClientAllow), revoked: readRevoked(config.tlsClientRevokedFile) };
+    } catch (error) {
+      log.error({ code: 'HYPHA_ACCEL_ERR_CONFIG', err: (error as Error).message }, 'TLS reload failed; keeping the previous certificate');
+      return;
+    }
+    log.info({ certFile: config.tlsCertFile, revoked: clientPolicy.revoked.size }, 'TLS material reloaded');
+    for (const [session, socket] of linkSockets) {
+      const check = checkClientIdentity(socket, clientPolicy);
+      if (!check.ok) {
+        log.warn({ code: 'HYPHA_ACCEL_ERR_FORBIDDEN', why: check.why }, 'closing a link whose client certificate is no longer accepted');
+        session.goAway(`client certificate no longer accepted: ${check.why}`);
+      }
+    }
+  }
+  const stopWatching = watchFiles([config.tlsCertFile, config.tlsKeyFile, config.tlsClientCaFile, config.tlsClientRevokedFile], reloadTls);
 
   admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
 
@@ -115,6 +151,13 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     if (path === LINK_PATH) {
       const full = links.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('link');
       if (full) return refuse(socket, 503, 'link', full, req);
+      if (mutualTls) {
+        const check = checkClientIdentity(req.socket as TLSSocket, clientPolicy);
+        if (!check.ok) {
+          refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_FORBIDDEN', why: check.why, from: req.socket.remoteAddress }, 'link refused: client certificate');
+          return rejectUpgrade(socket, 403, 'hypha-accel: link needs an accepted client certificate (HYPHA_ACCEL_ERR_FORBIDDEN)');
+        }
+      }
       pendingLinks++;
       const release = admission.beginHandshake();
       let linkDone = false;
@@ -150,12 +193,13 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     try {
       established = await establishAsGateway(transport, {
         secret: deps.secret,
+        keys: deps.keys,
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
         shm: shmSetup,
-        session: ({ capabilities, linkId, peerId, shmPairId, peer }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId)) : undefined;
+        session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
             ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),
@@ -171,11 +215,13 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     const session = established.session;
     links.add(session);
     liveLinks.set(session, established);
+    if (mutualTls) linkSockets.set(session, req.socket as TLSSocket);
     log.info({ linkId: established.linkId, edge: established.peerId, capabilities: established.capabilities, shm: established.shmPairId !== undefined, from: linkForwardedFor }, 'link up');
     publishLink({ role: 'gateway', linkId: established.linkId, event: 'up' });
     session.addCloseListener((error) => {
       links.delete(session);
       liveLinks.delete(session);
+      linkSockets.delete(session);
       log.info({ linkId: established.linkId, code: error?.code, err: error?.message }, 'link down');
       publishLink({ role: 'gateway', linkId: established.linkId, event: 'down', errorCode: error?.code });
     });
@@ -312,8 +358,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     setup.startPeriodicSweep();
     shmSetup = setup; // links accepted during the sweep simply come up without shm
   }
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  log.info({ url, hypha: config.hyphaUrl }, 'gateway listening');
+  const url = `${config.tlsCertFile ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  log.info({ url, hypha: config.hyphaUrl, tls: Boolean(config.tlsCertFile), mutualTls }, 'gateway listening');
 
   return {
     url,
@@ -322,6 +368,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     upstreamCount: () => upstreams.size,
+    reloadTls,
     admission,
     sessionCounts: () => ({ edge: upstreams.size - passthroughClients.size, passthrough: passthroughClients.size }),
     linkInfo: () => [...liveLinks.values()].map(describeLink),
@@ -333,6 +380,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     async close(deadlineMs = config.drainTimeoutMs) {
       if (stopping) return;
       stopping = true;
+      stopWatching();
       const closed = closeServer(server);
       for (const client of passthroughClients) mirrorClose(client, 1001, 'hypha-accel gateway stopping');
       for (const link of links) link.goAway('gateway stopping');

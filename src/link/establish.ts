@@ -1,12 +1,13 @@
 // Drives the handshake over a fresh transport and yields an established LinkSession:
 // edge: HELLO -> (CHALLENGE) -> AUTH -> (WELCOME); gateway: the mirror. Any failure ends the transport
 // with a coded GOAWAY/close; the promise rejects with the AccelError.
+import { compressedTransport } from './link-compressor.js';
 import { randomUUID } from 'node:crypto';
 import { AccelError, errorCodeForGoaway } from '../errors.js';
 import { FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeJson, encodeCodeReason, encodeFrame, encodeJson, type Frame } from './frame.js';
 import {
-  PROTOCOL_VERSION, checkSettings, computeProof, computeShmProof, decodeChallenge, decodeHello, decoyShmProof, encodeHello,
-  newNonce, verifyProof, verifyShmProof, type LinkSettings, type ShmOffer,
+  PROTOCOL_VERSION, checkSettings, computeProof, computeShmProof, coreBytes, decodeChallenge, decodeHello, decoyShmProof, derivedKeyId, encodeHello,
+  newNonce, transcriptDigest, verifyProof, verifyShmProof, type LinkKey, type LinkSettings, type ShmOffer,
 } from './handshake.js';
 import { LinkSession, asAccelError, type LinkSessionOptions, type LinkTransport } from './link-session.js';
 import { systemClock, type Clock } from './clock.js';
@@ -39,7 +40,10 @@ export interface ShmHandshake {
 }
 
 export interface EstablishOptions {
+  /** The link key when `keys` gives none (its id is derived from it). */
   secret: Buffer;
+  /** The keys this side holds now, preferred first (several during a rotation), read at each handshake. */
+  keys?: () => LinkKey[];
   local: LinkSettings;
   handshakeTimeoutMs: number;
   instanceId: string;
@@ -57,6 +61,8 @@ export interface Negotiated {
   linkId: string;
   /** Set when both sides proved they share the memory-backed directory: the pair id of its segments. */
   shmPairId?: string;
+  /** The key this link's handshake used (both sides the same). */
+  key: LinkKey;
 }
 
 export interface Established {
@@ -73,26 +79,37 @@ export async function establishAsEdge(transport: DuplexTransport, options: Estab
   let probe: ShmProbeHandle | undefined;
   try {
     const edgeNonce = newNonce();
+    const keys = linkKeys(options);
     probe = options.shm ? await options.shm.probe().catch(() => undefined) : undefined;
-    reader.send(FrameType.HELLO, encodeHello({
-      version: PROTOCOL_VERSION, instanceId: options.instanceId, nonce: edgeNonce, ...options.local, ...(probe ? { shm: probe.offer } : {}),
-    }));
-    const challenge = decodeChallenge(decodeJson((await reader.next(FrameType.CHALLENGE)).payload));
-    if (!verifyProof(options.secret, 'gateway', edgeNonce, challenge.nonce, challenge.proof)) {
-      throw new AccelError('HYPHA_ACCEL_ERR_AUTH', 'the gateway failed the shared-secret challenge (wrong secret on one side?)');
+    const hello = encodeHello({
+      version: PROTOCOL_VERSION, instanceId: options.instanceId, nonce: edgeNonce, keyIds: keys.map((k) => k.id), ...options.local, ...(probe ? { shm: probe.offer } : {}),
+    });
+    reader.send(FrameType.HELLO, hello);
+    const challengeBody = decodeJson((await reader.next(FrameType.CHALLENGE)).payload);
+    const challenge = decodeChallenge(challengeBody);
+    const key = keys.find((k) => k.id === challenge.keyId);
+    if (!key) throw new AccelError('HYPHA_ACCEL_ERR_AUTH', `the gateway chose key id ${challenge.keyId || '(none)'}, which this edge does not hold (holds ${keys.map((k) => k.id).join(', ')})`);
+    const challengeCore = coreBytes(challengeBody);
+    if (!verifyProof(key.secret, 'gateway', edgeNonce, challenge.nonce, challenge.proof, transcriptDigest(hello, challengeCore))) {
+      throw new AccelError('HYPHA_ACCEL_ERR_AUTH', 'the gateway failed the shared-secret challenge (wrong secret on one side, or the handshake was altered on the way)');
     }
     // The gateway is authenticated; shm only if it also read our nonce file and our segments are ready.
     let shmReady = false;
     if (probe) {
-      const proven = verifyShmProof(options.secret, edgeNonce, challenge.nonce, probe.expected, challenge.shmProof);
+      const proven = verifyShmProof(key.secret, edgeNonce, challenge.nonce, probe.expected, challenge.shmProof);
       void probe.discard();
       if (proven) shmReady = await options.shm!.ready(probe.offer.pairId).catch(() => false);
     }
-    reader.send(FrameType.AUTH, encodeJson({ proof: computeProof(options.secret, 'edge', edgeNonce, challenge.nonce), ...(shmReady ? { shm: true } : {}) }));
+    const authCore: Record<string, unknown> = shmReady ? { shm: true } : {};
+    const authCoreBytes = coreBytes(authCore);
+    reader.send(FrameType.AUTH, encodeJson({ ...authCore, proof: computeProof(key.secret, 'edge', edgeNonce, challenge.nonce, transcriptDigest(hello, challengeCore, authCoreBytes)) }));
     const welcome = decodeJson((await reader.next(FrameType.WELCOME)).payload);
+    if (!verifyProof(key.secret, 'welcome', edgeNonce, challenge.nonce, welcome.proof, transcriptDigest(hello, challengeCore, authCoreBytes, coreBytes(welcome)))) {
+      throw new AccelError('HYPHA_ACCEL_ERR_AUTH', 'the WELCOME of the gateway does not match the handshake (altered on the way)');
+    }
     const capabilities = options.local.capabilities.filter((c) => challenge.capabilities.includes(c));
     const shmPairId = shmReady && welcome.shm === true ? probe!.offer.pairId : undefined;
-    return reader.finish(challenge, challenge.gatewayId, String(welcome.linkId ?? ''), capabilities, shmPairId);
+    return reader.finish(challenge, challenge.gatewayId, String(welcome.linkId ?? ''), capabilities, key, shmPairId);
   } catch (error) {
     if (probe) void probe.discard();
     throw reader.abort(error);
@@ -102,28 +119,44 @@ export async function establishAsEdge(transport: DuplexTransport, options: Estab
 export async function establishAsGateway(transport: DuplexTransport, options: EstablishOptions): Promise<Established> {
   const reader = new HandshakeReader(transport, options);
   try {
-    const hello = decodeHello((await reader.next(FrameType.HELLO)).payload);
+    const helloBytes = (await reader.next(FrameType.HELLO)).payload;
+    const hello = decodeHello(helloBytes);
+    const keys = linkKeys(options);
+    // The edge's preference wins among the keys both hold: during a rotation either order works.
+    const offered = hello.keyIds.length > 0 ? hello.keyIds : [derivedKeyId(options.secret)]; // naming none = the default key
+    const key = offered.map((id) => keys.find((k) => k.id === id)).find((k) => k !== undefined);
+    if (!key) throw new AccelError('HYPHA_ACCEL_ERR_AUTH', `edge ${hello.instanceId || '?'} holds no key this gateway holds (edge: ${hello.keyIds.join(', ') || 'none'}; gateway: ${keys.map((k) => k.id).join(', ')})`);
     const gatewayNonce = newNonce();
     // Reading the probe before the edge authenticated reveals nothing: the answer is keyed with the
     // secret, and a decoy of the same shape goes out when the file is not visible here (or shm is off).
     const probeProof = hello.shm && options.shm ? await options.shm.answer(hello.shm).catch(() => null) : null;
-    const shmProof = hello.shm ? (probeProof ? computeShmProof(options.secret, hello.nonce, gatewayNonce, probeProof) : decoyShmProof()) : undefined;
+    const shmProof = hello.shm ? (probeProof ? computeShmProof(key.secret, hello.nonce, gatewayNonce, probeProof) : decoyShmProof()) : undefined;
+    const core = { version: PROTOCOL_VERSION, gatewayId: options.instanceId, nonce: gatewayNonce, keyId: key.id, ...options.local };
+    const challengeCore = coreBytes(core);
     reader.send(FrameType.CHALLENGE, encodeJson({
-      version: PROTOCOL_VERSION, gatewayId: options.instanceId, nonce: gatewayNonce,
-      proof: computeProof(options.secret, 'gateway', hello.nonce, gatewayNonce), ...options.local, ...(shmProof ? { shmProof } : {}),
+      ...core, proof: computeProof(key.secret, 'gateway', hello.nonce, gatewayNonce, transcriptDigest(helloBytes, challengeCore)), ...(shmProof ? { shmProof } : {}),
     }));
     const auth = decodeJson((await reader.next(FrameType.AUTH)).payload);
-    if (!verifyProof(options.secret, 'edge', hello.nonce, gatewayNonce, auth.proof)) {
-      throw new AccelError('HYPHA_ACCEL_ERR_AUTH', `edge ${hello.instanceId || '?'} failed the shared-secret challenge`);
+    const authCoreBytes = coreBytes(auth);
+    if (!verifyProof(key.secret, 'edge', hello.nonce, gatewayNonce, auth.proof, transcriptDigest(helloBytes, challengeCore, authCoreBytes))) {
+      throw new AccelError('HYPHA_ACCEL_ERR_AUTH', `edge ${hello.instanceId || '?'} failed the shared-secret challenge (wrong secret, or the handshake was altered on the way)`);
     }
     const shmReady = probeProof !== null && auth.shm === true && (await options.shm!.ready(hello.shm!.pairId).catch(() => false));
     const linkId = randomUUID();
-    reader.send(FrameType.WELCOME, encodeJson({ linkId, ...(shmReady ? { shm: true } : {}) }));
+    const welcome = { linkId, ...(shmReady ? { shm: true } : {}) };
+    const welcomeProof = computeProof(key.secret, 'welcome', hello.nonce, gatewayNonce, transcriptDigest(helloBytes, challengeCore, authCoreBytes, coreBytes(welcome)));
+    reader.send(FrameType.WELCOME, encodeJson({ ...welcome, proof: welcomeProof }));
     const capabilities = options.local.capabilities.filter((c) => hello.capabilities.includes(c));
-    return reader.finish(checkSettings(hello), hello.instanceId, linkId, capabilities, shmReady ? hello.shm!.pairId : undefined);
+    return reader.finish(checkSettings(hello), hello.instanceId, linkId, capabilities, key, shmReady ? hello.shm!.pairId : undefined);
   } catch (error) {
     throw reader.abort(error);
   }
+}
+
+/** The keys of this side now (a rotation may have changed them since the last link). */
+function linkKeys(options: EstablishOptions): LinkKey[] {
+  const keys = options.keys?.() ?? [];
+  return keys.length > 0 ? keys : [{ id: derivedKeyId(options.secret), secret: options.secret }];
 }
 
 /** Queues handshake frames as they arrive and hands them out one at a time, with a deadline. */
@@ -184,17 +217,18 @@ class HandshakeReader {
     return frame;
   }
 
-  finish(peer: LinkSettings, peerId: string, linkId: string, capabilities: string[], shmPairId?: string): Established {
+  finish(peer: LinkSettings, peerId: string, linkId: string, capabilities: string[], key: LinkKey, shmPairId?: string): Established {
     this.clock.clearTimeout(this.timer);
-    const sessionOptions = this.options.session({ peer, capabilities, peerId, linkId, ...(shmPairId ? { shmPairId } : {}) });
-    const session = new LinkSession(this.transport, {
+    const sessionOptions = this.options.session({ peer, capabilities, peerId, linkId, key, ...(shmPairId ? { shmPairId } : {}) });
+    const transport = sessionOptions.compressor ? compressedTransport(this.transport, sessionOptions.compressor) : this.transport;
+    const session = new LinkSession(transport, {
       ...sessionOptions,
       local: this.options.local,
       peer,
       clock: this.options.clock ?? sessionOptions.clock,
     });
-    this.transport.onMessage = (data) => session.handleMessage(data);
-    this.transport.onClose = (code, reason) =>
+    transport.onMessage = (data) => session.handleMessage(data);
+    transport.onClose = (code, reason) =>
       session.handleTransportClosed(new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `link socket closed (${code}${reason ? ' ' + reason : ''})`));
     for (const frame of this.queue) session.handleMessage(encodeFrame(frame));
     return { session, peer, peerId, linkId, capabilities, ...(shmPairId ? { shmPairId } : {}) };

@@ -1,12 +1,43 @@
 // The link handshake as pure functions: a versioned preface (HELLO), mutual challenge-response over a
-// shared secret (HMAC-SHA256 of both nonces; the secret never crosses the wire), and the settings each
-// side announces. establish.ts drives these for both roles.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// shared secret (HMAC-SHA256 of both nonces and a digest of the whole transcript: preface, settings,
+// capabilities, instance ids, key ids; the secret never crosses the wire), the settings each side
+// announces, and the key ids of a rotation. establish.ts drives these for both roles.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AccelError } from '../errors.js';
 import { decodeJson } from './frame.js';
 
 export const PROTOCOL_MAGIC = 'HYAC';
-export const PROTOCOL_VERSION = 1;
+/** 2: proofs cover the transcript, keys have ids (docs/protocol.md). */
+export const PROTOCOL_VERSION = 2;
+const EMPTY = new Uint8Array(0);
+
+/** One link key: its id (announced in the handshake, never the key) and its bytes. */
+export interface LinkKey {
+  id: string;
+  secret: Buffer;
+}
+
+/** The id of a key given without one (a plain secret file): a wrong secret then fails the proofs, as before ids. */
+export function derivedKeyId(_secret: Buffer): string {
+  return 'default';
+}
+
+/** Length-prefixed SHA-256 of the handshake messages so far, in order. */
+export function transcriptDigest(...parts: Uint8Array[]): Buffer {
+  const hash = createHash('sha256').update(`hypha-accel/${PROTOCOL_VERSION}/transcript\n`);
+  const length = Buffer.alloc(4);
+  for (const part of parts) {
+    length.writeUInt32BE(part.length, 0);
+    hash.update(length).update(part);
+  }
+  return hash.digest();
+}
+
+/** The canonical bytes of a JSON handshake message without its proofs (what the proofs cover). */
+export function coreBytes(body: Record<string, unknown>): Buffer {
+  const { proof: _proof, shmProof: _shmProof, ...core } = body;
+  return Buffer.from(JSON.stringify(core), 'utf8');
+}
 const NONCE_BYTES = 16;
 
 /** Settings a side announces; the other side adopts them for what it sends. */
@@ -29,7 +60,9 @@ export interface Hello extends LinkSettings {
   version: number;
   instanceId: string;
   nonce: string; // base64
-  /** Optional (v1-compatible): the edge offers shared memory. */
+  /** Ids of the keys the edge holds, preferred first (the gateway picks the first it also holds). */
+  keyIds: string[];
+  /** Optional: the edge offers shared memory. */
   shm?: ShmOffer;
 }
 
@@ -37,6 +70,8 @@ export interface Challenge extends LinkSettings {
   version: number;
   gatewayId: string;
   nonce: string; // base64
+  /** The key both proofs use: the first of HELLO keyIds the gateway holds. */
+  keyId: string;
   proof: string; // base64 HMAC proving the gateway holds the secret
   /** Present when HELLO offered shm: computeShmProof(...) if the gateway read the probe, else random. */
   shmProof?: string;
@@ -67,7 +102,8 @@ export function decodeHello(payload: Uint8Array): Hello {
   }
   const body = decodeJson(buf.subarray(6)) as Partial<Hello>;
   const shm = checkShmOffer(body.shm);
-  return { ...checkSettings(body), version, instanceId: String(body.instanceId ?? ''), nonce: checkNonce(body.nonce), ...(shm ? { shm } : {}) };
+  const keyIds = Array.isArray(body.keyIds) ? body.keyIds.filter((id): id is string => typeof id === 'string').slice(0, 16) : [];
+  return { ...checkSettings(body), version, instanceId: String(body.instanceId ?? ''), nonce: checkNonce(body.nonce), keyIds, ...(shm ? { shm } : {}) };
 }
 
 /** A well-formed shm offer, or undefined: a malformed one only means "no shared memory", never a failed link. */
@@ -111,23 +147,31 @@ export function decodeChallenge(body: Record<string, unknown>): Challenge {
     version,
     gatewayId: String(body.gatewayId ?? ''),
     nonce: checkNonce(body.nonce),
+    keyId: String(body.keyId ?? ''),
     proof: body.proof,
     ...(typeof body.shmProof === 'string' ? { shmProof: body.shmProof } : {}),
   };
 }
 
-/** The proof one side gives: HMAC(secret, role || edgeNonce || gatewayNonce). Roles differ so a proof cannot be reflected. */
-export function computeProof(secret: Buffer, role: 'edge' | 'gateway', edgeNonce: string, gatewayNonce: string): string {
+/** Who gives a proof: the gateway in CHALLENGE, the edge in AUTH, the gateway again in WELCOME. */
+export type ProofRole = 'edge' | 'gateway' | 'welcome';
+
+/**
+ * The proof one side gives: HMAC(secret, role || edgeNonce || gatewayNonce || transcript digest). Roles
+ * differ so a proof cannot be reflected; the transcript binds everything said before it.
+ */
+export function computeProof(secret: Buffer, role: ProofRole, edgeNonce: string, gatewayNonce: string, transcript: Uint8Array = EMPTY): string {
   return createHmac('sha256', secret)
     .update(`hypha-accel/${PROTOCOL_VERSION}/${role}\n`)
     .update(Buffer.from(edgeNonce, 'base64'))
     .update(Buffer.from(gatewayNonce, 'base64'))
+    .update(transcript)
     .digest('base64');
 }
 
-export function verifyProof(secret: Buffer, role: 'edge' | 'gateway', edgeNonce: string, gatewayNonce: string, proof: unknown): boolean {
+export function verifyProof(secret: Buffer, role: ProofRole, edgeNonce: string, gatewayNonce: string, proof: unknown, transcript: Uint8Array = EMPTY): boolean {
   if (typeof proof !== 'string') return false;
-  const expected = Buffer.from(computeProof(secret, role, edgeNonce, gatewayNonce), 'base64');
+  const expected = Buffer.from(computeProof(secret, role, edgeNonce, gatewayNonce, transcript), 'base64');
   const given = Buffer.from(proof, 'base64');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -3,6 +3,7 @@
 // frames always in order), keeps the link alive with PING/PONG (RTT measured) and fails it on silence.
 // With pacing negotiated, frames wait in the scheduler (not in socket buffers) once the link has about
 // twice its bandwidth-delay product unacknowledged, so later small calls still overtake queued bulk.
+import type { LinkCompressionStats, LinkCompressor } from './link-compressor.js';
 import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
 import { Deque } from './deque.js';
 import {
@@ -37,7 +38,7 @@ export interface LinkCodec {
 }
 
 /** Cumulative counters, shared by all links of a role so they survive link churn. */
-export interface LinkStats {
+export interface LinkStats extends LinkCompressionStats {
   framesSent: number;
   frameBytesSent: number;
   framesReceived: number;
@@ -61,7 +62,7 @@ export interface LinkState {
 }
 
 export function newLinkStats(): LinkStats {
-  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0, blobsSent: 0, blobBytesIn: 0, payloadBytesSent: 0 };
+  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0, blobsSent: 0, blobBytesIn: 0, payloadBytesSent: 0, linkMessagesCompressed: 0, linkCompressRawBytes: 0, linkCompressWireBytes: 0 };
 }
 
 /** The payload plane as a link sees it (one endpoint per link, sharing the pair's stores). Optional. */
@@ -95,6 +96,8 @@ export interface LinkSessionOptions {
   /** Bytes handed to the transport and not yet written before the scheduler waits. */
   sendHighWaterBytes: number;
   codec?: LinkCodec;
+  /** Compresses whole link messages (link-compressor.ts); establish wraps the transport with it. */
+  compressor?: LinkCompressor;
   /** Asked per whole message when a codec is set: false sends it raw (the codec steps aside on fast links). */
   codecWanted?: (state: LinkState) => boolean;
   /** Both sides speak ACK frames: pace sending to the measured bandwidth-delay product. */
@@ -138,6 +141,7 @@ export class LinkSession {
       this.pacer = new SendPacer({ clock: this.clock });
       this.acks = new AckPolicy();
     }
+    options.compressor?.attach(() => this.linkState());
     options.blobs?.attach((frame) => this.sendPayloadFrame(frame), () => this.linkState());
   }
 

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import type { ConnectionOptions } from 'node:tls';
 import { isOriginFormTarget } from './upgrade-check.js';
 import { redactTarget } from './redact.js';
 
@@ -41,9 +42,9 @@ export function appendForwardedFor(existing: string | string[] | undefined, addr
 }
 
 /** The upstream HTTP agent: https for an https:// (or wss://) target, at most maxSockets sockets. */
-export function upstreamAgent(target: URL, maxSockets: number, ca?: Buffer): http.Agent {
+export function upstreamAgent(target: URL, maxSockets: number, ca?: Buffer, tls: ConnectionOptions = {}): http.Agent {
   return isTls(target)
-    ? new https.Agent({ keepAlive: true, maxSockets, ...(ca ? { ca } : {}) })
+    ? new https.Agent({ keepAlive: true, maxSockets, ...tls, ...(ca ? { ca } : {}) })
     : new http.Agent({ keepAlive: true, maxSockets });
 }
 

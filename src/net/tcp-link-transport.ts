@@ -3,6 +3,8 @@
 // The edge asks for it with an HTTP/1.1 Upgrade (`Upgrade: hypha-accel-link`) on the gateway's own port, so
 // it passes wherever the WebSocket link did; any Duplex socket works (a TLS socket later), see docs/design.md.
 import http from 'node:http';
+import https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AccelError } from '../errors.js';
@@ -93,12 +95,17 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
   return transport;
 }
 
-/** Edge: asks the gateway for a byte-stream link at `url` (http:// form) and resolves with its transport. */
-export function dialTcpLink(url: URL, options: { maxFrameBytes: number; timeoutMs: number }): Promise<DuplexTransport> {
+/**
+ * Edge: asks the gateway for a byte-stream link at `url` (http:// form, or https:// for a link over TLS,
+ * verified with `tls`) and resolves with its transport.
+ */
+export function dialTcpLink(url: URL, options: { maxFrameBytes: number; timeoutMs: number; tls?: ConnectionOptions }): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, {
+    const overTls = url.protocol === 'https:';
+    const request = (overTls ? https : http).request(url, {
       headers: { Connection: 'Upgrade', Upgrade: LINK_UPGRADE_TOKEN },
       timeout: options.timeoutMs,
+      ...(overTls ? { ...options.tls, agent: false } : {}),
     });
     request.once('upgrade', (_res, socket, head) => resolve(tcpLinkTransport(socket, options.maxFrameBytes, head)));
     request.once('response', (res) => {

@@ -32,6 +32,8 @@ const LINK_BYTES: Record<string, [string, string]> = {
   transcodeBytesOut: ['codec_output', 'sent'],
   blobBytesIn: ['blob_input', 'sent'],
   payloadBytesSent: ['payload_plane', 'sent'],
+  linkCompressRawBytes: ['link_compress_input', 'sent'],
+  linkCompressWireBytes: ['link_compress_output', 'sent'],
 };
 
 export interface Metrics {
@@ -64,6 +66,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const fallbacks = stats.transcodeFallbacks ?? 0;
     return [[{ result: 'compact' }, (stats.messagesTranscoded ?? 0) - fallbacks], [{ result: 'fallback' }, fallbacks]];
   });
+  cumulative(registry, 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed against their direction\'s history (dict-deflate-v1).', [], () => [[{}, sources.linkStats()?.linkMessagesCompressed ?? 0]]);
   cumulative(registry, 'hypha_accel_blobs_sent_total', 'Large messages sent through the payload plane.', [], () => [[{}, sources.linkStats()?.blobsSent ?? 0]]);
 
   const sessionsOpen = new Gauge({ name: 'hypha_accel_sessions', help: 'Sessions currently open, by kind (edge = carried over a link, passthrough = plain client through the gateway).', labelNames: ['kind'], registers: [registry] });

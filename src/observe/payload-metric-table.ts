@@ -18,6 +18,10 @@ const CHUNK_BYTES = 'Bytes of chunk bodies that crossed the link, before (raw) a
 const COMPRESSION = 'Chunk bodies sent, by compression chosen.';
 const NACKS = 'NACKs (chunk requests after a store miss), by direction.';
 const LOOKUPS = 'Chunk references resolved from the local store (hit) or requested from the peer (miss).';
+const POLICY = 'What the compression policy chose for blobs with new data: raw, per-chunk lz4 or zstd, or packed units.';
+const UNIT_BYTES = 'Raw bytes packed in units (payload-v2) and their unit bodies on the link.';
+const UNIT_ELEMENT = 'Units sent, by byte-shuffle element size (1 = no shuffle).';
+const UNIT_PLANES = 'Unit planes sent, by the coding that won (raw, zstd or Huffman-only deflate).';
 const SHM_BLOBS = 'Blobs moved through shared-memory segments, by direction.';
 const SHM_BYTES = 'Bytes moved through shared-memory segments, by direction.';
 
@@ -35,6 +39,25 @@ export const PAYLOAD_SERIES: Record<string, PayloadSeries> = {
   'chunksByCodec.none': counter('hypha_accel_payload_chunks_compressed_total', COMPRESSION, { compression: 'none' }),
   'chunksByCodec.lz4': counter('hypha_accel_payload_chunks_compressed_total', COMPRESSION, { compression: 'lz4' }),
   'chunksByCodec.zstd': counter('hypha_accel_payload_chunks_compressed_total', COMPRESSION, { compression: 'zstd' }),
+  'policyChoices.none': counter('hypha_accel_payload_policy_choices_total', POLICY, { choice: 'none' }),
+  'policyChoices.lz4': counter('hypha_accel_payload_policy_choices_total', POLICY, { choice: 'lz4' }),
+  'policyChoices.zstd': counter('hypha_accel_payload_policy_choices_total', POLICY, { choice: 'zstd' }),
+  'policyChoices.unit': counter('hypha_accel_payload_policy_choices_total', POLICY, { choice: 'unit' }),
+  policyLinkBytesPerUs: gauge('hypha_accel_payload_policy_link_bytes_per_us', 'Link rate (bytes per µs) the last compression decision used (largest over peer pairs).'),
+  policySavedBytesPerCpuUs: gauge('hypha_accel_payload_policy_saved_bytes_per_cpu_us', 'Bytes the last chosen compression keeps off the link per µs of CPU (0: raw; largest over peer pairs).'),
+  unitsSent: counter('hypha_accel_payload_units_sent_total', 'Units (packed runs of new chunks, payload-v2) sent.'),
+  unitsReceived: counter('hypha_accel_payload_units_received_total', 'Units received and decoded.'),
+  unitsFallenBackRaw: counter('hypha_accel_payload_units_fallen_back_total', 'Units that did not shrink and went as raw chunks.'),
+  unitRawBytes: counter('hypha_accel_payload_unit_bytes_total', UNIT_BYTES, { stage: 'raw' }),
+  unitWireBytes: counter('hypha_accel_payload_unit_bytes_total', UNIT_BYTES, { stage: 'wire' }),
+  'unitsByElementBytes.e1': counter('hypha_accel_payload_units_by_element_total', UNIT_ELEMENT, { element_bytes: '1' }),
+  'unitsByElementBytes.e2': counter('hypha_accel_payload_units_by_element_total', UNIT_ELEMENT, { element_bytes: '2' }),
+  'unitsByElementBytes.e4': counter('hypha_accel_payload_units_by_element_total', UNIT_ELEMENT, { element_bytes: '4' }),
+  'unitsByElementBytes.e8': counter('hypha_accel_payload_units_by_element_total', UNIT_ELEMENT, { element_bytes: '8' }),
+  'unitPlanesByCodec.raw': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'raw' }),
+  'unitPlanesByCodec.zstd': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'zstd' }),
+  'unitPlanesByCodec.huffman': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'huffman' }),
+  unitLevel: gauge('hypha_accel_payload_unit_zstd_level', 'zstd level of the last unit (largest over peer pairs).'),
   nacksReceived: counter('hypha_accel_payload_nacks_total', NACKS, { direction: 'received' }),
   nacksSent: counter('hypha_accel_payload_nacks_total', NACKS, { direction: 'sent' }),
   chunksResent: counter('hypha_accel_payload_chunks_resent_total', 'Chunks resent after a NACK.'),

@@ -69,6 +69,9 @@ export class PayloadEndpoint {
       case FrameKind.chunk:
         this.receiver.handleChunk(decoded);
         break;
+      case FrameKind.unit:
+        this.receiver.handleUnitPiece(decoded);
+        break;
       case FrameKind.fail:
         this.receiver.handleFail(decoded.blobId, decoded.code);
         break;

@@ -11,6 +11,17 @@ export class PayloadMetrics {
   inlineRawBytes = 0; // raw bytes of chunks whose body crossed the link
   inlineWireBytes = 0; // the same after compression
   chunksByCodec = { none: 0, lz4: 0, zstd: 0 };
+  // what the policy chose per blob with new data (raw, per-chunk lz4/zstd, packed units)
+  policyChoices = { none: 0, lz4: 0, zstd: 0, unit: 0 };
+  policyLinkBytesPerUs = 0; // gauge: the link rate the last decision used
+  policySavedBytesPerCpuUs = 0; // gauge: what the last chosen compression saves per CPU µs (0: raw)
+  unitsSent = 0;
+  unitRawBytes = 0; // raw bytes packed in units (part of inlineRawBytes)
+  unitWireBytes = 0; // their unit bodies (part of inlineWireBytes)
+  unitsByElementBytes = { e1: 0, e2: 0, e4: 0, e8: 0 }; // byte-shuffle element size
+  unitPlanesByCodec = { raw: 0, zstd: 0, huffman: 0 };
+  unitLevel = 0; // zstd level of the last unit (gauge)
+  unitsFallenBackRaw = 0; // units that did not shrink, sent as raw chunks
   nacksReceived = 0;
   chunksResent = 0;
   chunksUnavailable = 0; // NACKed chunks we no longer held
@@ -23,6 +34,7 @@ export class PayloadMetrics {
   nacksSent = 0;
   hashMismatches = 0;
   decodeFailures = 0;
+  unitsReceived = 0;
   blobsFailed = 0;
   // shared memory
   shmBlobsSent = 0;

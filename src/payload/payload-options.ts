@@ -3,7 +3,7 @@
 
 import { defaultChunkingOptions, validateChunkingOptions, type ChunkingOptions } from './gear-chunker.js';
 import type { HashAlgorithm } from './chunk-hash.js';
-import { defaultCodecSpeeds, type CodecSpeed, type LinkEstimate } from './codec-policy.js';
+import { defaultCodecSpeeds, defaultUnitSpeeds, type CodecSpeed, type LinkEstimate } from './codec-policy.js';
 
 export interface PayloadOptions {
   chunking: ChunkingOptions;
@@ -24,6 +24,16 @@ export interface PayloadOptions {
   lz4Enabled: boolean;
   zstdEnabled: boolean;
   zstdLevel: number;
+  /** New chunks may travel packed in units (payload-v2): byte shuffle, then zstd or Huffman per plane. */
+  unitEnabled: boolean;
+  /** A run of new chunks is cut into units of about this many raw bytes (at least 256 KiB pays). */
+  compressUnitBytes: number;
+  /** Largest piece of a unit body per frame (keep <= the link's frame payload). */
+  unitPieceBytes: number;
+  /** Bytes sampled per blob for the element-size guess and the unit ratio estimate. */
+  unitSampleBytes: number;
+  /** Starting unit speeds per zstd level; refined by measurement like codecSpeeds. */
+  unitSpeeds: Record<number, CodecSpeed>;
   /** Blobs below this are never compressed (sampling would cost more than it saves). */
   minCompressBytes: number;
   /** Chunks sampled per blob to estimate compressibility. */
@@ -65,9 +75,14 @@ export const defaultPayloadOptions: PayloadOptions = {
   lz4Enabled: true,
   zstdEnabled: true,
   zstdLevel: 1,
+  unitEnabled: true,
+  compressUnitBytes: 1024 * 1024,
+  unitPieceBytes: 64 * 1024,
+  unitSampleBytes: 32 * 1024,
+  unitSpeeds: defaultUnitSpeeds,
   minCompressBytes: 16 * 1024,
   sampleChunks: 4,
-  policyMarginRatio: 0.1,
+  policyMarginRatio: 0.05,
   codecSpeeds: defaultCodecSpeeds,
   codecSpeedSmoothing: 0.3,
   minSpeedSampleBytes: 1024 * 1024,
@@ -83,10 +98,11 @@ export const defaultPayloadOptions: PayloadOptions = {
 export function resolvePayloadOptions(partial: Partial<PayloadOptions> = {}): PayloadOptions {
   const options: PayloadOptions = { ...defaultPayloadOptions, ...partial };
   validateChunkingOptions(options.chunking);
-  for (const key of ['storeBytes', 'peerStoreBytes', 'maxBlobBytes', 'maxPinnedBytes', 'encodeBatchBytes', 'cooperativeSliceBytes'] as const) {
+  for (const key of ['storeBytes', 'peerStoreBytes', 'maxBlobBytes', 'maxPinnedBytes', 'encodeBatchBytes', 'cooperativeSliceBytes', 'compressUnitBytes', 'unitPieceBytes', 'unitSampleBytes'] as const) {
     if (!(Number.isSafeInteger(options[key]) && options[key] > 0)) throw new RangeError(`payload option ${key} must be a positive integer`);
   }
   if (!(options.codecSpeedSmoothing >= 0 && options.codecSpeedSmoothing <= 1)) throw new RangeError('codecSpeedSmoothing must be in [0, 1]');
+  if (options.compressUnitBytes > 64 * 1024 * 1024) throw new RangeError('compressUnitBytes above 64 MiB');
   if (options.maxBlobBytes > 2 ** 40) throw new RangeError('maxBlobBytes above 1 TiB');
   if (!(options.maxNackRounds >= 1 && options.encodeTasksInFlight >= 1)) {
     throw new RangeError('maxNackRounds and encodeTasksInFlight must be >= 1');

@@ -20,6 +20,8 @@ export class PayloadPair {
   readonly wireLimits: PayloadWireLimits;
   /** Codec speeds the policy uses: the configured ones, refined by what this pair measures. */
   readonly codecSpeeds: Record<'lz4' | 'zstd', CodecSpeed>;
+  /** Packed-unit speeds per zstd level, refined by what this pair measures. */
+  readonly unitSpeeds: Record<number, CodecSpeed>;
 
   constructor(options: Partial<PayloadOptions> = {}) {
     this.options = resolvePayloadOptions(options);
@@ -33,14 +35,24 @@ export class PayloadPair {
     const { minChunkBytes, maxChunkBytes } = this.options.chunking;
     this.wireLimits = wireLimitsFor(this.options.maxBlobBytes, minChunkBytes, maxChunkBytes);
     this.codecSpeeds = { lz4: { ...this.options.codecSpeeds.lz4 }, zstd: { ...this.options.codecSpeeds.zstd } };
+    this.unitSpeeds = Object.fromEntries(Object.entries(this.options.unitSpeeds).map(([level, speed]) => [level, { ...speed }]));
   }
 
   /** Folds one measurement (bytes of raw data handled in elapsedMs) into the policy's speeds. */
   observeCodecSpeed(codec: 'lz4' | 'zstd', direction: 'encode' | 'decode', rawBytes: number, elapsedMs: number): void {
+    this.observeSpeed(this.codecSpeeds[codec], direction, rawBytes, elapsedMs);
+  }
+
+  /** The same for packed units at one zstd level. */
+  observeUnitSpeed(level: number, direction: 'encode' | 'decode', rawBytes: number, elapsedMs: number): void {
+    const speed = this.unitSpeeds[level];
+    if (speed) this.observeSpeed(speed, direction, rawBytes, elapsedMs);
+  }
+
+  private observeSpeed(speed: CodecSpeed, direction: 'encode' | 'decode', rawBytes: number, elapsedMs: number): void {
     const { codecSpeedSmoothing, minSpeedSampleBytes } = this.options;
     if (rawBytes < minSpeedSampleBytes || codecSpeedSmoothing === 0) return;
     const measuredBytesPerSec = rawBytes / (Math.max(elapsedMs, 0.001) / 1000);
-    const speed = this.codecSpeeds[codec];
     const key = direction === 'encode' ? 'encodeBytesPerSec' : 'decodeBytesPerSec';
     speed[key] = speed[key] * (1 - codecSpeedSmoothing) + measuredBytesPerSec * codecSpeedSmoothing;
   }

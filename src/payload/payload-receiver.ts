@@ -4,7 +4,8 @@
 
 import { PayloadError, PayloadErrorCode, type PayloadErrorCodeValue } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
-import { ChunkCodec, encodeAck, encodeNack, type ChunkFrame, type ManifestFrame, type ShmFrame } from './payload-wire.js';
+import { ChunkCodec, encodeAck, encodeNack, type ChunkFrame, type ManifestFrame, type ShmFrame, type UnitFrame } from './payload-wire.js';
+import { decodeUnit } from './unit-codec.js';
 import type { EmitFrame, YieldTurn } from './payload-sender.js';
 import type { ChunkHasher } from './chunk-hash.js';
 import type { ShmChannel } from './shm-segments.js';
@@ -18,6 +19,8 @@ interface Assembly {
   assembling: boolean;
   decodedBytes: { lz4: number; zstd: number };
   decodeMs: { lz4: number; zstd: number };
+  /** The unit whose pieces are arriving (units of a blob come one after another). */
+  unit?: { frame: UnitFrame; body: Uint8Array; receivedBytes: number };
 }
 
 interface BlobSlot {
@@ -121,6 +124,107 @@ export class PayloadReceiver {
     }
     this.tryComplete(assembly);
     this.retryParked(chunk.hash);
+  }
+
+  /**
+   * One piece of a packed unit. The unit is checked against the manifest before its body is allocated:
+   * its raw length must be the sum of the inline entries it covers. A unit that cannot be decoded or
+   * does not match leaves its chunks missing, so they are NACKed and come back as plain CHUNKs.
+   */
+  handleUnitPiece(frame: UnitFrame): void {
+    const assembly = this.assemblies.get(frame.blobId);
+    if (!assembly) return; // late or duplicate
+    if (frame.pieceOffset === 0) {
+      if (assembly.unit && assembly.unit.frame.firstEntry !== frame.firstEntry) {
+        // The previous unit never got all its pieces: NACK its chunks instead of waiting forever.
+        const stale = assembly.unit.frame;
+        assembly.unit = undefined;
+        this.pair.metrics.decodeFailures++;
+        this.abandonUnit(assembly, stale);
+      }
+      const covered = this.unitEntries(assembly.manifest, frame);
+      if (covered === undefined) {
+        // Announced sizes disagree with the manifest: a broken sender; its chunks get NACKed.
+        this.pair.metrics.decodeFailures++;
+        this.abandonUnit(assembly, frame);
+        return;
+      }
+      if (!covered.some((entry) => assembly.outstanding.has(entry.hash))) return; // replayed duplicate
+      assembly.unit = { frame, body: new Uint8Array(frame.bodyBytes), receivedBytes: 0 };
+    }
+    const unit = assembly.unit;
+    if (!unit || unit.frame.firstEntry !== frame.firstEntry || unit.frame.bodyBytes !== frame.bodyBytes) return; // stray piece
+    if (frame.pieceOffset < unit.receivedBytes) return; // duplicate
+    if (frame.pieceOffset > unit.receivedBytes) {
+      assembly.unit = undefined; // a gap: give the unit up
+      this.pair.metrics.decodeFailures++;
+      this.abandonUnit(assembly, unit.frame);
+      return;
+    }
+    unit.body.set(frame.piece, frame.pieceOffset);
+    unit.receivedBytes += frame.piece.byteLength;
+    if (unit.receivedBytes < unit.frame.bodyBytes) return;
+    assembly.unit = undefined;
+    this.completeUnit(assembly, unit.frame, unit.body);
+  }
+
+  /** The inline entries a unit covers, or undefined when its raw length does not match them. */
+  private unitEntries(manifest: ManifestFrame, frame: UnitFrame): ManifestFrame['entries'] | undefined {
+    if (frame.firstEntry + frame.entryCount > manifest.entries.length) return undefined;
+    const covered = manifest.entries.slice(frame.firstEntry, frame.firstEntry + frame.entryCount).filter((e) => e.inline);
+    const sum = covered.reduce((total, e) => total + e.rawBytes, 0);
+    return covered.length > 0 && sum === frame.rawBytes ? covered : undefined;
+  }
+
+  private completeUnit(assembly: Assembly, frame: UnitFrame, body: Uint8Array): void {
+    const { metrics } = this.pair;
+    let bytes: Uint8Array;
+    try {
+      bytes = decodeUnit(body, frame.rawBytes, frame.elementBytes);
+    } catch {
+      metrics.decodeFailures++;
+      this.abandonUnit(assembly, frame);
+      return;
+    }
+    metrics.unitsReceived++;
+    let offset = 0;
+    for (const entry of this.unitEntries(assembly.manifest, frame)!) {
+      const chunk = bytes.subarray(offset, offset + entry.rawBytes);
+      offset += entry.rawBytes;
+      if (!assembly.outstanding.has(entry.hash)) continue;
+      // Each chunk keeps its own copy so the store never pins the whole unit through one entry.
+      this.acceptBody(assembly, entry.hash, Uint8Array.prototype.slice.call(chunk));
+    }
+    this.tryComplete(assembly);
+    for (const entry of assembly.manifest.entries.slice(frame.firstEntry, frame.firstEntry + frame.entryCount)) this.retryParked(entry.hash);
+  }
+
+  /** Stops waiting for a unit's bodies: the next completion attempt NACKs them. */
+  private abandonUnit(assembly: Assembly, frame: UnitFrame): void {
+    assembly.sawCorruption = true;
+    const end = Math.min(assembly.manifest.entries.length, frame.firstEntry + frame.entryCount);
+    for (let i = frame.firstEntry; i < end; i++) {
+      const entry = assembly.manifest.entries[i]!;
+      if (entry.inline) this.stopExpecting(assembly, entry.hash);
+    }
+    this.tryComplete(assembly);
+  }
+
+  /** Verifies one received body against its hash and keeps it (for this blob and the store). */
+  private acceptBody(assembly: Assembly, hash: bigint, bytes: Uint8Array): void {
+    const { metrics, hasher, store, peerHolds } = this.pair;
+    metrics.chunksReceived++;
+    this.stopExpecting(assembly, hash);
+    if (hasher.hash(bytes) !== hash) {
+      metrics.hashMismatches++;
+      assembly.sawCorruption = true;
+      return;
+    }
+    assembly.bodies.set(hash, bytes);
+    if (this.pair.options.dedupeEnabled) {
+      store.putOwned(hash, bytes);
+      peerHolds.add(hash, bytes.byteLength);
+    }
   }
 
   handleFail(blobId: number, code: PayloadErrorCodeValue): void {

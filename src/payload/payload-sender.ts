@@ -5,6 +5,7 @@
 import { chunkBoundariesCooperative } from './gear-chunker.js';
 import { hashWholeBlob } from './chunk-hash.js';
 import { chooseCodec, type LinkEstimate } from './codec-policy.js';
+import { UnitPacker, type UnitPlan } from './unit-packer.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
 import {
@@ -14,6 +15,12 @@ import type { ShmChannel } from './shm-segments.js';
 
 export type EmitFrame = (frame: Uint8Array) => void;
 export type YieldTurn = () => Promise<void>;
+
+interface CompressionPlan {
+  codec: ChunkCodecId;
+  /** Set when new chunks travel packed in units. */
+  unit?: UnitPlan;
+}
 
 interface PinnedBlob {
   chunks: Map<bigint, Uint8Array>; // views of the caller's blob
@@ -27,6 +34,7 @@ export class PayloadSender {
   private readonly pins = new Map<number, PinnedBlob>(); // insertion order = age
   private pinnedBytes = 0;
   private link: LinkEstimate;
+  private readonly units: UnitPacker;
 
   constructor(
     private readonly pair: PayloadPair,
@@ -35,6 +43,7 @@ export class PayloadSender {
     private readonly shm: ShmChannel | undefined,
   ) {
     this.link = pair.options.initialLinkEstimate;
+    this.units = new UnitPacker(pair, emit);
   }
 
   setLinkEstimate(link: LinkEstimate): void {
@@ -82,6 +91,7 @@ export class PayloadSender {
     const cuts = await chunkBoundariesCooperative(bytes, options.chunking, options.cooperativeSliceBytes, this.yieldTurn);
     const entries: ManifestEntry[] = [];
     const inlineViews: Uint8Array[] = [];
+    const inlineEntryIndex: number[] = [];
     const pinned: PinnedBlob = { chunks: new Map(), pinnedBytes: bytes.byteLength, codec: ChunkCodec.none };
     const wholeHash = hasher.wholeBlob();
     let start = 0;
@@ -97,6 +107,7 @@ export class PayloadSender {
       metrics.chunksSent++;
       if (inline) {
         inlineViews.push(view);
+        inlineEntryIndex.push(entries.length - 1);
         metrics.inlineRawBytes += view.byteLength;
       } else {
         metrics.chunksDeduped++;
@@ -115,17 +126,34 @@ export class PayloadSender {
         await this.yieldTurn();
       }
     }
-    pinned.codec = this.pickCodec(inlineViews);
+    const plan = this.planCompression(bytes, inlineViews);
+    pinned.codec = plan.codec;
     this.pin(blobId, pinned);
     this.emit(encodeManifest({ blobId, totalBytes: bytes.byteLength, wholeHash: wholeHash.digest(), entries }));
     const inlineHashes = entries.filter((e) => e.inline).map((e) => e.hash);
-    await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
+    if (plan.unit) {
+      await this.units.send(blobId, plan.unit, inlineViews, inlineHashes, inlineEntryIndex, (views, hashes) => this.emitChunks(blobId, ChunkCodec.none, views, hashes));
+    }
+    else await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
   }
 
-  private pickCodec(inlineViews: readonly Uint8Array[]): ChunkCodecId {
+  /** Asks the policy what pays for this blob's new chunks, and counts the answer. */
+  private planCompression(blob: Uint8Array, inlineViews: readonly Uint8Array[]): CompressionPlan {
+    const plan = this.pickCodec(blob, inlineViews);
+    if (inlineViews.length > 0) {
+      const { policyChoices } = this.pair.metrics;
+      if (plan.unit) policyChoices.unit++;
+      else policyChoices[plan.codec === ChunkCodec.none ? 'none' : plan.codec === ChunkCodec.lz4 ? 'lz4' : 'zstd']++;
+    }
+    return plan;
+  }
+
+  private pickCodec(blob: Uint8Array, inlineViews: readonly Uint8Array[]): CompressionPlan {
     const { options, codecs } = this.pair;
     const inlineBytes = inlineViews.reduce((sum, v) => sum + v.byteLength, 0);
-    if (inlineBytes < options.minCompressBytes || (!options.lz4Enabled && !options.zstdEnabled)) return ChunkCodec.none;
+    const none: CompressionPlan = { codec: ChunkCodec.none };
+    if (inlineBytes < options.minCompressBytes || (!options.lz4Enabled && !options.zstdEnabled)) return none;
+    const useUnits = options.unitEnabled && options.zstdEnabled;
     const step = Math.max(1, Math.floor(inlineViews.length / options.sampleChunks));
     let sampleBytes = 0;
     let lz4Bytes = 0;
@@ -134,17 +162,23 @@ export class PayloadSender {
       const sample = inlineViews[i]!;
       sampleBytes += sample.byteLength;
       if (options.lz4Enabled) lz4Bytes += codecs.encodeSampleSync(ChunkCodec.lz4, sample);
-      if (options.zstdEnabled) zstdBytes += codecs.encodeSampleSync(ChunkCodec.zstd, sample);
+      if (options.zstdEnabled && !useUnits) zstdBytes += codecs.encodeSampleSync(ChunkCodec.zstd, sample);
     }
-    return chooseCodec({
+    const unit = useUnits ? this.units.candidate(blob, inlineViews, this.link) : undefined;
+    const choice = chooseCodec({
       blobBytes: inlineBytes,
       lz4Ratio: options.lz4Enabled ? lz4Bytes / sampleBytes : undefined,
-      zstdRatio: options.zstdEnabled ? zstdBytes / sampleBytes : undefined,
+      zstdRatio: options.zstdEnabled && !useUnits ? zstdBytes / sampleBytes : undefined,
       link: this.link,
       speeds: this.pair.codecSpeeds,
       encodeParallelism: 1,
       marginRatio: options.policyMarginRatio,
-    }).codec;
+      ...(unit ? { unit: { ratio: unit.ratio, speed: this.pair.unitSpeeds[unit.zstdLevel]! } } : {}),
+    });
+    this.pair.metrics.policyLinkBytesPerUs = choice.linkBytesPerUs;
+    this.pair.metrics.policySavedBytesPerCpuUs = choice.savedBytesPerCpuUs;
+    if (choice.unit && unit) return { codec: choice.codec, unit: { elementBytes: unit.elementBytes, zstdLevel: unit.zstdLevel } };
+    return { codec: choice.codec };
   }
 
   /** Encodes in batches (off the event loop), emitting in order; a chunk that does not shrink goes raw. */

@@ -8,11 +8,15 @@
 // ACK      4 | blobId u32
 // FAIL     5 | blobId u32 | code u16 (index into failCodeNumbers)
 // SHM      6 | blobId u32 | totalBytes u64 | wholeHash 16 | nameBytes u8 | name (ASCII)
+// UNIT     7 | blobId u32 | firstEntry u32 | entryCount u32 | rawBytes u32 | elementBytes u8 | bodyBytes u32
+//            | pieceOffset u32 | piece (rest of frame)   (payload-v2: one piece of a packed run of new chunks)
 
 import { failCodeNumbers, PayloadError, PayloadErrorCode, type PayloadErrorCodeValue } from './payload-error.js';
 import { hashBytes, readHash, writeHash } from './chunk-hash.js';
+import { maxUnitBodyBytes } from './unit-codec.js';
+import { shuffleElementSizes } from './byte-shuffle.js';
 
-export const FrameKind = { manifest: 1, chunk: 2, nack: 3, ack: 4, fail: 5, shm: 6 } as const;
+export const FrameKind = { manifest: 1, chunk: 2, nack: 3, ack: 4, fail: 5, shm: 6, unit: 7 } as const;
 export const ChunkCodec = { none: 0, lz4: 1, zstd: 2 } as const;
 export type ChunkCodecId = (typeof ChunkCodec)[keyof typeof ChunkCodec];
 export const chunkFlagInline = 1;
@@ -24,10 +28,15 @@ export interface PayloadWireLimits {
   maxChunkBytes: number;
   /** Most chunks one manifest or NACK may list. */
   maxChunksPerBlob: number;
+  /** Largest raw run one UNIT may pack. */
+  maxUnitBytes: number;
 }
 
+/** Bound on one packed unit, whatever the blob bound (a unit is decoded in one piece). */
+export const maxUnitBytesLimit = 64 * 1024 * 1024;
+
 export function wireLimitsFor(maxBlobBytes: number, minChunkBytes: number, maxChunkBytes: number): PayloadWireLimits {
-  return { maxBlobBytes, maxChunkBytes, maxChunksPerBlob: Math.ceil(maxBlobBytes / minChunkBytes) + 1 };
+  return { maxBlobBytes, maxChunkBytes, maxChunksPerBlob: Math.ceil(maxBlobBytes / minChunkBytes) + 1, maxUnitBytes: Math.min(maxBlobBytes, maxUnitBytesLimit) };
 }
 
 /** Worst-case encoded size of a chunk of `rawBytes` (above lz4's and zstd's bounds). */
@@ -76,11 +85,26 @@ export interface ShmFrame {
   wholeHash: bigint;
   segmentName: string;
 }
-export type PayloadFrame = ManifestFrame | ChunkFrame | NackFrame | AckFrame | FailFrame | ShmFrame;
+export interface UnitFrame {
+  kind: typeof FrameKind.unit;
+  blobId: number;
+  /** The unit packs the inline entries among manifest entries firstEntry .. firstEntry + entryCount - 1. */
+  firstEntry: number;
+  entryCount: number;
+  rawBytes: number;
+  /** Byte-shuffle element size (1 = none); also the number of planes in the body. */
+  elementBytes: number;
+  /** Length of the whole unit body, cut into pieces of one frame each, sent in order. */
+  bodyBytes: number;
+  pieceOffset: number;
+  piece: Uint8Array;
+}
+export type PayloadFrame = ManifestFrame | ChunkFrame | NackFrame | AckFrame | FailFrame | ShmFrame | UnitFrame;
 
 const manifestHeaderBytes = 1 + 4 + 1 + 8 + hashBytes + 4;
 const manifestEntryBytes = hashBytes + 4 + 1;
 const chunkHeaderBytes = 1 + 4 + hashBytes + 1 + 4;
+const unitHeaderBytes = 1 + 4 + 4 + 4 + 4 + 1 + 4 + 4;
 const segmentNamePattern = /^[A-Za-z0-9_-]{1,120}\.seg$/;
 
 export function isValidSegmentName(name: string): boolean {
@@ -144,6 +168,18 @@ export function encodeShm(s: Omit<ShmFrame, 'kind'>): Uint8Array {
   writeHash(view, 13, s.wholeHash);
   view.setUint8(29, name.byteLength);
   frame.set(name, 30);
+  return frame;
+}
+
+export function encodeUnitPiece(u: Omit<UnitFrame, 'kind'>): Uint8Array {
+  const { frame, view } = allocFrame(unitHeaderBytes + u.piece.byteLength, FrameKind.unit, u.blobId);
+  view.setUint32(5, u.firstEntry);
+  view.setUint32(9, u.entryCount);
+  view.setUint32(13, u.rawBytes);
+  view.setUint8(17, u.elementBytes);
+  view.setUint32(18, u.bodyBytes);
+  view.setUint32(22, u.pieceOffset);
+  frame.set(u.piece, unitHeaderBytes);
   return frame;
 }
 
@@ -234,6 +270,22 @@ export function decodePayloadFrame(frame: Uint8Array, limits: PayloadWireLimits)
       const segmentName = Buffer.from(frame.buffer, frame.byteOffset + 30, nameBytes).toString('latin1');
       if (!isValidSegmentName(segmentName)) throw invalid('shm segment name not one we issue');
       return { kind, blobId, totalBytes, wholeHash: readHash(view, 13), segmentName };
+    }
+    case FrameKind.unit: {
+      need(frame, unitHeaderBytes + 1, 'unit');
+      const firstEntry = view.getUint32(5);
+      const entryCount = view.getUint32(9);
+      if (entryCount === 0 || firstEntry + entryCount > limits.maxChunksPerBlob) throw invalid(`unit entries ${firstEntry}+${entryCount} outside the manifest bound ${limits.maxChunksPerBlob}`);
+      const rawBytes = view.getUint32(13);
+      if (rawBytes === 0 || rawBytes > limits.maxUnitBytes) throw invalid(`unit length ${rawBytes} outside 1..${limits.maxUnitBytes}`);
+      const elementBytes = view.getUint8(17);
+      if (!(shuffleElementSizes as readonly number[]).includes(elementBytes)) throw invalid(`unit element size ${elementBytes}`);
+      const bodyBytes = view.getUint32(18);
+      if (bodyBytes === 0 || bodyBytes > maxUnitBodyBytes(rawBytes, elementBytes)) throw invalid(`unit body of ${bodyBytes} bytes impossible for ${rawBytes} raw bytes`);
+      const pieceOffset = view.getUint32(22);
+      const piece = frame.subarray(unitHeaderBytes);
+      if (pieceOffset + piece.byteLength > bodyBytes) throw invalid(`unit piece ${pieceOffset}+${piece.byteLength} past its body of ${bodyBytes}`);
+      return { kind, blobId, firstEntry, entryCount, rawBytes, elementBytes, bodyBytes, pieceOffset, piece };
     }
     default:
       throw invalid(`unknown frame kind ${kind}`);

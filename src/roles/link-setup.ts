@@ -2,12 +2,14 @@
 // codec each link gets when both sides enabled it.
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
-import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkStats } from '../link/link-session.js';
+import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats } from '../link/link-session.js';
 import { publishLink, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
+import { HistoryDeflateCompressor, DICT_DEFLATE_CAPABILITY } from '../link/history-deflate-compressor.js';
+import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
 export const LINK_PATH = '/.hypha-accel/link';
@@ -26,6 +28,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
+      ...(config.linkCompression !== 'off' ? [DICT_DEFLATE_CAPABILITY] : []),
     ],
   };
 }
@@ -63,11 +66,20 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
     codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
+    ...(config.linkCompression !== 'off' && context.capabilities.includes(DICT_DEFLATE_CAPABILITY)
+      ? { compressor: new HistoryDeflateCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
+      : {}),
     blobs,
     onRtt: (rttMs) => {
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
   };
+}
+
+/** The link's throughput in bytes per µs as the compression policies estimate it (link-speed.ts). */
+export function linkBytesPerUs(config: CommonConfig, state: LinkState): number | undefined {
+  const estimate = linkEstimate(config, state);
+  return estimate && effectiveThroughputBytesPerSec(estimate) / 1e6;
 }
 
 /** A live link as observability sees it (read at scrape time). */

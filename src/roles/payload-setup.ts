@@ -9,7 +9,7 @@ import type { LinkEstimate } from '../payload/codec-policy.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
 import type { Logger } from '../log.js';
 
-export const PAYLOAD_CAPABILITY = 'payload-v1';
+export const PAYLOAD_CAPABILITY = 'payload-v2';
 
 // Every payload frame (a chunk with its headers, a manifest) fits maxFrameBytes of both sides. The plane's
 // 4/16/64 KiB chunking re-finds most of a resent array in shifted 256 KiB message_cache slices
@@ -55,9 +55,9 @@ export class PayloadPairs {
    * A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side.
    * `shm`: the pair's segments when this link's handshake proved shared memory (both sides then have it).
    */
-  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel): LinkBlobPlane {
+  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel, linkKey?: Buffer): LinkBlobPlane {
     const limits = payloadLimits(Math.min(this.config.maxFrameBytes, peerMaxFrameBytes));
-    const entry = this.entryFor(edgeId, gatewayId, peerId, limits);
+    const entry = this.entryFor(edgeId, gatewayId, peerId, limits, linkKey ?? this.secret);
     entry.links++;
     if (shm) this.shmLinks++;
     let endpoint: PayloadEndpoint | undefined;
@@ -108,19 +108,21 @@ export class PayloadPairs {
     return sum;
   }
 
-  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits): PairEntry {
+  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits, secret: Buffer): PairEntry {
     const existing = this.pairs.get(peerId);
     if (existing) {
       clearTimeout(existing.idleTimer);
       return existing;
     }
-    const seed = createHmac('sha256', this.secret).update(`hypha-accel/payload-seed\n${edgeId}\n${gatewayId}`).digest();
+    // Keyed with the pair's first link key: both sides used it.
+    const seed = createHmac('sha256', secret).update(`hypha-accel/payload-seed\n${edgeId}\n${gatewayId}`).digest();
     const pair = new PayloadPair({
       chunking: limits.chunking,
       hashSeed: seed.readBigUInt64BE(0),
       storeBytes: this.config.payloadStoreBytes,
       peerStoreBytes: this.config.payloadStoreBytes,
       maxBlobBytes: limits.maxBlobBytes,
+      unitPieceBytes: limits.chunking.maxChunkBytes, // a UNIT piece's header is a CHUNK's size: it fits a frame too
     });
     const entry: PairEntry = { pair, links: 0, idleTimer: undefined };
     this.pairs.set(peerId, entry);
@@ -132,7 +134,7 @@ export class PayloadPairs {
     const entry = this.pairs.get(peerId);
     if (!entry || entry.links > 0) return;
     this.pairs.delete(peerId);
-    addCounters(this.retired, entry.pair.metrics.snapshot());
+    addCounters(this.retired, entry.pair.metrics.snapshot(), false);
     await entry.pair.close();
   }
 
@@ -144,8 +146,16 @@ export class PayloadPairs {
   }
 }
 
-function addCounters(into: Record<string, number>, snapshot: Record<string, number>): void {
+/** Per-pair gauges (the latest compression decision): the largest over live pairs, never summed or retired. */
+const PAIR_GAUGES = new Set(['policyLinkBytesPerUs', 'policySavedBytesPerCpuUs', 'unitLevel']);
+
+function addCounters(into: Record<string, number>, snapshot: Record<string, number>, withGauges = true): void {
   for (const [key, value] of Object.entries(snapshot)) {
-    if (!key.endsWith('Ratio')) into[key] = (into[key] ?? 0) + value;
+    if (key.endsWith('Ratio')) continue;
+    if (PAIR_GAUGES.has(key)) {
+      if (withGauges) into[key] = Math.max(into[key] ?? 0, value);
+      continue;
+    }
+    into[key] = (into[key] ?? 0) + value;
   }
 }

@@ -55,7 +55,7 @@ test('the CLI exits with code 2 and one line on a bad setting', () => {
   assert.equal(result.status, 2);
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a ws:\/\/, wss:\/\/ or tcp:\/\/ URL/);
+  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a tcp:\/\/, tls:\/\/, ws:\/\/ or wss:\/\/ URL/);
 });
 
 test('a short secret is a configuration error', () => {
@@ -98,4 +98,35 @@ test('the secret file: group/world-readable is warned about, binary bytes are ke
   writeFileSync(crlf, 'cd'.repeat(16) + '\r\n', { mode: 0o600 });
   assert.equal(readSecret(crlf).toString('latin1'), 'cd'.repeat(16));
   assert.equal(warnings.length, 1, 'no warning for 0600 files');
+});
+
+test('a plain-text link to a non-loopback address is refused unless allowInsecureLink says so', () => {
+  const secretFile = 'unused';
+  const edge = (gatewayUrl: string, extra: Record<string, unknown> = {}) => () => loadConfig('edge', { flags: { listen: '127.0.0.1:0', secretFile, gatewayUrl, ...extra }, env: {} });
+  for (const url of ['tcp://10.0.0.5:9520', 'ws://gateway.example:9520', 'tcp://[2001:db8::1]:9520', 'ws://hypha:9520']) {
+    assert.throws(edge(url), (e: AccelError) => e.code === 'HYPHA_ACCEL_ERR_CONFIG' && /allowInsecureLink/.test(e.message), url);
+    assert.doesNotThrow(edge(url, { allowInsecureLink: 'true' }), url);
+  }
+  for (const url of ['tcp://127.0.0.1:9520', 'ws://localhost:9520', 'tcp://[::1]:9520', 'tls://10.0.0.5:9520', 'wss://gateway.example', 'tcps://gateway.example:1']) {
+    assert.doesNotThrow(edge(url), url);
+  }
+  assert.throws(edge('tls://g:1', { tlsClientCertFile: 'c.pem' }), /go together/);
+  const gateway = (extra: Record<string, unknown>) => () => loadConfig('gateway', { flags: { listen: '127.0.0.1:0', secretFile, hyphaUrl: 'http://127.0.0.1:9527', ...extra }, env: {} });
+  assert.throws(gateway({ tlsCertFile: 'c.pem' }), /go together/);
+  assert.throws(gateway({ tlsClientCaFile: 'ca.pem' }), /needs tlsCertFile/);
+});
+
+test('secretFile: a plain secret is one key "default"; a keyring file holds keys with ids, preferred first', async () => {
+  const { readKeys } = await import('../../src/config/load.js');
+  const dir = mkdtempSync(join(tmpdir(), 'hypha-accel-keys-'));
+  const plain = join(dir, 'plain');
+  writeFileSync(plain, 'a'.repeat(32) + '\n', { mode: 0o600 });
+  assert.deepEqual(readKeys(plain).map((k) => [k.id, k.secret.toString()]), [['default', 'a'.repeat(32)]]);
+  const ring = join(dir, 'ring');
+  writeFileSync(ring, `# hypha-accel keys\n# rotation 2026-11\n2026-11 ${'b'.repeat(32)}\n2026-05 ${'c'.repeat(32)}\n`, { mode: 0o600 });
+  assert.deepEqual(readKeys(ring).map((k) => [k.id, k.secret.toString()]), [['2026-11', 'b'.repeat(32)], ['2026-05', 'c'.repeat(32)]]);
+  writeFileSync(ring, `# hypha-accel keys\nk1 short\n`, { mode: 0o600 });
+  assert.throws(() => readKeys(ring), /line 2 is not "ID SECRET"/);
+  writeFileSync(ring, `# hypha-accel keys\nk1 ${'d'.repeat(20)}\nk1 ${'e'.repeat(20)}\n`, { mode: 0o600 });
+  assert.throws(() => readKeys(ring), /key id k1 twice/);
 });

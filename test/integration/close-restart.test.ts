@@ -1,10 +1,24 @@
 // A hypha server restart under load, direct and through the pair, on a private hypha server (started on
-// a fixed port so it comes back on the same one; the suite's shared server is never restarted): every
-// real client (Python and JS, with calls in flight) reconnects and its calls are answered afterwards,
-// and a raw endpoint that does not answer hypha's Close sees its TCP connection end as promptly through
-// the pair as directly (the issue: the edge held it open until the client's own Close).
+// a fixed port so it comes back on the same one; the suite's shared server is never restarted):
+// - a raw endpoint that does not answer hypha's Close sees its TCP connection end as promptly through
+//   the pair as directly (the issue: the edge held it open until the client's own Close);
+// - every real client (Python and JS loopers, calls in flight, load within hypha's 200 messages/s per
+//   connection) reconnects, re-registers, and every call it starts after its `services_registered`
+//   event is answered, through the pair as directly.
+// What a hypha-rpc user can rely on, and so what is asserted: calls through the manager proxy of the
+// latest `manager_refreshed` event, started after `services_registered`. Not asserted: calls in flight
+// at the restart, or started in the few ms between the reconnection and `manager_refreshed` (they go
+// to the old manager id and time out, directly too); and calls through the `server` object of
+// connect_to_server, which in hypha-rpc 0.21.47 (Python) and 0.21.40 (npm) keeps the old manager id
+// after the first reconnection (its refresh handler misses the initial event and skips the first
+// real one), so every manager call through it times out after a restart, directly too.
+// Tolerated and logged, never a pass by silence: a Python looper whose hypha-rpc reconnection died
+// (py_looper.py reports `reconnection_abandoned`: a call emitted while the socket had closed opened a
+// connection itself, its failure cancelled the reconnect task; hypha-rpc 0.21.47, seen directly as
+// through the pair in about 1 of 20 restarts per client).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startService, uniqueServiceId, type Lang, type ServiceProcess } from '../helpers/clients.js';
 import { freePort, startHyphaServer, type HyphaServer } from '../helpers/hypha-server.js';
@@ -14,8 +28,14 @@ import { rawClientConnect, type RawConnection } from '../helpers/raw-peers.js';
 
 /** How long the raw endpoint watches whether its TCP connection ends without its answering Close. */
 const UNANSWERED_WATCH_MS = 1500;
-/** Calls each looper must have answered after the restart. */
-const CALLS_AFTER_RESTART = 3;
+/** Rounds each loop of each looper must have completed, all answered, after its re-registration. */
+const ROUNDS_AFTER_REREGISTRATION = 3;
+/** What recovery() reports for a Python looper whose hypha-rpc reconnection died (see the header). */
+const ABANDONED = 'reconnection abandoned by hypha-rpc';
+/** Concurrent loops in py_looper.py / js-looper.ts. */
+const LOOPS = 2;
+/** How long a looper may take to reconnect, re-register and complete its rounds. */
+const RECOVERY_TIMEOUT_MS = 90_000;
 
 describe('a hypha restart under load, direct and through the pair', () => {
   let server: HyphaServer | undefined;
@@ -48,16 +68,30 @@ describe('a hypha restart under load, direct and through the pair', () => {
     await server?.stop();
   });
 
-  let restartedAt = 0;
-  let recovered: string[] = [];
-  async function answeredAfterRestart(name: string, proc: ServiceProcess): Promise<void> {
-    const answeredAfter = () => proc.events.filter((e) => e.event === 'call' && e.ok === true && Number(e.t) > restartedAt).length;
-    await proc.waitForEvent(() => answeredAfter() >= CALLS_AFTER_RESTART, 90_000).catch((error: Error) => {
-      const failures = proc.events.filter((e) => e.event === 'call' && e.ok !== true).slice(-3);
-      throw new Error(`${name}: calls not answered after the restart (${JSON.stringify(failures)}): ${error.message}`);
-    });
-    const calls = proc.events.filter((e) => e.event === 'call' && Number(e.t) > restartedAt);
-    console.log(`hypha restart, ${name}: first answered call ${Number(calls.find((e) => e.ok === true)!.t) - restartedAt} ms after the restart; ${calls.filter((e) => e.ok !== true).length} failed calls after it`);
+  let restartStartedAt = 0;
+  /** Waits until the looper re-registered after the restart and each loop completed rounds started after that. */
+  async function recovery(name: string, proc: ServiceProcess): Promise<string> {
+    const calls = () => proc.events.filter((e) => e.event === 'call');
+    const registeredAt = () => Number(proc.events.find((e) => e.event === 'services_registered' && Number(e.t) > restartStartedAt)?.t ?? Infinity);
+    const roundsAfter = (loop: number) => calls().filter((e) => e.loop === loop && Number(e.t) > registeredAt());
+    const done = () => Array.from({ length: LOOPS }, (_, i) => roundsAfter(i).length >= ROUNDS_AFTER_REREGISTRATION).every(Boolean);
+    const abandoned = () => proc.events.some((e) => e.event === 'reconnection_abandoned' && Number(e.t) > restartStartedAt);
+    try {
+      await proc.waitForEvent(() => done() || abandoned(), RECOVERY_TIMEOUT_MS);
+      if (!done()) {
+        console.log(`hypha restart, ${name}: ${ABANDONED} (known hypha-rpc race, see the header)`);
+        return ABANDONED;
+      }
+    } catch {
+      const seen = registeredAt() === Infinity ? 'never re-registered' : `re-registered, rounds after it: ${JSON.stringify(calls().filter((e) => Number(e.t) > registeredAt()).slice(-3))}`;
+      const events = proc.events.filter((e) => e.event !== 'call').map((e) => `${e.event}@${Number(e.t) - restartStartedAt}`);
+      return `${name}: not recovered within ${RECOVERY_TIMEOUT_MS} ms (${seen}; events since the restart began, ms: ${events.join(' ')}; stderr:\n${proc.stderrTail(30)})`;
+    }
+    const after = calls().filter((e) => Number(e.t) > registeredAt());
+    const failed = after.filter((e) => e.ok !== true);
+    const inWindow = calls().filter((e) => Number(e.t) > restartStartedAt && Number(e.t) <= registeredAt() && e.ok !== true).length;
+    console.log(`hypha restart, ${name}: re-registered ${registeredAt() - restartStartedAt} ms after the restart began; ${after.length} rounds after it, ${failed.length} failed; ${inWindow} failed rounds started during the restart`);
+    return failed.length === 0 ? 'answered' : `${name}: ${failed.length} rounds started after services_registered failed: ${JSON.stringify(failed.slice(0, 3))}`;
   }
 
   test('hypha restarts: the Close and the TCP end look the same direct and through the pair', async () => {
@@ -66,8 +100,8 @@ describe('a hypha restart under load, direct and through the pair', () => {
         throw new Error(`${name}: no answered call before the restart: ${error.message}`);
       });
     }
+    restartStartedAt = Date.now();
     await server!.restart();
-    restartedAt = Date.now();
 
     // The raw endpoints: hypha's Close, then (without answering it) does the TCP connection end?
     const seen: Record<string, unknown> = {};
@@ -84,17 +118,16 @@ describe('a hypha restart under load, direct and through the pair', () => {
     }
     assert.equal((seen.direct as { tcpEndedWithoutAnswer: boolean }).tcpEndedWithoutAnswer, true, `hypha drops its TCP on a restart: ${JSON.stringify(seen)}`);
     assert.deepEqual(seen.pair, seen.direct);
-
-    // The loopers: recovery is logged here and asserted in the next test (todo: see there).
-    recovered = await Promise.all(loopers.map(({ name, proc }) => answeredAfterRestart(name, proc).then(() => 'answered', (error: Error) => error.message)));
-    console.log(`hypha restart, loopers: ${JSON.stringify(Object.fromEntries(loopers.map((l, i) => [l.name, recovered[i]!.slice(0, 120)])))}`);
   });
 
-  // Seen here: after a restart under load the JS client (npm hypha-rpc 0.21.40) reconnects, re-registers
-  // and gets the new manager id, yet its calls then time out: through the pair in 2 of 2 runs, and
-  // DIRECTLY in 1 of 2; the Python client failed directly once under heavier load (4 loops of 64 KiB).
-  // Not yet understood; issue 17 stays open for it.
-  test('every looper, direct and through the pair, has calls answered after the restart', { todo: 'hypha-rpc clients under load, direct too' }, () => {
-    assert.deepEqual(recovered, loopers.map(() => 'answered'), JSON.stringify(loopers.map((l) => l.name)));
+  test('every looper, direct and through the pair, reconnects and has every call after its re-registration answered', async () => {
+    assert.ok(restartStartedAt > 0, 'the restart happened (previous test)');
+    const recovered = await Promise.all(loopers.map(({ name, proc }) => recovery(name, proc)));
+    const expected = loopers.map(({ proc }, i) => (proc.lang === 'py' && recovered[i] === ABANDONED ? ABANDONED : 'answered'));
+    assert.deepEqual(recovered, expected, JSON.stringify(loopers.map((l) => l.name)));
+    assert.ok(recovered.filter((r) => r === 'answered').length > 0, 'some looper recovered');
+    // The load stayed within what hypha admits: no looper was closed by hypha's rate limiter (1008),
+    // so every reconnection seen here is the restart's.
+    assert.doesNotMatch(readFileSync(server!.logPath, 'utf8'), /Rate limit exceeded/);
   });
 });

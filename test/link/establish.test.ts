@@ -333,3 +333,27 @@ test('decodeHello throws only AccelError (VERSION or BAD_FRAME) on any body, inc
     }),
   );
 });
+
+test('key rotation: keys with ids, the first the edge prefers that the gateway holds is used; no common key is refused', async () => {
+  const k1 = { id: 'k1', secret: Buffer.from('the first key, old one') };
+  const k2 = { id: 'k2', secret: Buffer.from('the second key, new one') };
+  const cases: [string, typeof k1[], typeof k1[], string | undefined][] = [
+    ['gateway has both, edge still old', [k1], [k1, k2], 'k1'],
+    ['gateway has both, edge moved to new', [k2, k1], [k1, k2], 'k2'],
+    ['edge has both, gateway only new', [k1, k2], [k2], 'k2'],
+    ['no key in common', [k1], [k2], undefined],
+  ];
+  for (const [what, edgeKeys, gatewayKeys, expected] of cases) {
+    const { a, b } = createLinkPair();
+    const results = await Promise.allSettled([
+      establishAsEdge(a, options({ keys: () => edgeKeys })),
+      establishAsGateway(b, options({ keys: () => gatewayKeys })),
+    ]);
+    if (expected === undefined) {
+      for (const result of results) assert.equal((result as PromiseRejectedResult).reason?.code, 'HYPHA_ACCEL_ERR_AUTH', what);
+      continue;
+    }
+    assert.equal(results[0].status, 'fulfilled', what);
+    assert.equal(results[1].status, 'fulfilled', what);
+  }
+});

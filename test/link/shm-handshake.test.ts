@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomUUID, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { establishAsEdge, establishAsGateway, type EstablishOptions, type Negotiated, type ShmHandshake } from '../../src/link/establish.js';
 import { FrameType, decodeFrame, decodeJson, encodeFrame, encodeJson, type Frame } from '../../src/link/frame.js';
@@ -146,11 +146,6 @@ for (const [what, tamper] of [
     body.shmProof = proof.toString('base64');
   })],
   ['a CHALLENGE without shmProof (an older gateway)', (_a: PipeEnd, b: PipeEnd) => rewriteJson(b, FrameType.CHALLENGE, (body) => delete body.shmProof)],
-  ['a HELLO naming another probe file', (a: PipeEnd) => rewriteJson(a, FrameType.HELLO, (body) => {
-    body.shm = { ...(body.shm as object), probeName: `probe-${randomBytes(16).toString('hex')}` };
-  }, true)],
-  ['a malformed HELLO shm field', (a: PipeEnd) => rewriteJson(a, FrameType.HELLO, (body) => (body.shm = { pairId: '../etc', probeName: 5 }), true)],
-  ['a WELCOME without shm (the gateway could not open its segments)', (_a: PipeEnd, b: PipeEnd) => rewriteJson(b, FrameType.WELCOME, (body) => delete body.shm)],
 ] as const) {
   test(`${what}: the edge stays on the link, the link is up`, async (t) => {
     const dir = await tempDir(t);
@@ -163,6 +158,37 @@ for (const [what, tamper] of [
     if (!what.includes('WELCOME')) assert.equal(gateway.shmPairId, undefined, 'the gateway must not use shm');
     assert.deepEqual(await probeFiles(dir), [], 'the probe file must be discarded');
     await assertLinkUp(edge, gatewaySide);
+  });
+}
+
+// Protocol 2: the proofs cover the whole transcript, so any change on the way fails the handshake on
+// both sides (before, these passed and only the changed part was ignored).
+for (const [what, tamper] of [
+  ['a HELLO naming another probe file', (a: PipeEnd) => rewriteJson(a, FrameType.HELLO, (body) => {
+    body.shm = { ...(body.shm as object), probeName: `probe-${randomBytes(16).toString('hex')}` };
+  }, true)],
+  ['a malformed HELLO shm field', (a: PipeEnd) => rewriteJson(a, FrameType.HELLO, (body) => (body.shm = { pairId: '../etc', probeName: 5 }), true)],
+  ['HELLO capabilities stripped (a downgrade)', (a: PipeEnd) => rewriteJson(a, FrameType.HELLO, (body) => (body.capabilities = []), true)],
+  ['HELLO instance id changed', (a: PipeEnd) => rewriteJson(a, FrameType.HELLO, (body) => (body.instanceId = 'edge-someone-else'), true)],
+  ['HELLO window changed', (a: PipeEnd) => rewriteJson(a, FrameType.HELLO, (body) => (body.windowBytes = 4096), true)],
+  ['CHALLENGE capabilities stripped', (_a: PipeEnd, b: PipeEnd) => rewriteJson(b, FrameType.CHALLENGE, (body) => (body.capabilities = []))],
+  ['CHALLENGE gateway id changed', (_a: PipeEnd, b: PipeEnd) => rewriteJson(b, FrameType.CHALLENGE, (body) => (body.gatewayId = 'gateway-x'))],
+  ['CHALLENGE maxFrameBytes changed', (_a: PipeEnd, b: PipeEnd) => rewriteJson(b, FrameType.CHALLENGE, (body) => (body.maxFrameBytes = 2048))],
+  ['AUTH shm flag removed', (a: PipeEnd) => rewriteJson(a, FrameType.AUTH, (body) => delete body.shm)],
+  ['a WELCOME without shm', (_a: PipeEnd, b: PipeEnd) => rewriteJson(b, FrameType.WELCOME, (body) => delete body.shm)],
+  ['a WELCOME with another link id', (_a: PipeEnd, b: PipeEnd) => rewriteJson(b, FrameType.WELCOME, (body) => (body.linkId = randomUUID()))],
+] as const) {
+  test(`a transcript changed on the way (${what}) fails the handshake with HYPHA_ACCEL_ERR_AUTH`, async (t) => {
+    const dir = await tempDir(t);
+    const { a, b } = createLinkPair();
+    tamper(a, b);
+    const [edge, gateway] = await Promise.allSettled([
+      establishAsEdge(a, side(setup('edge', dir, 1001)).options), establishAsGateway(b, side(setup('gateway', dir, 1002)).options),
+    ]);
+    assert.equal(edge.status, 'rejected', 'the edge refuses the link');
+    assert.equal((edge as PromiseRejectedResult).reason.code, 'HYPHA_ACCEL_ERR_AUTH');
+    // The gateway refuses too, unless it had already finished (only WELCOME was changed, after its last check).
+    if (!what.includes('WELCOME')) assert.equal(gateway.status, 'rejected', 'the gateway refuses the link');
   });
 }
 

@@ -39,7 +39,8 @@ json.dump(meta, open(f"{out}/meta.json", "w"))
 const modes: Array<[string, Partial<PayloadOptions>, boolean]> = [
   ['dedupe, no compression', { lz4Enabled: false, zstdEnabled: false }, false],
   ['lz4', { zstdEnabled: false, initialLinkEstimate: { throughputBytesPerSec: 5e6, rttMs: 40 } }, false],
-  ['zstd', { lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 5e6, rttMs: 40 } }, false],
+  ['zstd', { lz4Enabled: false, unitEnabled: false, initialLinkEstimate: { throughputBytesPerSec: 5e6, rttMs: 40 } }, false],
+  ['units', { lz4Enabled: false, compressUnitBytes: 256 * 1024, initialLinkEstimate: { throughputBytesPerSec: 5e6, rttMs: 40 } }, false],
   ['shared memory', { shmThresholdBytes: 64 * 1024 }, true],
 ];
 
@@ -69,6 +70,10 @@ test('numpy arrays of several dtypes and sizes arrive bit-identical on every pat
         if (!withShm) assert.ok(h.a.pair.metrics.chunksDeduped > 0, `${mode}: later passes deduped`);
         if (mode === 'lz4') assert.ok(h.a.pair.metrics.chunksByCodec.lz4 > 0, 'h.a.pair.metrics.chunksByCodec.lz4 > 0');
         if (mode === 'zstd') assert.ok(h.a.pair.metrics.chunksByCodec.zstd > 0, 'h.a.pair.metrics.chunksByCodec.zstd > 0');
+        if (mode === 'units') {
+          const { unitsSent, unitsByElementBytes } = h.a.pair.metrics;
+          assert.ok(unitsSent > 0 && unitsByElementBytes.e2 + unitsByElementBytes.e4 + unitsByElementBytes.e8 > 0, 'units sent, some byte-shuffled');
+        }
         if (withShm) assert.ok(h.a.pair.metrics.shmBlobsSent > 0 && h.b.pair.metrics.shmBlobsSent > 0, 'h.a.pair.metrics.shmBlobsSent > 0 && h.b.pair.metrics.shmBlobsSent > 0');
       } finally {
         await h.close();

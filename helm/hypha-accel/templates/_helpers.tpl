@@ -50,6 +50,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/*
+Edge defaults the chart derives: the gateway URL and, for the in-cluster default (tcp:// to this release's
+gateway Service, plain text inside the cluster network), an explicit allowInsecureLink: a plain-text link to
+a non-loopback address is refused otherwise. Set edge.config.gatewayUrl to tls://... (gateway.config
+tlsCertFile/tlsKeyFile) to encrypt the in-cluster hop; see docs/security.md.
+*/}}
+{{- define "hypha-accel.edgeExtra" -}}
+{{- $extra := dict "gatewayUrl" (include "hypha-accel.gatewayUrl" .) }}
+{{- if not (hasKey .Values.edge.config "gatewayUrl") }}{{ $_ := set $extra "allowInsecureLink" "true" }}{{ end }}
+{{- toYaml $extra }}
+{{- end }}
+
 {{/* Seconds the kubelet waits after SIGTERM: the preStop pause, the drain deadline, 5 s of margin. */}}
 {{- define "hypha-accel.gracePeriodSeconds" -}}
 {{- $drainMs := int (dig "drainTimeoutMs" 10000 .config) }}
@@ -144,7 +156,7 @@ The pod needs the link-secret volume ({{ include "hypha-accel.secretVolume" . }}
   ports:
     - {name: admin, containerPort: {{ .root.Values.admin.port }}, protocol: TCP}
   env:
-    {{- include "hypha-accel.env" (dict "root" .root "role" "edge" "config" .root.Values.edge.config "listen" (printf "127.0.0.1:%d" (int .root.Values.edge.port)) "extra" (dict "gatewayUrl" (include "hypha-accel.gatewayUrl" .root))) | trim | nindent 4 }}
+    {{- include "hypha-accel.env" (dict "root" .root "role" "edge" "config" .root.Values.edge.config "listen" (printf "127.0.0.1:%d" (int .root.Values.edge.port)) "extra" (include "hypha-accel.edgeExtra" .root | fromYaml)) | trim | nindent 4 }}
   resources:
     {{- toYaml .root.Values.edge.resources | nindent 4 }}
   volumeMounts:

@@ -1,11 +1,17 @@
 // JS client under load for restart tests (npm hypha-rpc), the twin of py_looper.py: registers a small
-// public service, then keeps LOOPS concurrent loops calling it through the server (getService + echo of
-// 4 KiB) and the workspace manager (listServices), printing a JSON line per call and per event.
+// public service, then keeps LOOPS concurrent loops calling it through the workspace manager
+// (getService + echo of 4 KiB, then listServices), each loop at most one round per LOOP_INTERVAL_MS so
+// the load stays within hypha's per-connection message rate; a JSON line per round and per event.
+// The loops use the manager proxy of the RPC's latest "manager_refreshed" event, not the `server`
+// object: npm hypha-rpc 0.21.40's `server` proxy keeps the old manager id after the FIRST
+// reconnection (see py_looper.py), and a server restart gives the manager a new id.
 // usage: node --import tsx js-looper.ts SERVER_URL SERVICE_ID
 import { hyphaWebsocketClient } from "hypha-rpc";
 import { type Any, emit, routeConsoleToStderr, stderrLogger } from "./js-common.js";
 
 const LOOPS = 2;
+/** 2 loops x 10 rounds/s x 4 messages = 80 messages/s; hypha admits 200/s per connection. */
+const LOOP_INTERVAL_MS = 100;
 const PAYLOAD = new Uint8Array(4 * 1024).map((_, i) => i % 256);
 const CALL_TIMEOUT_MS = 10_000;
 
@@ -13,32 +19,40 @@ function withTimeout<T>(promise: Promise<T>): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("call timed out")), CALL_TIMEOUT_MS).unref())]);
 }
 
-async function callLoop(server: Any, serviceId: string, stopped: () => boolean): Promise<void> {
+async function callLoop(index: number, current: { manager: Any }, serviceId: string, stopped: () => boolean): Promise<void> {
   while (!stopped()) {
     const started = Date.now();
+    let stage = "getService";
     try {
-      const svc = await withTimeout(server.getService(serviceId));
+      const manager = current.manager;
+      const svc = await withTimeout(manager.getService(serviceId));
+      stage = "echo";
       const echoed: Uint8Array = await withTimeout(svc.echo(PAYLOAD));
-      await withTimeout(server.listServices());
+      stage = "listServices";
+      await withTimeout(manager.listServices());
       const ok = echoed.byteLength === PAYLOAD.byteLength && echoed.every((v, i) => v === PAYLOAD[i]);
-      emit({ event: "call", ok, t: started });
+      emit({ event: "call", loop: index, ok, t: started });
     } catch (err) {
-      emit({ event: "call", ok: false, t: started, err: String(err).slice(0, 200) });
-      await new Promise((r) => setTimeout(r, 200));
+      emit({ event: "call", loop: index, ok: false, t: started, stage, err: String(err).slice(0, 200) });
     }
+    await new Promise((r) => setTimeout(r, Math.max(0, started + LOOP_INTERVAL_MS - Date.now())));
   }
 }
 
 async function main(serverUrl: string, serviceId: string): Promise<void> {
   const server: Any = await hyphaWebsocketClient.connectToServer({ server_url: serverUrl, name: "js-looper", logger: stderrLogger } as Any);
   const info: Any = await server.registerService({ id: serviceId, config: { visibility: "public" }, echo: (x: unknown) => x });
+  const current = { manager: server };
   const rpc: Any = server.rpc;
-  rpc.on("connected", () => emit({ event: "connected" }));
-  rpc.on("services_registered", () => emit({ event: "services_registered" }));
-  rpc.on("disconnected", () => emit({ event: "disconnected" }));
+  rpc.on("manager_refreshed", (data: Any) => {
+    current.manager = data.manager;
+    emit({ event: "manager_refreshed", t: Date.now() });
+  });
+  rpc.on("connected", () => emit({ event: "connected", t: Date.now() }));
+  rpc.on("services_registered", () => emit({ event: "services_registered", t: Date.now() }));
   emit({ ready: true, workspace: server.config.workspace, client_id: server.config.client_id, service_id: info.id });
   let stop = false;
-  const loops = Array.from({ length: LOOPS }, () => callLoop(server, info.id, () => stop));
+  const loops = Array.from({ length: LOOPS }, (_, i) => callLoop(i, current, info.id, () => stop));
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", () => resolve());
     process.stdin.on("end", () => resolve());

@@ -1,0 +1,130 @@
+// Compression of one UNIT: a run of new chunks packed as one buffer, optionally byte-shuffled into planes,
+// each plane coded with whichever of zstd (at the policy's level) or Huffman-only deflate is smaller, or
+// kept raw. Encoding runs on the libuv threadpool; decoding is bounded by the announced sizes.
+//
+// body = planeCount x (codec u8, bodyBytes u32) | plane bodies in order; planeCount = elementBytes.
+
+import {
+  constants as zlibConstants, deflateRaw, inflateRawSync, zstdCompress, zstdDecompressSync, type ZlibOptions, type ZstdOptions,
+} from 'node:zlib';
+import { planeBytes, shuffle, unshuffle } from './byte-shuffle.js';
+import { PayloadError, PayloadErrorCode } from './payload-error.js';
+
+export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2 } as const;
+export type PlaneCodecId = (typeof PlaneCodec)[keyof typeof PlaneCodec];
+const planeEntryBytes = 5;
+
+/** Planes at least this large get zstd's long-distance matching (smaller ones fit its default window). */
+export const ldmMinPlaneBytes = 8 * 1024 * 1024;
+
+export interface UnitEncodeOptions {
+  elementBytes: number;
+  zstdLevel: number;
+  /** Per plane: false skips zstd (it lost on that plane of earlier units); default: try it. */
+  tryZstd?: readonly boolean[];
+}
+
+export interface EncodedUnit {
+  body: Uint8Array;
+  /** Bytes per plane codec, for metrics. */
+  planeCodecs: PlaneCodecId[];
+}
+
+/** The largest body a unit of `rawBytes` in `elementBytes` planes may have (raw planes plus the table). */
+export function maxUnitBodyBytes(rawBytes: number, elementBytes: number): number {
+  return rawBytes + elementBytes * planeEntryBytes;
+}
+
+function zstdOptionsFor(level: number, planeRawBytes: number): ZstdOptions {
+  const params: Record<number, number> = { [zlibConstants.ZSTD_c_compressionLevel]: level };
+  if (planeRawBytes >= ldmMinPlaneBytes) {
+    params[zlibConstants.ZSTD_c_enableLongDistanceMatching] = 1;
+    params[zlibConstants.ZSTD_c_windowLog] = Math.min(27, Math.ceil(Math.log2(planeRawBytes)));
+  }
+  return { params };
+}
+
+/** Planes Huffman leaves at or above this fraction of their size are not tried with zstd. */
+const zstdSkipHuffmanRatio = 0.9;
+const huffmanOptions: ZlibOptions = { strategy: zlibConstants.Z_HUFFMAN_ONLY };
+
+function zstdAsync(bytes: Uint8Array, options: ZstdOptions): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => zstdCompress(bytes, options, (error, out) => (error ? reject(error) : resolve(out))));
+}
+function huffmanAsync(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => deflateRaw(bytes, huffmanOptions, (error, out) => (error ? reject(error) : resolve(out))));
+}
+
+/** Packs `pieces` (their concatenation is the unit) into one unit body, off the event loop. */
+export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number, options: UnitEncodeOptions): Promise<EncodedUnit> {
+  const { elementBytes } = options;
+  const shuffled = shuffle(pieces, rawBytes, elementBytes);
+  const sizes = planeBytes(rawBytes, elementBytes);
+  const planes: Uint8Array[] = [];
+  for (let offset = 0, j = 0; j < elementBytes; offset += sizes[j]!, j++) planes.push(shuffled.subarray(offset, offset + sizes[j]!));
+  const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
+    if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
+    // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
+    // where zstd finds no matches either, so zstd is spent only on planes with structure.
+    const huffman = await huffmanAsync(plane);
+    let best: [PlaneCodecId, Uint8Array] = [PlaneCodec.raw, plane];
+    if (huffman.byteLength < best[1].byteLength) best = [PlaneCodec.huffman, huffman];
+    if (huffman.byteLength >= plane.byteLength * zstdSkipHuffmanRatio || options.tryZstd?.[j] === false) return best;
+    const zstd = await zstdAsync(plane, zstdOptionsFor(options.zstdLevel, plane.byteLength));
+    if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd];
+    return best;
+  }));
+  const tableBytes = elementBytes * planeEntryBytes;
+  const body = new Uint8Array(tableBytes + coded.reduce((sum, [, b]) => sum + b.byteLength, 0));
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let offset = tableBytes;
+  coded.forEach(([codec, bytes], j) => {
+    view.setUint8(j * planeEntryBytes, codec);
+    view.setUint32(j * planeEntryBytes + 1, bytes.byteLength);
+    body.set(bytes, offset);
+    offset += bytes.byteLength;
+  });
+  return { body, planeCodecs: coded.map(([codec]) => codec) };
+}
+
+function decodeFailed(message: string, cause?: unknown): PayloadError {
+  return new PayloadError(PayloadErrorCode.decodeFailed, `unit decode: ${message}`, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Decodes a unit body to exactly `rawBytes` bytes (a fresh buffer) or throws DECODE_FAILED. Every plane's
+ * size comes from `rawBytes` (checked by the caller against the manifest), never from the body, and each
+ * decoder is capped at it with maxOutputLength.
+ */
+export function decodeUnit(body: Uint8Array, rawBytes: number, elementBytes: number): Uint8Array {
+  const tableBytes = elementBytes * planeEntryBytes;
+  if (body.byteLength < tableBytes) throw decodeFailed('body shorter than its plane table');
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const sizes = planeBytes(rawBytes, elementBytes);
+  const planes = new Uint8Array(rawBytes);
+  let bodyOffset = tableBytes;
+  let planeOffset = 0;
+  for (let j = 0; j < elementBytes; j++) {
+    const codec = view.getUint8(j * planeEntryBytes);
+    const codedBytes = view.getUint32(j * planeEntryBytes + 1);
+    const planeRaw = sizes[j]!;
+    if (codedBytes > body.byteLength - bodyOffset) throw decodeFailed(`plane ${j} body of ${codedBytes} bytes past the end`);
+    const coded = body.subarray(bodyOffset, bodyOffset + codedBytes);
+    bodyOffset += codedBytes;
+    let plane: Uint8Array;
+    try {
+      if (codec === PlaneCodec.raw) plane = coded;
+      else if (planeRaw === 0) throw new Error('coded empty plane');
+      else if (codec === PlaneCodec.zstd) plane = zstdDecompressSync(coded, { maxOutputLength: planeRaw });
+      else if (codec === PlaneCodec.huffman) plane = inflateRawSync(coded, { maxOutputLength: planeRaw });
+      else throw new Error(`unknown plane codec ${codec}`);
+    } catch (error) {
+      throw decodeFailed(`plane ${j}: ${(error as Error).message}`, error);
+    }
+    if (plane.byteLength !== planeRaw) throw decodeFailed(`plane ${j} gave ${plane.byteLength} bytes, expected ${planeRaw}`);
+    planes.set(plane, planeOffset);
+    planeOffset += planeRaw;
+  }
+  if (bodyOffset !== body.byteLength) throw decodeFailed(`${body.byteLength - bodyOffset} trailing bytes`);
+  return unshuffle(planes, elementBytes);
+}

@@ -1,0 +1,214 @@
+// Packed units (payload-v2): byte shuffle and its inverse, the element-size guess and `_rdtype` hint,
+// unit bodies that round-trip exactly, bounded decoding of hostile bodies and UNIT frames (fuzzed with
+// fixed seeds), and whole blobs through a pair of endpoints on a slow link, tampered pieces included.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { detectElementBytes, elementBytesFromRdtype, shuffle, unshuffle } from '../../src/payload/byte-shuffle.js';
+import { decodeUnit, encodeUnit, maxUnitBodyBytes } from '../../src/payload/unit-codec.js';
+import { decodePayloadFrame, encodeUnitPiece, FrameKind, wireLimitsFor } from '../../src/payload/payload-wire.js';
+import { PayloadError, PayloadErrorCode } from '../../src/payload/payload-error.js';
+import { createHarness, imageLikeBytes, randomBytesSeeded, sameBytes } from './payload-harness.js';
+
+const slowLink = { lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 2e6, rttMs: 120 } };
+const limits = wireLimitsFor(16 * 1024 * 1024, 4096, 65536);
+
+function float32Weights(count: number, seed: number): Uint8Array {
+  const noise = randomBytesSeeded(count * 8, seed);
+  const view = new DataView(noise.buffer, noise.byteOffset);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const u = (view.getUint32(i * 8) + 1) / 2 ** 32;
+    const v = view.getUint32(i * 8 + 4) / 2 ** 32;
+    out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v) * 0.02;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+test('shuffle then unshuffle is the identity, for every element size and split into pieces', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2000 }), fc.constantFrom(1, 2, 4, 8), fc.integer({ min: 1, max: 5 }), (bytes, elementBytes, parts) => {
+      const pieces: Uint8Array[] = [];
+      const step = Math.max(1, Math.ceil(bytes.byteLength / parts));
+      for (let at = 0; at < bytes.byteLength; at += step) pieces.push(bytes.subarray(at, at + step));
+      const planes = shuffle(pieces, bytes.byteLength, elementBytes);
+      assert.ok(sameBytes(unshuffle(planes, elementBytes), bytes));
+    }),
+    { seed: 12, numRuns: 300 },
+  );
+});
+
+test('the element size is guessed from the data, and read from _rdtype when the message has it', () => {
+  assert.equal(detectElementBytes(imageLikeBytes(128, 128, 1).subarray(1)).elementBytes, 2, 'uint16, odd phase');
+  assert.equal(detectElementBytes(float32Weights(8192, 2)).elementBytes, 4, 'float32');
+  assert.equal(detectElementBytes(randomBytesSeeded(32768, 3)).elementBytes, 1, 'random bytes: no shuffle');
+  assert.equal(detectElementBytes(Buffer.from('{"method":"echo","args":[1,2,3]} '.repeat(500))).elementBytes, 1, 'text: no shuffle');
+  const message = Buffer.concat([Buffer.from([0x84, 0xa6]), Buffer.from('_rtype'), Buffer.from([0xa7]), Buffer.from('ndarray'), Buffer.from([0xa7]), Buffer.from('_rdtype'), Buffer.from([0xa7]), Buffer.from('float64')]);
+  assert.equal(elementBytesFromRdtype(message), 8);
+  assert.equal(elementBytesFromRdtype(Buffer.from('no dtype here')), undefined);
+});
+
+test('unit bodies round-trip exactly and pack typed arrays tighter than without the filter', async () => {
+  for (const [name, data, elementBytes] of [
+    ['image', imageLikeBytes(512, 256, 4), 2],
+    ['weights', float32Weights(65536, 5), 4],
+    ['random', randomBytesSeeded(100_003, 6), 1],
+  ] as const) {
+    const pieces = [data.subarray(0, 5000), data.subarray(5000, 70001), data.subarray(70001)];
+    const plain = await encodeUnit(pieces, data.byteLength, { elementBytes: 1, zstdLevel: 3 });
+    const filtered = await encodeUnit(pieces, data.byteLength, { elementBytes, zstdLevel: 3 });
+    for (const encoded of [plain, filtered]) {
+      assert.ok(encoded.body.byteLength <= maxUnitBodyBytes(data.byteLength, encoded.planeCodecs.length), `${name}: within the wire bound`);
+      assert.ok(sameBytes(decodeUnit(encoded.body, data.byteLength, encoded.planeCodecs.length), data), `${name}: exact bytes`);
+    }
+    if (elementBytes > 1) assert.ok(filtered.body.byteLength < plain.body.byteLength * 0.97, `${name}: ${filtered.body.byteLength} vs ${plain.body.byteLength}`);
+  }
+});
+
+test('mutated or truncated unit bodies decode to the exact bytes or fail with DECODE_FAILED, never more', async () => {
+  const data = imageLikeBytes(256, 128, 7);
+  const { body } = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 1 });
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: body.byteLength - 1 }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: body.byteLength }), (at, xor, cut) => {
+      const bad = body.slice(0, Math.max(cut, at + 1));
+      bad[at]! ^= xor;
+      try {
+        const out = decodeUnit(bad, data.byteLength, 2);
+        assert.equal(out.byteLength, data.byteLength); // a flip in a Huffman body may still decode: the chunk hashes catch it
+      } catch (error) {
+        assert.ok(error instanceof PayloadError && error.code === PayloadErrorCode.decodeFailed, String(error));
+      }
+    }),
+    { seed: 21, numRuns: 400 },
+  );
+});
+
+test('UNIT frames: valid ones round-trip, impossible sizes are FRAME_INVALID before any allocation', () => {
+  const piece = new Uint8Array([1, 2, 3]);
+  const frame = { blobId: 9, firstEntry: 2, entryCount: 3, rawBytes: 70_000, elementBytes: 4, bodyBytes: 500, pieceOffset: 497, piece };
+  const decoded = decodePayloadFrame(encodeUnitPiece(frame), limits);
+  assert.equal(decoded.kind, FrameKind.unit);
+  assert.deepEqual({ ...decoded, piece: [...(decoded as { piece: Uint8Array }).piece] }, { kind: FrameKind.unit, ...frame, piece: [1, 2, 3] });
+  for (const bad of [
+    { rawBytes: 0 }, { rawBytes: limits.maxUnitBytes + 1 }, { elementBytes: 3 }, { entryCount: 0 },
+    { firstEntry: limits.maxChunksPerBlob }, { bodyBytes: 0 }, { bodyBytes: maxUnitBodyBytes(70_000, 4) + 1 }, { pieceOffset: 498 },
+  ]) {
+    assert.throws(() => decodePayloadFrame(encodeUnitPiece({ ...frame, ...bad }), limits), (e: unknown) => e instanceof PayloadError && e.code === PayloadErrorCode.frameInvalid, JSON.stringify(bad));
+  }
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 5, maxLength: 200 }), (garbage) => {
+      garbage[0] = FrameKind.unit;
+      try {
+        decodePayloadFrame(garbage, limits);
+      } catch (error) {
+        assert.ok(error instanceof PayloadError && error.code === PayloadErrorCode.frameInvalid);
+      }
+    }),
+    { seed: 33, numRuns: 500 },
+  );
+});
+
+test('on a slow link new chunks travel packed in byte-shuffled units, fewer bytes than per-chunk zstd', async () => {
+  const image = imageLikeBytes(1024, 1024, 8);
+  const units = createHarness({ ...slowLink });
+  const perChunk = createHarness({ ...slowLink, unitEnabled: false });
+  try {
+    assert.ok(sameBytes(await units.roundTrip(units.a, image), image));
+    assert.ok(sameBytes(await perChunk.roundTrip(perChunk.a, image), image));
+    const m = units.a.pair.metrics;
+    assert.ok(m.unitsSent > 0 && m.unitsByElementBytes.e2 > 0 && m.policyChoices.unit === 1, JSON.stringify(m.snapshot()));
+    assert.ok(units.a.emitted.every((f) => f[0] !== FrameKind.chunk), 'no CHUNK frames: all new data in units');
+    assert.ok(m.inlineWireBytes < perChunk.a.pair.metrics.inlineWireBytes * 0.9, `${m.inlineWireBytes} vs ${perChunk.a.pair.metrics.inlineWireBytes}`);
+    // The same array again crosses as references only.
+    const before = m.inlineWireBytes;
+    assert.ok(sameBytes(await units.roundTrip(units.a, image), image));
+    assert.equal(m.inlineWireBytes, before);
+  } finally {
+    await units.close();
+    await perChunk.close();
+  }
+});
+
+test("a blob that is a whole hypha message uses its _rdtype's element size over the sample's guess", async () => {
+  // uint16-like pixels that the sample alone reads as 2-byte elements, announced as 4-byte ones.
+  const pixels = imageLikeBytes(512, 256, 12);
+  const tail = Buffer.concat([Buffer.from([0xa6]), Buffer.from('_rshape'), Buffer.from([0x92, 0xcd, 1, 0, 0xcd, 2, 0]), Buffer.from([0xa7]), Buffer.from('_rdtype'), Buffer.from([0xa6]), Buffer.from('uint32')]);
+  const message = Buffer.concat([Buffer.from([0x84, 0xa6]), Buffer.from('_rtype'), Buffer.from([0xa7]), Buffer.from('ndarray'), Buffer.from([0xa7]), Buffer.from('_rvalue'), Buffer.from([0xc6, 0, 4, 0, 0]), pixels, tail]);
+  for (const [name, blob, expected] of [['no hint', pixels, 'e2'], ['_rdtype uint32', message, 'e4']] as const) {
+    const h = createHarness({ ...slowLink });
+    try {
+      assert.ok(sameBytes(await h.roundTrip(h.a, blob), blob), name);
+      const byElement = h.a.pair.metrics.unitsByElementBytes;
+      assert.ok(byElement[expected] > 0 && byElement.e2 + byElement.e4 === byElement[expected], `${name}: ${JSON.stringify(byElement)}`);
+    } finally {
+      await h.close();
+    }
+  }
+});
+
+test('concurrent blobs do not make the learnt unit speed look slower: units stay chosen on a slow link', async () => {
+  // 24 slices of 256 KiB sent at once (as a session's message_cache slices can be): their units queue on
+  // the threadpool together. Timing each unit from launch to result would count the same wall time once per
+  // unit in flight, the learnt speed would collapse and the policy would fall back to raw.
+  // 10 MB/s: units pay while they encode faster than ~10 MB/s; the old timing measured ~24x too slow.
+  const link = { lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 10e6, rttMs: 20 } };
+  const h = createHarness({ ...link, minSpeedSampleBytes: 256 * 1024, codecSpeedSmoothing: 1 });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const blobs = Array.from({ length: 24 }, (_, i) => imageLikeBytes(512, 256, 100 + round * 24 + i));
+      const got = await Promise.all(blobs.map((blob) => h.roundTrip(h.a, blob)));
+      got.forEach((bytes, i) => assert.ok(sameBytes(bytes, blobs[i]!)));
+    }
+    const { policyChoices } = h.a.pair.metrics;
+    assert.deepEqual({ ...policyChoices }, { none: 0, lz4: 0, zstd: 0, unit: 72 }, `speeds learnt: ${JSON.stringify(h.a.pair.unitSpeeds)}`);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a fast link compresses nothing; random data on a slow link stays raw', async () => {
+  const fast = createHarness({ lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 1e9, rttMs: 0.2 } });
+  const slow = createHarness({ ...slowLink });
+  try {
+    const image = imageLikeBytes(512, 512, 9);
+    assert.ok(sameBytes(await fast.roundTrip(fast.a, image), image));
+    assert.equal(fast.a.pair.metrics.unitsSent, 0);
+    assert.equal(fast.a.pair.metrics.policyChoices.none, 1);
+    const random = randomBytesSeeded(512 * 1024, 10);
+    assert.ok(sameBytes(await slow.roundTrip(slow.a, random), random));
+    assert.equal(slow.a.pair.metrics.unitsSent, 0);
+    assert.equal(slow.a.pair.metrics.inlineWireBytes, slow.a.pair.metrics.inlineRawBytes);
+  } finally {
+    await fast.close();
+    await slow.close();
+  }
+});
+
+test('a corrupted, cut or lying unit never yields wrong bytes: its chunks are NACKed and resent', async () => {
+  // Each tampering returns the frame to deliver (null: drop it), or undefined to leave this frame alone.
+  const tamperings: Array<[string, (frame: Uint8Array) => Uint8Array | null | undefined]> = [
+    ['flipped body byte', (f) => { const g = f.slice(); g[g.length - 7]! ^= 0x5a; return g; }],
+    ['dropped piece', (f) => (new DataView(f.buffer, f.byteOffset).getUint32(22) > 0 ? null : undefined)],
+    ['raw length that disagrees with the manifest', (f) => { const g = f.slice(); const v = new DataView(g.buffer); v.setUint32(13, v.getUint32(13) - 1); v.setUint32(18, Math.min(v.getUint32(18), v.getUint32(13) + 10)); return g; }],
+  ];
+  for (const [name, tamper] of tamperings) {
+    const h = createHarness({ ...slowLink, compressUnitBytes: 256 * 1024, unitPieceBytes: 16 * 1024 });
+    try {
+      let tampered = 0;
+      h.a.hook = (frame) => {
+        if (frame[0] !== FrameKind.unit || tampered >= 1) return frame;
+        const out = tamper(frame);
+        if (out === undefined) return frame;
+        tampered++;
+        return out;
+      };
+      const image = imageLikeBytes(1024, 512, 11);
+      assert.ok(sameBytes(await h.roundTrip(h.a, image), image), name);
+      assert.equal(tampered, 1, name);
+      assert.ok(h.b.pair.metrics.nacksSent > 0, `${name}: NACKed`);
+    } finally {
+      await h.close();
+    }
+  }
+});
