@@ -16,8 +16,9 @@ const PUSH_BYTES = 200 * 1024;
  * backlog: the payload plane's dedupe store, the retransmit logs, the credit window per session.
  */
 const BOUNDS = { payloadStoreBytes: 4 << 20, resumeBufferBytes: 8 << 20, resumeProcessBufferBytes: 16 << 20, windowBytes: 1 << 20 };
-/** What edge and gateway (both in this process) may hold together: each bound, twice (edge and gateway), and slack. */
-const MEMORY_BOUND_BYTES = 2 * (BOUNDS.payloadStoreBytes + BOUNDS.resumeProcessBufferBytes + 2 * BOUNDS.windowBytes) + (8 << 20);
+/** What edge and gateway (both in this process) may hold together: each bound, twice (edge and gateway), plus
+ * slack for socket, parser and in-flight buffers (peaks of 15-46 MiB were seen; an unbounded backlog holds ~117). */
+const MEMORY_BOUND_BYTES = 2 * (BOUNDS.payloadStoreBytes + BOUNDS.resumeProcessBufferBytes + 2 * BOUNDS.windowBytes) + (24 << 20);
 
 v8.setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
