@@ -20,6 +20,7 @@ export interface CommonConfig {
   keepaliveTimeoutMs: number;
   handshakeTimeoutMs: number;
   drainTimeoutMs: number;
+  stopDelayMs: number;
   resumeGraceMs: number;
   resumeBufferBytes: number;
   resumeProcessBufferBytes: number;
