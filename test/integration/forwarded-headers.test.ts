@@ -4,16 +4,25 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { serverUrlFromEnv } from '../helpers/hypha-server.js';
-import { startAccelPair, type AccelPair } from '../helpers/accel-pair.js';
+import { startAccelPair, writeSecret, type AccelPair } from '../helpers/accel-pair.js';
 import { startHeaderRecorder, type HeaderRecorder, type RecordedRequest } from '../helpers/header-recorder.js';
 import { handshakeMessage, rawConnect } from '../helpers/raw-ws.js';
+import { makeTestCa } from '../helpers/test-ca.js';
+import { loadConfig, readSecret } from '../../src/config/load.js';
+import { startEdge } from '../../src/edge/edge.js';
+import { startGateway } from '../../src/gateway/gateway.js';
+import { createLogger } from '../../src/log.js';
 
 // A client that says it is 6.6.6.6, behind a (claimed) ingress that saw it as 203.0.113.7.
 const FORGED = { 'x-forwarded-for': '6.6.6.6, 203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'forged.example' };
 
+const readCa = (path: string): Buffer => readFileSync(path);
+
 let recorder: HeaderRecorder;
-const pairs: AccelPair[] = [];
+const pairs: Array<Pick<AccelPair, 'close'>> = [];
 before(async () => {
   recorder = await startHeaderRecorder(await serverUrlFromEnv());
 });
@@ -28,10 +37,10 @@ const forwarded = (r: RecordedRequest): Seen => ({
 });
 
 /** A WebSocket session to hypha at url (gateway or edge) with forged headers: what hypha received. */
-async function wsSession(url: string): Promise<Seen> {
+async function wsSession(url: string, ca?: Buffer): Promise<Seen> {
   const probe = randomUUID();
   const recorded = recorder.next((r) => r.headers['x-probe'] === probe);
-  const session = rawConnect(`${url}/ws`, { headers: { ...FORGED, 'x-probe': probe } });
+  const session = rawConnect(`${url}/ws`, { headers: { ...FORGED, 'x-probe': probe }, ca });
   assert.equal(await session.opened, true, 'the upgrade reached hypha and was accepted');
   session.ws.send(handshakeMessage(`fwd-${probe.slice(0, 8)}`));
   const info = JSON.parse((await session.nextMessage()).data.toString());
@@ -92,4 +101,30 @@ test('trusted-hops with an untrusted peer: the same as replace', async () => {
   assert.deepEqual(await wsSession(pair.gateway.url), { 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'ws', 'x-forwarded-host': host });
   assert.deepEqual(await httpRequest(pair.gateway.url), { 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': host });
   assert.deepEqual(await wsSession(pair.edgeUrl), { 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'ws', 'x-forwarded-host': host });
+});
+
+test('replace on a TLS gateway: X-Forwarded-Proto says wss/https for plain clients and sessions on a tls:// link', async () => {
+  const ca = makeTestCa();
+  const log = createLogger('silent');
+  const secretFile = writeSecret();
+  const gateway = await startGateway(loadConfig('gateway', {
+    flags: { listen: '127.0.0.1:0', hyphaUrl: recorder.url, secretFile, tlsCertFile: ca.certPath, tlsKeyFile: ca.keyPath, forwardedFor: 'replace' }, env: {},
+  }), { secret: readSecret(secretFile), log });
+  const edge = await startEdge(loadConfig('edge', {
+    flags: { listen: '127.0.0.1:0', gatewayUrl: `tls://127.0.0.1:${gateway.port}`, secretFile, caFile: ca.caPath, links: 1 }, env: {},
+  }), { secret: readSecret(secretFile), log });
+  pairs.push({ close: async () => { await edge.close(2000); await gateway.close(2000); } });
+  const host = `127.0.0.1:${gateway.port}`;
+  assert.deepEqual(await wsSession(gateway.url, readCa(ca.caPath)), { 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'wss', 'x-forwarded-host': host });
+  const probe = randomUUID();
+  const recorded = recorder.next((r) => r.headers['x-probe'] === probe);
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    https.get(`${gateway.url}/health/liveness`, { ca: readCa(ca.caPath), headers: { ...FORGED, 'x-probe': probe } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    }).on('error', reject);
+  });
+  assert.equal(status, 200);
+  assert.deepEqual(forwarded(await recorded), { 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': host });
+  assert.deepEqual(await wsSession(edge.url), { 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'wss', 'x-forwarded-host': host });
 });
