@@ -20,6 +20,17 @@ export interface MessageEvent {
    * this side's span). hop in: a subscriber (tracing) may set it; the proxy then sends it in the frame header.
    */
   trace?: TraceParent;
+  /**
+   * Set when `data` is only the head of the message (at least its first 4 KiB, or all of it): a large
+   * message passed on piece by piece is never joined for observers. Its length in bytes (for a message the
+   * client sent in several WebSocket frames, a lower bound: the length of its first frame).
+   */
+  bytes?: number;
+}
+
+/** A message's length, whether its event carries all of it or its head. */
+export function messageBytes(event: MessageEvent): number {
+  return event.bytes ?? event.data.length;
 }
 
 /** The link frame header's trace context (docs/protocol.md §2): 16-byte trace id, 8-byte span id, flags. */
@@ -64,13 +75,25 @@ export interface LinkInfo {
 }
 
 export const channels = {
+  /** Every message through the pair; a large one passed on piece by piece comes with its head only (`bytes`). */
   message: diagnostics.channel('hypha-accel:message'),
+  /**
+   * Every message with all of its bytes (the frame recorder). While this has subscribers large messages are
+   * kept whole on their way through (no ingress cut-through), so observing them costs a copy.
+   */
+  wholeMessage: diagnostics.channel('hypha-accel:whole-message'),
   session: diagnostics.channel('hypha-accel:session'),
   link: diagnostics.channel('hypha-accel:link'),
 };
 
+/** True while anyone observes messages (build events only then). */
+export function observingMessages(): boolean {
+  return channels.message.hasSubscribers || channels.wholeMessage.hasSubscribers;
+}
+
 export function publishMessage(event: MessageEvent): void {
-  channels.message.publish(event);
+  if (channels.message.hasSubscribers) channels.message.publish(event);
+  if (event.bytes === undefined && channels.wholeMessage.hasSubscribers) channels.wholeMessage.publish(event);
 }
 
 export function publishSession(event: SessionEvent): void {

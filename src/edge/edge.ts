@@ -26,6 +26,7 @@ import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '.
 import { dialTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
+import { tapIngress } from '../net/ingress-tap.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
 import { commonSessionOptions, describeLink, linkSettings, LINK_PATH, RESUME_CAPABILITY } from '../roles/link-setup.js';
@@ -202,11 +203,12 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       if (!bound) link.session.closeStream(stream, 1006, '');
     });
     wss.handleUpgrade(req, socket, head, (ws) => {
+      const ingress = tapIngress(ws, config.maxMessageBytes); // before ws reads a byte
       bound = true;
       clients.add(ws);
       const endSession = admission.beginSession();
       publishSession({ role: 'edge', sessionId, event: 'open', path, viaLink: true });
-      bindEndpoint(ws, sessionPort(stream, link, sessionId, req.url ?? '/'), { role: 'edge', sessionId, inbound: 'up', log, onClosed: () => {
+      bindEndpoint(ws, sessionPort(stream, link, sessionId, req.url ?? '/'), { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
         clients.delete(ws);
         endSession();
       } });

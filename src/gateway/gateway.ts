@@ -300,7 +300,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       stream.sendControl(FrameType.OPEN_OK, encodeOpenReply({ protocol: upstream.protocol }));
       publishSession({ role: 'gateway', sessionId: open.sessionId, event: 'open', path: redactTarget(open.path), viaLink: true });
       bindEndpoint(upstream, sessionPort(stream, open.sessionId), {
-        role: 'gateway', sessionId: open.sessionId, inbound: 'down', log,
+        role: 'gateway', sessionId: open.sessionId, inbound: 'down', log, ingress: result.ingress,
         onClosed: () => {
           upstreams.delete(upstream);
           endSession();

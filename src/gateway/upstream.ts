@@ -3,8 +3,10 @@
 // is built with new URL and refused unless it stays on hypha's origin and the one path hypha serves.
 import WebSocket from 'ws';
 import { isOriginFormTarget } from '../net/upgrade-check.js';
+import { tapIngress, type IngressTap } from '../net/ingress-tap.js';
 
-export type UpstreamResult = { ok: true; ws: WebSocket } | { ok: false; status: number; message: string; detail?: string };
+/** `ingress`: the socket's ingress tap, installed before ws read a byte (undefined with deflate). */
+export type UpstreamResult = { ok: true; ws: WebSocket; ingress: IngressTap | undefined } | { ok: false; status: number; message: string; detail?: string };
 
 export interface UpstreamOptions {
   hyphaUrl: URL;
@@ -62,7 +64,7 @@ export function dialUpstream(options: UpstreamOptions): Promise<UpstreamResult> 
       settled = true;
       resolve(result);
     };
-    ws.once('open', () => settle({ ok: true, ws }));
+    ws.once('open', () => settle({ ok: true, ws, ingress: tapIngress(ws, options.maxMessageBytes) })); // before ws reads a byte
     ws.once('unexpected-response', (_req, res) => {
       // hypha answered the upgrade with HTTP: pass its status through, as a direct client would see it.
       settle({ ok: false, status: res.statusCode ?? 502, message: `hypha answered the upgrade with HTTP ${res.statusCode}` });

@@ -9,8 +9,10 @@ import { FrameType, encodeU32, type EndKindValue, type TraceContext } from './fr
 import type { LinkSession } from './link-session.js';
 import type { SessionPort } from './session-port.js';
 import type { Stream, StreamHandler } from './stream.js';
-import { RetransmitLog, type ResumeBudget } from './retransmit-log.js';
+import { RetransmitLog, type LoggedMessage, type ResumeBudget } from './retransmit-log.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
+
+const EMPTY = new Uint8Array(0);
 
 export interface ResumableSessionOptions {
   sessionId: string;
@@ -44,6 +46,8 @@ export class ResumableSession implements SessionPort {
   /** Bytes of the next message received to drop: the part handed on before the link died. */
   private skipBytes = 0;
   private localClose: { code: number; reason: string; endKind: EndKindValue } | undefined;
+  /** The logged message whose pieces are being sent (ingress cut-through), until its last piece. */
+  private sendingPieces: LoggedMessage | undefined;
   remoteClosed = false;
   ended = false;
   private streamPaused = false;
@@ -89,6 +93,31 @@ export class ResumableSession implements SessionPort {
     this.stream?.sendMessage(data, isText, trace);
   }
 
+  /** Ingress cut-through while a link carries the session; the pieces are logged for replay as they go. */
+  takesPieces(frameBytes: number, final: boolean): boolean {
+    return !this.ended && !this.localClose && this.stream !== undefined && this.stream.takesPieces(frameBytes, final);
+  }
+
+  sendPiece(piece: Uint8Array, fin: boolean, trace?: TraceContext): void {
+    if (this.ended || this.localClose) return;
+    let message = this.sendingPieces;
+    if (!message) {
+      message = { data: EMPTY, isText: false, pieces: [], open: true, ...(trace ? { trace } : {}) };
+      this.sent.push(message);
+      this.sendingPieces = message;
+    }
+    if (!this.sent.grow(message, piece)) {
+      const error = new AccelError('HYPHA_ACCEL_ERR_RESUME_BUFFER_FULL', `session ${this.sessionId}: ${this.sent.bytes + piece.length} unconfirmed bytes exceed the session or process bound`);
+      if (this.stream && this.link) this.link.resetStream(this.stream, error);
+      return this.end(error);
+    }
+    if (fin) {
+      message.open = false;
+      this.sendingPieces = undefined;
+    }
+    this.stream?.sendPiece(piece, fin, trace); // detached: logged only, replayed on attach
+  }
+
   close(code: number, reason: string, endKind: EndKindValue): void {
     if (this.ended || this.localClose) return;
     this.localClose = { code, reason, endKind };
@@ -124,7 +153,15 @@ export class ResumableSession implements SessionPort {
     this.skipBytes = this.partialBytes;
     this.reportedCount = this.deliveredCount; // the resume exchange told the peer
     if (this.handler) this.bindStream(stream);
-    for (const message of this.sent.pending()) stream.sendMessage(message.data, message.isText, message.trace);
+    for (const message of this.sent.pending()) {
+      if (!message.pieces) {
+        stream.sendMessage(message.data, message.isText, message.trace);
+        continue;
+      }
+      // A message sent piece by piece replays as pieces; if it is still open, its next pieces follow on this stream.
+      const pieces = message.pieces;
+      pieces.forEach((piece, i) => stream.sendPiece(piece, !message.open && i === pieces.length - 1, i === 0 ? message.trace : undefined));
+    }
     if (this.localClose) link.closeStream(stream, this.localClose.code, this.localClose.reason, this.localClose.endKind);
     this.updatePause();
     return true;

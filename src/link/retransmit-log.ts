@@ -13,6 +13,15 @@ export interface LoggedMessage {
   data: Uint8Array;
   isText: boolean;
   trace?: TraceContext;
+  /** A binary message sent piece by piece (ingress cut-through): its pieces so far; `data` is then empty. */
+  pieces?: Uint8Array[];
+  pieceBytes?: number;
+  /** Pieces may still follow (the message's last piece has not been sent). */
+  open?: boolean;
+}
+
+function sizeOf(message: LoggedMessage): number {
+  return message.data.length + (message.pieceBytes ?? 0);
 }
 
 export class RetransmitLog {
@@ -42,6 +51,17 @@ export class RetransmitLog {
     return true;
   }
 
+  /** Adds a piece to a message logged with `pieces`; false (nothing kept) beyond the session or process bound. */
+  grow(message: LoggedMessage, piece: Uint8Array): boolean {
+    const bytes = piece.length;
+    if (this.bytes + bytes > this.maxSessionBytes || this.budget.usedBytes + bytes > this.budget.maxBytes) return false;
+    message.pieces!.push(piece);
+    message.pieceBytes = (message.pieceBytes ?? 0) + bytes;
+    this.bytes += bytes;
+    this.budget.usedBytes += bytes;
+    return true;
+  }
+
   /**
    * The peer's endpoint has been handed `deliveredCount` messages: drop them. The count may come as its low
    * 32 bits (a DELIVERED frame); it is widened against firstSeq. False when it names messages never sent.
@@ -51,8 +71,8 @@ export class RetransmitLog {
     if (full > this.nextSeq) return false;
     while (this.firstSeq < full) {
       const entry = this.entries.shift()!;
-      this.bytes -= entry.data.length;
-      this.budget.usedBytes -= entry.data.length;
+      this.bytes -= sizeOf(entry);
+      this.budget.usedBytes -= sizeOf(entry);
       this.firstSeq++;
     }
     return true;

@@ -158,6 +158,40 @@ export class Stream {
     }
   }
 
+  /**
+   * Ingress cut-through: should a binary message whose first WebSocket frame has `frameBytes` (`final`:
+   * the whole message) be sent piece by piece as it arrives? Yes when it needs several link frames and
+   * the payload plane would not take it whole.
+   */
+  takesPieces(frameBytes: number, final: boolean): boolean {
+    if (this.localClosed || frameBytes <= this.limits.maxFragmentBytes) return false;
+    const blobs = this.host.blobs;
+    if (!blobs || !blobs.wanted()) return true;
+    return final && (frameBytes < blobs.minBytes || frameBytes > blobs.maxBytes);
+  }
+
+  /**
+   * The next bytes of a binary message sent piece by piece (`fin` on the last); the receiver passes them on
+   * as continuation frames. `piece` must stay unchanged until sent (the read buffer it views is not reused).
+   * `trace`: with the message's first piece only, as sendMessage's.
+   */
+  sendPiece(piece: Uint8Array, fin: boolean, trace?: TraceContext): void {
+    if (this.localClosed) return;
+    const max = this.limits.maxFragmentBytes;
+    let offset = 0;
+    do {
+      const end = Math.min(offset + max, piece.length);
+      const flags = end === piece.length && fin ? DataFlag.FIN : 0;
+      this.host.enqueue(this, { type: FrameType.DATA, flags, frameClass: FrameClass.BULK, payload: piece.subarray(offset, end), wholeMessage: false, trace: offset === 0 ? trace : undefined });
+      offset = end;
+    } while (offset < piece.length);
+    this.sendCreditBytes -= piece.length;
+    if (this.sendCreditBytes <= 0 && !this.paused) {
+      this.paused = true;
+      this.handler?.onPause();
+    }
+  }
+
   /** Queues a blob reference in message order; it becomes sendable once the plane has emitted the blob. */
   private sendBlob(blobs: StreamBlobs, data: Uint8Array, trace: TraceContext | undefined): void {
     const reference: PendingFrame = { type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.BLOB, frameClass: FrameClass.RPC, payload: EMPTY, wholeMessage: false, ready: false, trace };

@@ -5,10 +5,11 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { SessionPort } from '../link/session-port.js';
 import type { TraceContext } from '../link/frame.js';
-import { channels, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
+import { channels, observingMessages, publishMessage, publishSession, type Direction, type MessageEvent, type RoleName } from '../events.js';
 import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
+import { ingressSink, type IngressTap } from './ingress-tap.js';
 
 export interface EndpointBinding {
   role: RoleName;
@@ -17,6 +18,8 @@ export interface EndpointBinding {
   inbound: Direction;
   log: Logger;
   onClosed?: (code: number, reason: string) => void;
+  /** Ingress cut-through on this socket (src/net/ingress-tap.ts); without it messages arrive whole. */
+  ingress?: IngressTap;
 }
 
 export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: EndpointBinding): void {
@@ -26,13 +29,15 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
   const end = watchEnd(ws);
   let unwrittenMessages = 0;
   let afterWrites: (() => void) | undefined;
-  // A cut-through message as observers see it: its pieces (only while the message channel has subscribers) and trace.
+  // A cut-through message as observers see it: its first fragment (all of them for whole-message observers), length, trace.
   let observedFragments: Buffer[] = [];
+  let observedBytes = 0;
+  let observedWhole = false;
   let observedTrace: TraceContext | undefined;
   log.debug({ role, sessionId }, 'session open');
   stream.bind({
     onMessage(data, isText, written, trace) {
-      if (channels.message.hasSubscribers) channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
+      if (observingMessages()) publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       unwrittenMessages++;
@@ -43,14 +48,18 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
     },
     onFragment(data, isText, fin, written, trace) {
       if (trace) observedTrace = trace;
-      if (channels.message.hasSubscribers) {
-        observedFragments.push(data);
-        if (fin) {
-          channels.message.publish({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: Buffer.concat(observedFragments), trace: observedTrace });
-          observedFragments = [];
+      if (observedBytes === 0) observedWhole = channels.wholeMessage.hasSubscribers;
+      if (observedWhole || observedBytes === 0) observedFragments.push(data); // the head is the first link frame
+      observedBytes += data.length;
+      if (fin) {
+        if (observingMessages()) {
+          const head = observedWhole ? Buffer.concat(observedFragments) : observedFragments[0]!;
+          publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: head, trace: observedTrace, bytes: observedWhole ? undefined : observedBytes });
         }
+        observedFragments = [];
+        observedBytes = 0;
+        observedTrace = undefined;
       }
-      if (fin) observedTrace = undefined;
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       unwrittenMessages++;
@@ -79,10 +88,16 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       ws.resume();
     },
   });
+  const { takesPieces, sendPiece } = stream;
+  if (binding.ingress && takesPieces && sendPiece) binding.ingress.attach(ingressSink({ takesPieces: takesPieces.bind(stream), sendPiece: sendPiece.bind(stream) }, (head, bytes) => {
+    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
+    publishMessage(event);
+    return event.trace; // tracing may have set the call's trace context
+  }));
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!channels.message.hasSubscribers) return stream.sendMessage(data, !isBinary);
+    if (!observingMessages()) return stream.sendMessage(data, !isBinary);
     const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
-    channels.message.publish(event);
+    publishMessage(event);
     stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
   });
   ws.on('close', (code: number, reasonBuffer: Buffer) => {

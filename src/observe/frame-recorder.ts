@@ -29,8 +29,8 @@ export function describeMessage(event: MessageEvent): RecordedMessage {
 /** Records to a callback (tests) or, via startFrameRecorder, to a JSON-lines file. */
 export function subscribeMessages(sink: (record: RecordedMessage) => void): () => void {
   const listener = (message: unknown) => sink(describeMessage(message as MessageEvent));
-  channels.message.subscribe(listener);
-  return () => channels.message.unsubscribe(listener);
+  channels.wholeMessage.subscribe(listener);
+  return () => channels.wholeMessage.unsubscribe(listener);
 }
 
 export function startFrameRecorder(path: string): { close(): void } {

@@ -2,7 +2,7 @@
 // event seam, RPC durations from the call tracker, link and payload-plane counters read at scrape time,
 // default process metrics and build info. docs/metrics.md lists every metric (a test scrapes and checks).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { channels, type LinkEvent, type LinkInfo, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
+import { channels, messageBytes as lengthOf, type LinkEvent, type LinkInfo, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
 import { PAYLOAD_SERIES, type PayloadSeries } from './payload-metric-table.js';
 import type { RpcCallTracker } from './rpc-calls.js';
 
@@ -121,7 +121,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const e = m as MessageEvent;
     if (e.role !== role) return;
     messages.inc({ direction: e.direction, hop: e.hop, opcode: e.isBinary ? 'binary' : 'text' });
-    messageBytes.inc({ direction: e.direction, hop: e.hop }, e.data.length);
+    messageBytes.inc({ direction: e.direction, hop: e.hop }, lengthOf(e));
   };
   const onSession = (m: unknown) => {
     const e = m as SessionEvent;

@@ -1,7 +1,7 @@
 // Pairs each hypha RPC call a proxy relays with its `<session>.resolve|reject` (hypha-protocol.md §3), per
 // proxy session and role, from the message and session events. Listeners (metrics, tracing) see a call
 // start synchronously, before the message is forwarded, and its end; pending calls are bounded.
-import { channels, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
+import { channels, messageBytes, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
 import { classifyMethod, readEnvelope } from './hypha-envelope.js';
 
 export type RpcOutcome = 'resolve' | 'reject' | 'unanswered';
@@ -98,7 +98,7 @@ export class RpcCallTracker {
       const call = calls?.get(key);
       if (!call || call.hop === event.hop) return;
       calls!.delete(key);
-      this.end(call, role.outcome, event.data.length);
+      this.end(call, role.outcome, messageBytes(event));
       return;
     }
     if (!envelope.session) return; // no promise: nothing comes back
@@ -111,7 +111,7 @@ export class RpcCallTracker {
     }
     const call: RpcCall = {
       role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
-      startMs: this.now(), requestBytes: event.data.length, target: envelope.to,
+      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to,
     };
     calls.set(`${event.direction}:${envelope.session}`, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);

@@ -212,3 +212,36 @@ test('process bound: logs of all sessions share one ResumeBudget; confirmed mess
   b.release();
   assert.equal(budget.usedBytes, 0);
 });
+
+test('ingress pieces: a message sent piece by piece survives a link drop in its middle, exactly once and in order', async () => {
+  const w = world();
+  const first = (w as unknown as { first: ReturnType<World['newLink']> }).first;
+  const big = (seed: number) => Buffer.alloc(100_000).map((_, i) => (i * seed + (i >> 9)) & 0xff);
+  const sendPieces = (message: Buffer, from: number, to: number, fin: boolean) => {
+    for (let at = from; at < to; at += 10_000) {
+      const end = Math.min(at + 10_000, to);
+      w.edgeSession.sendPiece(message.subarray(at, end), fin && end === to);
+    }
+  };
+  const expected: Buffer[] = [rpc('client', 1), big(3), big(5), rpc('client', 2)];
+  w.edgeSession.sendMessage(expected[0]!, false);
+  assert.equal(w.edgeSession.takesPieces(100_000, true), true);
+  sendPieces(expected[1]!, 0, 100_000, true);
+  sendPieces(expected[2]!, 0, 40_000, false);
+  await until(() => w.gatewaySession !== undefined && w.upstream.messages.length >= 2, 'the first two messages upstream');
+  w.clock.advance(60);
+  first.pair.a.dropSocket();
+  await until(() => w.edgeSession.detached && w.gatewaySession!.detached, 'both sides detached');
+  assert.equal(w.edgeSession.takesPieces(100_000, true), false, 'no link: whole messages');
+  sendPieces(expected[2]!, 40_000, 70_000, false); // logged while detached
+  const second = w.newLink();
+  await w.resumeOver(second.edge);
+  sendPieces(expected[2]!, 70_000, 100_000, true);
+  w.edgeSession.sendMessage(expected[3]!, false);
+  await until(() => w.upstream.messages.length >= 4, 'all four messages upstream');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(bodies(w.upstream), expected);
+  w.clock.advance(60);
+  await until(() => w.edgeSession.unconfirmed.messages === 0, 'the log emptied by DELIVERED');
+  assert.equal(w.budget.usedBytes, 0);
+});

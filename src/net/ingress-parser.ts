@@ -1,0 +1,216 @@
+// Frame boundaries of an endpoint WebSocket's incoming bytes, ahead of ws's own receiver: large binary
+// messages a sink wants are taken frame by frame as their bytes arrive (unmasked in place, handed on as
+// views); every other byte is passed to ws unchanged, so ws still owns text, control frames and errors.
+// Pure: no sockets; src/net/ingress-tap.ts wires it to a `ws` WebSocket.
+import { createRequire } from 'node:module';
+
+/** Where a taken message goes. */
+export interface IngressSink {
+  /** A binary message starts with a frame of `frameBytes` (`final`: the whole message). Take it piece by piece? */
+  wants(frameBytes: number, final: boolean): boolean;
+  /** The next bytes of a taken message, a view of the read buffer (a socket never reuses it); `fin` on the last. */
+  piece(data: Buffer, fin: boolean): void;
+}
+
+export interface IngressOutput {
+  /** Bytes for ws's receiver, in order. */
+  pass(bytes: Buffer): void;
+  /** A taken message broke the protocol: close with this code (1002, or 1009 when too large). No more bytes follow. */
+  fail(code: 1002 | 1009, reason: string): void;
+}
+
+export interface IngressOptions {
+  /** Frames from a client must be masked, frames from a server must not (RFC 6455 §5.1). */
+  isServer: boolean;
+  /** A taken message larger than this fails with 1009 (checked before any of its bytes are handed on). */
+  maxMessageBytes: number;
+}
+
+const enum State { HEADER, PASS, TAKE, CLOSED, FAILED }
+const MAX_SAFE_HIGH_WORD = 2 ** 21 - 1; // a 64-bit length above 2^53 - 1
+
+export class IngressParser {
+  sink: IngressSink | undefined;
+  private state = State.HEADER;
+  private readonly header = Buffer.alloc(14);
+  private headerHave = 0;
+  private remainingBytes = 0;
+  private frameFin = false;
+  private readonly mask = Buffer.alloc(4);
+  private readonly rotatedMask = Buffer.alloc(4);
+  private masked = false;
+  private maskOffset = 0;
+  /** Inside a message this parser takes (first frame seen, final frame not yet). */
+  private taking = false;
+  private takenBytes = 0;
+  /** Inside a fragmented message that ws receives. */
+  private wsFragmented = false;
+  private failure: { code: 1002 | 1009; reason: string } = { code: 1002, reason: '' };
+
+  constructor(private readonly options: IngressOptions, private readonly out: IngressOutput) {}
+
+  write(chunk: Buffer): void {
+    const length = chunk.length;
+    let at = 0;
+    let passFrom = 0; // chunk bytes from here on go to ws unless a taken frame starts
+    while (at < length) {
+      const state = this.state;
+      if (state === State.PASS) {
+        const step = Math.min(this.remainingBytes, length - at);
+        at += step;
+        this.remainingBytes -= step;
+        if (this.remainingBytes === 0) this.state = State.HEADER;
+      } else if (state === State.TAKE) {
+        const step = Math.min(this.remainingBytes, length - at);
+        const piece = chunk.subarray(at, at + step);
+        if (this.masked) unmaskInPlace(piece, this.mask, this.maskOffset, this.rotatedMask);
+        this.maskOffset = (this.maskOffset + step) & 3;
+        at += step;
+        passFrom = at;
+        this.remainingBytes -= step;
+        if (this.remainingBytes === 0) this.endTakenFrame(piece);
+        else this.sink?.piece(piece, false);
+      } else if (state === State.HEADER) {
+        const headerStart = at;
+        const heldBefore = this.headerHave; // header bytes held from earlier chunks (never passed yet)
+        at = this.readHeader(chunk, at);
+        if (this.headerHave > 0) {
+          // Incomplete at the chunk's end: this chunk's part of it is held back with the rest.
+          if (headerStart > passFrom) this.out.pass(chunk.subarray(passFrom, headerStart));
+          return;
+        }
+        const decision = this.decide();
+        if (decision === State.PASS || decision === State.CLOSED) {
+          if (heldBefore > 0) this.out.pass(Buffer.from(this.header.subarray(0, heldBefore)));
+          continue;
+        }
+        if (headerStart > passFrom) this.out.pass(chunk.subarray(passFrom, headerStart));
+        passFrom = at;
+        if (decision === State.FAILED) return this.out.fail(this.failure.code, this.failure.reason);
+        if (this.remainingBytes === 0) this.endTakenFrame(EMPTY);
+      } else if (state === State.CLOSED) {
+        at = length;
+      } else {
+        return; // FAILED: nothing more is read
+      }
+    }
+    if (at > passFrom) this.out.pass(chunk.subarray(passFrom, at));
+  }
+
+  /** The last bytes of a taken frame (possibly none); the message ends with it when the frame was final. */
+  private endTakenFrame(piece: Buffer): void {
+    this.state = State.HEADER;
+    const fin = this.frameFin;
+    if (fin) this.taking = false;
+    if (piece.length > 0 || fin) this.sink?.piece(piece, fin);
+  }
+
+  /** Copies header bytes; returns the new offset. headerHave is 0 again once a whole header is in. */
+  private readHeader(chunk: Buffer, at: number): number {
+    const header = this.header;
+    while (at < chunk.length) {
+      header[this.headerHave++] = chunk[at++];
+      const need = this.headerBytesNeeded();
+      if (need !== 0 && this.headerHave === need) {
+        this.headerHave = 0;
+        return at;
+      }
+    }
+    return at;
+  }
+
+  private headerBytesNeeded(): number {
+    if (this.headerHave < 2) return 0;
+    const lengthCode = this.header[1] & 0x7f;
+    const maskBytes = this.header[1] & 0x80 ? 4 : 0;
+    return 2 + (lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0) + maskBytes;
+  }
+
+  /** A whole header is in `this.header`: pass the frame to ws, take it, or fail. Sets the state. */
+  private decide(): State {
+    const header = this.header;
+    const fin = (header[0] & 0x80) !== 0;
+    const rsv = header[0] & 0x70;
+    const opcode = header[0] & 0x0f;
+    const masked = (header[1] & 0x80) !== 0;
+    const lengthCode = header[1] & 0x7f;
+    let frameBytes = lengthCode;
+    let maskAt = 2;
+    if (lengthCode === 126) {
+      frameBytes = header.readUInt16BE(2);
+      maskAt = 4;
+    } else if (lengthCode === 127) {
+      const high = header.readUInt32BE(2);
+      frameBytes = high > MAX_SAFE_HIGH_WORD ? Infinity : high * 2 ** 32 + header.readUInt32BE(6);
+      maskAt = 10;
+    }
+    const maskOk = masked === this.options.isServer;
+    if (this.taking) {
+      if (opcode >= 8) return this.pass(frameBytes, opcode);
+      if (opcode !== 0 || rsv !== 0 || !maskOk) return this.failWith(1002, 'invalid frame inside a fragmented message');
+      if (this.takenBytes + frameBytes > this.options.maxMessageBytes) return this.failWith(1009, 'message too large');
+    } else {
+      const wanted = opcode === 2 && rsv === 0 && maskOk && !this.wsFragmented && frameBytes <= this.options.maxMessageBytes
+        && this.sink !== undefined && this.sink.wants(frameBytes, fin);
+      if (!wanted) {
+        if (opcode === 1 || opcode === 2) this.wsFragmented = !fin;
+        else if (opcode === 0 && fin) this.wsFragmented = false;
+        return this.pass(frameBytes, opcode);
+      }
+      this.taking = true;
+      this.takenBytes = 0;
+    }
+    this.takenBytes += frameBytes;
+    this.frameFin = fin;
+    this.masked = masked;
+    if (masked) header.copy(this.mask, 0, maskAt, maskAt + 4);
+    this.maskOffset = 0;
+    this.remainingBytes = frameBytes;
+    this.state = State.TAKE;
+    return State.TAKE;
+  }
+
+  private pass(frameBytes: number, opcode: number): State {
+    // ws checks what it is given (lengths, masks, control frames); a close ends what this parser reads.
+    if (opcode === 8 || frameBytes === Infinity) {
+      this.state = State.CLOSED;
+      return State.CLOSED;
+    }
+    this.remainingBytes = frameBytes;
+    this.state = frameBytes === 0 ? State.HEADER : State.PASS;
+    return State.PASS;
+  }
+
+  private failWith(code: 1002 | 1009, reason: string): State {
+    this.state = State.FAILED;
+    this.taking = false;
+    this.failure = { code, reason };
+    return State.FAILED;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** bufferutil's native unmask (ws's own optional dependency, a prebuilt binary); undefined without it. */
+const nativeUnmask = loadNativeUnmask();
+
+function loadNativeUnmask(): ((bytes: Buffer, mask: Buffer) => void) | undefined {
+  try {
+    const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask?: (bytes: Buffer, mask: Buffer) => void };
+    return typeof bufferUtil.unmask === 'function' ? bufferUtil.unmask : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * XORs `bytes` with the 4-byte mask, starting at mask position `offset` (0..3). `rotated`: 4 bytes of
+ * scratch for the mask as seen from `offset` (the native unmask starts at position 0).
+ */
+export function unmaskInPlace(bytes: Buffer, mask: Buffer, offset: number, rotated: Buffer = Buffer.alloc(4)): void {
+  if (nativeUnmask && bytes.length >= 64) {
+    for (let k = 0; k < 4; k++) rotated[k] = mask[(offset + k) & 3]!;
+    return nativeUnmask(bytes, rotated);
+  }
+  for (let i = 0; i < bytes.length; i++) bytes[i] ^= mask[(offset + i) & 3]!;
+}
