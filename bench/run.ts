@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     .description('hypha-accel benchmark: direct vs accelerated over an emulated link, real hypha and clients')
     .option('--full', 'all scenarios, lan and wan, 3 repetitions')
     .option('--smoke', 'CI smoke: S1 and a small S3 on lan, one repetition')
-    .option('--demo', 'short side-by-side for npm run demo: lan S1 T1 (overhead) next to slow S3 + S4 T2 (where the pair helps)')
+    .option('--demo', 'short side-by-side for npm run demo: lan S1 T1 (overhead) next to slow S4 T2 (where the pair helps)')
     .option('--profile <list>', 'profiles, e.g. lan,wan,slow')
     .option('--scenario <list>', 'scenarios, e.g. S1,S3')
     .option('--topology <list>', 'topologies, e.g. T1,T2')
