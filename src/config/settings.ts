@@ -1,6 +1,7 @@
 // Every setting of both roles, declared once: its flag, environment variable (HYPHA_ACCEL_*), YAML key,
 // kind, default and documentation. The CLI, the loader and docs/config.md are all derived from this table.
 import { z } from 'zod';
+import { parseTrustedProxies } from '../net/forwarded-headers.js';
 
 export type Role = 'edge' | 'gateway';
 
@@ -77,6 +78,8 @@ export const SETTINGS: SettingSpec[] = [
   setting('tlsClientCertFile', ['edge'], z.string(), 'PATH', 'Mutual TLS: PEM client certificate the edge presents on its links (read at each dial, so a rotated certificate is used by the next link).', ''),
   setting('tlsClientKeyFile', ['edge'], z.string(), 'PATH', 'Mutual TLS: PEM private key of tlsClientCertFile.', ''),
   setting('allowInsecureLink', ['edge'], bool, 'BOOL', 'INSECURE: allow a plain-text link (tcp:// or ws://) to a gateway that is not on a loopback address. Link frames, hypha tokens and payloads then cross the network readable and alterable by anyone on the path; only the handshake is authenticated. Set it only inside a network you trust (e.g. a Kubernetes cluster with its own encryption).', false),
+  setting('forwardedFor', ['gateway'], z.enum(['append', 'replace', 'trusted-hops']), 'MODE', 'How the gateway writes X-Forwarded-For for hypha (which trusts its FIRST entry for IP blocklists and per-IP rate limits; docs/security.md). append = any incoming chain, then the address the gateway saw the connection come from (a client can put any value first). replace = only the address the gateway saw. trusted-hops = walk the chain from the right past the addresses in trustedProxies and keep it from the first untrusted address (for a gateway behind your own ingress or load balancer). Sessions over a link use the link\'s connection; in replace and trusted-hops a client\'s own X-Forwarded-* sent to the edge are dropped. X-Forwarded-Proto (http/https/ws/wss on the hop the gateway saw) and X-Forwarded-Host (the Host asked for) are added; incoming values are kept in append, kept from a trusted peer in trusted-hops, replaced in replace.', 'append'),
+  setting('trustedProxies', ['gateway'], z.string().refine((v) => { try { parseTrustedProxies(v); return true; } catch { return false; } }, 'expected comma-separated IP addresses or CIDRs, e.g. 10.0.0.0/8,192.168.1.5'), 'CIDRS', 'forwardedFor trusted-hops: comma-separated addresses and CIDRs of your own proxies in front of the gateway (IPv4 or IPv6). Empty = none trusted (then trusted-hops acts as replace).', ''),
   setting('maxPendingHandshakes', BOTH, positiveInt(1, 1000000), 'N', 'Upgrades (client sessions and links) being validated, dialed or authenticated at once; beyond it new ones are answered 503 (HYPHA_ACCEL_ERR_OVERLOADED).', 256),
   setting('maxLinks', ['gateway'], positiveInt(1, 1000000), 'N', 'Links from edges (established or in handshake); beyond it a new link upgrade is answered 503.', 256),
   setting('maxStreamsPerLink', ['gateway'], positiveInt(1, 1000000), 'N', 'Sessions carried by one link; beyond it an OPEN fails with 503 (only that stream).', 4096),
