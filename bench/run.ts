@@ -14,7 +14,7 @@ import { liveSrc, snapshotCommittedSrc } from './runner/code-snapshot.js';
 import { runProfile } from './runner/orchestrate.js';
 import { killDescendants } from './runner/descendants.js';
 import { RESULTS_DIR } from './runner/paths.js';
-import { ALL_SCENARIOS, defaultPlan, type Mode, type ScenarioId } from './runner/plan.js';
+import { ALL_SCENARIOS, DEMO_PARTS, defaultPlan, type Mode, type RunPlan, type ScenarioId } from './runner/plan.js';
 import { collectMeta, colocatedTable, summaryTable, writeReport } from './runner/report.js';
 import type { Topology } from './runner/rig.js';
 import { summarise } from './runner/summary.js';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     .description('hypha-accel benchmark: direct vs accelerated over an emulated link, real hypha and clients')
     .option('--full', 'all scenarios, lan and wan, 3 repetitions')
     .option('--smoke', 'CI smoke: S1 and a small S3 on lan, one repetition')
-    .option('--demo', 'short side-by-side on wan (S1 and one 16 MiB S3), for npm run demo')
+    .option('--demo', 'short side-by-side for npm run demo: lan S1 T1 (overhead) next to slow S4 T2 (where the pair helps)')
     .option('--profile <list>', 'profiles, e.g. lan,wan,slow')
     .option('--scenario <list>', 'scenarios, e.g. S1,S3')
     .option('--topology <list>', 'topologies, e.g. T1,T2')
@@ -85,15 +85,25 @@ async function main(): Promise<void> {
   const cpuProfDir = opts.cpuProf ? join(RESULTS_DIR, 'tmp', 'cpu-prof', stamp) : undefined;
   if (cpuProfDir) progress(`CPU profiles of edge and gateway go to ${cpuProfDir} (written when each rig closes)`);
   const proxyWorkers = opts.workers ? Math.max(1, Number(opts.workers)) : undefined;
+  // The demo runs each of its parts with its own scenarios and topologies, and says which is which.
+  const parts: { profile: ProfileName; plan: RunPlan; heading: string; label?: string }[] =
+    mode === 'demo' && !opts.profile && !opts.scenario && !opts.topology
+      ? DEMO_PARTS.map((part) => ({
+          profile: part.profile,
+          plan: { ...plan, profiles: [part.profile], scenarios: part.scenarios, topologies: part.topologies },
+          heading: `${part.profile} (${part.label}): ${part.why}`,
+          label: part.label,
+        }))
+      : plan.profiles.map((profile) => ({ profile, plan, heading: profile }));
   try {
-    for (const profile of plan.profiles) {
+    for (const { profile, plan, heading, label } of parts) {
       progress(`== profile ${profile}`);
       const result = await runProfile(plan, { hyphaUrl: hypha.url, hyphaPid: hypha.pid, codeRoot: code.root, secretFile, progress, ...(cpuProfDir ? { cpuProfDir } : {}), ...(proxyWorkers ? { proxyWorkers } : {}) }, profile);
       const meta = collectMeta(plan, started, HYPHA_SERVER_ENV, code.commit);
       const files = await writeReport(plan, meta, result, opts.out, `${stamp}${mode === 'full' ? '' : `-${mode}`}`);
       const rows = summarise(result.measurements);
       const colocated = colocatedTable(rows);
-      process.stdout.write(`\n## ${profile}\n\n${summaryTable(rows)}\n${colocated ? `\n${colocated}\n` : ''}\nreport: ${files.md}\n`);
+      process.stdout.write(`\n## ${heading}\n\n${summaryTable(rows, label)}\n${colocated ? `\n${colocated}\n` : ''}\nreport: ${files.md}\n`);
     }
   } finally {
     await hypha.stop();

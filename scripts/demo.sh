@@ -7,7 +7,9 @@ source scripts/use-node.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/setup-python.sh
 node --import tsx scripts/demo.ts "$@"
-# A short side-by-side on the emulated `wan` link (20 ms one way, 100 Mbit/s): direct vs accelerated.
+# A short side-by-side, direct vs accelerated: the proxies' own cost (lan small calls) next to where the
+# pair exists for (a slow 60 ms, 20 Mbit/s link, two clients behind it, an array and repeated data).
 echo
-echo "side by side on an emulated wan link (direct with deflate / without / through the pair):"
+echo "side by side (direct with deflate / without / null relay / through the pair), each table labelled"
+echo "'overhead' or 'where the pair helps'; a factor > 1 means the pair is better:"
 node --import tsx bench/run.ts --demo --out "$(mktemp -d)"

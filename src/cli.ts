@@ -100,10 +100,12 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     if (stopping) return;
     stopping = true;
     stopWatchingKeys();
-    admin?.beginDrain(); // not ready from the first moment of the stop, while the listener still drains
-    log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
-    const hardStop = setTimeout(() => process.exit(1), config.drainTimeoutMs + 2000);
+    admin?.beginDrain(); // not ready from the first moment of the stop, while the listener still accepts
+    log.info({ signal, stopDelayMs: config.stopDelayMs, drainTimeoutMs: config.drainTimeoutMs }, 'stopping');
+    const hardStop = setTimeout(() => process.exit(1), config.stopDelayMs + config.drainTimeoutMs + 2000);
     hardStop.unref();
+    // Readiness is already 503; new clients are still accepted until the delay ends (docs/metrics.md).
+    if (config.stopDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.stopDelayMs));
     await handle.close(config.drainTimeoutMs);
     await tracing?.shutdown(); // flushes the spans of the drain
     await admin?.close();

@@ -80,15 +80,17 @@ function cellText(row: SummaryRow, arm: ArmName): string {
 const factorText = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(2)}×`);
 
 /** The main table: every scenario but S8, three arms and the accelerated arm's factors. */
-export function summaryTable(rows: readonly SummaryRow[]): string {
+export function summaryTable(rows: readonly SummaryRow[], caseLabel?: string): string {
+  // With a label (the demo's "overhead" / "where the pair helps"), every row says which case it shows.
+  const first = caseLabel === undefined ? '' : '| case ';
   const lines = [
-    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | null relay | accelerated | accel vs deflate | accel vs no-deflate | accel vs null relay |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    `${first}| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | null relay | accelerated | accel vs deflate | accel vs no-deflate | accel vs null relay |`,
+    `${caseLabel === undefined ? '' : '|---'}|---|---|---|---|---|---|---|---|---|---|---|`,
   ];
   for (const row of rows) {
     if (row.scenario === 'S8') continue;
     lines.push(
-      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'null-relay')} | ${cellText(row, 'accel')} | ${factorText(row.accelFactorVsDeflate)} | ${factorText(row.accelFactorVsPlain)} | ${factorText(row.accelFactorVsNull)} |`,
+      `${caseLabel === undefined ? '' : `| ${caseLabel} `}| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'null-relay')} | ${cellText(row, 'accel')} | ${factorText(row.accelFactorVsDeflate)} | ${factorText(row.accelFactorVsPlain)} | ${factorText(row.accelFactorVsNull)} |`,
     );
   }
   return lines.join('\n');

@@ -1,5 +1,6 @@
 // Resolves a role's configuration: flags > environment (HYPHA_ACCEL_*) > YAML file (--config) > defaults,
 // validated setting by setting so a bad value is reported as one line naming the setting and its source.
+import type { ForwardedForMode } from '../net/forwarded-headers.js';
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AccelError } from '../errors.js';
@@ -20,6 +21,7 @@ export interface CommonConfig {
   keepaliveTimeoutMs: number;
   handshakeTimeoutMs: number;
   drainTimeoutMs: number;
+  stopDelayMs: number;
   resumeGraceMs: number;
   resumeBufferBytes: number;
   resumeProcessBufferBytes: number;
@@ -56,6 +58,8 @@ export interface GatewayConfig extends CommonConfig {
   tlsClientCaFile: string;
   tlsClientAllow: string;
   tlsClientRevokedFile: string;
+  forwardedFor: ForwardedForMode;
+  trustedProxies: string;
 }
 
 export interface EdgeConfig extends CommonConfig {

@@ -18,7 +18,8 @@ import { maxLinkMessageBytes, newLinkStats, type LinkSession, type LinkStats } f
 import { FrameType } from '../link/frame.js';
 import type { Stream } from '../link/stream.js';
 import { decodeSessionOpen, encodeOpenFailure, encodeOpenReply, type SessionOpen } from '../link/session-open.js';
-import { answerPlain, appendForwardedFor, forwardHeaders, proxyHttpRequest, upstreamAgent } from '../net/http-proxy.js';
+import { answerPlain, forwardHeaders, proxyHttpRequest, upstreamAgent } from '../net/http-proxy.js';
+import { applyForwarded, forwardedValues, hopProto, parseTrustedProxies, sessionForwardedValues, type ForwardedValues } from '../net/forwarded-headers.js';
 import { Admission } from '../net/admission.js';
 import { checkUpgrade } from '../net/upgrade-check.js';
 import { redactTarget } from '../net/redact.js';
@@ -72,6 +73,9 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const hyphaUrl = new URL(config.hyphaUrl);
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   const agent = upstreamAgent(hyphaUrl, config.maxHttpSockets, ca);
+  const forwardedPolicy = { mode: config.forwardedFor, trusted: parseTrustedProxies(config.trustedProxies) };
+  const hopForwarded = (req: http.IncomingMessage, websocket: boolean): ForwardedValues =>
+    forwardedValues(forwardedPolicy, { headers: req.headers, peerAddress: req.socket.remoteAddress, proto: hopProto(req, websocket) });
   const admission = new Admission(config);
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   let pendingLinks = 0;
@@ -113,7 +117,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       target: hyphaUrl,
       agent,
       log,
-      forwardedFor: (r) => appendForwardedFor(r.headers['x-forwarded-for'], r.socket.remoteAddress),
+      forwarded: (r) => hopForwarded(r, false),
     });
   };
   // With a certificate, one TLS listener serves everything on the port. A client certificate is asked for
@@ -187,8 +191,9 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   }
 
   async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage): Promise<void> {
-    // What hypha would see if the clients behind this edge connected directly: the chain that reached us.
-    const linkForwardedFor = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress);
+    // What hypha would see if the clients behind this edge connected directly: the link's hop, by forwardedFor.
+    const linkForwarded = hopForwarded(req, true);
+    const linkForwardedFor = linkForwarded['x-forwarded-for'];
     let established: Established;
     try {
       established = await establishAsGateway(transport, {
@@ -202,7 +207,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
             ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
-            onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwardedFor),
+            onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwarded),
           };
         },
       });
@@ -240,8 +245,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       return resumableSession;
     }
 
-    function openSession(stream: Stream, payload: Uint8Array, forwardedFor: string | undefined): void {
-      openSessionChecked(stream, payload, forwardedFor).catch((error: unknown) => {
+    function openSession(stream: Stream, payload: Uint8Array, forwarded: ForwardedValues): void {
+      openSessionChecked(stream, payload, forwarded).catch((error: unknown) => {
         log.error({ err: (error as Error).message }, 'session open failed');
         failOpen(stream, 502, 'hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)');
       });
@@ -254,7 +259,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       session.forgetStream(stream);
     }
 
-    async function openSessionChecked(stream: Stream, payload: Uint8Array, forwardedFor: string | undefined): Promise<void> {
+    async function openSessionChecked(stream: Stream, payload: Uint8Array, forwarded: ForwardedValues): Promise<void> {
       let open: SessionOpen;
       try {
         open = decodeSessionOpen(payload);
@@ -277,8 +282,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         return failOpen(stream, 503, 'hypha-accel: gateway overloaded (HYPHA_ACCEL_ERR_OVERLOADED)');
       }
       const headers = { ...checked.headers };
-      const chain = [checked.headers['x-forwarded-for'], forwardedFor].flat().filter(Boolean).join(', ');
-      if (chain) headers['x-forwarded-for'] = chain;
+      applyForwarded(headers, sessionForwardedValues(forwardedPolicy, checked.headers, forwarded));
       const endHandshake = admission.beginHandshake();
       const result = await dialUpstream({
         hyphaUrl, path: open.path, protocols: checked.protocols, headers, ca,
@@ -315,8 +319,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     const full = admission.refuseNew('session');
     if (full) return refuse(socket, 503, 'plain client', full, req);
     const headers = forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>;
-    const xff = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress);
-    if (xff) headers['x-forwarded-for'] = xff;
+    applyForwarded(headers, hopForwarded(req, true));
     const endHandshake = admission.beginHandshake();
     const result = await dialUpstream({
       hyphaUrl, path: req.url ?? '/', protocols: checked.protocols, headers, ca,

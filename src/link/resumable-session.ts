@@ -26,9 +26,12 @@ export interface ResumableSessionOptions {
   onEnded?(): void;
 }
 
-/** A DELIVERED frame goes out after this many messages, or this long after the first unreported one. */
+/** A DELIVERED frame goes out after this many messages or bytes (they bound the peer's log), or this long after
+ * the first unreported one. The delay is long so that request/reply traffic on a slow link reports about once a
+ * second, not once per message: each report is a frame on the link and a wake-up on both proxies and the network. */
 const DELIVERED_EVERY_MESSAGES = 64;
-const DELIVERED_DELAY_MS = 50;
+const DELIVERED_EVERY_BYTES = 1024 * 1024;
+const DELIVERED_DELAY_MS = 1000;
 
 const NOOP_HANDLER: StreamHandler = { onMessage: (_d, _t, written) => written(), onRemoteClose: () => {}, onAbort: () => {}, onPause: () => {}, onResume: () => {} };
 
@@ -43,6 +46,7 @@ export class ResumableSession implements SessionPort {
   private reportedCount = 0;
   /** Bytes of message number deliveredCount already handed on as fragments (cut-through). */
   private partialBytes = 0;
+  private unreportedBytes = 0;
   /** Bytes of the next message received to drop: the part handed on before the link died. */
   private skipBytes = 0;
   private localClose: { code: number; reason: string; endKind: EndKindValue } | undefined;
@@ -201,10 +205,10 @@ export class ResumableSession implements SessionPort {
         if (this.skipBytes > 0) {
           const rest = data.subarray(this.skipBytes);
           this.skipBytes = 0;
-          this.delivered();
+          this.delivered(data.length);
           return endpoint.onFragment!(rest, isText, true, written);
         }
-        this.delivered();
+        this.delivered(data.length);
         endpoint.onMessage(data, isText, written, trace);
       },
       onFragment: this.handler?.onFragment && ((data, isText, fin, written, trace) => {
@@ -216,7 +220,7 @@ export class ResumableSession implements SessionPort {
           piece = piece.subarray(skipped);
           if (piece.length === 0 && !fin) return written();
         }
-        if (fin) this.delivered();
+        if (fin) this.delivered(this.partialBytes + piece.length);
         else this.partialBytes += piece.length;
         this.handler!.onFragment!(piece, isText, fin, written, trace);
       }),
@@ -249,10 +253,11 @@ export class ResumableSession implements SessionPort {
   }
 
   /** One whole message was handed to the endpoint: report it to the peer soon (bounds its log). */
-  private delivered(): void {
+  private delivered(messageBytes: number): void {
     this.deliveredCount++;
     this.partialBytes = 0;
-    if (this.deliveredCount - this.reportedCount >= DELIVERED_EVERY_MESSAGES) this.reportDelivered();
+    this.unreportedBytes += messageBytes;
+    if (this.deliveredCount - this.reportedCount >= DELIVERED_EVERY_MESSAGES || this.unreportedBytes >= DELIVERED_EVERY_BYTES) this.reportDelivered();
     else this.reportTimer ??= this.clock.setTimeout(() => this.reportDelivered(), DELIVERED_DELAY_MS);
   }
 
@@ -262,6 +267,7 @@ export class ResumableSession implements SessionPort {
     const stream = this.stream;
     if (!stream || stream.localClosed || this.reportedCount === this.deliveredCount) return;
     this.reportedCount = this.deliveredCount;
+    this.unreportedBytes = 0;
     stream.sendControl(FrameType.DELIVERED, encodeU32(this.deliveredCount));
   }
 

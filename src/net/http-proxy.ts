@@ -1,6 +1,6 @@
 // Verbatim streaming HTTP reverse proxy for everything that is not the WebSocket endpoint: the request
 // and response bodies are piped (never buffered, so hypha's streaming GET /rpc flows chunk by chunk),
-// hop-by-hop headers are dropped, and X-Forwarded-For is set by the caller's policy. http or https is
+// hop-by-hop headers are dropped, and X-Forwarded-* are set by the caller's policy. http or https is
 // chosen by the target's scheme; failures answer 502 without echoing internal error text.
 import http from 'node:http';
 import https from 'node:https';
@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ConnectionOptions } from 'node:tls';
 import { isOriginFormTarget } from './upgrade-check.js';
 import { redactTarget } from './redact.js';
+import { applyForwarded, type ForwardedValues } from './forwarded-headers.js';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
@@ -19,8 +20,8 @@ export interface HttpProxyOptions {
   /** From upstreamAgent(target): an https.Agent for an https:// target. */
   agent: http.Agent;
   log: Logger;
-  /** The X-Forwarded-For value to send, or undefined to leave the header as the client sent it. */
-  forwardedFor?: (req: http.IncomingMessage) => string | undefined;
+  /** The X-Forwarded-* values to send (forwarded-headers.ts), or undefined to leave them as the client sent them. */
+  forwarded?: (req: http.IncomingMessage) => ForwardedValues;
 }
 
 export function forwardHeaders(headers: http.IncomingHttpHeaders, drop: Set<string> = HOP_BY_HOP): http.OutgoingHttpHeaders {
@@ -31,14 +32,6 @@ export function forwardHeaders(headers: http.IncomingHttpHeaders, drop: Set<stri
     out[name] = value;
   }
   return out;
-}
-
-/** Appends the address this hop sees to any X-Forwarded-For the request already carries. */
-export function appendForwardedFor(existing: string | string[] | undefined, address: string | undefined): string | undefined {
-  const prior = Array.isArray(existing) ? existing.join(', ') : existing;
-  const seen = address?.startsWith('::ffff:') ? address.slice(7) : address;
-  if (!seen) return prior;
-  return prior ? `${prior}, ${seen}` : seen;
 }
 
 /** The upstream HTTP agent: https for an https:// (or wss://) target, at most maxSockets sockets. */
@@ -63,8 +56,8 @@ export function proxyHttpRequest(req: http.IncomingMessage, res: http.ServerResp
   }
   const headers = forwardHeaders(req.headers);
   headers.host = options.target.host;
-  const forwarded = options.forwardedFor?.(req);
-  if (forwarded !== undefined) headers['x-forwarded-for'] = forwarded;
+  const forwarded = options.forwarded?.(req);
+  if (forwarded !== undefined) applyForwarded(headers, forwarded);
   const tls = isTls(options.target);
   let upstream: http.ClientRequest;
   try {

@@ -28,6 +28,8 @@ export interface HyphaServerOptions {
    * uvicorn's default 20 s / 20 s WebSocket protocol pings.
    */
   launcher?: "hypha" | "uvicorn";
+  /** Extra command-line arguments, e.g. ["--redis-uri", uri] for a replica sharing a Redis. */
+  args?: string[];
 }
 
 export interface HyphaServer {
@@ -180,7 +182,7 @@ export async function startHyphaServer(opts: HyphaServerOptions = {}): Promise<H
   const detached = opts.detached ?? false;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const logPath = join(tmpdir(), `hypha-test-server-${port}-${Date.now()}.log`);
-  const args = serverArgs(opts.launcher ?? "hypha", port);
+  const args = [...serverArgs(opts.launcher ?? "hypha", port), ...(opts.args ?? [])];
   let proc = launch(args, env, logPath, detached);
   await waitReady(url, proc, logPath, readyTimeoutMs);
 

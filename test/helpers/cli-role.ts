@@ -1,0 +1,26 @@
+// Starts a role through the real CLI (`node --import tsx src/cli.ts <role> ...`) and resolves on its
+// `listening` line (stdout); its stderr (the pino log) is kept for the test to read.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface CliRole {
+  child: ChildProcess;
+  url: string;
+  adminUrl: string;
+  /** Everything the role wrote to stderr so far (its JSON log lines). */
+  log(): string;
+  exited: Promise<number | null>;
+}
+
+export async function startCliRole(role: 'edge' | 'gateway', flags: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRole> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stderr: Buffer[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const log = () => Buffer.concat(stderr).toString('utf8');
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const event = JSON.parse(line) as { event: string; url: string; admin: string };
+    if (event.event === 'listening') return { child, url: event.url, adminUrl: event.admin, log, exited };
+  }
+  throw new Error(`${role} exited before listening: ${log().slice(-2000)}`);
+}
