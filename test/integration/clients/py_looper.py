@@ -22,7 +22,7 @@ import time
 from hypha_rpc import connect_to_server
 
 from py_service import wait_for_stop
-from workload_common import emit, log
+from workload_common import emit, log, run_server_client
 
 LOOPS = 2
 LOOP_INTERVAL_S = 0.1  # 2 loops x 10 rounds/s x 4 messages = 80 messages/s, hypha admits 200/s
@@ -107,11 +107,4 @@ if __name__ == "__main__":
     # hypha_rpc configures logging to stdout on import, which carries our JSON lines: force it over.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
     logging.getLogger("websocket-client").setLevel(logging.INFO)
-    if len(sys.argv) != 3:
-        print("usage: py_looper.py SERVER_URL SERVICE_ID", file=sys.stderr)
-        sys.exit(2)
-    try:
-        asyncio.run(main(sys.argv[1], sys.argv[2]))
-    except Exception as err:  # noqa: BLE001
-        log("fatal:", repr(err))
-        sys.exit(1)
+    run_server_client(main, "py_looper.py")

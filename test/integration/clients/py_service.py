@@ -10,7 +10,7 @@ import numpy as np
 from hypha_rpc import connect_to_server
 
 from workload_common import array_stats as _array_stats
-from workload_common import emit, log, nested_transform
+from workload_common import emit, log, nested_transform, run_server_client
 
 
 def build_service(service_id):
@@ -124,11 +124,4 @@ async def main(server_url, service_id):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print("usage: py_service.py SERVER_URL SERVICE_ID", file=sys.stderr)
-        sys.exit(2)
-    try:
-        asyncio.run(main(sys.argv[1], sys.argv[2]))
-    except Exception as err:  # noqa: BLE001
-        log("fatal:", repr(err))
-        sys.exit(1)
+    run_server_client(main, "py_service.py")

@@ -88,3 +88,17 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+
+
+def run_server_client(main, program):
+    """Runs `main(server_url, service_id)` from the command line: usage error 2, a fatal error logged and 1."""
+    import asyncio
+
+    if len(sys.argv) != 3:
+        print(f"usage: {program} SERVER_URL SERVICE_ID", file=sys.stderr)
+        sys.exit(2)
+    try:
+        asyncio.run(main(sys.argv[1], sys.argv[2]))
+    except Exception as err:  # noqa: BLE001
+        log("fatal:", repr(err))
+        sys.exit(1)
