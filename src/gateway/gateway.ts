@@ -79,7 +79,6 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const admission = new Admission(config);
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   let pendingLinks = 0;
-  const links = new Set<LinkSession>();
   const liveLinks = new Map<LinkSession, Established>();
   const upstreams = new Set<WebSocket>();
   const passthroughClients = new Set<WebSocket>();
@@ -153,7 +152,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = (req.url ?? '/').split('?')[0];
     if (path === LINK_PATH) {
-      const full = links.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('link');
+      const full = liveLinks.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('link');
       if (full) return refuse(socket, 503, 'link', full, req);
       if (mutualTls) {
         const check = checkClientIdentity(req.socket as TLSSocket, clientPolicy);
@@ -218,13 +217,11 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       return;
     }
     const session = established.session;
-    links.add(session);
     liveLinks.set(session, established);
     if (mutualTls) linkSockets.set(session, req.socket as TLSSocket);
     log.info({ linkId: established.linkId, edge: established.peerId, capabilities: established.capabilities, shm: established.shmPairId !== undefined, from: linkForwardedFor }, 'link up');
     publishLink({ role: 'gateway', linkId: established.linkId, event: 'up' });
     session.addCloseListener((error) => {
-      links.delete(session);
       liveLinks.delete(session);
       linkSockets.delete(session);
       log.info({ linkId: established.linkId, code: error?.code, err: error?.message }, 'link down');
@@ -367,7 +364,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   return {
     url,
     port: boundPort,
-    links: () => [...links],
+    links: () => [...liveLinks.keys()],
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
     upstreamCount: () => upstreams.size,
@@ -386,7 +383,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       stopWatching();
       const closed = closeServer(server);
       for (const client of passthroughClients) mirrorClose(client, 1001, 'hypha-accel gateway stopping');
-      for (const link of links) link.goAway('gateway stopping');
+      for (const link of liveLinks.keys()) link.goAway('gateway stopping');
       resumable.abortDetached(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway stopping'));
       const deadline = Date.now() + deadlineMs;
       while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

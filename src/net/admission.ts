@@ -64,23 +64,21 @@ export class Admission {
 
   /** Marks one handshake in progress; the returned function ends it (idempotent). */
   beginHandshake(): () => void {
-    this.pendingHandshakes++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.pendingHandshakes--;
-    };
+    return this.hold('pendingHandshakes');
   }
 
   /** Marks one session open; the returned function ends it (idempotent). */
   beginSession(): () => void {
-    this.sessions++;
+    return this.hold('sessions');
+  }
+
+  private hold(counter: 'pendingHandshakes' | 'sessions'): () => void {
+    this[counter]++;
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.sessions--;
+      this[counter]--;
     };
   }
 
