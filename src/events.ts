@@ -74,6 +74,18 @@ export interface LinkInfo {
   shm: boolean;
 }
 
+/**
+ * A link frame that carries trace context (only a sampled call or its reply does), as its proxy sends it:
+ * `trace` is the very object a tracing subscriber set on the message event, so it finds its span by identity.
+ */
+export interface TracedFrameEvent {
+  trace: TraceParent;
+  /** Header and payload as put on the link (after the codec, before link compression). */
+  frameBytes: number;
+  /** The frame's DATA flags (docs/protocol.md §2): CODEC = compact form, BLOB = bytes on the payload plane. */
+  flags: number;
+}
+
 export const channels = {
   /** Every message through the pair; a large one passed on piece by piece comes with its head only (`bytes`). */
   message: diagnostics.channel('hypha-accel:message'),
@@ -84,6 +96,7 @@ export const channels = {
   wholeMessage: diagnostics.channel('hypha-accel:whole-message'),
   session: diagnostics.channel('hypha-accel:session'),
   link: diagnostics.channel('hypha-accel:link'),
+  tracedFrame: diagnostics.channel('hypha-accel:traced-frame'),
 };
 
 /** True while anyone observes messages (build events only then). */
@@ -102,4 +115,8 @@ export function publishSession(event: SessionEvent): void {
 
 export function publishLink(event: LinkEvent): void {
   if (channels.link.hasSubscribers) channels.link.publish(event);
+}
+
+export function publishTracedFrame(event: TracedFrameEvent): void {
+  if (channels.tracedFrame.hasSubscribers) channels.tracedFrame.publish(event);
 }

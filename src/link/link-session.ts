@@ -8,7 +8,7 @@ import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../
 import { Deque } from './deque.js';
 import {
   DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  decodeAck, decodePongStamp, encodeAck, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader,
+  decodeAck, decodePongStamp, encodeAck, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader, type TraceContext,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -108,6 +108,8 @@ export interface LinkSessionOptions {
   /** Called for OPEN_OK / OPEN_FAIL on a stream this side opened (edge side). */
   onStreamOpenReply?: (stream: Stream, ok: boolean, payload: Uint8Array) => void;
   onRtt?: (rttMs: number) => void;
+  /** Called for each frame that carries trace context (a sampled call or reply: tracing), as it is sent. */
+  onTracedFrame?: (trace: TraceContext, frameBytes: number, flags: number) => void;
   onClosed?: (error: AccelError | undefined) => void;
 }
 
@@ -277,6 +279,7 @@ export class LinkSession {
         this.inflightBytes += length;
         this.stats.framesSent++;
         this.stats.frameBytesSent += length;
+        if (!(frame instanceof Uint8Array) && frame.header.trace) this.options.onTracedFrame?.(frame.header.trace, length, frame.header.flags);
         const onWritten = () => {
           this.inflightBytes -= length;
           this.pump();

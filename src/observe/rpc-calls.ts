@@ -18,6 +18,8 @@ export interface RpcCall {
   requestBytes: number;
   /** The call's `to` (workspace/client): for span attributes, never for metric labels. */
   target: string | undefined;
+  /** hypha's promise session of the call (unique per call): tracing derives its sampling from it, never a label. */
+  callSession: string;
   /** Set by listeners (tracing keeps its span here). */
   span?: unknown;
 }
@@ -30,7 +32,8 @@ export interface RpcCallEnd {
 
 export interface RpcListener {
   onCallStart(call: RpcCall, event: MessageEvent): void;
-  onCallEnd(call: RpcCall, end: RpcCallEnd): void;
+  /** `event` is the reply message (absent when the call ends unanswered); a listener may set its `trace`. */
+  onCallEnd(call: RpcCall, end: RpcCallEnd, event?: MessageEvent): void;
 }
 
 export interface RpcTrackerOptions {
@@ -98,7 +101,7 @@ export class RpcCallTracker {
       const call = calls?.get(key);
       if (!call || call.hop === event.hop) return;
       calls!.delete(key);
-      this.end(call, role.outcome, messageBytes(event));
+      this.end(call, role.outcome, messageBytes(event), event);
       return;
     }
     if (!envelope.session) return; // no promise: nothing comes back
@@ -111,7 +114,7 @@ export class RpcCallTracker {
     }
     const call: RpcCall = {
       role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
-      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to,
+      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to, callSession: envelope.session,
     };
     calls.set(`${event.direction}:${envelope.session}`, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);
@@ -125,9 +128,9 @@ export class RpcCallTracker {
     for (const call of calls.values()) this.end(call, 'unanswered', 0);
   }
 
-  private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number): void {
+  private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number, event?: MessageEvent): void {
     const end: RpcCallEnd = { outcome, durationMs: this.now() - call.startMs, responseBytes };
-    for (const listener of this.listeners) listener.onCallEnd(call, end);
+    for (const listener of this.listeners) listener.onCallEnd(call, end, event);
   }
 
   private boundedName(name: string): string {
