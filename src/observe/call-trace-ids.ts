@@ -46,7 +46,10 @@ export class CallTraceIdGenerator implements IdGenerator {
     return id ?? this.random.generateTraceId();
   }
 
+  /** 64 random bits as hex (Math.random, as the SDK's own generator; without its Buffer round trip). */
   generateSpanId(): string {
-    return this.random.generateSpanId();
+    const high = (Math.random() * 0x100000000) >>> 0;
+    const low = (Math.random() * 0x100000000) >>> 0;
+    return hex32(high) + hex32(low === 0 && high === 0 ? 1 : low);
   }
 }
