@@ -26,6 +26,8 @@ export interface MessageEvent {
    * client sent in several WebSocket frames, a lower bound: the length of its first frame).
    */
   bytes?: number;
+  /** Set for a plain client's message relayed by the gateway without a link (session kind passthrough). */
+  passthrough?: true;
 }
 
 /** A message's length, whether its event carries all of it or its head. */

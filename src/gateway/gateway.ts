@@ -347,7 +347,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         upstreams.delete(upstream);
         endSession();
         publishSession({ role: 'gateway', sessionId, event: 'close', viaLink: false });
-      });
+      }, { role: 'gateway', sessionId });
     });
   }
   const { host, port } = splitHostPort(config.listen);

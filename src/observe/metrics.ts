@@ -49,8 +49,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   new Gauge({ name: 'hypha_accel_build_info', help: 'Always 1; labels carry the version and runtime.', labelNames: ['version', 'node_version'], registers: [registry] })
     .set({ version: options.version, node_version: process.version }, 1);
 
-  const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by direction (up = toward hypha), hop (in = from the endpoint) and opcode.', labelNames: ['direction', 'hop', 'opcode'], registers: [registry] });
-  const messageBytes = new Counter({ name: 'hypha_accel_message_bytes_total', help: 'Endpoint message bytes seen, by direction and hop (the endpoint stage of the byte counts).', labelNames: ['direction', 'hop'], registers: [registry] });
+  const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by session kind (edge = carried over a link, passthrough = plain client through the gateway, counted once as hop in when up, out when down), direction (up = toward hypha), hop (in = from the endpoint) and opcode.', labelNames: ['kind', 'direction', 'hop', 'opcode'], registers: [registry] });
+  const messageBytes = new Counter({ name: 'hypha_accel_message_bytes_total', help: 'Endpoint message bytes seen, by session kind, direction and hop (the endpoint stage of the byte counts).', labelNames: ['kind', 'direction', 'hop'], registers: [registry] });
   cumulative(registry, 'hypha_accel_bytes_total', 'Bytes on the link side, by stage (codec input and output, blob input, payload plane, link frames) and direction.', ['stage', 'direction'], () => {
     const stats = sources.linkStats() ?? {};
     const series: Series[] = [];
@@ -120,8 +120,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const onMessage = (m: unknown) => {
     const e = m as MessageEvent;
     if (e.role !== role) return;
-    messages.inc({ direction: e.direction, hop: e.hop, opcode: e.isBinary ? 'binary' : 'text' });
-    messageBytes.inc({ direction: e.direction, hop: e.hop }, lengthOf(e));
+    const kind = e.passthrough ? 'passthrough' : 'edge';
+    messages.inc({ kind, direction: e.direction, hop: e.hop, opcode: e.isBinary ? 'binary' : 'text' });
+    messageBytes.inc({ kind, direction: e.direction, hop: e.hop }, lengthOf(e));
   };
   const onSession = (m: unknown) => {
     const e = m as SessionEvent;
