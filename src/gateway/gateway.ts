@@ -63,7 +63,7 @@ export interface GatewayHandle {
   linkInfo(): LinkInfo[];
   /** Rereads the TLS certificate, key, client CA, allow-list and revocation list (SIGHUP; also on file change). */
   reloadTls(): void;
-  /** After the link keys were reread: ends (GOAWAY) the links made with a key the gateway no longer holds. */
+  /** After the link keys were reread: ends the links made with a key the gateway no longer holds (GOAWAY AUTH: a lost link to both sides). */
   retireLinksWithoutKey(): void;
   /** Ready while hypha answers its liveness probe and no stop has begun. */
   readiness(): Promise<{ ready: boolean; reason: string }>;
