@@ -60,9 +60,9 @@ async function main(): Promise<void> {
   const arms: Record<string, NodeJS.ProcessEnv | 'none'> = {
     'nothing observed': 'none',
     'metrics, tracing off': { OTEL_SDK_DISABLED: 'true' },
-    'unsampled path only (ratio 0)': { ...exportAll, OTEL_TRACES_SAMPLER_ARG: '0' },
-    'default sampler (parentbased_traceidratio 0.1)': exportAll,
-    'always_on': { ...exportAll, OTEL_TRACES_SAMPLER: 'always_on' },
+    'unsampled path only (ratio 0)': { ...exportAll, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+    'sampled 10% (parentbased_traceidratio 0.1)': { ...exportAll, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+    'default sampler (parentbased_always_on)': exportAll,
   };
   const results: Record<string, number[]> = {};
   for (let round = 0; round < rounds; round++) {

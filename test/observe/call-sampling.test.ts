@@ -1,5 +1,5 @@
 // Call trace ids (derived from the call, so both proxies sample alike) and the sampler the OTEL_* variables
-// select, with the 10% default.
+// select (the specification's parentbased_always_on when unset).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROOT_CONTEXT, SamplingDecision, SpanKind } from '@opentelemetry/api';
@@ -20,9 +20,10 @@ test('a call trace id is a valid W3C trace id, the same for the same call and di
   assert.notEqual(callTraceId('down', 'ws-user-a/client-b:svc', 'JbVSF2aaWtCZ3Qmfi5mBeB'), id);
 });
 
-test('the default sampler takes about 10% of calls, and the same ones for the same ids', () => {
-  const sampler = buildSampler({}, log);
-  const again = buildSampler({}, log); // the other proxy
+test('a 10% ratio sampler takes about 10% of calls, and the same ones for the same ids', () => {
+  const tenth = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
+  const sampler = buildSampler(tenth, log);
+  const again = buildSampler(tenth, log); // the other proxy
   let taken = 0;
   const calls = 20000;
   for (let i = 0; i < calls; i++) {
@@ -34,9 +35,9 @@ test('the default sampler takes about 10% of calls, and the same ones for the sa
   assert.ok(taken > calls * 0.08 && taken < calls * 0.12, `sampled ${taken} of ${calls}`);
 });
 
-test('OTEL_TRACES_SAMPLER and _ARG as the specification says; _ARG alone sets the default ratio', () => {
-  assert.match(buildSampler({}, log).toString(), /ParentBased.*TraceIdRatioBased\{0\.1\}/);
-  assert.match(buildSampler({ OTEL_TRACES_SAMPLER_ARG: '0.25' }, log).toString(), /TraceIdRatioBased\{0\.25\}/);
+test('OTEL_TRACES_SAMPLER and _ARG as the specification says; unset, every call is sampled', () => {
+  assert.match(buildSampler({}, log).toString(), /ParentBased\{root=AlwaysOnSampler/);
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, log).toString(), /TraceIdRatioBased\{0\.25\}/);
   assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }, log).toString(), /TraceIdRatioBased\{1\}/);
   assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'always_on' }, log).toString(), /AlwaysOnSampler/);
   assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, log).toString(), /ParentBased\{root=AlwaysOnSampler/);
