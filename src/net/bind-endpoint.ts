@@ -93,18 +93,23 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       ws.resume();
     },
   });
-  const { takesPieces, sendPiece } = stream;
-  if (binding.ingress && takesPieces && sendPiece) binding.ingress.attach(ingressSink({ takesPieces: takesPieces.bind(stream), sendPiece: sendPiece.bind(stream) }, (head, bytes) => {
-    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
-    publishMessage(event);
-    return event.trace; // tracing may have set the call's trace context
-  }));
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  const received = (data: Buffer, isBinary: boolean) => {
     if (!observingMessages()) return stream.sendMessage(data, !isBinary);
     const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
     publishMessage(event);
     stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
+  };
+  const { takesPieces, sendPiece } = stream;
+  const pieces = takesPieces && sendPiece ? { takesPieces: takesPieces.bind(stream), sendPiece: sendPiece.bind(stream) } : { takesPieces: () => false, sendPiece: () => {} };
+  binding.ingress?.attach({
+    ...ingressSink(pieces, (head, bytes) => {
+      const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
+      publishMessage(event);
+      return event.trace; // tracing may have set the call's trace context
+    }),
+    message: (data) => received(data, true), // a small binary message that came whole in one read (ws skipped)
   });
+  ws.on('message', received);
   ws.on('close', (code: number, reasonBuffer: Buffer) => {
     const reason = reasonBuffer.toString('utf8');
     const endKind = end.kind(code);

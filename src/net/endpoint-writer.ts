@@ -74,9 +74,7 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
     const done = callbacks;
     chunks = [];
     callbacks = [];
-    const finish = () => {
-      for (const written of done) written();
-    };
+    const finish = confirmAll(done);
     if (socket.destroyed || !socket.writable) return finish();
     if (batch.length === 1) {
       socket.write(batch[0]!, finish);
@@ -147,6 +145,13 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
       }
     },
     flush,
+  };
+}
+
+/** One callback for a batch: confirms each of its sends (a returned closure: tsx names assigned ones at each creation). */
+function confirmAll(callbacks: Array<() => void>): () => void {
+  return () => {
+    for (const written of callbacks) written();
   };
 }
 
