@@ -5,6 +5,7 @@
 // CPU per call and per message of each proxy is sampled (all threads, /proc/PID/task/*/schedstat) at the
 // echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
 // Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
+// Each proxy has its own admin port (metrics on, as deployed; the default ports may be taken by others).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -34,7 +35,7 @@ interface Proxy { child: ChildProcess; url: string; port: number }
 async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role): Promise<Proxy> {
   const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     const event = JSON.parse(line) as { event: string; url: string; port: number };
@@ -115,6 +116,20 @@ async function runEchoMarked(url: string, pids: Record<string, number>): Promise
   return result;
 }
 
+/**
+ * CPU per message of the accelerated arm over the baseline's, round by round (the two ran next to each
+ * other, under about the same load): each round's ratio, their geometric mean, and in how many rounds it was below 1.
+ */
+function pairedRatios(accelerated: Array<Record<string, number>>, baseline: Array<Record<string, number>>): Record<string, { perRound: number[]; geomean: number; roundsBelowOne: number }> {
+  const out: Record<string, { perRound: number[]; geomean: number; roundsBelowOne: number }> = {};
+  for (const key of Object.keys(accelerated[0]!).filter((k) => k.includes('_cpu_us_per_msg_'))) {
+    const perRound = accelerated.map((run, i) => run[key]! / baseline[i]![key]!);
+    const geomean = Math.exp(perRound.reduce((sum, r) => sum + Math.log(r), 0) / perRound.length);
+    out[key] = { perRound, geomean, roundsBelowOne: perRound.filter((r) => r < 1).length };
+  }
+  return out;
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -166,9 +181,11 @@ async function main(): Promise<void> {
       rounds, calls,
       ...(baselineRoot ? { baselineRoot } : {}),
       smallCalls: summary,
+      rounds_raw: results,
       ratios: {
         p50_latency_accel_over_direct: summary.accelerated!.p50_ms! / summary.direct!.p50_ms!,
         concurrent_throughput_accel_over_direct: summary.accelerated!.concurrent_calls_per_s! / summary.direct!.concurrent_calls_per_s!,
+        ...(baseline ? { cpu_per_msg_accel_over_baseline: pairedRatios(results.accelerated!, results.baseline!) } : {}),
       },
       idleSessions: {
         count: idleSessions,
