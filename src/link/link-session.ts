@@ -280,10 +280,7 @@ export class LinkSession {
         this.stats.framesSent++;
         this.stats.frameBytesSent += length;
         if (!(frame instanceof Uint8Array) && frame.header.trace) this.options.onTracedFrame?.(frame.header.trace, length, frame.header.flags);
-        const onWritten = () => {
-          this.inflightBytes -= length;
-          this.pump();
-        };
+        const onWritten = this.frameWritten(length);
         if (frame instanceof Uint8Array) this.transport.send(frame, onWritten);
         else if (this.transport.sendParts) this.transport.sendParts(frame.header, frame.payload, onWritten);
         else this.transport.send(encodeFrame({ ...frame.header, payload: frame.payload }), onWritten);
@@ -291,6 +288,14 @@ export class LinkSession {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** The callback for a frame handed to the transport (returned, not assigned: tsx names assigned closures at each creation). */
+  private frameWritten(length: number): () => void {
+    return () => {
+      this.inflightBytes -= length;
+      this.pump();
+    };
   }
 
   /**

@@ -2,7 +2,10 @@
 // proxy session and role, from the message and session events. Listeners (metrics, tracing) see a call
 // start synchronously, before the message is forwarded, and its end; pending calls are bounded.
 import { channels, messageBytes, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
-import { classifyMethod, readEnvelope } from './hypha-envelope.js';
+import { classifyMethod, readEnvelope, type MethodRole } from './hypha-envelope.js';
+
+/** Call paths whose classification is remembered (the first ones seen; later ones are classified each time). */
+const MAX_REMEMBERED_PATHS = 1024;
 
 export type RpcOutcome = 'resolve' | 'reject' | 'unanswered';
 
@@ -50,6 +53,7 @@ export class RpcCallTracker {
   /** proxy session id -> `<direction>:<hypha session>` -> call */
   private readonly pending = new Map<string, Map<string, RpcCall>>();
   private readonly methods = new Set<string>();
+  private readonly callRoles = new Map<string, MethodRole>();
   private readonly maxPending: number;
   private readonly maxMethods: number;
   private readonly now: () => number;
@@ -93,7 +97,7 @@ export class RpcCallTracker {
     if (event.role !== this.options.role || !event.isBinary) return;
     const envelope = readEnvelope(event.data);
     if (!envelope?.method || envelope.type !== 'method') return;
-    const role = classifyMethod(envelope.method);
+    const role = this.classify(envelope.method);
     if (role.kind === 'heartbeat') return;
     if (role.kind === 'reply') {
       const calls = this.pending.get(event.sessionId);
@@ -131,6 +135,15 @@ export class RpcCallTracker {
   private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number, event?: MessageEvent): void {
     const end: RpcCallEnd = { outcome, durationMs: this.now() - call.startMs, responseBytes };
     for (const listener of this.listeners) listener.onCallEnd(call, end, event);
+  }
+
+  /** classifyMethod, remembered for call paths (`services.…` repeat; reply paths carry ids and are cheap). */
+  private classify(method: string): MethodRole {
+    let role = this.callRoles.get(method);
+    if (role) return role;
+    role = classifyMethod(method);
+    if (role.kind === 'call' && method.startsWith('services.') && this.callRoles.size < MAX_REMEMBERED_PATHS) this.callRoles.set(method, role);
+    return role;
   }
 
   private boundedName(name: string): string {
