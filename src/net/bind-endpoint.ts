@@ -10,6 +10,7 @@ import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
 import { ingressSink, type IngressTap } from './ingress-tap.js';
+import { fragmentWriter } from './ws-frame-writer.js';
 
 export interface EndpointBinding {
   role: RoleName;
@@ -34,6 +35,9 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
   let observedBytes = 0;
   let observedWhole = false;
   let observedTrace: TraceContext | undefined;
+  // Fragments go straight to the socket (masked in place toward hypha) while ws's sender is idle.
+  const fragments = fragmentWriter(ws);
+  let fragmentsOwn = false;
   log.debug({ role, sessionId }, 'session open');
   stream.bind({
     onMessage(data, isText, written, trace) {
@@ -48,11 +52,13 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
     },
     onFragment(data, isText, fin, written, trace) {
       if (trace) observedTrace = trace;
-      if (observedBytes === 0) observedWhole = channels.wholeMessage.hasSubscribers;
-      if (observedWhole || observedBytes === 0) observedFragments.push(data); // the head is the first link frame
+      const first = observedBytes === 0;
+      if (first) observedWhole = channels.wholeMessage.hasSubscribers;
+      // The head is the first link frame; a copy, as the frame writer may mask `data` in place.
+      if ((observedWhole || first) && observingMessages()) observedFragments.push(Buffer.from(data));
       observedBytes += data.length;
       if (fin) {
-        if (observingMessages()) {
+        if (observingMessages() && observedFragments.length > 0) {
           const head = observedWhole ? Buffer.concat(observedFragments) : observedFragments[0]!;
           publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: head, trace: observedTrace, bytes: observedWhole ? undefined : observedBytes });
         }
@@ -63,10 +69,18 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       if (ws.readyState !== WebSocket.OPEN) return written();
       coalesce();
       unwrittenMessages++;
-      ws.send(data, { binary: !isText, fin }, () => {
+      const onWritten = () => {
         written();
         if (--unwrittenMessages === 0) afterWrites?.();
-      });
+      };
+      // A message is written by one of the two from its first fragment to its last (ws tracks continuations).
+      if (first) fragmentsOwn = fragments.write(data, isText, true, fin, onWritten);
+      else if (fragmentsOwn && !fragments.write(data, isText, false, fin, onWritten)) {
+        // Begun on the socket, the message cannot be continued through ws (its opcodes would disagree).
+        ws.terminate();
+        return onWritten();
+      } else if (!fragmentsOwn) ws.send(data, { binary: !isText, fin }, onWritten);
+      if (fin) fragmentsOwn = false;
     },
     onRemoteClose(code, reason, endKind) {
       log.debug({ role, sessionId, code, reasonBytes: Buffer.byteLength(reason), end: END_KIND_NAMES[endKind], endedBy: 'far endpoint' }, 'session end');
