@@ -31,7 +31,7 @@ import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
-import { listen, closeServer } from '../net/listen.js';
+import { listen, listenUnix, closeServer } from '../net/listen.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
 import { LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
@@ -147,14 +147,20 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
 
   admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
 
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, false));
+  // The Unix socket (linkSocketPath) serves the same, for an edge on this host; its file mode guards it.
+  const unixServer = config.linkSocketPath ? http.createServer(handler) : undefined;
+  unixServer?.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, true));
+
+  /** `viaUnix`: from the Unix socket (no TLS there, so no client certificate to check). */
+  function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, viaUnix: boolean): void {
     socket.on('error', () => {});
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = (req.url ?? '/').split('?')[0];
     if (path === LINK_PATH) {
       const full = liveLinks.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('link');
       if (full) return refuse(socket, 503, 'link', full, req);
-      if (mutualTls) {
+      if (mutualTls && !viaUnix) {
         const check = checkClientIdentity(req.socket as TLSSocket, clientPolicy);
         if (!check.ok) {
           refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_FORBIDDEN', why: check.why, from: req.socket.remoteAddress }, 'link refused: client certificate');
@@ -180,7 +186,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         rejectUpgrade(socket, 502, 'hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)');
       });
     }
-  });
+  }
 
   /** Answers an upgrade the gateway will not serve, with a rate-limited log line (warn for limits, info for bad requests). */
   function refuse(socket: Duplex, status: number, what: string, why: string, req: http.IncomingMessage): void {
@@ -352,6 +358,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   }
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
+  if (unixServer) await listenUnix(unixServer, config.linkSocketPath);
   if (config.shm && config.payload) {
     const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await setup.sweep();
@@ -381,7 +388,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       if (stopping) return;
       stopping = true;
       stopWatching();
-      const closed = closeServer(server);
+      const closed = Promise.all([closeServer(server), unixServer && closeServer(unixServer)]);
       for (const client of passthroughClients) mirrorClose(client, 1001, 'hypha-accel gateway stopping');
       for (const link of liveLinks.keys()) link.goAway('gateway stopping');
       resumable.abortDetached(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway stopping'));
