@@ -104,7 +104,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
-            ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
+            ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs, sameHost: gatewaySocketPath !== undefined }),
             onStreamOpenReply: (stream, ok, payload) => {
               const resolve = pendingOpens.get(stream);
               pendingOpens.delete(stream);

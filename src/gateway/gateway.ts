@@ -178,8 +178,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       };
       socket.once('close', endPending); // ws refused the upgrade itself (bad key, version...)
       const maxFrameBytes = maxLinkMessageBytes(config.maxFrameBytes);
-      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req).finally(endPending);
-      else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req).finally(endPending));
+      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req, viaUnix).finally(endPending);
+      else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req, viaUnix).finally(endPending));
     } else {
       acceptPlainClient(req, socket, head).catch((error: unknown) => {
         log.error({ err: (error as Error).message }, 'plain client failed');
@@ -195,7 +195,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     rejectUpgrade(socket, status, status === 400 ? why : `hypha-accel: gateway overloaded (${code})`);
   }
 
-  async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage): Promise<void> {
+  /** `viaUnix`: over the Unix socket (the link then counts as fast: link-speed.ts). */
+  async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage, viaUnix: boolean): Promise<void> {
     // What hypha would see if the clients behind this edge connected directly: the link's hop, by forwardedFor.
     const linkForwarded = hopForwarded(req, true);
     const linkForwardedFor = linkForwarded['x-forwarded-for'];
@@ -211,7 +212,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
-            ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
+            ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs, sameHost: viaUnix }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwarded),
           };
         },
