@@ -66,12 +66,14 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
   const overTls = TLS_LINK_SCHEMES.has(gatewayUrl.protocol);
-  const gatewayHttp = new URL(gatewayUrl.href.replace(/^[a-z]+:/, overTls ? 'https:' : 'http:'));
+  // unix:///PATH: links and HTTP passthrough go to the gateway's Unix socket (a colocated gateway).
+  const gatewaySocketPath = gatewayUrl.protocol === 'unix:' ? decodeURIComponent(gatewayUrl.pathname) : undefined;
+  const gatewayHttp = gatewaySocketPath ? new URL('http://localhost/') : new URL(gatewayUrl.href.replace(/^[a-z]+:/, overTls ? 'https:' : 'http:'));
   const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
   const tlsFiles = { caFile: config.caFile, serverName: config.tlsServerName, clientCertFile: config.tlsClientCertFile, clientKeyFile: config.tlsClientKeyFile };
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   // HTTP passthrough needs no client certificate (the gateway asks for one on links only).
-  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca, config.tlsServerName ? { servername: config.tlsServerName } : {});
+  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca, config.tlsServerName ? { servername: config.tlsServerName } : {}, gatewaySocketPath);
   const admission = new Admission(config);
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   const byteStreamLink = gatewayUrl.protocol !== 'ws:' && gatewayUrl.protocol !== 'wss:';
@@ -89,7 +91,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
     size: config.links,
     backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
     dial: async () => byteStreamLink
-      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs, tls: clientOptions(tlsFiles) })
+      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs, tls: clientOptions(tlsFiles), socketPath: gatewaySocketPath })
       : dialLink(linkUrl, config, clientOptions(tlsFiles)),
     establish: (transport) =>
       establishAsEdge(transport, {
@@ -102,7 +104,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
-            ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
+            ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs, sameHost: gatewaySocketPath !== undefined }),
             onStreamOpenReply: (stream, ok, payload) => {
               const resolve = pendingOpens.get(stream);
               pendingOpens.delete(stream);

@@ -59,6 +59,8 @@ export interface LinkStats extends LinkCompressionStats {
 export interface LinkState {
   rttMs: number | undefined;
   pacingWindowBytes: number | undefined;
+  /** The link cannot leave this host (a Unix socket): no network between the two sides. */
+  sameHost?: boolean;
 }
 
 export function newLinkStats(): LinkStats {
@@ -102,6 +104,8 @@ export interface LinkSessionOptions {
   codecWanted?: (state: LinkState) => boolean;
   /** Both sides speak ACK frames: pace sending to the measured bandwidth-delay product. */
   pacing?: boolean;
+  /** The transport cannot leave this host (a Unix socket); reported in linkState(). */
+  sameHost?: boolean;
   clock?: Clock;
   /** Called when the peer opens a stream (gateway side). */
   onStreamOpen?: (stream: Stream, open: Uint8Array) => void;
@@ -149,7 +153,7 @@ export class LinkSession {
 
   /** The round trip (pacing's minimum, else the last PING) and the pacing window. */
   linkState(): LinkState {
-    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes };
+    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) };
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */

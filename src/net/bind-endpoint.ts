@@ -54,11 +54,13 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
     },
     onFragment(data, isText, fin, written, trace) {
       if (trace) observedTrace = trace;
-      if (observedBytes === 0) observedWhole = channels.wholeMessage.hasSubscribers;
-      if (observedWhole || observedBytes === 0) observedFragments.push(data); // the head is the first link frame
+      const first = observedBytes === 0;
+      if (first) observedWhole = channels.wholeMessage.hasSubscribers;
+      // The head is the first link frame; a copy, as the endpoint writer may mask `data` in place.
+      if ((observedWhole || first) && observingMessages()) observedFragments.push(Buffer.from(data));
       observedBytes += data.length;
       if (fin) {
-        if (observingMessages()) {
+        if (observingMessages() && observedFragments.length > 0) {
           const head = observedWhole ? Buffer.concat(observedFragments) : observedFragments[0]!;
           publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: head, trace: observedTrace, bytes: observedWhole ? undefined : observedBytes });
         }
@@ -69,7 +71,8 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       if (ws.readyState !== WebSocket.OPEN) return written();
       unwrittenMessages++;
       const direct = writerOf();
-      if (direct) return direct.send(data, isText, fin, onWritten(written));
+      // A fragment is a link frame this process owns: a client socket may mask it in place instead of copying.
+      if (direct) return direct.send(data, isText, fin, onWritten(written), true);
       coalesce();
       ws.send(data, { binary: !isText, fin }, onWritten(written));
     },

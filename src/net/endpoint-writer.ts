@@ -17,8 +17,9 @@ export interface EndpointWriter {
   /**
    * Queues a data frame (a whole message, or one fragment of a message sent in pieces with `fin` on its
    * last); `written` is called once it has left the process, or at once when the socket is gone.
+   * `owned`: the caller hands `data` over, so a client socket masks a large payload in place instead of copying it.
    */
-  send(data: Buffer, isText: boolean, fin: boolean, written: () => void): void;
+  send(data: Buffer, isText: boolean, fin: boolean, written: () => void, owned?: boolean): void;
   /** Writes what is queued now. */
   flush(): void;
 }
@@ -93,7 +94,7 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
   };
 
   return {
-    send(data, isText, fin, written) {
+    send(data, isText, fin, written, owned = false) {
       if (ws.readyState !== WebSocket.OPEN) return written();
       const opcode = midMessage ? 0 : isText ? 1 : 2;
       midMessage = !fin;
@@ -131,9 +132,9 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
         slabUsed = at;
         closeChunk();
         if (mask) {
-          const copy = Buffer.allocUnsafe(length);
-          applyMask!(data, mask, copy, 0, length);
-          chunks.push(copy);
+          const target = owned ? data : Buffer.allocUnsafe(length);
+          applyMask!(data, mask, target, 0, length); // XOR: in place when owned
+          chunks.push(target);
         } else {
           chunks.push(data);
         }

@@ -51,6 +51,8 @@ export interface LinkSessionContext {
   linkId: string;
   capabilities: string[];
   blobs?: LinkBlobPlane;
+  /** The link runs over a Unix socket (link-speed.ts counts it as fast whatever its measured RTT). */
+  sameHost?: boolean;
 }
 
 /** The session options both roles share; each adds its own stream-open handler. */
@@ -66,6 +68,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
     codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
+    ...(context.sameHost ? { sameHost: true } : {}),
     ...(config.linkCompression !== 'off' && context.capabilities.includes(DICT_DEFLATE_CAPABILITY)
       ? { compressor: new HistoryDeflateCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
       : {}),

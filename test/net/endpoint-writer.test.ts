@@ -1,6 +1,6 @@
 // The endpoint writer on real ws sockets, both ways: the peer's ws receives the same messages and
 // fragments (text, binary, every length encoding, masked from a client), all frames of one turn leave in
-// one socket write, each send is confirmed once, and a Close from ws still follows what was queued before.
+// one socket write (a client masks handed-over fragments in place), each send is confirmed once, and a Close from ws still follows what was queued before.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
@@ -41,8 +41,11 @@ for (const side of ['server', 'client'] as const) {
     const confirmed: number[] = [];
     SIZES.forEach((bytes, i) => writer.send(pattern(bytes), false, true, () => confirmed.push(i)));
     writer.send(Buffer.from('héllo text'), true, true, () => confirmed.push(100));
-    writer.send(pattern(70_000).subarray(0, 30_000), false, false, () => confirmed.push(101));
-    writer.send(pattern(70_000).subarray(30_000), false, true, () => confirmed.push(102));
+    // Fragments handed over (owned): a client socket masks them in place rather than copying them.
+    const handedOver = [pattern(70_000).subarray(0, 30_000), pattern(70_000).subarray(30_000)];
+    writer.send(handedOver[0]!, false, false, () => confirmed.push(101), true);
+    writer.send(handedOver[1]!, false, true, () => confirmed.push(102), true);
+    assert.equal(Buffer.concat(handedOver).equals(pattern(70_000)), side === 'server', side === 'client' ? 'masked in place' : 'left alone');
     writer.send(Buffer.from('two '), true, false, () => confirmed.push(103));
     writer.send(Buffer.from('parts'), true, true, () => confirmed.push(104));
     await until(() => at.received.length === SIZES.length + 3, 'every message');
