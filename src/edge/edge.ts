@@ -40,6 +40,7 @@ import { streamPort, type SessionPort } from '../link/session-port.js';
 import { ResumableSession } from '../link/resumable-session.js';
 import { ResumeBudget } from '../link/retransmit-log.js';
 import { resumeSession, type OpenReply } from './edge-resume.js';
+import { EdgeDrain } from './edge-drain.js';
 
 export interface EdgeHandle {
   /** http://host:port, what clients use as server_url. */
@@ -83,6 +84,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   const resumeBudget = new ResumeBudget(config.resumeProcessBufferBytes);
   const resumable = new Set<ResumableSession>();
+  const drain = new EdgeDrain(log);
   let stopping = false;
 
   const pool = new LinkPool({
@@ -109,6 +111,13 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
               if (!resolve) return;
               if (ok) resolve({ ok: true, ...decodeOpenReply(payload) });
               else resolve({ ok: false, ...decodeOpenFailure(payload) });
+            },
+            // The gateway instance is stopping: new sessions go to a fresh link (another instance), these close when quiet.
+            onDrain: (drainMs, reason) => {
+              const link = pool.held(linkId);
+              if (!link) return; // still in its handshake: the pool drops it and dials again
+              pool.retire(link);
+              drain.onDrain(link, drainMs, reason);
             },
           };
         },
@@ -208,8 +217,11 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       clients.add(ws);
       const endSession = admission.beginSession();
       publishSession({ role: 'edge', sessionId, event: 'open', path, viaLink: true });
-      bindEndpoint(ws, sessionPort(stream, link, sessionId, req.url ?? '/'), { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
+      const port = sessionPort(stream, link, sessionId, req.url ?? '/');
+      drain.track(ws, sessionId, link, port);
+      bindEndpoint(ws, port, { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
         clients.delete(ws);
+        drain.untrack(ws);
         endSession();
       } });
     });
@@ -222,6 +234,8 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       sessionId, graceMs: config.resumeGraceMs, maxBufferBytes: config.resumeBufferBytes, budget: resumeBudget,
       onDetached: () => {
         if (stopping) return session.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'edge stopping'));
+        // A draining instance takes no link any more: close the client now (1001) rather than wait out the grace.
+        if (drain.isDraining(link.peerId)) return session.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway instance draining'));
         void resumeSession(session, link.peerId, path, { pool, log, graceMs: config.resumeGraceMs, waitOpenReply });
       },
       onEnded: () => resumable.delete(session),
@@ -281,6 +295,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const ws of clients) ws.terminate();
       pool.stop('edge stopping');
+      drain.stop();
       agent.destroy();
       shmSetup?.stopPeriodicSweep();
       await payloadPairs.close();
