@@ -177,26 +177,34 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   async function acceptClient(req: UpgradeRequest, socket: Duplex, head: Buffer, protocols: string[]): Promise<void> {
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel edge is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = redactTarget(req.url);
-    let link: Established;
-    try {
-      link = await pool.waitReady(config.linkWaitMs);
-    } catch (error) {
-      const accel = error as AccelError;
-      log.warn({ code: accel.code, err: accel.message, path }, 'client refused: no link');
-      publishSession({ role: 'edge', sessionId: '', event: 'refused', status: 503, path, viaLink: true });
-      return rejectUpgrade(socket, 503, `hypha-accel: gateway unreachable (${accel.code})`);
-    }
     const sessionId = randomUUID();
-    const stream = link.session.openStream(encodeSessionOpen({
-      sessionId,
-      path: req.url ?? '/',
-      headers: forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>,
-      protocols,
-      clientAddress: req.socket.remoteAddress ?? '',
-    }));
-    const reply = await waitOpenReply(stream, link);
-    if (!reply.ok) {
+    // An OPEN that crossed the gateway's DRAIN on the way is refused (503): it is tried once more on a link the
+    // pool offers now (a fresh one, to another instance).
+    let link: Established;
+    let stream: Stream;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        link = await pool.waitReady(config.linkWaitMs);
+      } catch (error) {
+        const accel = error as AccelError;
+        log.warn({ code: accel.code, err: accel.message, path }, 'client refused: no link');
+        publishSession({ role: 'edge', sessionId: '', event: 'refused', status: 503, path, viaLink: true });
+        return rejectUpgrade(socket, 503, `hypha-accel: gateway unreachable (${accel.code})`);
+      }
+      stream = link.session.openStream(encodeSessionOpen({
+        sessionId,
+        path: req.url ?? '/',
+        headers: forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>,
+        protocols,
+        clientAddress: req.socket.remoteAddress ?? '',
+      }));
+      const reply = await waitOpenReply(stream, link);
+      if (reply.ok) {
+        req.chosenProtocol = reply.protocol;
+        break;
+      }
       link.session.forgetStream(stream);
+      if (attempt === 1 && reply.status === 503 && link.session.draining && !socket.destroyed) continue;
       publishSession({ role: 'edge', sessionId, event: 'refused', status: reply.status, path, viaLink: true });
       return rejectUpgrade(socket, reply.status, reply.message);
     }
@@ -204,7 +212,6 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       link.session.closeStream(stream, 1006, '');
       return;
     }
-    req.chosenProtocol = reply.protocol;
     // ws may still refuse the upgrade itself: then the socket closes without the callback, and the
     // session opened upstream must be closed too.
     let bound = false;
