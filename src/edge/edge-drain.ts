@@ -15,7 +15,9 @@ import { RpcCallTracker } from '../observe/rpc-calls.js';
  * A session is quiet once no call it carries waits for a reply and nothing moved on it for a while: during
  * the first DRAIN_SETTLE_MS (and 10 link round trips) for DRAIN_QUIET_MS (and 4 round trips), since calls
  * that began before DRAIN are not known; after it for one check interval (a client between two calls of a
- * sequence answers within a few ms; one that sent nothing for a whole interval is waiting or sleeping).
+ * sequence sends the next within a few ms; one silent that long is waiting or sleeping); past half the drain
+ * time no call pending is enough. (100 ms instead of one interval was tried: under a load average of ~20 a
+ * busy Python client was then never quiet and reached the deadline.)
  */
 export const DRAIN_QUIET_MS = 200;
 export const DRAIN_SETTLE_MS = 1000;
