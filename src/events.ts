@@ -26,6 +26,8 @@ export interface MessageEvent {
    * client sent in several WebSocket frames, a lower bound: the length of its first frame).
    */
   bytes?: number;
+  /** Set for a plain client's message relayed by the gateway without a link (session kind passthrough). */
+  passthrough?: true;
 }
 
 /** A message's length, whether its event carries all of it or its head. */
@@ -77,6 +79,20 @@ export interface LinkInfo {
   streams: number;
   capabilities: string[];
   shm: boolean;
+  /** Id of the link key the handshake used (docs/security.md, rotating the link key). */
+  keyId: string;
+}
+
+/**
+ * A link frame that carries trace context (only a sampled call or its reply does), as its proxy sends it:
+ * `trace` is the very object a tracing subscriber set on the message event, so it finds its span by identity.
+ */
+export interface TracedFrameEvent {
+  trace: TraceParent;
+  /** Header and payload as put on the link (after the codec, before link compression). */
+  frameBytes: number;
+  /** The frame's DATA flags (docs/protocol.md §2): CODEC = compact form, BLOB = bytes on the payload plane. */
+  flags: number;
 }
 
 export const channels = {
@@ -89,6 +105,7 @@ export const channels = {
   wholeMessage: diagnostics.channel('hypha-accel:whole-message'),
   session: diagnostics.channel('hypha-accel:session'),
   link: diagnostics.channel('hypha-accel:link'),
+  tracedFrame: diagnostics.channel('hypha-accel:traced-frame'),
 };
 
 /** True while anyone observes messages (build events only then). */
@@ -107,4 +124,8 @@ export function publishSession(event: SessionEvent): void {
 
 export function publishLink(event: LinkEvent): void {
   if (channels.link.hasSubscribers) channels.link.publish(event);
+}
+
+export function publishTracedFrame(event: TracedFrameEvent): void {
+  if (channels.tracedFrame.hasSubscribers) channels.tracedFrame.publish(event);
 }

@@ -8,7 +8,7 @@ import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../
 import { Deque } from './deque.js';
 import {
   DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader,
+  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader, type TraceContext,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -110,6 +110,8 @@ export interface LinkSessionOptions {
   onRtt?: (rttMs: number) => void;
   /** The peer sent DRAIN (capability drain-v1, docs/protocol.md §9b): open no new streams here. Absent: DRAIN is a protocol error. */
   onDrain?: (drainMs: number, reason: string) => void;
+  /** Called for each frame that carries trace context (a sampled call or reply: tracing), as it is sent. */
+  onTracedFrame?: (trace: TraceContext, frameBytes: number, flags: number) => void;
   onClosed?: (error: AccelError | undefined) => void;
 }
 
@@ -281,10 +283,8 @@ export class LinkSession {
         this.inflightBytes += length;
         this.stats.framesSent++;
         this.stats.frameBytesSent += length;
-        const onWritten = () => {
-          this.inflightBytes -= length;
-          this.pump();
-        };
+        if (!(frame instanceof Uint8Array) && frame.header.trace) this.options.onTracedFrame?.(frame.header.trace, length, frame.header.flags);
+        const onWritten = this.frameWritten(length);
         if (frame instanceof Uint8Array) this.transport.send(frame, onWritten);
         else if (this.transport.sendParts) this.transport.sendParts(frame.header, frame.payload, onWritten);
         else this.transport.send(encodeFrame({ ...frame.header, payload: frame.payload }), onWritten);
@@ -292,6 +292,14 @@ export class LinkSession {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** The callback for a frame handed to the transport (returned, not assigned: tsx names assigned closures at each creation). */
+  private frameWritten(length: number): () => void {
+    return () => {
+      this.inflightBytes -= length;
+      this.pump();
+    };
   }
 
   /**

@@ -107,7 +107,10 @@ export function dialTcpLink(url: URL, options: { maxFrameBytes: number; timeoutM
       timeout: options.timeoutMs,
       ...(overTls ? { ...options.tls, agent: false } : {}),
     });
-    request.once('upgrade', (_res, socket, head) => resolve(tcpLinkTransport(socket, options.maxFrameBytes, head)));
+    request.once('upgrade', (_res, socket, head) => {
+      socket.setTimeout(0); // the dial timeout stays on the socket otherwise, and every read and write re-arms its timer
+      resolve(tcpLinkTransport(socket, options.maxFrameBytes, head));
+    });
     request.once('response', (res) => {
       res.resume();
       reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `gateway answered the link upgrade with HTTP ${res.statusCode}`));

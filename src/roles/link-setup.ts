@@ -3,7 +3,7 @@
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
 import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats } from '../link/link-session.js';
-import { publishLink, type LinkInfo, type RoleName } from '../events.js';
+import { publishLink, publishTracedFrame, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
@@ -76,6 +76,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     onRtt: (rttMs) => {
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
+    onTracedFrame: (trace, frameBytes, flags) => publishTracedFrame({ trace, frameBytes, flags }),
   };
 }
 
@@ -97,5 +98,6 @@ export function describeLink(link: Established): LinkInfo {
     streams: link.session.streamCount,
     capabilities: link.capabilities,
     shm: link.shmPairId !== undefined,
+    keyId: link.key.id,
   };
 }

@@ -48,6 +48,8 @@ export interface PrimaryOptions {
   workers: number;
   adminListen: string;
   drainTimeoutMs: number;
+  /** Each worker keeps accepting this long after the stop begins (its own stopDelayMs) before it drains. */
+  stopDelayMs: number;
   log: Logger;
   /** Starts the admin port (observe/admin.ts startAdmin, bound by the CLI). */
   startAdmin(address: string, options: AdminOptions): Promise<AdminHandle>;
@@ -108,12 +110,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    admin?.beginDrain();
-    log.info({ signal, workers: states.size }, 'stopping workers');
+    admin?.beginDrain(); // /ready is 503 from here while the workers still accept for their stopDelayMs
+    log.info({ signal, workers: states.size, stopDelayMs: options.stopDelayMs }, 'stopping workers');
     setTimeout(() => {
       for (const s of states.values()) s.worker.process.kill('SIGKILL');
       process.exit(1);
-    }, options.drainTimeoutMs + PRIMARY_GRACE_MS).unref();
+    }, options.stopDelayMs + options.drainTimeoutMs + PRIMARY_GRACE_MS).unref();
     const exits = [...states.values()].map((s) => new Promise<number | null>((resolve) => {
       if (s.worker.isDead()) return resolve(s.worker.process.exitCode);
       s.worker.once('exit', (code) => resolve(code));
@@ -126,6 +128,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => forwardReload(states, log));
 
   for (let index = 0; index < options.workers; index += 1) fork(index);
   try {
@@ -168,6 +171,17 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   }
   const first = lines[0]!;
   process.stdout.write(JSON.stringify({ ...first, admin: admin?.url, workers: workersNow().map(({ index, pid }) => ({ index, pid })) }) + '\n');
+}
+
+/**
+ * SIGHUP on the primary: it holds no keys or certificates of its own (each worker reads its files), so it
+ * passes the signal to every worker that has listened (a worker installs its SIGHUP handler before it
+ * announces; one still starting reads the files afresh anyway, and would die of an early SIGHUP).
+ */
+function forwardReload(states: ReadonlyMap<number, WorkerState>, log: Logger): void {
+  const targets = [...states.values()].filter((s) => s.listening && !s.worker.isDead());
+  log.info({ workers: targets.map((s) => s.index) }, 'SIGHUP: passing the reload to the workers');
+  for (const s of targets) s.worker.process.kill('SIGHUP');
 }
 
 /** Ready when every worker is up and ready; otherwise the first reason found. */
