@@ -57,7 +57,12 @@ export interface SessionEvent {
 export interface LinkEvent {
   role: RoleName;
   linkId: string;
-  event: 'up' | 'down' | 'rtt' | 'refused';
+  /**
+   * drain: the gateway instance said DRAIN on this link (sent by the gateway, received by the edge; `streams`:
+   * sessions it carried then). drain-close: the edge closed one of that instance's sessions with 1001
+   * (`message`: `quiet` when nothing moved on it, `deadline` when the gateway's drain time ran out).
+   */
+  event: 'up' | 'down' | 'rtt' | 'refused' | 'drain' | 'drain-close';
   rttMs?: number;
   errorCode?: string;
   message?: string;

@@ -33,7 +33,7 @@ import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, listenUnix, closeServer } from '../net/listen.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
-import { LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
+import { DRAIN_CAPABILITY, LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
@@ -296,6 +296,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, sessionId: open.sessionId, why: checked.why, path: redactTarget(open.path) }, 'OPEN refused');
         return failOpen(stream, 400, `hypha-accel: bad WebSocket upgrade (HYPHA_ACCEL_ERR_BAD_REQUEST): ${checked.why}`);
       }
+      if (session.draining) return failOpen(stream, 503, 'hypha-accel: gateway instance draining (HYPHA_ACCEL_ERR_SHUTDOWN)');
       const full = session.streamCount > config.maxStreamsPerLink ? `maxStreamsPerLink (${config.maxStreamsPerLink}) reached` : admission.refuseNew('session');
       if (full) {
         refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', linkId: established.linkId, sessionId: open.sessionId, why: full }, 'OPEN refused: overloaded');
@@ -408,10 +409,21 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       stopWatching();
       const closed = Promise.all([closeServer(server), unixServer && closeServer(unixServer)]);
       for (const client of passthroughClients) mirrorClose(client, 1001, 'hypha-accel gateway stopping');
-      for (const link of liveLinks.keys()) link.goAway('gateway stopping');
+      // Edges that speak drain-v1 are told DRAIN: they open nothing new here and close these sessions with 1001
+      // when quiet (hypha-rpc reconnects through a fresh link: another instance). Older edges lose theirs now.
+      for (const [link, established] of liveLinks) {
+        if (!established.capabilities.includes(DRAIN_CAPABILITY) || link.streamCount === 0) {
+          link.goAway('gateway stopping');
+          continue;
+        }
+        link.drain(deadlineMs, 'gateway stopping');
+        publishLink({ role: 'gateway', linkId: established.linkId, event: 'drain', streams: link.streamCount });
+      }
       resumable.abortDetached(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway stopping'));
       const deadline = Date.now() + deadlineMs;
       while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Deadline (or all done): what is left ends with GOAWAY SHUTDOWN, so edges close their clients with 1001.
+      for (const link of liveLinks.keys()) link.goAway('gateway stopping');
       for (const ws of [...upstreams, ...passthroughClients]) ws.terminate();
       agent.destroy();
       shmSetup?.stopPeriodicSweep();

@@ -8,7 +8,7 @@ import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../
 import { Deque } from './deque.js';
 import {
   DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  decodeAck, decodePongStamp, encodeAck, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader, type TraceContext,
+  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader, type TraceContext,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -112,6 +112,8 @@ export interface LinkSessionOptions {
   /** Called for OPEN_OK / OPEN_FAIL on a stream this side opened (edge side). */
   onStreamOpenReply?: (stream: Stream, ok: boolean, payload: Uint8Array) => void;
   onRtt?: (rttMs: number) => void;
+  /** The peer sent DRAIN (capability drain-v1, docs/protocol.md §9b): open no new streams here. Absent: DRAIN is a protocol error. */
+  onDrain?: (drainMs: number, reason: string) => void;
   /** Called for each frame that carries trace context (a sampled call or reply: tracing), as it is sent. */
   onTracedFrame?: (trace: TraceContext, frameBytes: number, flags: number) => void;
   onClosed?: (error: AccelError | undefined) => void;
@@ -121,6 +123,8 @@ export class LinkSession {
   readonly streams = new Map<number, Stream>();
   rttMs: number | undefined;
   closed = false;
+  /** DRAIN was sent or received: the link carries its sessions on, but no new one is opened on it. */
+  draining = false;
   private readonly linkControl = new Deque<Buffer>();
   /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
   private readonly payloadFrames = new Deque<OutFrame>();
@@ -376,6 +380,14 @@ export class LinkSession {
         const name = errorCodeForGoaway(code) ?? 'HYPHA_ACCEL_ERR_PROTOCOL';
         return this.shutdown(new AccelError(name, `peer sent GOAWAY: ${reason}`), false);
       }
+      case FrameType.DRAIN: {
+        if (!this.options.onDrain) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'DRAIN on a link that did not negotiate drain-v1');
+        const { drainMs, reason } = decodeDrain(frame.payload);
+        if (this.draining) return;
+        this.draining = true;
+        this.options.onDrain(drainMs, reason);
+        return;
+      }
       case FrameType.WINDOW:
         this.streams.get(frame.streamId)?.handleWindow(decodeU32(frame.payload));
         return;
@@ -526,6 +538,16 @@ export class LinkSession {
   /** Ends the link with a coded error: GOAWAY, then close. Streams are aborted. */
   fail(error: AccelError): void {
     this.shutdown(error, true);
+  }
+
+  /**
+   * Tells the peer (which must have negotiated drain-v1) that this side is stopping: it should open no new
+   * stream here; the link and its sessions go on until goAway() ends them, at the latest after drainMs.
+   */
+  drain(drainMs: number, reason: string): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.sendLinkFrame(FrameType.DRAIN, 0, encodeDrain(drainMs, reason));
   }
 
   /** Graceful end (drain or stop): GOAWAY with SHUTDOWN, then close. */

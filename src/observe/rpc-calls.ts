@@ -86,6 +86,11 @@ export class RpcCallTracker {
     return count;
   }
 
+  /** Calls of one proxy session waiting for their reply (either direction). */
+  pendingIn(sessionId: string): number {
+    return this.pending.get(sessionId)?.size ?? 0;
+  }
+
   close(): void {
     channels.message.unsubscribe(this.onMessage);
     channels.session.unsubscribe(this.onSession);

@@ -60,14 +60,15 @@ export function startTracing(options: { role: RoleName; version: string; rpc: Rp
   };
 }
 
-/** Link lifecycle (up, down, refused) as short spans of their own; RTT samples stay in the metrics. */
+/** Link lifecycle (up, down, refused, drain) as short spans of their own; RTT samples and drain closes stay in the metrics. */
 function recordLinkEvent(tracer: Tracer, role: RoleName, event: LinkEvent): void {
-  if (event.role !== role || event.event === 'rtt') return;
+  if (event.role !== role || event.event === 'rtt' || event.event === 'drain-close') return;
   const span = tracer.startSpan(`link ${event.event}`, {
     kind: SpanKind.INTERNAL,
     attributes: { 'hypha_accel.role': role, 'hypha_accel.link.id': event.linkId, 'hypha_accel.error.code': event.errorCode ?? '' },
   }, ROOT_CONTEXT);
-  if (event.event !== 'up') span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
+  if (event.event === 'drain') span.setAttribute('hypha_accel.link.streams', event.streams ?? 0);
+  else if (event.event !== 'up') span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
   span.end();
 }
 

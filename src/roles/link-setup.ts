@@ -18,6 +18,8 @@ export const CODEC_CAPABILITY = 'codec-v1';
 export const PACING_CAPABILITY = 'pacing-v1';
 /** Sessions outlive their link (DELIVERED frames, resume OPEN): docs/protocol.md. */
 export const RESUME_CAPABILITY = 'resume-v1';
+/** A stopping gateway says DRAIN before it ends the link: docs/protocol.md §9b. */
+export const DRAIN_CAPABILITY = 'drain-v1';
 
 export function linkSettings(config: CommonConfig): LinkSettings {
   return {
@@ -28,6 +30,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
+      DRAIN_CAPABILITY,
       ...(config.linkCompression !== 'off' ? [DICT_DEFLATE_CAPABILITY] : []),
     ],
   };
