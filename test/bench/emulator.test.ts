@@ -25,11 +25,6 @@ async function connect(port: number): Promise<net.Socket> {
   return socket;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
-
 async function withEmulator<T>(emulator: LinkEmulator, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
@@ -161,17 +156,22 @@ test('added one-way delay is within 1 ms of the setting', async () => {
     socket.destroy();
     return rtts;
   };
-  await withEmulator(emulator, async () => {
-    const direct = median(await roundTrips(port, 30));
-    const shaped = median(await roundTrips(emulator.port, 30));
-    const serialisationMs = ((messageBytes * 8) / bandwidthBitsPerSec) * 1000;
-    const measuredOneWayMs = (shaped - direct) / 2 - serialisationMs;
-    assert.ok(
-      Math.abs(measuredOneWayMs - oneWayDelayMs) <= 1,
-      `one-way delay ${measuredOneWayMs.toFixed(3)} ms vs ${oneWayDelayMs} ms set`,
-    );
-  });
-  server.close();
+  try {
+    await withEmulator(emulator, async () => {
+      // The fastest round trip of each kind: a loaded machine only ever adds to a sample (timers fire late,
+      // the process waits for a core), so the minimum is what the emulator itself adds.
+      const direct = Math.min(...(await roundTrips(port, 30)));
+      const shaped = Math.min(...(await roundTrips(emulator.port, 30)));
+      const serialisationMs = ((messageBytes * 8) / bandwidthBitsPerSec) * 1000;
+      const measuredOneWayMs = (shaped - direct) / 2 - serialisationMs;
+      assert.ok(
+        Math.abs(measuredOneWayMs - oneWayDelayMs) <= 1,
+        `one-way delay ${measuredOneWayMs.toFixed(3)} ms vs ${oneWayDelayMs} ms set`,
+      );
+    });
+  } finally {
+    server.close();
+  }
 });
 
 test('strip option removes Sec-WebSocket-Extensions from upgrade requests only', async () => {
