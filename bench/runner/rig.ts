@@ -79,10 +79,13 @@ const WARMUP_SEED = 7;
 const FIRST_MEASUREMENT_SEED = 1000;
 
 function startOptions(options: RigOptions, role: string): StartOptions {
-  if (!options.cpuProfDir) return {};
+  // Measurement knobs: HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS (extra node/V8 flags for the proxies and null relays,
+  // e.g. an A/B of heap settings) and HYPHA_ACCEL_BENCH_TRACE_GC=PREFIX (--trace-gc, lines kept in PREFIX-<role>-<pid>.log).
+  const extra = [...(process.env.HYPHA_ACCEL_BENCH_TRACE_GC ? ['--trace-gc'] : []), ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  if (!options.cpuProfDir) return extra.length > 0 ? { nodeArgs: extra } : {};
   const dir = join(options.cpuProfDir, options.label.replace(/[^A-Za-z0-9.-]+/g, '-'), role);
   mkdirSync(dir, { recursive: true });
-  return { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] };
+  return { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, ...extra] };
 }
 
 export async function startRig(options: RigOptions): Promise<Rig> {
