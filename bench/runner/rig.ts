@@ -2,6 +2,7 @@
 // topology (T1: the caller behind the link, the service beside hypha; T2: both behind the link) on one
 // emulated link. The clients are identical in every arm; only the URL they are given differs.
 
+import net from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LinkEmulatorStats } from '../emulator/link-emulator.js';
@@ -45,6 +46,8 @@ export interface RigSnapshot {
   proxies: Record<string, ProcSample | undefined>;
   /** Nanoseconds on CPU so far, per role (see role-cpu.ts). */
   roleCpuNs: Partial<Record<CpuRole, number>>;
+  /** The gateway's link counters per frame kind (its /stats `wire`: both directions cross it), accel arms only. */
+  wire?: Record<string, number>;
 }
 
 export interface Rig {
@@ -80,11 +83,13 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   const proxies: ProxyProcess[] = [];
   const clients: PyClient[] = [];
   let emulator: EmulatorProcess | undefined;
+  let adminPort: number | undefined;
   try {
     let behindUrl: string;
     if (options.arm === 'accel' || options.arm === 'accel-shm') {
       const workers = ['--workers', String(options.proxyWorkers ?? 1)];
-      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, ...workers], options.codeRoot, startOptions(options, 'gateway'));
+      adminPort = await freePort();
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, '--admin-listen', `127.0.0.1:${adminPort}`, ...workers], options.codeRoot, startOptions(options, 'gateway'));
       proxies.push(gateway);
       emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: gateway.port }, shape });
       const edge = await startProxy('edge', [
@@ -158,7 +163,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
           runner: { pids: [process.pid], withDescendants: false },
           emulator: { pids: [link.pid], withDescendants: false },
         });
-        return { link: await link.stats(), proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])), roleCpuNs };
+        const wire = adminPort === undefined ? undefined : await gatewayWire(adminPort);
+        return { link: await link.stats(), proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])), roleCpuNs, ...(wire ? { wire } : {}) };
       },
       close: async () => {
         await Promise.all(clients.map((c) => c.stop()));
@@ -172,6 +178,42 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     await emulator?.close();
     throw err;
   }
+}
+
+/** A port free on 127.0.0.1 now (the gateway's admin port). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The gateway's per-kind link counters, or undefined when its admin port does not answer. */
+async function gatewayWire(port: number): Promise<Record<string, number> | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(2000) });
+    const body = (await response.json()) as { wire?: Record<string, number> };
+    return body.wire;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Link bytes and frames per kind (sent + received at the gateway) between two snapshots, per unit. */
+export function wireBetween(before: RigSnapshot, after: RigSnapshot, perUnit: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!before.wire || !after.wire) return out;
+  for (const key of Object.keys(after.wire)) {
+    const match = /^wire(\w+?)(Frames|Bytes)(Sent|Received)$/.exec(key);
+    if (!match) continue;
+    const name = `wire${match[1]}${match[2]}PerUnit`;
+    out[name] = (out[name] ?? 0) + ((after.wire[key] ?? 0) - (before.wire[key] ?? 0)) / perUnit;
+  }
+  return out;
 }
 
 /** Bytes that crossed the link (both directions) between two snapshots. */

@@ -3,7 +3,7 @@
 // frames always in order), keeps the link alive with PING/PONG (RTT measured) and fails it on silence.
 // With pacing negotiated, frames wait in the scheduler (not in socket buffers) once the link has about
 // twice its bandwidth-delay product unacknowledged, so later small calls still overtake queued bulk.
-import type { LinkCompressionStats, LinkCompressor } from './link-compressor.js';
+import { newFrameKindStats, type FrameKindStats, type LinkCompressionStats, type LinkCompressor } from './link-compressor.js';
 import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
 import { Deque } from './deque.js';
 import {
@@ -38,7 +38,7 @@ export interface LinkCodec {
 }
 
 /** Cumulative counters, shared by all links of a role so they survive link churn. */
-export interface LinkStats extends LinkCompressionStats {
+export interface LinkStats extends LinkCompressionStats, FrameKindStats {
   framesSent: number;
   frameBytesSent: number;
   framesReceived: number;
@@ -62,7 +62,7 @@ export interface LinkState {
 }
 
 export function newLinkStats(): LinkStats {
-  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0, blobsSent: 0, blobBytesIn: 0, payloadBytesSent: 0, linkMessagesCompressed: 0, linkCompressRawBytes: 0, linkCompressWireBytes: 0 };
+  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0, blobsSent: 0, blobBytesIn: 0, payloadBytesSent: 0, linkMessagesCompressed: 0, linkCompressRawBytes: 0, linkCompressWireBytes: 0, ...newFrameKindStats() };
 }
 
 /** The payload plane as a link sees it (one endpoint per link, sharing the pair's stores). Optional. */
@@ -291,11 +291,12 @@ export class LinkSession {
   }
 
   /**
-   * A lazy ACK rides with frames already going out (the batch is written at once) when it has waited
-   * ACK_PIGGYBACK_MS, so a link with traffic both ways never sends one alone on its timer.
+   * A lazy ACK rides with frames already going out (the batch is written at once) once it waited
+   * ACK_PIGGYBACK_MS or covers ACK_PIGGYBACK_BYTES, so small calls do not carry one each.
    */
   private piggybackAck(): void {
-    if (this.ackTimer === undefined || this.clock.now() - this.ackArmedAtMs < ACK_PIGGYBACK_MS) return;
+    if (this.ackTimer === undefined) return;
+    if (this.clock.now() - this.ackArmedAtMs < ACK_PIGGYBACK_MS && this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES) return;
     if (this.payloadFrames.length === 0 && this.ready.every((queue) => queue.length === 0)) return;
     this.sendAck();
   }
@@ -558,13 +559,15 @@ export class LinkSession {
 }
 
 /**
- * How long a small unacknowledged amount may wait for company before its ACK goes out. Small amounts never
- * fill a window (512 KiB at least), so their ACKs may be lazy; each ACK alone costs a socket write, which
- * profiles of small concurrent calls showed at ~7% of a proxy's CPU with 5 ms.
+ * How long a small unacknowledged amount may wait before its ACK goes out alone. Small amounts never fill a
+ * window (512 KiB at least; an ACK goes at once per AckPolicy.everyBytes), and each ACK carries how long it
+ * was held, so the sender's RTT estimate stays right: sequential small calls on a 120 ms link then send
+ * an ACK every few calls, riding along, instead of one per call.
  */
-const ACK_DELAY_MS = 20;
-/** How long a lazy ACK waits before it may ride along with outgoing frames (bounds ACKs to one per 2 ms). */
-const ACK_PIGGYBACK_MS = 2;
+const ACK_DELAY_MS = 1000;
+/** A lazy ACK rides along with outgoing frames once it waited this long or covers this many bytes. */
+const ACK_PIGGYBACK_MS = 250;
+const ACK_PIGGYBACK_BYTES = 8 * 1024;
 
 export function asAccelError(error: unknown): AccelError {
   if (error instanceof AccelError) return error;

@@ -122,6 +122,11 @@ export class AckPolicy {
     return this.received > this.lastAcked;
   }
 
+  /** Bytes received and not yet acknowledged. */
+  get unackedBytes(): number {
+    return this.received - this.lastAcked;
+  }
+
   /** The cumulative count to send, marking it acknowledged. */
   take(): number {
     this.lastAcked = this.received;

@@ -1,13 +1,14 @@
-// Per-link compression of small messages (dict-deflate-v1): a pair of compressors stays in step over mixed
-// traffic (their histories must match exactly), only starts after hearing from the peer, shrinks repeated
-// calls below their plain size, bounds what it decodes, fails a corrupt message as BAD_FRAME, and an
-// established link pair carries streams through it end to end.
+// Per-link compression of small messages (stream-deflate-v1): a pair of compressors stays in step over mixed
+// traffic (their deflate streams must match exactly), only starts after hearing from the peer, shrinks
+// repeated calls below their plain size, bounds what it decodes, fails garbage and corrupt messages as
+// BAD_FRAME, and an established link pair carries streams through it end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { deflateRawSync } from 'node:zlib';
 import { AccelError } from '../../src/errors.js';
-import { HistoryDeflateCompressor, MAX_MESSAGE_BYTES } from '../../src/link/history-deflate-compressor.js';
+import { StreamDeflateCompressor, MAX_MESSAGE_BYTES } from '../../src/link/stream-deflate-compressor.js';
+import { StreamDeflater } from '../../src/link/stream-deflate.js';
 import { establishAsEdge, establishAsGateway, type EstablishOptions } from '../../src/link/establish.js';
 import { newLinkStats } from '../../src/link/link-session.js';
 import { encodeJson } from '../../src/link/frame.js';
@@ -18,7 +19,7 @@ const callLike = (i: number): Buffer =>
   Buffer.from(`\x13\x05\x01\x00\x00\x00\x00${String.fromCharCode(i & 0xff)}\x03\x81\x12ws-user-abc/client-${i % 3}\x22services.echo.echo\x91\x82\xa1n\xcd${i}\xa3pad\xb7xxxxxxxxxxxxxxxxxxxxxxx`, 'latin1');
 
 function compressorPair(mode: 'on' | 'auto' = 'on', linkBytesPerUs = 0.1) {
-  const make = () => new HistoryDeflateCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs });
+  const make = () => new StreamDeflateCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs, maxLinkBytesPerUs: 400 / 8 });
   const a = make();
   const b = make();
   for (const c of [a, b]) c.attach(() => ({ rttMs: 100, pacingWindowBytes: undefined }));
@@ -63,9 +64,9 @@ test('property: both histories stay in step over mixed sizes, directions and pla
   );
 });
 
-test('auto compresses only on a link slower than the CPU it costs', () => {
+test('auto compresses only on a link slower than linkCompressionBelowMbps', () => {
   const fast = compressorPair('auto', 100); // 800 Mbit/s
-  const slow = compressorPair('auto', 0.1); // 0.8 Mbit/s
+  const slow = compressorPair('auto', 2.5); // 20 Mbit/s, the bench's slow profile
   for (const { a, b } of [fast, slow]) {
     a.decompress(b.compress(callLike(0)));
     b.decompress(a.compress(callLike(1)));
@@ -77,10 +78,12 @@ test('auto compresses only on a link slower than the CPU it costs', () => {
 
 test('a corrupt or oversized compressed message is BAD_FRAME, never more than the bound decoded', () => {
   const badFrame = (e: unknown) => e instanceof AccelError && e.code === 'HYPHA_ACCEL_ERR_BAD_FRAME';
-  // A tagged deflate stream that inflates past MAX_MESSAGE_BYTES: refused by maxOutputLength.
-  const over = deflateRawSync(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 1));
+  // A tagged deflate stream that inflates past MAX_MESSAGE_BYTES: refused, the output is never larger.
+  const over = new StreamDeflater({ level: 6 }).compress(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 1));
   const fresh = compressorPair().b;
   assert.throws(() => fresh.decompress(Buffer.concat([Buffer.from([0xc5]), over])), badFrame);
+  // A final block (the stream may never end) and a zlib header where raw deflate is expected.
+  assert.throws(() => compressorPair().b.decompress(Buffer.concat([Buffer.from([0xc5]), deflateRawSync(Buffer.from('end'))])), badFrame);
   // A flipped byte in a real compressed message.
   const { a, b } = compressorPair();
   a.decompress(b.compress(callLike(0)));
@@ -96,13 +99,13 @@ test('an established link pair with the compressor carries streams both ways, co
   const stats = { edge: newLinkStats(), gateway: newLinkStats() };
   const options = (side: 'edge' | 'gateway', extra: Partial<EstablishOptions> = {}): EstablishOptions => ({
     secret: Buffer.alloc(32, 1),
-    local: testSettings({ capabilities: ['dict-deflate-v1'] }),
+    local: testSettings({ capabilities: ['stream-deflate-v1'] }),
     handshakeTimeoutMs: 5000,
     instanceId: side,
     session: () => ({
       maxMessageBytes: 1 << 20, pingIntervalMs: 1000, keepaliveTimeoutMs: 3000, sendHighWaterBytes: 1 << 20,
       clock: new FakeClock(), stats: stats[side], onStreamOpen: acceptor.accept,
-      compressor: new HistoryDeflateCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1 }),
+      compressor: new StreamDeflateCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1, maxLinkBytesPerUs: 50 }),
     }),
     ...extra,
   });
@@ -124,4 +127,42 @@ test('an established link pair with the compressor carries streams both ways, co
     assert.ok(side.linkMessagesCompressed > 40, `compressed ${side.linkMessagesCompressed}`);
     assert.ok(side.linkCompressWireBytes < side.linkCompressRawBytes * 0.6);
   }
+});
+
+test('fuzz: garbage after the tag is BAD_FRAME or a message within the bound, and never throws anything else', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 600 }), { minLength: 1, maxLength: 8 }), (messages) => {
+      const { b } = compressorPair();
+      for (const body of messages) {
+        try {
+          const out = b.decompress(Buffer.concat([Buffer.from([0xc5]), body]));
+          assert.ok(out.byteLength <= MAX_MESSAGE_BYTES);
+        } catch (error) {
+          assert.ok(error instanceof AccelError && error.code === 'HYPHA_ACCEL_ERR_BAD_FRAME', String(error));
+          return; // the link fails here: the stream is not used again
+        }
+      }
+    }),
+    { seed: 12, numRuns: 400 },
+  );
+});
+
+test('fuzz: a real compressed stream with one byte changed is BAD_FRAME or a bounded message', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 255 }), (at, offset, xor) => {
+      const { a, b } = compressorPair();
+      a.decompress(b.compress(callLike(0)));
+      for (let i = 1; i <= 30; i++) {
+        const sent = Buffer.from(a.compress(callLike(i)));
+        if (i === at + 1) sent[1 + (offset % (sent.byteLength - 1))]! ^= xor;
+        try {
+          assert.ok(b.decompress(sent).byteLength <= MAX_MESSAGE_BYTES);
+        } catch (error) {
+          assert.ok(error instanceof AccelError && error.code === 'HYPHA_ACCEL_ERR_BAD_FRAME', String(error));
+          return;
+        }
+      }
+    }),
+    { seed: 7, numRuns: 300 },
+  );
 });

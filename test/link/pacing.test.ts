@@ -155,7 +155,7 @@ test('an ACK on a link without pacing is a protocol error; a malformed ACK is BA
   }
 });
 
-test('paced link: a lazy ACK rides with a reply once it waited 2 ms, and its timer never sends it alone', async () => {
+test('paced link: a lazy ACK rides with a reply once it waited 250 ms, and its timer never sends it alone', async () => {
   const clock = new FakeClock();
   const acceptor = new StreamAcceptor();
   const s = createSessionPair({ pacing: true, clock }, { pacing: true, clock, onStreamOpen: acceptor.accept });
@@ -165,17 +165,44 @@ test('paced link: a lazy ACK rides with a reply once it waited 2 ms, and its tim
   await until(() => acceptor.streams[0]?.handler.messages.length === 1, 'the request');
   const gatewayAcks = () => frames(s.pair.b).filter((f) => f.type === FrameType.ACK).length;
   assert.equal(gatewayAcks(), 0, 'a small amount is not acknowledged at once');
-  clock.advance(1);
+  clock.advance(249);
   acceptor.streams[0]!.stream.sendMessage(Buffer.from('early reply'), false);
   await turn();
-  assert.equal(gatewayAcks(), 0, 'before 2 ms the ACK keeps waiting');
+  assert.equal(gatewayAcks(), 0, 'before 250 ms the ACK keeps waiting');
   clock.advance(1);
   acceptor.streams[0]!.stream.sendMessage(Buffer.from('reply'), false);
   await turn();
   const sent = frames(s.pair.b).map((f) => f.type);
   assert.equal(gatewayAcks(), 1, 'the ACK went out with the reply');
   assert.deepEqual(sent.slice(-2), [FrameType.ACK, FrameType.DATA], 'in the same pump, just before it');
-  clock.advance(50);
+  clock.advance(2000);
   assert.equal(gatewayAcks(), 1, 'the delayed-ACK timer was cancelled');
+  s.edge.goAway('done');
+});
+
+test('paced link: sequential small calls 120 ms apart carry an ACK every few calls, never one alone', async () => {
+  const clock = new FakeClock();
+  const acceptor = new StreamAcceptor();
+  const s = createSessionPair({ pacing: true, clock }, { pacing: true, clock, onStreamOpen: acceptor.accept });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  const handler = new RecordingHandler();
+  stream.bind(handler);
+  const calls = 40;
+  for (let i = 0; i < calls; i++) {
+    stream.sendMessage(Buffer.alloc(120, i), false);
+    await until(() => acceptor.streams[0]?.handler.messages.length === i + 1, `call ${i}`);
+    clock.advance(60); // one way
+    acceptor.streams[0]!.stream.sendMessage(Buffer.alloc(120, 255 - i), false);
+    await until(() => handler.messages.length === i + 1, `reply ${i}`);
+    clock.advance(60);
+  }
+  for (const end of [s.pair.a, s.pair.b]) {
+    const types = frames(end).map((f) => f.type);
+    const acks = types.filter((t) => t === FrameType.ACK).length;
+    assert.ok(acks > 0 && acks <= calls / 2, `${acks} ACKs for ${calls} calls`);
+    types.forEach((t, i) => {
+      if (t === FrameType.ACK) assert.notEqual(types[i + 1] ?? FrameType.ACK, FrameType.ACK, `ACK ${i} went out alone`);
+    });
+  }
   s.edge.goAway('done');
 });
