@@ -41,7 +41,9 @@ function zstdOptionsFor(level: number, planeRawBytes: number): ZstdOptions {
     params[zlibConstants.ZSTD_c_enableLongDistanceMatching] = 1;
     params[zlibConstants.ZSTD_c_windowLog] = Math.min(27, Math.ceil(Math.log2(planeRawBytes)));
   }
-  return { params };
+  // The pledged size lets zstd size its window and tables to the plane: without it a level-9 context takes
+  // tables for any input (~25 MiB each, four at once on the threadpool), level 15+ hundreds of MiB.
+  return { params, pledgedSrcSize: planeRawBytes };
 }
 
 /** Planes Huffman leaves at or above this fraction of their size are not tried with zstd. */
