@@ -3,14 +3,16 @@
 // kept raw. Encoding runs on the libuv threadpool; decoding is bounded by the announced sizes.
 //
 // body = planeCount x (codec u8, bodyBytes u32) | plane bodies in order; planeCount = elementBytes.
+// The lowest plane may instead be `split` by the top plane's zeros (plane-split.ts; payload-v3).
 
 import {
   constants as zlibConstants, deflateRaw, inflateRawSync, zstdCompress, zstdDecompressSync, type ZlibOptions, type ZstdOptions,
 } from 'node:zlib';
 import { planeBytes, shuffle, unshuffle } from './byte-shuffle.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
+import { decodeSplit, encodeSplit, worthSplitting } from './plane-split.js';
 
-export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2 } as const;
+export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2, split: 3 } as const;
 export type PlaneCodecId = (typeof PlaneCodec)[keyof typeof PlaneCodec];
 const planeEntryBytes = 5;
 
@@ -22,6 +24,8 @@ export interface UnitEncodeOptions {
   zstdLevel: number;
   /** Per plane: false skips zstd (it lost on that plane of earlier units); default: try it. */
   tryZstd?: readonly boolean[];
+  /** false: never split the low plane by the top plane (plane-split.ts); default: try it where it may pay. */
+  trySplit?: boolean;
 }
 
 export interface EncodedUnit {
@@ -64,6 +68,11 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
   const sizes = planeBytes(rawBytes, elementBytes);
   const planes: Uint8Array[] = [];
   for (let offset = 0, j = 0; j < elementBytes; offset += sizes[j]!, j++) planes.push(shuffled.subarray(offset, offset + sizes[j]!));
+  // The low plane split by the top plane's zeros, tried beside the plain codings (it copies both planes first).
+  const top = planes[elementBytes - 1]!;
+  const split = options.trySplit !== false && elementBytes >= 2 && top.byteLength === planes[0]!.byteLength && worthSplitting(top)
+    ? encodeSplit(planes[0]!, top).catch(() => undefined)
+    : undefined;
   const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
     // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
@@ -76,6 +85,8 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd];
     return best;
   }));
+  const splitBody = await split;
+  if (splitBody && splitBody.byteLength < coded[0]![1].byteLength) coded[0] = [PlaneCodec.split, splitBody];
   const tableBytes = elementBytes * planeEntryBytes;
   const body = new Uint8Array(tableBytes + coded.reduce((sum, [, b]) => sum + b.byteLength, 0));
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -104,28 +115,36 @@ export function decodeUnit(body: Uint8Array, rawBytes: number, elementBytes: num
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const sizes = planeBytes(rawBytes, elementBytes);
   const planes = new Uint8Array(rawBytes);
+  const entries: Array<{ codec: number; coded: Uint8Array; planeOffset: number }> = [];
   let bodyOffset = tableBytes;
-  let planeOffset = 0;
-  for (let j = 0; j < elementBytes; j++) {
+  for (let j = 0, planeOffset = 0; j < elementBytes; planeOffset += sizes[j]!, j++) {
     const codec = view.getUint8(j * planeEntryBytes);
     const codedBytes = view.getUint32(j * planeEntryBytes + 1);
-    const planeRaw = sizes[j]!;
     if (codedBytes > body.byteLength - bodyOffset) throw decodeFailed(`plane ${j} body of ${codedBytes} bytes past the end`);
-    const coded = body.subarray(bodyOffset, bodyOffset + codedBytes);
+    entries.push({ codec, coded: body.subarray(bodyOffset, bodyOffset + codedBytes), planeOffset });
     bodyOffset += codedBytes;
+  }
+  // A split low plane needs the top plane first: decode the others, then it.
+  const order = [...entries.keys()];
+  if (entries[0]?.codec === PlaneCodec.split) order.push(order.shift()!);
+  for (const j of order) {
+    const { codec, coded, planeOffset } = entries[j]!;
+    const planeRaw = sizes[j]!;
     let plane: Uint8Array;
     try {
       if (codec === PlaneCodec.raw) plane = coded;
       else if (planeRaw === 0) throw new Error('coded empty plane');
       else if (codec === PlaneCodec.zstd) plane = zstdDecompressSync(coded, { maxOutputLength: planeRaw });
       else if (codec === PlaneCodec.huffman) plane = inflateRawSync(coded, { maxOutputLength: planeRaw });
-      else throw new Error(`unknown plane codec ${codec}`);
+      else if (codec === PlaneCodec.split && j === 0 && elementBytes >= 2) {
+        const topOffset = entries[elementBytes - 1]!.planeOffset;
+        plane = decodeSplit(coded, planes.subarray(topOffset, topOffset + sizes[elementBytes - 1]!), planeRaw);
+      } else throw new Error(`unknown plane codec ${codec}`);
     } catch (error) {
       throw decodeFailed(`plane ${j}: ${(error as Error).message}`, error);
     }
     if (plane.byteLength !== planeRaw) throw decodeFailed(`plane ${j} gave ${plane.byteLength} bytes, expected ${planeRaw}`);
     planes.set(plane, planeOffset);
-    planeOffset += planeRaw;
   }
   if (bodyOffset !== body.byteLength) throw decodeFailed(`${body.byteLength - bodyOffset} trailing bytes`);
   return unshuffle(planes, elementBytes);

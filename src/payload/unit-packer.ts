@@ -75,7 +75,7 @@ export class UnitPacker {
       inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
         this.encodingChanged(-1, plan.zstdLevel, rawBytes);
         this.rememberPlanes(plan.elementBytes, tryZstd, encoded.planeCodecs);
-        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : 'huffman']++;
+        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : codec === PlaneCodec.split ? 'split' : 'huffman']++;
         return encoded.body;
       }, () => {
         this.encodingChanged(-1);

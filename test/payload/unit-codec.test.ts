@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { detectElementBytes, elementBytesFromRdtype, shuffle, unshuffle } from '../../src/payload/byte-shuffle.js';
-import { decodeUnit, encodeUnit, maxUnitBodyBytes } from '../../src/payload/unit-codec.js';
+import { decodeUnit, encodeUnit, maxUnitBodyBytes, PlaneCodec } from '../../src/payload/unit-codec.js';
 import { decodePayloadFrame, encodeUnitPiece, FrameKind, wireLimitsFor } from '../../src/payload/payload-wire.js';
 import { PayloadError, PayloadErrorCode } from '../../src/payload/payload-error.js';
 import { createHarness, imageLikeBytes, randomBytesSeeded, sameBytes } from './payload-harness.js';
@@ -66,9 +66,40 @@ test('unit bodies round-trip exactly and pack typed arrays tighter than without 
   }
 });
 
+test('image-like data with a background: the low plane split by the top plane codes tighter than one stream', async () => {
+  const data = imageLikeBytes(1024, 256, 9);
+  const split = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 9 });
+  const whole = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 9, trySplit: false });
+  assert.equal(split.planeCodecs[0], PlaneCodec.split);
+  assert.ok(split.body.byteLength < whole.body.byteLength * 0.97, `${split.body.byteLength} vs ${whole.body.byteLength}`);
+  assert.ok(sameBytes(decodeUnit(split.body, data.byteLength, 2), data));
+  // Weights and random data never split (their top plane has no zeros, or almost only zeros): no CPU spent on it.
+  for (const [other, elementBytes] of [[float32Weights(16384, 3), 4], [randomBytesSeeded(65536, 4), 2]] as const) {
+    assert.notEqual((await encodeUnit([other], other.byteLength, { elementBytes, zstdLevel: 3 })).planeCodecs[0], PlaneCodec.split);
+  }
+});
+
+test('property: units whose top plane mixes zeros and values round-trip exactly, split or not', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(2, 4, 8), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 1000 }), async (elementBytes, elements, zeroPercent, seed) => {
+      const data = randomBytesSeeded(elements * elementBytes + (seed % elementBytes), seed);
+      const tops = randomBytesSeeded(elements, seed + 1);
+      for (let i = 0; i < elements; i++) {
+        data[i * elementBytes + elementBytes - 1] = tops[i]! % 100 < zeroPercent ? 0 : 1 + (tops[i]! & 3);
+        data[i * elementBytes] = tops[i]! % 100 < zeroPercent ? data[i * elementBytes]! & 3 : data[i * elementBytes]!;
+      }
+      const encoded = await encodeUnit([data.subarray(0, 7), data.subarray(7)], data.byteLength, { elementBytes, zstdLevel: 1 });
+      assert.ok(encoded.body.byteLength <= maxUnitBodyBytes(data.byteLength, elementBytes));
+      assert.ok(sameBytes(decodeUnit(encoded.body, data.byteLength, elementBytes), data));
+    }),
+    { seed: 31, numRuns: 120 },
+  );
+});
+
 test('mutated or truncated unit bodies decode to the exact bytes or fail with DECODE_FAILED, never more', async () => {
   const data = imageLikeBytes(256, 128, 7);
-  const { body } = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 1 });
+  const { body, planeCodecs } = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 1 });
+  assert.equal(planeCodecs[0], PlaneCodec.split, 'the fuzzed body has a split plane');
   fc.assert(
     fc.property(fc.integer({ min: 0, max: body.byteLength - 1 }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: body.byteLength }), (at, xor, cut) => {
       const bad = body.slice(0, Math.max(cut, at + 1));
