@@ -131,6 +131,7 @@ export class LinkSession {
   private readonly acks: AckPolicy | undefined;
   private ackTimer: TimerHandle | undefined;
   private ackArmedAtMs = 0;
+  private pingsSkipped = 0;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -501,6 +502,10 @@ export class LinkSession {
       this.fail(new AccelError('HYPHA_ACCEL_ERR_KEEPALIVE_TIMEOUT', `nothing heard from the link peer for ${Math.round(silentMs)} ms`));
       return;
     }
+    // A paced link heard from within the interval is alive and its ACKs measure the round trip: PING only
+    // after a quiet interval, or every PING_REFRESH_INTERVALS-th time (small calls paid ~4 B each for PINGs).
+    if (this.pacer && this.rttMs !== undefined && silentMs < this.options.pingIntervalMs && ++this.pingsSkipped < PING_REFRESH_INTERVALS) return;
+    this.pingsSkipped = 0;
     this.sendLinkFrame(FrameType.PING, 0, encodePingStamp(this.clock.now()));
   }
 
@@ -566,8 +571,10 @@ export class LinkSession {
  */
 const ACK_DELAY_MS = 1000;
 /** A lazy ACK rides along with outgoing frames once it waited this long or covers this many bytes. */
-const ACK_PIGGYBACK_MS = 250;
+const ACK_PIGGYBACK_MS = 500;
 const ACK_PIGGYBACK_BYTES = 8 * 1024;
+/** On a busy paced link one keep-alive interval in this many sends a PING (the round trip via PONG refreshed). */
+const PING_REFRESH_INTERVALS = 6;
 
 export function asAccelError(error: unknown): AccelError {
   if (error instanceof AccelError) return error;
