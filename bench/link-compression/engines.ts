@@ -20,50 +20,52 @@ for (let pass = 0; pass < 20; pass++) for (const r of corpus) {
 }
 const rawBytes = frames.reduce((n, f) => n + f.length, 0);
 
+/** CPU µs (user + system of this process: steady under load, unlike wall time) of `body`. */
+function cpuUs(body: () => void): number {
+  const start = process.cpuUsage();
+  body();
+  const used = process.cpuUsage(start);
+  return used.user + used.system;
+}
+
 function dictDeflate(): { wire: number; encUs: number; decUs: number } {
+  const histories: Buffer[] = [];
+  const wires: Buffer[] = [];
   let history = Buffer.alloc(0);
-  let wire = 0;
-  let encNs = 0n;
-  let decNs = 0n;
-  for (const f of frames) {
-    const t0 = process.hrtime.bigint();
-    const d = deflateRawSync(f, { level: 6, ...(history.length ? { dictionary: history } : {}) });
-    const t1 = process.hrtime.bigint();
-    inflateRawSync(d, { ...(history.length ? { dictionary: history } : {}), maxOutputLength: 4096 });
-    const t2 = process.hrtime.bigint();
-    encNs += t1 - t0;
-    decNs += t2 - t1;
-    wire += Math.min(d.length + 1, f.length);
-    const j = Buffer.concat([history, f]);
-    history = j.length > 8192 ? j.subarray(j.length - 8192) : j;
-  }
-  return { wire, encUs: Number(encNs) / 1000 / frames.length, decUs: Number(decNs) / 1000 / frames.length };
+  const encUs = cpuUs(() => {
+    for (const f of frames) {
+      histories.push(history);
+      wires.push(deflateRawSync(f, { level: 6, ...(history.length ? { dictionary: history } : {}) }));
+      const joined = Buffer.concat([history, f]);
+      history = joined.length > 8192 ? joined.subarray(joined.length - 8192) : joined;
+    }
+  });
+  const decUs = cpuUs(() => {
+    wires.forEach((d, i) => inflateRawSync(d, { ...(histories[i]!.length ? { dictionary: histories[i]! } : {}), maxOutputLength: 4096 }));
+  });
+  const wire = wires.reduce((n, d, i) => n + Math.min(d.length + 1, frames[i]!.length), 0);
+  return { wire, encUs: encUs / frames.length, decUs: decUs / frames.length };
 }
 
 function streamDeflate(level: number): { wire: number; encUs: number; decUs: number } {
   const enc = new StreamDeflater({ level });
   const dec = new StreamInflater({ maxMessageBytes: 4096 });
-  let wire = 0;
-  let encNs = 0n;
-  let decNs = 0n;
-  for (const f of frames) {
-    const t0 = process.hrtime.bigint();
-    const d = enc.compress(f);
-    const t1 = process.hrtime.bigint();
-    const back = dec.decompress(d);
-    const t2 = process.hrtime.bigint();
-    if (!Buffer.from(back).equals(f)) throw new Error('round trip differs');
-    encNs += t1 - t0;
-    decNs += t2 - t1;
-    wire += d.length + 1;
-  }
-  return { wire, encUs: Number(encNs) / 1000 / frames.length, decUs: Number(decNs) / 1000 / frames.length };
+  const wires: Buffer[] = [];
+  const encUs = cpuUs(() => {
+    for (const f of frames) wires.push(enc.compress(f));
+  });
+  const decUs = cpuUs(() => {
+    wires.forEach((d, i) => {
+      if (!dec.decompress(d).equals(frames[i]!)) throw new Error('round trip differs');
+    });
+  });
+  return { wire: wires.reduce((n, d) => n + d.length + 1, 0), encUs: encUs / frames.length, decUs: decUs / frames.length };
 }
 
 for (let round = 0; round < 3; round++) {
   const rows = { 'dict-deflate-v1 (8 KiB preset per message)': dictDeflate(), 'stream deflate level 6': streamDeflate(6), 'stream deflate level 1': streamDeflate(1) };
   if (round < 2) continue; // warm-up rounds
-  console.log(`${frames.length} frames, ${(rawBytes / frames.length).toFixed(1)} B per frame before compression`);
+  console.log(`${frames.length} frames, ${(rawBytes / frames.length).toFixed(1)} B per frame before compression; CPU µs per frame (process user+system)`);
   for (const [name, r] of Object.entries(rows)) {
     console.log(`${name.padEnd(44)} ${(r.wire / frames.length).toFixed(1).padStart(6)} B/frame  encode ${r.encUs.toFixed(1).padStart(5)} µs  decode ${r.decUs.toFixed(1).padStart(5)} µs`);
   }
