@@ -132,6 +132,7 @@ export class LinkSession {
   private ackTimer: TimerHandle | undefined;
   private ackArmedAtMs = 0;
   private pingsSkipped = 0;
+  private acksSent = 0;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -297,7 +298,8 @@ export class LinkSession {
    */
   private piggybackAck(): void {
     if (this.ackTimer === undefined) return;
-    if (this.clock.now() - this.ackArmedAtMs < ACK_PIGGYBACK_MS && this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES) return;
+    const waitMs = this.acksSent < EAGER_ACKS ? EAGER_ACK_PIGGYBACK_MS : ACK_PIGGYBACK_MS;
+    if (this.clock.now() - this.ackArmedAtMs < waitMs && this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES) return;
     if (this.payloadFrames.length === 0 && this.ready.every((queue) => queue.length === 0)) return;
     this.sendAck();
   }
@@ -471,7 +473,7 @@ export class LinkSession {
     if (this.acks!.onReceived(bytes, this.clock.now())) this.sendAck();
     else if (this.ackTimer === undefined) {
       this.ackArmedAtMs = this.clock.now();
-      this.ackTimer = this.clock.setTimeout(() => this.sendAck(), ACK_DELAY_MS);
+      this.ackTimer = this.clock.setTimeout(() => this.sendAck(), this.acksSent < EAGER_ACKS ? EAGER_ACK_DELAY_MS : ACK_DELAY_MS);
     }
   }
 
@@ -479,6 +481,7 @@ export class LinkSession {
     if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     if (!this.acks!.pending) return;
+    this.acksSent++;
     this.sendLinkFrame(FrameType.ACK, 0, encodeAck(this.acks!.take(), this.acks!.delayMs(this.clock.now())));
   }
 
@@ -574,6 +577,13 @@ const ACK_DELAY_MS = 4000;
 /** A lazy ACK rides along with outgoing frames once it waited this long or covers this many bytes. */
 const ACK_PIGGYBACK_MS = 2000;
 const ACK_PIGGYBACK_BYTES = 8 * 1024;
+/**
+ * A link's first ACKs go quickly (as all did before): they give the peer its round trip, which the stages
+ * that step aside on fast links (payload plane, codec, link compression) need from the start.
+ */
+export const EAGER_ACKS = 16;
+const EAGER_ACK_DELAY_MS = 20;
+const EAGER_ACK_PIGGYBACK_MS = 2;
 /** On a busy paced link one keep-alive interval in this many sends a PING (the round trip via PONG refreshed). */
 const PING_REFRESH_INTERVALS = 6;
 

@@ -3,14 +3,14 @@
 // kept raw. Encoding runs on the libuv threadpool; decoding is bounded by the announced sizes.
 //
 // body = planeCount x (codec u8, bodyBytes u32) | plane bodies in order; planeCount = elementBytes.
-// The lowest plane may instead be `split` by the top plane's zeros (plane-split.ts; payload-v3).
+// One plane may instead be `split` by another plane's zeros (plane-split.ts; payload-v3).
 
 import {
   constants as zlibConstants, deflateRaw, inflateRawSync, zstdCompress, zstdDecompressSync, type ZlibOptions, type ZstdOptions,
 } from 'node:zlib';
 import { planeBytes, shuffle, unshuffle } from './byte-shuffle.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
-import { decodeSplit, encodeSplit, worthSplitting } from './plane-split.js';
+import { decodeSplit, encodeSplit, splitBodyContext, splitContextPlane, splitTarget } from './plane-split.js';
 
 export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2, split: 3 } as const;
 export type PlaneCodecId = (typeof PlaneCodec)[keyof typeof PlaneCodec];
@@ -69,10 +69,9 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
   const planes: Uint8Array[] = [];
   for (let offset = 0, j = 0; j < elementBytes; offset += sizes[j]!, j++) planes.push(shuffled.subarray(offset, offset + sizes[j]!));
   // The low plane split by the top plane's zeros, tried beside the plain codings (it copies both planes first).
-  const top = planes[elementBytes - 1]!;
-  const split = options.trySplit !== false && elementBytes >= 2 && top.byteLength === planes[0]!.byteLength && worthSplitting(top)
-    ? encodeSplit(planes[0]!, top).catch(() => undefined)
-    : undefined;
+  const context = options.trySplit !== false ? splitContextPlane(planes) : undefined;
+  const target = context === undefined ? 0 : splitTarget(context, elementBytes);
+  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context).catch(() => undefined);
   const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
     // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
@@ -86,7 +85,7 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     return best;
   }));
   const splitBody = await split;
-  if (splitBody && splitBody.byteLength < coded[0]![1].byteLength) coded[0] = [PlaneCodec.split, splitBody];
+  if (splitBody && splitBody.byteLength < coded[target]![1].byteLength) coded[target] = [PlaneCodec.split, splitBody];
   const tableBytes = elementBytes * planeEntryBytes;
   const body = new Uint8Array(tableBytes + coded.reduce((sum, [, b]) => sum + b.byteLength, 0));
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -124,9 +123,10 @@ export function decodeUnit(body: Uint8Array, rawBytes: number, elementBytes: num
     entries.push({ codec, coded: body.subarray(bodyOffset, bodyOffset + codedBytes), planeOffset });
     bodyOffset += codedBytes;
   }
-  // A split low plane needs the top plane first: decode the others, then it.
-  const order = [...entries.keys()];
-  if (entries[0]?.codec === PlaneCodec.split) order.push(order.shift()!);
+  // A split plane needs its context plane first: decode the others, then it (at most one plane is split).
+  const split = entries.findIndex((entry) => entry.codec === PlaneCodec.split);
+  const order = [...entries.keys()].filter((j) => j !== split);
+  if (split >= 0) order.push(split);
   for (const j of order) {
     const { codec, coded, planeOffset } = entries[j]!;
     const planeRaw = sizes[j]!;
@@ -136,9 +136,11 @@ export function decodeUnit(body: Uint8Array, rawBytes: number, elementBytes: num
       else if (planeRaw === 0) throw new Error('coded empty plane');
       else if (codec === PlaneCodec.zstd) plane = zstdDecompressSync(coded, { maxOutputLength: planeRaw });
       else if (codec === PlaneCodec.huffman) plane = inflateRawSync(coded, { maxOutputLength: planeRaw });
-      else if (codec === PlaneCodec.split && j === 0 && elementBytes >= 2) {
-        const topOffset = entries[elementBytes - 1]!.planeOffset;
-        plane = decodeSplit(coded, planes.subarray(topOffset, topOffset + sizes[elementBytes - 1]!), planeRaw);
+      else if (codec === PlaneCodec.split && entries.filter((entry) => entry.codec === PlaneCodec.split).length === 1) {
+        const context = splitBodyContext(coded);
+        if (context >= elementBytes || context === j) throw new Error(`split plane ${j} names context plane ${context}`);
+        const contextOffset = entries[context]!.planeOffset;
+        plane = decodeSplit(coded, planes.subarray(contextOffset, contextOffset + sizes[context]!), planeRaw);
       } else throw new Error(`unknown plane codec ${codec}`);
     } catch (error) {
       throw decodeFailed(`plane ${j}: ${(error as Error).message}`, error);
