@@ -15,15 +15,27 @@ import { runProfile } from './runner/orchestrate.js';
 import { killDescendants } from './runner/descendants.js';
 import { RESULTS_DIR } from './runner/paths.js';
 import { ALL_SCENARIOS, DEMO_PARTS, defaultPlan, type Mode, type RunPlan, type ScenarioId } from './runner/plan.js';
-import { collectMeta, colocatedTable, summaryTable, writeReport } from './runner/report.js';
+import { collectMeta, colocatedTable, summaryTable, tlsTable, writeReport } from './runner/report.js';
 import type { Topology } from './runner/rig.js';
 import { summarise } from './runner/summary.js';
+import type { LinkTlsFiles } from './runner/results.js';
+import { makeTestCa } from '../test/helpers/test-ca.js';
 
 const HYPHA_SERVER_ENV = {
   HYPHA_WS_MSG_RATE_LIMIT: '1000000',
   HYPHA_WS_MSG_BURST_LIMIT: '1000000',
   HYPHA_MAX_CONCURRENT_CONNECTIONS: '1000',
 };
+
+/** --link-tls: a throw-away CA and a 127.0.0.1 certificate; the clients this run starts trust the CA. */
+function makeBenchTls(progress: (line: string) => void): LinkTlsFiles {
+  const ca = makeTestCa('hypha-accel bench CA');
+  // Python (ssl default context) and Node (undici WebSocket) clients read these at start; the edge gets --ca-file.
+  process.env.SSL_CERT_FILE = ca.caPath;
+  process.env.NODE_EXTRA_CA_CERTS = ca.caPath;
+  progress(`--link-tls: CA ${ca.caPath}, certificate for 127.0.0.1/localhost ${ca.certPath}`);
+  return { caPath: ca.caPath, certPath: ca.certPath, keyPath: ca.keyPath };
+}
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -43,8 +55,9 @@ async function main(): Promise<void> {
     .option('--live-src', 'run the proxies from the working tree instead of a snapshot of the committed src/')
     .option('--cpu-prof', 'edge and gateway (and the null relays) write V8 CPU profiles under bench/results/tmp/cpu-prof/<stamp>/')
     .option('--workers <n>', 'run edge and gateway with --workers N (default 1)')
+    .option('--link-tls', 'add TLS arms: the pair over a tls:// link, direct over wss:// (TLS terminator in front of hypha); CA made with openssl at start')
     .parse();
-  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string; liveSrc?: boolean; cpuProf?: boolean; workers?: string }>();
+  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; out: string; liveSrc?: boolean; cpuProf?: boolean; workers?: string; linkTls?: boolean }>();
   const mode: Mode = opts.smoke ? 'smoke' : opts.demo ? 'demo' : opts.full ? 'full' : 'quick';
   const plan = defaultPlan(mode);
   if (opts.profile) {
@@ -84,6 +97,7 @@ async function main(): Promise<void> {
   const stamp = started.toISOString().slice(0, 16).replace(':', '');
   const cpuProfDir = opts.cpuProf ? join(RESULTS_DIR, 'tmp', 'cpu-prof', stamp) : undefined;
   if (cpuProfDir) progress(`CPU profiles of edge and gateway go to ${cpuProfDir} (written when each rig closes)`);
+  const linkTls = opts.linkTls ? makeBenchTls(progress) : undefined;
   const proxyWorkers = opts.workers ? Math.max(1, Number(opts.workers)) : undefined;
   // The demo runs each of its parts with its own scenarios and topologies, and says which is which.
   const parts: { profile: ProfileName; plan: RunPlan; heading: string; label?: string }[] =
@@ -98,12 +112,13 @@ async function main(): Promise<void> {
   try {
     for (const { profile, plan, heading, label } of parts) {
       progress(`== profile ${profile}`);
-      const result = await runProfile(plan, { hyphaUrl: hypha.url, hyphaPid: hypha.pid, codeRoot: code.root, secretFile, progress, ...(cpuProfDir ? { cpuProfDir } : {}), ...(proxyWorkers ? { proxyWorkers } : {}) }, profile);
+      const result = await runProfile(plan, { hyphaUrl: hypha.url, hyphaPid: hypha.pid, codeRoot: code.root, secretFile, progress, ...(cpuProfDir ? { cpuProfDir } : {}), ...(proxyWorkers ? { proxyWorkers } : {}), ...(linkTls ? { linkTls } : {}) }, profile);
       const meta = collectMeta(plan, started, HYPHA_SERVER_ENV, code.commit);
       const files = await writeReport(plan, meta, result, opts.out, `${stamp}${mode === 'full' ? '' : `-${mode}`}`);
       const rows = summarise(result.measurements);
       const colocated = colocatedTable(rows);
-      process.stdout.write(`\n## ${heading}\n\n${summaryTable(rows, label)}\n${colocated ? `\n${colocated}\n` : ''}\nreport: ${files.md}\n`);
+      const tls = tlsTable(rows);
+      process.stdout.write(`\n## ${heading}\n\n${summaryTable(rows, label)}\n${tls ? `\nTLS arms:\n\n${tls}\n` : ''}${colocated ? `\n${colocated}\n` : ''}\nreport: ${files.md}\n`);
     }
   } finally {
     await hypha.stop();

@@ -65,10 +65,12 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   if (workerMetrics) primary?.shareMetrics(workerMetrics.registry);
   const tracing = startTracing({ role, version, rpc, log });
   // The link keys rotate without a restart: reread on SIGHUP and when the file changes (docs/security.md).
+  let afterKeysReloaded = () => {};
   const reloadKeys = () => {
     try {
       keys = readKeys(config.secretFile, (message) => log.warn(message));
       log.info({ keyIds: keys.map((k) => k.id) }, 'link keys reloaded');
+      afterKeysReloaded();
     } catch (error) {
       log.error({ code: 'HYPHA_ACCEL_ERR_CONFIG', err: (error as Error).message }, 'link keys not reloaded; keeping the previous ones');
     }
@@ -78,6 +80,7 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   const handle = role === 'edge'
     ? await startEdge(config as EdgeConfig, deps)
     : await startGateway(config as GatewayConfig, deps);
+  if ('retireLinksWithoutKey' in handle) afterKeysReloaded = () => handle.retireLinksWithoutKey();
   roleSources = {
     readiness: () => handle.readiness(),
     sessions: () => ('sessionCounts' in handle ? handle.sessionCounts() : { edge: handle.sessionCount() }),

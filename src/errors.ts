@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   HYPHA_ACCEL_ERR_BAD_FRAME: { goaway: 1, wsClose: 4001, httpStatus: 0, description: 'A link frame is malformed (short header, unknown type, bad length).' },
   HYPHA_ACCEL_ERR_FRAME_TOO_LARGE: { goaway: 2, wsClose: 4002, httpStatus: 0, description: 'A link frame or reassembled message exceeds the configured limit.' },
   HYPHA_ACCEL_ERR_VERSION: { goaway: 3, wsClose: 4003, httpStatus: 0, description: 'The link peer speaks another protocol version or sent a wrong preface.' },
-  HYPHA_ACCEL_ERR_AUTH: { goaway: 4, wsClose: 4004, httpStatus: 0, description: 'The link peer failed the shared-secret challenge.' },
+  HYPHA_ACCEL_ERR_AUTH: { goaway: 4, wsClose: 4004, httpStatus: 0, description: 'The link peer failed the shared-secret challenge, or the gateway removed the key a running link was made with.' },
   HYPHA_ACCEL_ERR_HANDSHAKE_TIMEOUT: { goaway: 5, wsClose: 4005, httpStatus: 0, description: 'The link handshake did not complete in time.' },
   HYPHA_ACCEL_ERR_PROTOCOL: { goaway: 6, wsClose: 4006, httpStatus: 0, description: 'A well-formed frame arrived where the protocol does not allow it.' },
   HYPHA_ACCEL_ERR_KEEPALIVE_TIMEOUT: { goaway: 7, wsClose: 4007, httpStatus: 0, description: 'Nothing was heard from the link peer within the keep-alive timeout.' },

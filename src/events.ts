@@ -72,6 +72,8 @@ export interface LinkInfo {
   streams: number;
   capabilities: string[];
   shm: boolean;
+  /** Id of the link key the handshake used (docs/security.md, rotating the link key). */
+  keyId: string;
 }
 
 export const channels = {

@@ -5,7 +5,7 @@
 import type { ProfileName, QueueDiscipline } from '../emulator/profiles.js';
 import { repsFor, type RunPlan, type ScenarioId } from './plan.js';
 import type { ProfileResult, RunContext } from './results.js';
-import { ARMS, startRig, type Arm, type Rig, type RigOptions, type Topology } from './rig.js';
+import { ARMS, TLS_ARMS, startRig, type Arm, type Rig, type RigOptions, type Topology } from './rig.js';
 import type { ScenarioOutput } from './scenarios.js';
 
 export interface RigSet {
@@ -33,7 +33,7 @@ function describe(figures: Record<string, number>): string {
 }
 
 export async function startRigs(ctx: RunContext, options: RigSetOptions): Promise<RigSet> {
-  const arms = options.arms ?? ARMS;
+  const arms = options.arms ?? (ctx.linkTls ? [...ARMS, ...TLS_ARMS] : ARMS);
   const rigs = new Map<Arm, Rig>();
   const failed = new Map<Arm, string>();
   for (const arm of arms) {
@@ -54,6 +54,7 @@ export async function startRigs(ctx: RunContext, options: RigSetOptions): Promis
           ...(ctx.hyphaPid ? { hyphaPid: ctx.hyphaPid } : {}),
           ...(ctx.cpuProfDir ? { cpuProfDir: ctx.cpuProfDir } : {}),
           ...(ctx.proxyWorkers ? { proxyWorkers: ctx.proxyWorkers } : {}),
+          ...(ctx.linkTls ? { linkTls: ctx.linkTls } : {}),
           ...options.extra,
         }),
       );

@@ -15,7 +15,7 @@ import { descendantsOf } from './descendants.js';
 export interface ProxyProcess {
   role: 'edge' | 'gateway';
   /** What runs there: the pair's CLI, or a plain TCP pipe. */
-  kind: 'proxy' | 'null-relay';
+  kind: 'proxy' | 'null-relay' | 'tls-terminator';
   pid: number;
   url: string;
   port: number;
@@ -70,6 +70,12 @@ export function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot =
 export function startNullRelay(role: 'edge' | 'gateway', target: string, options: StartOptions = {}): Promise<ProxyProcess> {
   const args = [...(options.nodeArgs ?? []), '--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', target];
   return startListener(role, 'null-relay', args, REPO_ROOT, options.readyTimeoutMs);
+}
+
+/** A TLS terminator in front of `target` (the direct-over-TLS arms of --link-tls), standing where the gateway stands. */
+export function startTlsTerminator(target: string, tlsFiles: { certPath: string; keyPath: string }, stripExtensions: boolean, options: StartOptions = {}): Promise<ProxyProcess> {
+  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', join(REPO_ROOT, 'bench/runner/tls-terminator.ts'), '--target', target, '--cert', tlsFiles.certPath, '--key', tlsFiles.keyPath, ...(stripExtensions ? ['--strip-extensions'] : [])];
+  return startListener('gateway', 'tls-terminator', args, REPO_ROOT, options.readyTimeoutMs);
 }
 
 async function startListener(role: 'edge' | 'gateway', kind: ProxyProcess['kind'], args: string[], codeRoot: string, readyTimeoutMs = 30_000): Promise<ProxyProcess> {

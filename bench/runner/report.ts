@@ -60,7 +60,7 @@ export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Reco
   };
 }
 
-type ArmName = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm';
+type ArmName = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'direct-deflate-tls' | 'direct-plain-tls' | 'accel-tls';
 
 function fmt(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
@@ -91,6 +91,22 @@ export function summaryTable(rows: readonly SummaryRow[], caseLabel?: string): s
     if (row.scenario === 'S8') continue;
     lines.push(
       `${caseLabel === undefined ? '' : `| ${caseLabel} `}| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'null-relay')} | ${cellText(row, 'accel')} | ${factorText(row.accelFactorVsDeflate)} | ${factorText(row.accelFactorVsPlain)} | ${factorText(row.accelFactorVsNull)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** --link-tls: the pair over a tls:// link against direct wss:// (TLS ended in front of hypha), with and without deflate. */
+export function tlsTable(rows: readonly SummaryRow[]): string {
+  const tls = rows.filter((row) => row.scenario !== 'S8' && (row.arms['accel-tls'] || row.arms['direct-deflate-tls']));
+  if (tls.length === 0) return '';
+  const lines = [
+    '| scenario | topo | variant | figure | direct wss (deflate) | direct wss (no deflate) | accelerated, tls:// link | accel-tls vs wss deflate | accel-tls vs wss no-deflate |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of tls) {
+    lines.push(
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate-tls')} | ${cellText(row, 'direct-plain-tls')} | ${cellText(row, 'accel-tls')} | ${factorText(row.tlsFactorVsDeflateTls)} | ${factorText(row.tlsFactorVsPlainTls)} |`,
     );
   }
   return lines.join('\n');
@@ -130,7 +146,7 @@ const CPU_UNITS: Partial<Record<string, { name: string; scale: number; units: (f
 };
 
 const ROLE_COLUMNS = ['edge', 'gateway', 'hypha', 'clients', 'runner', 'emulator'] as const;
-const ARM_ORDER: readonly string[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm'];
+const ARM_ORDER: readonly string[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'direct-deflate-tls', 'direct-plain-tls', 'accel-tls'];
 
 /** CPU per role and unit of work, every arm (S7 has no unit: outages). Median over repetitions. */
 export function roleCpuTable(result: ProfileResult): string {
@@ -193,7 +209,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
 
   const facts = Object.entries(result.armFacts)
     .map(([key, f]) => {
-      const deflate = key.includes('accel') ? 'client↔edge not on the link' : key.includes('null-relay') ? `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate (stripped: the null relay stands in for the pair)` : `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate`;
+      const deflate = key.endsWith('direct-deflate-tls') ? 'inside TLS (the emulator cannot see it): offered by the client, as by default' : key.endsWith('direct-plain-tls') ? 'inside TLS: Sec-WebSocket-Extensions stripped by the TLS terminator' : key.includes('accel') ? 'client↔edge not on the link' : key.includes('null-relay') ? `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate (stripped: the null relay stands in for the pair)` : `${f.deflateNegotiated}/${f.upgradesAccepted} upgrades negotiated permessage-deflate`;
       const proxies = Object.entries(f.proxies)
         .map(([role, p]) => `${role} ${p.cpuSeconds.toFixed(1)} CPU s, peak RSS ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`)
         .join('; ');
@@ -220,6 +236,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       '',
       summaryTable(rows),
       '',
+      ...(tlsTable(rows) ? ['## TLS on the link (--link-tls): the pair over tls:// against direct wss://', '', 'direct wss: clients use https:// URLs across the emulated link to a TLS terminator in front of hypha (bench/runner/tls-terminator.ts, a Node TLS pipe standing in for an ingress, counted as the gateway role); accelerated: client → edge (plain, loopback) → tls:// link → gateway (TLS listener) → hypha. One CA and 127.0.0.1 certificate made with openssl at bench start. S2 here is a fresh client per measurement: through the edge its link is already up; direct it pays TCP + TLS handshakes across the link.', '', tlsTable(rows), ''] : []),
       ...(colocatedTable(rows) ? ['## S8 colocated (edge and gateway on one host): shared memory vs loopback TCP', '', colocatedTable(rows), ''] : []),
       '## Deflate and proxy cost per rig',
       '',

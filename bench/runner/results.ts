@@ -51,5 +51,13 @@ export interface RunContext {
   cpuProfDir?: string;
   /** --workers N for edge and gateway. */
   proxyWorkers?: number;
+  /** --link-tls: the CA and the 127.0.0.1 certificate made at bench start (adds the TLS arms). */
+  linkTls?: LinkTlsFiles;
   progress: (line: string) => void;
+}
+
+export interface LinkTlsFiles {
+  caPath: string;
+  certPath: string;
+  keyPath: string;
 }

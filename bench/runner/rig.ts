@@ -9,7 +9,8 @@ import type { LinkEmulatorStats } from '../emulator/link-emulator.js';
 import { profileShape, type ProfileName, type QueueDiscipline } from '../emulator/profiles.js';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-child.js';
 import { PyClient } from './py-client.js';
-import { startNullRelay, startProxy, type ProxyProcess, type StartOptions } from './proxies.js';
+import { startNullRelay, startProxy, startTlsTerminator, type ProxyProcess, type StartOptions } from './proxies.js';
+import type { LinkTlsFiles } from './results.js';
 import type { ProcSample } from './proc-stats.js';
 import { sampleRoleCpuNs, type CpuRole } from './role-cpu.js';
 
@@ -18,9 +19,16 @@ import { sampleRoleCpuNs, type CpuRole } from './role-cpu.js';
  * gateway stands (the environment's cost of two more hops and processes). accel-shm: the accelerated pair
  * with shared memory on, only for the colocated scenario (S8).
  */
-export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm';
+export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | TlsArm;
 export type Topology = 'T1' | 'T2';
 export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel'];
+/**
+ * --link-tls adds these: direct-*-tls = clients reach hypha with wss:// across the link, TLS ended by a
+ * terminator process in front of hypha (bench/runner/tls-terminator.ts, counted as the gateway role);
+ * accel-tls = the pair with a tls:// link (gateway certificate, edge verifies with the bench CA).
+ */
+export type TlsArm = 'direct-deflate-tls' | 'direct-plain-tls' | 'accel-tls';
+export const TLS_ARMS: readonly TlsArm[] = ['direct-deflate-tls', 'direct-plain-tls', 'accel-tls'];
 
 export interface RigOptions {
   arm: Arm;
@@ -39,6 +47,8 @@ export interface RigOptions {
   cpuProfDir?: string;
   /** --workers for edge and gateway (default 1). */
   proxyWorkers?: number;
+  /** CA and server certificate for the TLS arms (--link-tls). */
+  linkTls?: LinkTlsFiles;
 }
 
 export interface RigSnapshot {
@@ -86,16 +96,21 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   let adminPort: number | undefined;
   try {
     let behindUrl: string;
-    if (options.arm === 'accel' || options.arm === 'accel-shm') {
+    const tls = options.arm.endsWith('-tls');
+    if (tls && !options.linkTls) throw new Error(`arm ${options.arm} needs --link-tls`);
+    if (options.arm === 'accel' || options.arm === 'accel-shm' || options.arm === 'accel-tls') {
       const workers = ['--workers', String(options.proxyWorkers ?? 1)];
       adminPort = await freePort();
-      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, '--admin-listen', `127.0.0.1:${adminPort}`, ...workers], options.codeRoot, startOptions(options, 'gateway'));
+      const gatewayTls = tls ? ['--tls-cert-file', options.linkTls!.certPath, '--tls-key-file', options.linkTls!.keyPath] : [];
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, '--admin-listen', `127.0.0.1:${adminPort}`, ...gatewayTls, ...workers], options.codeRoot, startOptions(options, 'gateway'));
       proxies.push(gateway);
       emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: gateway.port }, shape });
+      // The link transport: tcp:// (byte-stream, the default) or ws:// (HYPHA_ACCEL_BENCH_LINK=ws); tls:// or wss:// in accel-tls.
+      const transport = process.env.HYPHA_ACCEL_BENCH_LINK === 'ws' ? (tls ? 'wss' : 'ws') : tls ? 'tls' : 'tcp';
       const edge = await startProxy('edge', [
         '--gateway-url',
-        // The link transport: tcp:// (byte-stream, the default) or ws:// (HYPHA_ACCEL_BENCH_LINK=ws).
-        `${process.env.HYPHA_ACCEL_BENCH_LINK ?? 'tcp'}://127.0.0.1:${emulator.port}`,
+        `${transport}://127.0.0.1:${emulator.port}`,
+        ...(tls ? ['--ca-file', options.linkTls!.caPath] : []),
         '--secret-file',
         options.secretFile,
         '--links',
@@ -115,6 +130,12 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       const edge = await startNullRelay('edge', `127.0.0.1:${emulator.port}`, startOptions(options, 'edge'));
       proxies.push(edge);
       behindUrl = edge.url;
+    } else if (tls) {
+      // Direct over TLS: the emulator carries TLS bytes it cannot read; the terminator strips extensions.
+      const terminator = await startTlsTerminator(`127.0.0.1:${hyphaPort}`, options.linkTls!, options.arm === 'direct-plain-tls', startOptions(options, 'tls-terminator'));
+      proxies.push(terminator);
+      emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: terminator.port }, shape });
+      behindUrl = `https://127.0.0.1:${emulator.port}`;
     } else {
       emulator = await startEmulatorProcess({
         target: { host: '127.0.0.1', port: hyphaPort },

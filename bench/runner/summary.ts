@@ -30,6 +30,9 @@ export interface SummaryRow {
   accelFactorVsNull?: number;
   /** S8: the pair with shared memory vs the same pair over loopback TCP (>1 means shm is better). */
   shmFactorVsTcp?: number;
+  /** --link-tls: the pair with a TLS link vs direct wss:// with and without deflate (>1 means the pair is better). */
+  tlsFactorVsDeflateTls?: number;
+  tlsFactorVsPlainTls?: number;
 }
 
 function factor(accel: ArmCell | undefined, direct: ArmCell | undefined, higherIsBetter: boolean): number | undefined {
@@ -75,6 +78,8 @@ export function summarise(measurements: readonly Measurement[]): SummaryRow[] {
         accelFactorVsPlain: factor(arms.accel, arms['direct-plain'], figure.higherIsBetter),
         accelFactorVsNull: factor(arms.accel, arms['null-relay'], figure.higherIsBetter),
         shmFactorVsTcp: factor(arms['accel-shm'], arms.accel, figure.higherIsBetter),
+        tlsFactorVsDeflateTls: factor(arms['accel-tls'], arms['direct-deflate-tls'], figure.higherIsBetter),
+        tlsFactorVsPlainTls: factor(arms['accel-tls'], arms['direct-plain-tls'], figure.higherIsBetter),
       });
     }
   }

@@ -63,6 +63,8 @@ export interface GatewayHandle {
   linkInfo(): LinkInfo[];
   /** Rereads the TLS certificate, key, client CA, allow-list and revocation list (SIGHUP; also on file change). */
   reloadTls(): void;
+  /** After the link keys were reread: ends the links made with a key the gateway no longer holds (GOAWAY AUTH: a lost link to both sides). */
+  retireLinksWithoutKey(): void;
   /** Ready while hypha answers its liveness probe and no stop has begun. */
   readiness(): Promise<{ ready: boolean; reason: string }>;
   close(deadlineMs?: number): Promise<void>;
@@ -143,6 +145,20 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       }
     }
   }
+  // The last step of a key rotation: a link made with a removed key is ended; its edge redials with a
+  // key the gateway holds and resumable sessions carry on over the new link (docs/security.md).
+  function retireLinksWithoutKey(): void {
+    if (!deps.keys) return; // one fixed secret: nothing rotates
+    const held = deps.keys();
+    for (const [session, established] of liveLinks) {
+      const key = established.key;
+      if (held.some((k) => k.id === key.id && k.secret.equals(key.secret))) continue;
+      log.warn({ linkId: established.linkId, keyId: key.id }, 'closing a link whose key was removed');
+      // Not GOAWAY SHUTDOWN (which ends the sessions as a stop does): an AUTH end is a lost link to both
+      // sides, so resumable sessions wait for the edge's next link and move onto it.
+      session.fail(new AccelError('HYPHA_ACCEL_ERR_AUTH', `link key ${key.id} removed from the gateway`));
+    }
+  }
   const stopWatching = watchFiles([config.tlsCertFile, config.tlsKeyFile, config.tlsClientCaFile, config.tlsClientRevokedFile], reloadTls);
 
   admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
@@ -219,7 +235,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     const session = established.session;
     liveLinks.set(session, established);
     if (mutualTls) linkSockets.set(session, req.socket as TLSSocket);
-    log.info({ linkId: established.linkId, edge: established.peerId, capabilities: established.capabilities, shm: established.shmPairId !== undefined, from: linkForwardedFor }, 'link up');
+    log.info({ linkId: established.linkId, edge: established.peerId, keyId: established.key.id, capabilities: established.capabilities, shm: established.shmPairId !== undefined, from: linkForwardedFor }, 'link up');
     publishLink({ role: 'gateway', linkId: established.linkId, event: 'up' });
     session.addCloseListener((error) => {
       liveLinks.delete(session);
@@ -372,6 +388,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     admission,
     sessionCounts: () => ({ edge: upstreams.size - passthroughClients.size, passthrough: passthroughClients.size }),
     linkInfo: () => [...liveLinks.values()].map(describeLink),
+    retireLinksWithoutKey,
     readiness: async () => {
       if (stopping) return { ready: false, reason: 'draining' };
       const hypha = await probeHypha(hyphaUrl, config.handshakeTimeoutMs);

@@ -72,6 +72,8 @@ export interface Established {
   linkId: string;
   capabilities: string[];
   shmPairId?: string;
+  /** The key the handshake used (its id is reported; a gateway ends the link when the key is removed). */
+  key: LinkKey;
 }
 
 export async function establishAsEdge(transport: DuplexTransport, options: EstablishOptions): Promise<Established> {
@@ -231,7 +233,7 @@ class HandshakeReader {
     transport.onClose = (code, reason) =>
       session.handleTransportClosed(new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `link socket closed (${code}${reason ? ' ' + reason : ''})`));
     for (const frame of this.queue) session.handleMessage(encodeFrame(frame));
-    return { session, peer, peerId, linkId, capabilities, ...(shmPairId ? { shmPairId } : {}) };
+    return { session, peer, peerId, linkId, capabilities, key, ...(shmPairId ? { shmPairId } : {}) };
   }
 
   abort(error: unknown): AccelError {

@@ -96,5 +96,6 @@ export function describeLink(link: Established): LinkInfo {
     streams: link.session.streamCount,
     capabilities: link.capabilities,
     shm: link.shmPairId !== undefined,
+    keyId: link.key.id,
   };
 }

@@ -126,6 +126,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => forwardReload(states, log));
 
   for (let index = 0; index < options.workers; index += 1) fork(index);
   try {
@@ -168,6 +169,17 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   }
   const first = lines[0]!;
   process.stdout.write(JSON.stringify({ ...first, admin: admin?.url, workers: workersNow().map(({ index, pid }) => ({ index, pid })) }) + '\n');
+}
+
+/**
+ * SIGHUP on the primary: it holds no keys or certificates of its own (each worker reads its files), so it
+ * passes the signal to every worker that has listened (a worker installs its SIGHUP handler before it
+ * announces; one still starting reads the files afresh anyway, and would die of an early SIGHUP).
+ */
+function forwardReload(states: ReadonlyMap<number, WorkerState>, log: Logger): void {
+  const targets = [...states.values()].filter((s) => s.listening && !s.worker.isDead());
+  log.info({ workers: targets.map((s) => s.index) }, 'SIGHUP: passing the reload to the workers');
+  for (const s of targets) s.worker.process.kill('SIGHUP');
 }
 
 /** Ready when every worker is up and ready; otherwise the first reason found. */
