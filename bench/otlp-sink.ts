@@ -13,7 +13,7 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/x-protobuf' }).end();
   });
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`otlp sink on http://127.0.0.1:${port}\n`));
+server.listen(port, '127.0.0.1', () => process.stdout.write(`otlp sink on http://127.0.0.1:${(server.address() as { port: number }).port}\n`));
 const stop = () => {
   process.stdout.write(`otlp sink: ${requests} requests, ${bytes} bytes\n`);
   process.exit(0);

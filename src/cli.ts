@@ -50,7 +50,7 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   if (config.workers > 1 && !isWorkerProcess()) {
     const log = createLogger(config.logLevel, { role, worker: 'primary' });
     const startPrimaryAdmin = (address: string, options: AdminOptions) => startAdmin(address, role, version, log, undefined, options);
-    return runPrimary({ role, workers: config.workers, adminListen: config.adminListen, drainTimeoutMs: config.drainTimeoutMs, log, startAdmin: startPrimaryAdmin });
+    return runPrimary({ role, workers: config.workers, adminListen: config.adminListen, drainTimeoutMs: config.drainTimeoutMs, stopDelayMs: config.stopDelayMs, log, startAdmin: startPrimaryAdmin });
   }
   const primary = joinPrimary(); // set in a worker: the primary serves admin and sums this worker's metrics
   const log = createLogger(config.logLevel, primary ? { role, worker: primary.index } : { role });

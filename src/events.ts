@@ -26,6 +26,8 @@ export interface MessageEvent {
    * client sent in several WebSocket frames, a lower bound: the length of its first frame).
    */
   bytes?: number;
+  /** Set for a plain client's message relayed by the gateway without a link (session kind passthrough). */
+  passthrough?: true;
 }
 
 /** A message's length, whether its event carries all of it or its head. */
@@ -55,7 +57,12 @@ export interface SessionEvent {
 export interface LinkEvent {
   role: RoleName;
   linkId: string;
-  event: 'up' | 'down' | 'rtt' | 'refused';
+  /**
+   * drain: the gateway instance said DRAIN on this link (sent by the gateway, received by the edge; `streams`:
+   * sessions it carried then). drain-close: the edge closed one of that instance's sessions with 1001
+   * (`message`: `quiet` when nothing moved on it, `deadline` when the gateway's drain time ran out).
+   */
+  event: 'up' | 'down' | 'rtt' | 'refused' | 'drain' | 'drain-close';
   rttMs?: number;
   errorCode?: string;
   message?: string;
@@ -76,6 +83,18 @@ export interface LinkInfo {
   keyId: string;
 }
 
+/**
+ * A link frame that carries trace context (only a sampled call or its reply does), as its proxy sends it:
+ * `trace` is the very object a tracing subscriber set on the message event, so it finds its span by identity.
+ */
+export interface TracedFrameEvent {
+  trace: TraceParent;
+  /** Header and payload as put on the link (after the codec, before link compression). */
+  frameBytes: number;
+  /** The frame's DATA flags (docs/protocol.md §2): CODEC = compact form, BLOB = bytes on the payload plane. */
+  flags: number;
+}
+
 export const channels = {
   /** Every message through the pair; a large one passed on piece by piece comes with its head only (`bytes`). */
   message: diagnostics.channel('hypha-accel:message'),
@@ -86,6 +105,7 @@ export const channels = {
   wholeMessage: diagnostics.channel('hypha-accel:whole-message'),
   session: diagnostics.channel('hypha-accel:session'),
   link: diagnostics.channel('hypha-accel:link'),
+  tracedFrame: diagnostics.channel('hypha-accel:traced-frame'),
 };
 
 /** True while anyone observes messages (build events only then). */
@@ -104,4 +124,8 @@ export function publishSession(event: SessionEvent): void {
 
 export function publishLink(event: LinkEvent): void {
   if (channels.link.hasSubscribers) channels.link.publish(event);
+}
+
+export function publishTracedFrame(event: TracedFrameEvent): void {
+  if (channels.tracedFrame.hasSubscribers) channels.tracedFrame.publish(event);
 }

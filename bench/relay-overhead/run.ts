@@ -1,11 +1,14 @@
 // The relay pair's own overhead on loopback (issue 2): small-call latency and throughput with the real
 // Python client, direct vs through edge+gateway, arms interleaved; and each proxy's RSS with 100 idle
 // sessions. Usage: node --import tsx bench/relay-overhead/run.ts [--rounds 3] [--calls 300] [--link ws|tcp]
+// [--baseline-root DIR]
 // CPU per call and per message of each proxy is sampled (all threads, /proc/PID/task/*/schedstat) at the
 // echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
+// Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
+// Each proxy has its own admin port (metrics on, as deployed; the default ports may be taken by others).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -22,14 +25,17 @@ const rounds = option('rounds', 3);
 const calls = option('calls', 300);
 const idleSessions = option('idle', 100);
 const linkScheme = args.includes('--link') ? args[args.indexOf('--link') + 1]! : 'ws';
+// Another checkout of the repository (its node_modules installed): a second pair runs from it as arm
+// `baseline`, interleaved with the others, so a change is measured against its base under the same load.
+const baselineRoot = args.includes('--baseline-root') ? args[args.indexOf('--baseline-root') + 1]! : undefined;
 const MESSAGES_PER_CALL = 4;
 
 interface Proxy { child: ChildProcess; url: string; port: number }
 
-async function startRole(role: 'edge' | 'gateway', flags: string[]): Promise<Proxy> {
+async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role): Promise<Proxy> {
   const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
-  const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${role}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(REPO_ROOT, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     const event = JSON.parse(line) as { event: string; url: string; port: number };
@@ -66,14 +72,29 @@ function cpuNs(pid: number): number {
   return total;
 }
 
-/** Runs the echo client with phase marks; returns its figures plus each proxy's CPU µs per message per phase. */
+/**
+ * System calls and wake-ups of a process so far: read-like and write-like calls (/proc/PID/io syscr, syscw,
+ * epoll_wait counted as neither) and context switches of its main thread (each one a wake-up of the event loop).
+ */
+function sysCounts(pid: number): { reads: number; writes: number; wakeups: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (text: string, name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
+  return { reads: field(io, 'syscr'), writes: field(io, 'syscw'), wakeups: field(status, 'voluntary_ctxt_switches') };
+}
+
+/** Runs the echo client with phase marks; returns its figures plus each proxy's CPU µs, syscalls and wake-ups per message per phase. */
 async function runEchoMarked(url: string, pids: Record<string, number>): Promise<Record<string, number>> {
   const child = spawn(VENV_PYTHON, [join(REPO_ROOT, 'bench/relay-overhead/echo_bench.py'), url, String(calls), String(calls * 2), '--marks'], { stdio: ['pipe', 'pipe', 'ignore'] });
-  const samples: Array<{ name: string; cpu: Record<string, number> }> = [];
+  const samples: Array<{ name: string; cpu: Record<string, number>; sys: Record<string, ReturnType<typeof sysCounts>> }> = [];
   let result: Record<string, number> | undefined;
   for await (const line of createInterface({ input: child.stdout! })) {
     if (line.startsWith('mark ')) {
-      samples.push({ name: line.slice(5), cpu: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, cpuNs(pid)])) });
+      samples.push({
+        name: line.slice(5),
+        cpu: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, cpuNs(pid)])),
+        sys: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, sysCounts(pid)])),
+      });
       child.stdin!.write('\n');
     } else if (line.startsWith('{"p50_ms"')) {
       result = JSON.parse(line) as Record<string, number>;
@@ -82,26 +103,55 @@ async function runEchoMarked(url: string, pids: Record<string, number>): Promise
   if (!result || samples.length !== 3) throw new Error('echo bench printed no result');
   const perMessageUs = (from: number, callCount: number, role: string) =>
     (samples[from + 1]!.cpu[role]! - samples[from]!.cpu[role]!) / 1000 / (callCount * MESSAGES_PER_CALL);
+  const perMessage = (from: number, callCount: number, role: string, key: 'reads' | 'writes' | 'wakeups') =>
+    (samples[from + 1]!.sys[role]![key] - samples[from]!.sys[role]![key]) / (callCount * MESSAGES_PER_CALL);
   for (const role of Object.keys(pids)) {
     result[`${role}_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role);
     result[`${role}_cpu_us_per_msg_64_in_flight`] = perMessageUs(1, calls * 2, role);
+    for (const key of ['reads', 'writes', 'wakeups'] as const) {
+      result[`${role}_${key}_per_msg_sequential`] = perMessage(0, calls, role, key);
+      result[`${role}_${key}_per_msg_64_in_flight`] = perMessage(1, calls * 2, role, key);
+    }
   }
   return result;
+}
+
+/**
+ * CPU per message of the accelerated arm over the baseline's, round by round (the two ran next to each
+ * other, under about the same load): each round's ratio, their geometric mean, and in how many rounds it was below 1.
+ */
+function pairedRatios(accelerated: Array<Record<string, number>>, baseline: Array<Record<string, number>>): Record<string, { perRound: number[]; geomean: number; roundsBelowOne: number }> {
+  const out: Record<string, { perRound: number[]; geomean: number; roundsBelowOne: number }> = {};
+  for (const key of Object.keys(accelerated[0]!).filter((k) => k.includes('_cpu_us_per_msg_'))) {
+    const perRound = accelerated.map((run, i) => run[key]! / baseline[i]![key]!);
+    const geomean = Math.exp(perRound.reduce((sum, r) => sum + Math.log(r), 0) / perRound.length);
+    out[key] = { perRound, geomean, roundsBelowOne: perRound.filter((r) => r < 1).length };
+  }
+  return out;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg();
   const hypha = await startHyphaServer({ env: { HYPHA_WS_MSG_RATE_LIMIT: '100000', HYPHA_WS_MSG_BURST_LIMIT: '100000', HYPHA_MAX_CONCURRENT_CONNECTIONS: '1000' } });
   const secret = writeSecret();
   const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret]);
   const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret]);
+  let baseline: { edge: Proxy; gateway: Proxy } | undefined;
+  if (baselineRoot) {
+    const baselineGateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret], baselineRoot, 'baseline-gateway');
+    const baselineEdge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${baselineGateway.port}`, '--secret-file', secret], baselineRoot, 'baseline-edge');
+    baseline = { edge: baselineEdge, gateway: baselineGateway };
+  }
   try {
-    const results: Record<string, Array<Record<string, number>>> = { direct: [], accelerated: [] };
+    const results: Record<string, Array<Record<string, number>>> = { direct: [], accelerated: [], ...(baseline ? { baseline: [] } : {}) };
+    const arms: Array<[string, string, { edge: Proxy; gateway: Proxy } | undefined]> = [['direct', hypha.url, undefined], ['accelerated', edge.url, { edge, gateway }]];
+    if (baseline) arms.push(['baseline', baseline.edge.url, baseline]);
     for (let round = 0; round < rounds; round++) {
-      for (const [arm, url] of [['direct', hypha.url], ['accelerated', edge.url]] as const) {
+      for (const [arm, url, pair] of round % 2 === 0 ? arms : [...arms].reverse()) {
         process.stderr.write(`round ${round + 1}/${rounds}: ${arm}\n`);
-        results[arm]!.push(arm === 'direct' ? runEcho(url) : await runEchoMarked(url, { edge: edge.child.pid!, gateway: gateway.child.pid! }));
+        results[arm]!.push(pair ? await runEchoMarked(url, { edge: pair.edge.child.pid!, gateway: pair.gateway.child.pid! }) : runEcho(url));
       }
     }
     const summary: Record<string, Record<string, number>> = {};
@@ -123,15 +173,19 @@ async function main(): Promise<void> {
     const report = {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
+      loadAverage: { start: loadAtStart, end: loadavg() },
       profile: 'lan (loopback, no emulation)',
       link: linkScheme,
       deflate: 'direct arm: permessage-deflate as the Python client negotiates by default; accelerated arm: off on local hops, none on the link',
       hyphaEnv: 'HYPHA_WS_MSG_RATE_LIMIT=100000 HYPHA_WS_MSG_BURST_LIMIT=100000 HYPHA_MAX_CONCURRENT_CONNECTIONS=1000',
       rounds, calls,
+      ...(baselineRoot ? { baselineRoot } : {}),
       smallCalls: summary,
+      rounds_raw: results,
       ratios: {
         p50_latency_accel_over_direct: summary.accelerated!.p50_ms! / summary.direct!.p50_ms!,
         concurrent_throughput_accel_over_direct: summary.accelerated!.concurrent_calls_per_s! / summary.direct!.concurrent_calls_per_s!,
+        ...(baseline ? { cpu_per_msg_accel_over_baseline: pairedRatios(results.accelerated!, results.baseline!) } : {}),
       },
       idleSessions: {
         count: idleSessions,
@@ -142,11 +196,15 @@ async function main(): Promise<void> {
     };
     const dir = join(REPO_ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${report.date.slice(0, 16).replace(':', '')}-relay-overhead-${linkScheme}.json`);
+    const file = join(dir, `${report.date.slice(0, 16).replace(':', '')}-relay-overhead-${linkScheme}${baselineRoot ? '-vs-baseline' : ''}.json`);
     writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     process.stderr.write(`written ${file}\n`);
   } finally {
+    for (const proxy of baseline ? [baseline.edge, baseline.gateway] : []) {
+      proxy.child.kill('SIGTERM');
+      await new Promise((resolve) => proxy.child.once('exit', resolve));
+    }
     edge.child.kill('SIGTERM');
     await new Promise((resolve) => edge.child.once('exit', resolve));
     gateway.child.kill('SIGTERM');

@@ -10,6 +10,7 @@ const ARM_LABELS: Record<string, string> = {
   'direct-plain': 'direct (no deflate)',
   accel: 'accelerated',
   'accel-shm': 'accelerated, shared memory',
+  'accel-unix': 'accelerated, Unix socket link',
 };
 
 export async function renderBarChart(rows: readonly SummaryRow[], title: string, unit: string): Promise<string> {

@@ -60,7 +60,7 @@ export function collectMeta(plan: RunPlan, startedAt: Date, hyphaServerEnv: Reco
   };
 }
 
-type ArmName = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'direct-deflate-tls' | 'direct-plain-tls' | 'accel-tls';
+type ArmName = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | 'direct-deflate-tls' | 'direct-plain-tls' | 'accel-tls';
 
 function fmt(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
@@ -112,20 +112,22 @@ export function tlsTable(rows: readonly SummaryRow[]): string {
   return lines.join('\n');
 }
 
-/** S8 (colocated): the pair with shared memory against the same pair over loopback TCP, and direct. */
+/** S8 (colocated): the pair with shared memory and over the Unix socket against the same pair over loopback TCP, and direct. */
 export function colocatedTable(rows: readonly SummaryRow[]): string {
   const s8 = rows.filter((row) => row.scenario === 'S8');
   if (s8.length === 0) return '';
   const lines = [
-    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | pair over TCP | pair with shm | shm vs TCP | shm vs direct (deflate) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | pair over TCP | pair with shm | pair over Unix socket | shm vs TCP | Unix vs TCP | shm vs direct (no deflate) | Unix vs direct (no deflate) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
+  const versus = (row: SummaryRow, arm: ArmName, base: ArmName) => {
+    const a = row.arms[arm];
+    const b = row.arms[base];
+    return a && b && a.n > 0 && b.n > 0 ? (row.higherIsBetter ? a.median / b.median : b.median / a.median) : undefined;
+  };
   for (const row of s8) {
-    const shm = row.arms['accel-shm'];
-    const direct = row.arms['direct-deflate'];
-    const vsDirect = shm && direct && shm.n > 0 && direct.n > 0 ? (row.higherIsBetter ? shm.median / direct.median : direct.median / shm.median) : undefined;
     lines.push(
-      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${cellText(row, 'accel-shm')} | ${factorText(row.shmFactorVsTcp)} | ${factorText(vsDirect)} |`,
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${cellText(row, 'accel-shm')} | ${cellText(row, 'accel-unix')} | ${factorText(row.shmFactorVsTcp)} | ${factorText(versus(row, 'accel-unix', 'accel'))} | ${factorText(versus(row, 'accel-shm', 'direct-plain'))} | ${factorText(versus(row, 'accel-unix', 'direct-plain'))} |`,
     );
   }
   return lines.join('\n');
@@ -146,7 +148,7 @@ const CPU_UNITS: Partial<Record<string, { name: string; scale: number; units: (f
 };
 
 const ROLE_COLUMNS = ['edge', 'gateway', 'hypha', 'clients', 'runner', 'emulator'] as const;
-const ARM_ORDER: readonly string[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'direct-deflate-tls', 'direct-plain-tls', 'accel-tls'];
+const ARM_ORDER: readonly string[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'accel-unix', 'direct-deflate-tls', 'direct-plain-tls', 'accel-tls'];
 
 /** CPU per role and unit of work, every arm (S7 has no unit: outages). Median over repetitions. */
 export function roleCpuTable(result: ProfileResult): string {

@@ -3,7 +3,8 @@
 // emulated link. The clients are identical in every arm; only the URL they are given differs.
 
 import net from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LinkEmulatorStats } from '../emulator/link-emulator.js';
 import { profileShape, type ProfileName, type QueueDiscipline } from '../emulator/profiles.js';
@@ -19,7 +20,7 @@ import { sampleRoleCpuNs, type CpuRole } from './role-cpu.js';
  * gateway stands (the environment's cost of two more hops and processes). accel-shm: the accelerated pair
  * with shared memory on, only for the colocated scenario (S8).
  */
-export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | TlsArm;
+export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | TlsArm;
 export type Topology = 'T1' | 'T2';
 export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel'];
 /**
@@ -123,6 +124,18 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       ], options.codeRoot, startOptions(options, 'edge'));
       proxies.push(edge);
       behindUrl = edge.url;
+    } else if (options.arm === 'accel-unix') {
+      // Colocated over the gateway's Unix socket: no emulator between edge and gateway; the (unshaped)
+      // emulator stands between the clients and the edge instead, so this arm has one relay hop as the
+      // direct arms do, and its link bytes are the clients' WebSocket bytes.
+      const workers = ['--workers', String(options.proxyWorkers ?? 1)];
+      const socketPath = join(mkdtempSync(join(tmpdir(), 'hypha-accel-bench-')), 'link.sock');
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, '--link-socket-path', socketPath, ...workers], options.codeRoot, startOptions(options, 'gateway'));
+      proxies.push(gateway);
+      const edge = await startProxy('edge', ['--gateway-url', `unix://${socketPath}`, '--secret-file', options.secretFile, '--links', '2', '--shm', 'false', ...workers], options.codeRoot, startOptions(options, 'edge'));
+      proxies.push(edge);
+      emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: edge.port }, shape });
+      behindUrl = `http://127.0.0.1:${emulator.port}`;
     } else if (options.arm === 'null-relay') {
       const gateway = await startNullRelay('gateway', `127.0.0.1:${hyphaPort}`, startOptions(options, 'gateway'));
       proxies.push(gateway);

@@ -3,6 +3,9 @@
 //   stall: every byte in both directions is held for 5 s and delivered after (TCP rides it out);
 //   reset: every TCP connection through the link is reset, then the link holds bytes for 5 s, so
 //          reconnection attempts hang for the outage too (a middlebox or NAT that dropped its state).
+//   blackhole: nothing passes for 5 s and no endpoint is told; just before the path comes back every TCP
+//          connection through it is reset (a NAT that silently forgot its state during the outage): the
+//          loss is found only when the path returns, unlike reset, where it is known at once.
 // Figures (per measurement): callsLost (calls that raised or did not return within CALL_TIMEOUT_S; for the
 // upload, 1 if it did not complete), reconnects (successful re-opens of the caller's and the service's
 // hypha-rpc connections, counted from hypha-rpc's own "connected" event), servicesReRegistered (1 when a
@@ -40,7 +43,9 @@ const PROBE_DEADLINE_S = 40;
 const SETTLE_TIMEOUT_MS = 30_000;
 const S3_MAX_BYTES = 16 * 1024 * 1024;
 
-type Outage = 'stall' | 'reset';
+type Outage = 'stall' | 'reset' | 'blackhole';
+/** blackhole: how long before the outage ends the connections are reset (their held bytes die with them). */
+const BLACKHOLE_RESET_LEAD_MS = 50;
 type Work = 'S1' | 'S3';
 type CallRecord = [number, number, string];
 
@@ -137,6 +142,10 @@ async function runBlip(rig: Rig, work: Work, outage: Outage, s3Bytes: number, no
     let calls: CallRecord[] = [];
     let upload: Record<string, unknown> | undefined;
     try {
+      if (outage === 'blackhole') {
+        await sleep(outageEnd - BLACKHOLE_RESET_LEAD_MS - performance.now());
+        await rig.emulator.resetAll();
+      }
       await sleep(outageEnd - performance.now());
       const probing = caller.request('probe_until_ok', { timeout_s: CALL_TIMEOUT_S, interval_s: PROBE_INTERVAL_S, deadline_s: PROBE_DEADLINE_S }, (PROBE_DEADLINE_S + CALL_TIMEOUT_S + 30) * 1000);
       probes = (await probing).probes as CallRecord[];
@@ -209,7 +218,7 @@ export async function runS7(plan: RunPlan, ctx: RunContext, result: ProfileResul
   const s3Bytes = Math.min(plan.sizes.s3Bytes, S3_MAX_BYTES);
   await withRigs(ctx, result, { profile: result.profile, topology, discipline: 'fifo', callerCount: 1 }, 'S7', async (set) => {
     for (const work of ['S1', 'S3'] as const) {
-      for (const outage of ['stall', 'reset'] as const) {
+      for (const outage of ['stall', 'reset', 'blackhole'] as const) {
         await interleave(plan, ctx, result, { profile: result.profile, topology, scenario: 'S7', tag: `${work}-${outage}` }, set, async (rig) => [
           await runBlip(rig, work, outage, s3Bytes, (line) => ctx.progress(`  ${line}`)),
         ]);

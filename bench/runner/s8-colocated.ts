@@ -1,6 +1,8 @@
 // S8 colocated: S3 (bulk arrays) with edge and gateway on one host, where blobs can cross through
-// shared memory. The figure is the pair with shm against the same pair over loopback TCP; the direct
-// arms show what a client has without the pair. Unshaped loopback is the colocated link, so S8 runs
+// shared memory, or the link can take the gateway's Unix socket. The figures are the pair with shm and
+// the pair over the Unix socket against the same pair over loopback TCP; the direct arms show what a
+// client has without the pair (direct without deflate is also what "no link at all" would give: one
+// relay process, the emulator, between client and hypha). Unshaped loopback is the colocated link, so S8 runs
 // with the lan profile only.
 
 import { interleave, withRigs } from './arms.js';
@@ -9,7 +11,7 @@ import type { ProfileResult, RunContext } from './results.js';
 import type { Arm, Topology } from './rig.js';
 import { runS3 } from './scenarios.js';
 
-export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel', 'accel-shm'];
+export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel', 'accel-shm', 'accel-unix'];
 
 export async function runS8(plan: RunPlan, ctx: RunContext, result: ProfileResult, topology: Topology): Promise<void> {
   if (result.profile !== 'lan') {

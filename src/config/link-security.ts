@@ -1,5 +1,5 @@
 // Cross-setting checks of link security: a plain-text link (tcp://, ws://) may only go to a loopback address
-// unless allowInsecureLink says otherwise; TLS files come in pairs; mutual TLS needs a TLS listener.
+// unless allowInsecureLink says otherwise (a unix:// link never leaves the host); TLS files come in pairs; mutual TLS needs a TLS listener.
 import { isIP } from 'node:net';
 
 /** The link schemes that run over TLS. */
@@ -18,7 +18,8 @@ export function isLoopbackHost(hostname: string): boolean {
 export function linkSecurityProblem(config: Record<string, unknown>): string | undefined {
   if (typeof config.gatewayUrl === 'string') {
     const url = new URL(config.gatewayUrl);
-    if (!TLS_LINK_SCHEMES.has(url.protocol) && !isLoopbackHost(url.hostname) && config.allowInsecureLink !== true) {
+    if (url.protocol === 'unix:' && url.pathname.length <= 1) return 'invalid setting gatewayUrl: unix:// needs the socket\'s absolute path, e.g. unix:///run/hypha-accel/link.sock';
+    if (url.protocol !== 'unix:' && !TLS_LINK_SCHEMES.has(url.protocol) && !isLoopbackHost(url.hostname) && config.allowInsecureLink !== true) {
       return `invalid setting gatewayUrl: ${url.protocol}// is plain text and ${url.hostname} is not a loopback address; use tls:// or wss:// (see docs/security.md), or set allowInsecureLink to accept an unencrypted link`;
     }
     if (Boolean(config.tlsClientCertFile) !== Boolean(config.tlsClientKeyFile)) return 'invalid setting tlsClientCertFile: tlsClientCertFile and tlsClientKeyFile go together';

@@ -52,6 +52,7 @@ export interface CommonConfig {
 export interface GatewayConfig extends CommonConfig {
   plainClientDeflate: boolean;
   hyphaUrl: string;
+  linkSocketPath: string;
   maxLinks: number;
   maxStreamsPerLink: number;
   tlsCertFile: string;

@@ -40,6 +40,7 @@ import { streamPort, type SessionPort } from '../link/session-port.js';
 import { ResumableSession } from '../link/resumable-session.js';
 import { ResumeBudget } from '../link/retransmit-log.js';
 import { resumeSession, type OpenReply } from './edge-resume.js';
+import { EdgeDrain } from './edge-drain.js';
 
 export interface EdgeHandle {
   /** http://host:port, what clients use as server_url. */
@@ -66,12 +67,14 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
   const overTls = TLS_LINK_SCHEMES.has(gatewayUrl.protocol);
-  const gatewayHttp = new URL(gatewayUrl.href.replace(/^[a-z]+:/, overTls ? 'https:' : 'http:'));
+  // unix:///PATH: links and HTTP passthrough go to the gateway's Unix socket (a colocated gateway).
+  const gatewaySocketPath = gatewayUrl.protocol === 'unix:' ? decodeURIComponent(gatewayUrl.pathname) : undefined;
+  const gatewayHttp = gatewaySocketPath ? new URL('http://localhost/') : new URL(gatewayUrl.href.replace(/^[a-z]+:/, overTls ? 'https:' : 'http:'));
   const linkUrl = new URL(LINK_PATH, gatewayUrl).href;
   const tlsFiles = { caFile: config.caFile, serverName: config.tlsServerName, clientCertFile: config.tlsClientCertFile, clientKeyFile: config.tlsClientKeyFile };
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   // HTTP passthrough needs no client certificate (the gateway asks for one on links only).
-  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca, config.tlsServerName ? { servername: config.tlsServerName } : {});
+  const agent = upstreamAgent(gatewayHttp, config.maxHttpSockets, ca, config.tlsServerName ? { servername: config.tlsServerName } : {}, gatewaySocketPath);
   const admission = new Admission(config);
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   const byteStreamLink = gatewayUrl.protocol !== 'ws:' && gatewayUrl.protocol !== 'wss:';
@@ -83,13 +86,14 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   const resumeBudget = new ResumeBudget(config.resumeProcessBufferBytes);
   const resumable = new Set<ResumableSession>();
+  const drain = new EdgeDrain(log);
   let stopping = false;
 
   const pool = new LinkPool({
     size: config.links,
     backoff: { initialDelayMs: 250, maxDelayMs: 10000, multiplier: 2 },
     dial: async () => byteStreamLink
-      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs, tls: clientOptions(tlsFiles) })
+      ? dialTcpLink(new URL(LINK_PATH, gatewayHttp), { maxFrameBytes: maxLinkMessageBytes(config.maxFrameBytes), timeoutMs: config.handshakeTimeoutMs, tls: clientOptions(tlsFiles), socketPath: gatewaySocketPath })
       : dialLink(linkUrl, config, clientOptions(tlsFiles)),
     establish: (transport) =>
       establishAsEdge(transport, {
@@ -102,13 +106,20 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
-            ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs }),
+            ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs, sameHost: gatewaySocketPath !== undefined }),
             onStreamOpenReply: (stream, ok, payload) => {
               const resolve = pendingOpens.get(stream);
               pendingOpens.delete(stream);
               if (!resolve) return;
               if (ok) resolve({ ok: true, ...decodeOpenReply(payload) });
               else resolve({ ok: false, ...decodeOpenFailure(payload) });
+            },
+            // The gateway instance is stopping: new sessions go to a fresh link (another instance), these close when quiet.
+            onDrain: (drainMs, reason) => {
+              const link = pool.held(linkId);
+              if (!link) return; // still in its handshake: the pool drops it and dials again
+              pool.retire(link);
+              drain.onDrain(link, drainMs, reason);
             },
           };
         },
@@ -168,26 +179,34 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   async function acceptClient(req: UpgradeRequest, socket: Duplex, head: Buffer, protocols: string[]): Promise<void> {
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel edge is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = redactTarget(req.url);
-    let link: Established;
-    try {
-      link = await pool.waitReady(config.linkWaitMs);
-    } catch (error) {
-      const accel = error as AccelError;
-      log.warn({ code: accel.code, err: accel.message, path }, 'client refused: no link');
-      publishSession({ role: 'edge', sessionId: '', event: 'refused', status: 503, path, viaLink: true });
-      return rejectUpgrade(socket, 503, `hypha-accel: gateway unreachable (${accel.code})`);
-    }
     const sessionId = randomUUID();
-    const stream = link.session.openStream(encodeSessionOpen({
-      sessionId,
-      path: req.url ?? '/',
-      headers: forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>,
-      protocols,
-      clientAddress: req.socket.remoteAddress ?? '',
-    }));
-    const reply = await waitOpenReply(stream, link);
-    if (!reply.ok) {
+    // An OPEN that crossed the gateway's DRAIN on the way is refused (503): it is tried once more on a link the
+    // pool offers now (a fresh one, to another instance).
+    let link: Established;
+    let stream: Stream;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        link = await pool.waitReady(config.linkWaitMs);
+      } catch (error) {
+        const accel = error as AccelError;
+        log.warn({ code: accel.code, err: accel.message, path }, 'client refused: no link');
+        publishSession({ role: 'edge', sessionId: '', event: 'refused', status: 503, path, viaLink: true });
+        return rejectUpgrade(socket, 503, `hypha-accel: gateway unreachable (${accel.code})`);
+      }
+      stream = link.session.openStream(encodeSessionOpen({
+        sessionId,
+        path: req.url ?? '/',
+        headers: forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>,
+        protocols,
+        clientAddress: req.socket.remoteAddress ?? '',
+      }));
+      const reply = await waitOpenReply(stream, link);
+      if (reply.ok) {
+        req.chosenProtocol = reply.protocol;
+        break;
+      }
       link.session.forgetStream(stream);
+      if (attempt === 1 && reply.status === 503 && link.session.draining && !socket.destroyed) continue;
       publishSession({ role: 'edge', sessionId, event: 'refused', status: reply.status, path, viaLink: true });
       return rejectUpgrade(socket, reply.status, reply.message);
     }
@@ -195,7 +214,6 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       link.session.closeStream(stream, 1006, '');
       return;
     }
-    req.chosenProtocol = reply.protocol;
     // ws may still refuse the upgrade itself: then the socket closes without the callback, and the
     // session opened upstream must be closed too.
     let bound = false;
@@ -208,8 +226,11 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       clients.add(ws);
       const endSession = admission.beginSession();
       publishSession({ role: 'edge', sessionId, event: 'open', path, viaLink: true });
-      bindEndpoint(ws, sessionPort(stream, link, sessionId, req.url ?? '/'), { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
+      const port = sessionPort(stream, link, sessionId, req.url ?? '/');
+      drain.track(ws, sessionId, link, port);
+      bindEndpoint(ws, port, { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
         clients.delete(ws);
+        drain.untrack(ws);
         endSession();
       } });
     });
@@ -222,6 +243,8 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       sessionId, graceMs: config.resumeGraceMs, maxBufferBytes: config.resumeBufferBytes, budget: resumeBudget,
       onDetached: () => {
         if (stopping) return session.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'edge stopping'));
+        // A draining instance takes no link any more: close the client now (1001) rather than wait out the grace.
+        if (drain.isDraining(link.peerId)) return session.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway instance draining'));
         void resumeSession(session, link.peerId, path, { pool, log, graceMs: config.resumeGraceMs, waitOpenReply });
       },
       onEnded: () => resumable.delete(session),
@@ -281,6 +304,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       while (clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const ws of clients) ws.terminate();
       pool.stop('edge stopping');
+      drain.stop();
       agent.destroy();
       shmSetup?.stopPeriodicSweep();
       await payloadPairs.close();

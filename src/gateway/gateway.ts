@@ -31,9 +31,9 @@ import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { relayWebSockets } from '../net/ws-relay.js';
 import { mirrorClose } from '../net/ws-close.js';
-import { listen, closeServer } from '../net/listen.js';
+import { listen, listenUnix, closeServer } from '../net/listen.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
-import { LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
+import { DRAIN_CAPABILITY, LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
@@ -163,14 +163,20 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
 
   admission.guardServer(server, (address) => refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_RATE_LIMITED', from: address }, 'connection refused: rate'));
 
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, false));
+  // The Unix socket (linkSocketPath) serves the same, for an edge on this host; its file mode guards it.
+  const unixServer = config.linkSocketPath ? http.createServer(handler) : undefined;
+  unixServer?.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, true));
+
+  /** `viaUnix`: from the Unix socket (no TLS there, so no client certificate to check). */
+  function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, viaUnix: boolean): void {
     socket.on('error', () => {});
     if (stopping) return rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)');
     const path = (req.url ?? '/').split('?')[0];
     if (path === LINK_PATH) {
       const full = liveLinks.size + pendingLinks >= config.maxLinks ? `maxLinks (${config.maxLinks}) reached` : admission.refuseNew('link');
       if (full) return refuse(socket, 503, 'link', full, req);
-      if (mutualTls) {
+      if (mutualTls && !viaUnix) {
         const check = checkClientIdentity(req.socket as TLSSocket, clientPolicy);
         if (!check.ok) {
           refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_FORBIDDEN', why: check.why, from: req.socket.remoteAddress }, 'link refused: client certificate');
@@ -188,15 +194,15 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       };
       socket.once('close', endPending); // ws refused the upgrade itself (bad key, version...)
       const maxFrameBytes = maxLinkMessageBytes(config.maxFrameBytes);
-      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req).finally(endPending);
-      else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req).finally(endPending));
+      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req, viaUnix).finally(endPending);
+      else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req, viaUnix).finally(endPending));
     } else {
       acceptPlainClient(req, socket, head).catch((error: unknown) => {
         log.error({ err: (error as Error).message }, 'plain client failed');
         rejectUpgrade(socket, 502, 'hypha-accel: upstream unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)');
       });
     }
-  });
+  }
 
   /** Answers an upgrade the gateway will not serve, with a rate-limited log line (warn for limits, info for bad requests). */
   function refuse(socket: Duplex, status: number, what: string, why: string, req: http.IncomingMessage): void {
@@ -205,7 +211,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     rejectUpgrade(socket, status, status === 400 ? why : `hypha-accel: gateway overloaded (${code})`);
   }
 
-  async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage): Promise<void> {
+  /** `viaUnix`: over the Unix socket (the link then counts as fast: link-speed.ts). */
+  async function acceptLink(transport: DuplexTransport, req: http.IncomingMessage, viaUnix: boolean): Promise<void> {
     // What hypha would see if the clients behind this edge connected directly: the link's hop, by forwardedFor.
     const linkForwarded = hopForwarded(req, true);
     const linkForwardedFor = linkForwarded['x-forwarded-for'];
@@ -221,7 +228,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
           return {
-            ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs }),
+            ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs, sameHost: viaUnix }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwarded),
           };
         },
@@ -289,6 +296,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_BAD_REQUEST', linkId: established.linkId, sessionId: open.sessionId, why: checked.why, path: redactTarget(open.path) }, 'OPEN refused');
         return failOpen(stream, 400, `hypha-accel: bad WebSocket upgrade (HYPHA_ACCEL_ERR_BAD_REQUEST): ${checked.why}`);
       }
+      if (session.draining) return failOpen(stream, 503, 'hypha-accel: gateway instance draining (HYPHA_ACCEL_ERR_SHUTDOWN)');
       const full = session.streamCount > config.maxStreamsPerLink ? `maxStreamsPerLink (${config.maxStreamsPerLink}) reached` : admission.refuseNew('session');
       if (full) {
         refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_OVERLOADED', linkId: established.linkId, sessionId: open.sessionId, why: full }, 'OPEN refused: overloaded');
@@ -363,11 +371,12 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         upstreams.delete(upstream);
         endSession();
         publishSession({ role: 'gateway', sessionId, event: 'close', viaLink: false });
-      });
+      }, { role: 'gateway', sessionId });
     });
   }
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
+  if (unixServer) await listenUnix(unixServer, config.linkSocketPath);
   if (config.shm && config.payload) {
     const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await setup.sweep();
@@ -398,12 +407,23 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       if (stopping) return;
       stopping = true;
       stopWatching();
-      const closed = closeServer(server);
+      const closed = Promise.all([closeServer(server), unixServer && closeServer(unixServer)]);
       for (const client of passthroughClients) mirrorClose(client, 1001, 'hypha-accel gateway stopping');
-      for (const link of liveLinks.keys()) link.goAway('gateway stopping');
+      // Edges that speak drain-v1 are told DRAIN: they open nothing new here and close these sessions with 1001
+      // when quiet (hypha-rpc reconnects through a fresh link: another instance). Older edges lose theirs now.
+      for (const [link, established] of liveLinks) {
+        if (!established.capabilities.includes(DRAIN_CAPABILITY) || link.streamCount === 0) {
+          link.goAway('gateway stopping');
+          continue;
+        }
+        link.drain(deadlineMs, 'gateway stopping');
+        publishLink({ role: 'gateway', linkId: established.linkId, event: 'drain', streams: link.streamCount });
+      }
       resumable.abortDetached(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway stopping'));
       const deadline = Date.now() + deadlineMs;
       while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Deadline (or all done): what is left ends with GOAWAY SHUTDOWN, so edges close their clients with 1001.
+      for (const link of liveLinks.keys()) link.goAway('gateway stopping');
       for (const ws of [...upstreams, ...passthroughClients]) ws.terminate();
       agent.destroy();
       shmSetup?.stopPeriodicSweep();

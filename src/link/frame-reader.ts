@@ -1,11 +1,20 @@
 // The incremental decoder of a byte-stream link: splits received chunks into length-prefixed frames
 // (u32 length, then the frame) and yields each whole frame, as a view into the chunk when it lies in one
-// chunk; only a frame cut across chunks is copied, once, into a buffer of its announced length. The length
-// is checked against the limit before anything is allocated.
+// chunk; only a frame cut across chunks is copied, once, into room of its announced length carved from a
+// shared slab (one allocation per SLAB_BYTES, not one per frame: on a bulk transfer nearly every 64 KiB
+// frame is cut across two 64 KiB socket reads). The length is checked against the limit before anything
+// is allocated.
 import { AccelError } from '../errors.js';
 import { LENGTH_PREFIX_BYTES } from './frame-batch.js';
 
+/** Split frames are carved from slabs of this size; larger frames get their own buffer. */
+const SLAB_BYTES = 1024 * 1024;
+const SLAB_MAX_FRAME_BYTES = SLAB_BYTES / 4;
+
 export class FrameReader {
+  /** Room for split frames: views handed out never overlap, and a used slab is never written again. */
+  private slab: Buffer | undefined;
+  private slabUsed = 0;
   /** The frame being assembled across chunks, and how much of it has arrived. */
   private partial: Buffer | undefined;
   private partialFilled = 0;
@@ -53,9 +62,21 @@ export class FrameReader {
         onFrame(chunk.subarray(offset, offset + length));
         offset += length;
       } else {
-        this.partial = Buffer.allocUnsafe(length);
+        this.partial = this.room(length);
         this.partialFilled = 0;
       }
     }
+  }
+
+  /** Room for one split frame of `length` bytes. */
+  private room(length: number): Buffer {
+    if (length > SLAB_MAX_FRAME_BYTES) return Buffer.allocUnsafe(length);
+    if (!this.slab || this.slabUsed + length > SLAB_BYTES) {
+      this.slab = Buffer.allocUnsafe(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const room = this.slab.subarray(this.slabUsed, this.slabUsed + length);
+    this.slabUsed += length;
+    return room;
   }
 }

@@ -20,6 +20,7 @@ export const FrameType = {
   PAYLOAD: 0x16,
   ACK: 0x17,
   DELIVERED: 0x18, // stream: u32 count of whole messages handed to the endpoint (resume's acknowledgement)
+  DRAIN: 0x19, // link (gateway -> edge, capability drain-v1): this instance is stopping; u32 ms left, then a reason
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
@@ -172,6 +173,17 @@ export function decodeJson(payload: Uint8Array): Record<string, unknown> {
     throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', 'control frame payload is not a JSON object');
   }
   return value as Record<string, unknown>;
+}
+
+/** DRAIN payload: u32 milliseconds until the sender ends the link's sessions, then a UTF-8 reason (at most 123 bytes). */
+export function encodeDrain(drainMs: number, reason: string): Buffer {
+  return Buffer.concat([encodeU32(Math.max(0, Math.min(0xffffffff, Math.round(drainMs)))), encodeCodeReason(0, reason).subarray(2)]);
+}
+
+export function decodeDrain(payload: Uint8Array): { drainMs: number; reason: string } {
+  if (payload.length < 4) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `DRAIN payload of ${payload.length} bytes (at least 4)`);
+  const { reason } = decodeCodeReason(payload.subarray(2)); // reuses the reason check; its 2 "code" bytes are the u32's low half
+  return { drainMs: decodeU32(payload.subarray(0, 4)), reason };
 }
 
 /** GOAWAY and CLOSE payloads: u16 code then a UTF-8 reason (at most 123 bytes, as in a WebSocket close). */

@@ -1,6 +1,7 @@
 // The edge's pool of N links to one gateway. Each slot dials, handshakes, serves until the link dies,
 // then waits a jittered backoff and dials again. pick() returns the ready link carrying fewest streams;
-// waitReady() lets a session wait, bounded, for the first link.
+// waitReady() lets a session wait, bounded, for the first link. retire() lets go of a draining link (it
+// keeps serving its sessions) and dials its replacement at once.
 import { AccelError } from '../errors.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
@@ -42,7 +43,7 @@ export class LinkPool {
   }
 
   get readyLinks(): Established[] {
-    return this.slots.filter((s) => s.state === 'ready' && s.link && !s.link.session.closed).map((s) => s.link!);
+    return this.slots.filter((s) => s.state === 'ready' && s.link && !s.link.session.closed && !s.link.session.draining).map((s) => s.link!);
   }
 
   states(): SlotState[] {
@@ -88,12 +89,13 @@ export class LinkPool {
       if (this.isStopped(slot)) return void transport.close(1001, 'edge stopping');
       const link = await this.options.establish(transport);
       if (this.isStopped(slot)) return void link.session.goAway('edge stopping');
+      if (link.session.draining) throw new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'the gateway instance said DRAIN during the handshake');
       slot.link = link;
       slot.state = 'ready';
       slot.backoff.reset();
       this.lastError = undefined;
       this.options.onLinkUp?.(link, index);
-      link.session.addCloseListener((error) => this.handleLinkDown(index, error));
+      link.session.addCloseListener((error) => this.handleLinkDown(index, link, error));
       const waiters = this.waiters;
       this.waiters = [];
       for (const waiter of waiters) waiter();
@@ -109,8 +111,9 @@ export class LinkPool {
     return slot.state === 'stopped';
   }
 
-  private handleLinkDown(index: number, error: AccelError | undefined): void {
+  private handleLinkDown(index: number, link: Established, error: AccelError | undefined): void {
     const slot = this.slots[index]!;
+    if (slot.link !== link) return; // retired: its slot already serves another link
     slot.link = undefined;
     this.options.onLinkDown?.(index, error);
     if (slot.state === 'stopped') return;
@@ -122,6 +125,26 @@ export class LinkPool {
     if (slot.state === 'stopped') return;
     slot.state = 'backoff';
     slot.timer = this.clock.setTimeout(() => void this.connect(index), slot.backoff.nextDelayMs());
+  }
+
+  /** The link with this id a slot holds (ready or not), if any. */
+  held(linkId: string): Established | undefined {
+    return this.slots.find((s) => s.link?.linkId === linkId)?.link;
+  }
+
+  /**
+   * The slot holding `link` lets go of it (the link stays open for the sessions it carries; pick() no longer
+   * offers it) and dials a replacement now, without backoff: through the same URL, which behind a Service
+   * reaches another replica. Returns false when no slot held it.
+   */
+  retire(link: Established): boolean {
+    const index = this.slots.findIndex((s) => s.link === link);
+    if (index < 0) return false;
+    const slot = this.slots[index]!;
+    slot.link = undefined;
+    slot.backoff.reset();
+    void this.connect(index);
+    return true;
   }
 
   /** Stops reconnecting and ends every link with GOAWAY(SHUTDOWN). */

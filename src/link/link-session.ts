@@ -8,7 +8,7 @@ import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../
 import { Deque } from './deque.js';
 import {
   DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  decodeAck, decodePongStamp, encodeAck, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader,
+  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader, type TraceContext,
 } from './frame.js';
 import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
@@ -59,6 +59,8 @@ export interface LinkStats extends LinkCompressionStats, FrameKindStats {
 export interface LinkState {
   rttMs: number | undefined;
   pacingWindowBytes: number | undefined;
+  /** The link cannot leave this host (a Unix socket): no network between the two sides. */
+  sameHost?: boolean;
 }
 
 export function newLinkStats(): LinkStats {
@@ -102,12 +104,18 @@ export interface LinkSessionOptions {
   codecWanted?: (state: LinkState) => boolean;
   /** Both sides speak ACK frames: pace sending to the measured bandwidth-delay product. */
   pacing?: boolean;
+  /** The transport cannot leave this host (a Unix socket); reported in linkState(). */
+  sameHost?: boolean;
   clock?: Clock;
   /** Called when the peer opens a stream (gateway side). */
   onStreamOpen?: (stream: Stream, open: Uint8Array) => void;
   /** Called for OPEN_OK / OPEN_FAIL on a stream this side opened (edge side). */
   onStreamOpenReply?: (stream: Stream, ok: boolean, payload: Uint8Array) => void;
   onRtt?: (rttMs: number) => void;
+  /** The peer sent DRAIN (capability drain-v1, docs/protocol.md §9b): open no new streams here. Absent: DRAIN is a protocol error. */
+  onDrain?: (drainMs: number, reason: string) => void;
+  /** Called for each frame that carries trace context (a sampled call or reply: tracing), as it is sent. */
+  onTracedFrame?: (trace: TraceContext, frameBytes: number, flags: number) => void;
   onClosed?: (error: AccelError | undefined) => void;
 }
 
@@ -115,6 +123,8 @@ export class LinkSession {
   readonly streams = new Map<number, Stream>();
   rttMs: number | undefined;
   closed = false;
+  /** DRAIN was sent or received: the link carries its sessions on, but no new one is opened on it. */
+  draining = false;
   private readonly linkControl = new Deque<Buffer>();
   /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
   private readonly payloadFrames = new Deque<OutFrame>();
@@ -149,7 +159,7 @@ export class LinkSession {
 
   /** The round trip (pacing's minimum, else the last PING) and the pacing window. */
   linkState(): LinkState {
-    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes };
+    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) };
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */
@@ -279,10 +289,8 @@ export class LinkSession {
         this.inflightBytes += length;
         this.stats.framesSent++;
         this.stats.frameBytesSent += length;
-        const onWritten = () => {
-          this.inflightBytes -= length;
-          this.pump();
-        };
+        if (!(frame instanceof Uint8Array) && frame.header.trace) this.options.onTracedFrame?.(frame.header.trace, length, frame.header.flags);
+        const onWritten = this.frameWritten(length);
         if (frame instanceof Uint8Array) this.transport.send(frame, onWritten);
         else if (this.transport.sendParts) this.transport.sendParts(frame.header, frame.payload, onWritten);
         else this.transport.send(encodeFrame({ ...frame.header, payload: frame.payload }), onWritten);
@@ -290,6 +298,14 @@ export class LinkSession {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** The callback for a frame handed to the transport (returned, not assigned: tsx names assigned closures at each creation). */
+  private frameWritten(length: number): () => void {
+    return () => {
+      this.inflightBytes -= length;
+      this.pump();
+    };
   }
 
   /**
@@ -367,6 +383,14 @@ export class LinkSession {
         const { code, reason } = decodeCodeReason(frame.payload);
         const name = errorCodeForGoaway(code) ?? 'HYPHA_ACCEL_ERR_PROTOCOL';
         return this.shutdown(new AccelError(name, `peer sent GOAWAY: ${reason}`), false);
+      }
+      case FrameType.DRAIN: {
+        if (!this.options.onDrain) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'DRAIN on a link that did not negotiate drain-v1');
+        const { drainMs, reason } = decodeDrain(frame.payload);
+        if (this.draining) return;
+        this.draining = true;
+        this.options.onDrain(drainMs, reason);
+        return;
       }
       case FrameType.WINDOW:
         this.streams.get(frame.streamId)?.handleWindow(decodeU32(frame.payload));
@@ -523,6 +547,16 @@ export class LinkSession {
   /** Ends the link with a coded error: GOAWAY, then close. Streams are aborted. */
   fail(error: AccelError): void {
     this.shutdown(error, true);
+  }
+
+  /**
+   * Tells the peer (which must have negotiated drain-v1) that this side is stopping: it should open no new
+   * stream here; the link and its sessions go on until goAway() ends them, at the latest after drainMs.
+   */
+  drain(drainMs: number, reason: string): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.sendLinkFrame(FrameType.DRAIN, 0, encodeDrain(drainMs, reason));
   }
 
   /** Graceful end (drain or stop): GOAWAY with SHUTDOWN, then close. */

@@ -83,6 +83,11 @@ export class ResumableSession implements SessionPort {
 
   // ---- SessionPort (the endpoint's side) ----
 
+  /** Messages sent and delivered so far (replays not counted twice). */
+  get messagesMoved(): number {
+    return this.sent.nextSeq + this.deliveredCount;
+  }
+
   bind(handler: StreamHandler): void {
     this.handler = handler;
     if (this.stream) this.bindStream(this.stream);

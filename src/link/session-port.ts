@@ -15,6 +15,8 @@ export interface SessionPort {
   close(code: number, reason: string, endKind: EndKindValue): void;
   /** The far endpoint has closed. */
   readonly remoteClosed: boolean;
+  /** Grows with every message moved either way (a drain closes a session when it stops growing). */
+  readonly messagesMoved: number;
 }
 
 /** A session that lives and dies with one stream on one link. */
@@ -27,6 +29,9 @@ export function streamPort(stream: Stream, link: LinkSession): SessionPort {
     close: (code, reason, endKind) => link.closeStream(stream, code, reason, endKind),
     get remoteClosed() {
       return stream.remoteClosed;
+    },
+    get messagesMoved() {
+      return stream.nextSendSeq + stream.nextRecvSeq;
     },
   };
 }

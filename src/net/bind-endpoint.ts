@@ -9,6 +9,7 @@ import { channels, observingMessages, publishMessage, publishSession, type Direc
 import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
+import { endpointWriter, type EndpointWriter } from './endpoint-writer.js';
 import { ingressSink, type IngressTap } from './ingress-tap.js';
 
 export interface EndpointBinding {
@@ -26,6 +27,12 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
   const { role, sessionId, inbound, log } = binding;
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
+  let writer: EndpointWriter | undefined | null = null; // null: not looked at yet (made once the socket is open)
+  const writerOf = () => (writer === null ? (writer = endpointWriter(ws)) : writer);
+  const onWritten = (written: () => void) => () => {
+    written();
+    if (--unwrittenMessages === 0) afterWrites?.();
+  };
   const end = watchEnd(ws);
   let unwrittenMessages = 0;
   let afterWrites: (() => void) | undefined;
@@ -39,20 +46,21 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
     onMessage(data, isText, written, trace) {
       if (observingMessages()) publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
       if (ws.readyState !== WebSocket.OPEN) return written();
-      coalesce();
       unwrittenMessages++;
-      ws.send(data, { binary: !isText }, () => {
-        written();
-        if (--unwrittenMessages === 0) afterWrites?.();
-      });
+      const direct = writerOf();
+      if (direct) return direct.send(data, isText, true, onWritten(written));
+      coalesce();
+      ws.send(data, { binary: !isText }, onWritten(written));
     },
     onFragment(data, isText, fin, written, trace) {
       if (trace) observedTrace = trace;
-      if (observedBytes === 0) observedWhole = channels.wholeMessage.hasSubscribers;
-      if (observedWhole || observedBytes === 0) observedFragments.push(data); // the head is the first link frame
+      const first = observedBytes === 0;
+      if (first) observedWhole = channels.wholeMessage.hasSubscribers;
+      // The head is the first link frame; a copy, as the endpoint writer may mask `data` in place.
+      if ((observedWhole || first) && observingMessages()) observedFragments.push(Buffer.from(data));
       observedBytes += data.length;
       if (fin) {
-        if (observingMessages()) {
+        if (observingMessages() && observedFragments.length > 0) {
           const head = observedWhole ? Buffer.concat(observedFragments) : observedFragments[0]!;
           publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data: head, trace: observedTrace, bytes: observedWhole ? undefined : observedBytes });
         }
@@ -61,12 +69,12 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
         observedTrace = undefined;
       }
       if (ws.readyState !== WebSocket.OPEN) return written();
-      coalesce();
       unwrittenMessages++;
-      ws.send(data, { binary: !isText, fin }, () => {
-        written();
-        if (--unwrittenMessages === 0) afterWrites?.();
-      });
+      const direct = writerOf();
+      // A fragment is a link frame this process owns: a client socket may mask it in place instead of copying.
+      if (direct) return direct.send(data, isText, fin, onWritten(written), true);
+      coalesce();
+      ws.send(data, { binary: !isText, fin }, onWritten(written));
     },
     onRemoteClose(code, reason, endKind) {
       log.debug({ role, sessionId, code, reasonBytes: Buffer.byteLength(reason), end: END_KIND_NAMES[endKind], endedBy: 'far endpoint' }, 'session end');
@@ -88,18 +96,23 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       ws.resume();
     },
   });
-  const { takesPieces, sendPiece } = stream;
-  if (binding.ingress && takesPieces && sendPiece) binding.ingress.attach(ingressSink({ takesPieces: takesPieces.bind(stream), sendPiece: sendPiece.bind(stream) }, (head, bytes) => {
-    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
-    publishMessage(event);
-    return event.trace; // tracing may have set the call's trace context
-  }));
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  const received = (data: Buffer, isBinary: boolean) => {
     if (!observingMessages()) return stream.sendMessage(data, !isBinary);
     const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
     publishMessage(event);
     stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
+  };
+  const { takesPieces, sendPiece } = stream;
+  const pieces = takesPieces && sendPiece ? { takesPieces: takesPieces.bind(stream), sendPiece: sendPiece.bind(stream) } : { takesPieces: () => false, sendPiece: () => {} };
+  binding.ingress?.attach({
+    ...ingressSink(pieces, (head, bytes) => {
+      const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
+      publishMessage(event);
+      return event.trace; // tracing may have set the call's trace context
+    }),
+    message: (data) => received(data, true), // a small binary message that came whole in one read (ws skipped)
   });
+  ws.on('message', received);
   ws.on('close', (code: number, reasonBuffer: Buffer) => {
     const reason = reasonBuffer.toString('utf8');
     const endKind = end.kind(code);

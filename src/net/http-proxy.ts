@@ -4,6 +4,7 @@
 // chosen by the target's scheme; failures answer 502 without echoing internal error text.
 import http from 'node:http';
 import https from 'node:https';
+import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionOptions } from 'node:tls';
 import { isOriginFormTarget } from './upgrade-check.js';
@@ -34,8 +35,16 @@ export function forwardHeaders(headers: http.IncomingHttpHeaders, drop: Set<stri
   return out;
 }
 
-/** The upstream HTTP agent: https for an https:// (or wss://) target, at most maxSockets sockets. */
-export function upstreamAgent(target: URL, maxSockets: number, ca?: Buffer, tls: ConnectionOptions = {}): http.Agent {
+/**
+ * The upstream HTTP agent: https for an https:// (or wss://) target, at most maxSockets sockets;
+ * `socketPath`: every connection goes to that Unix socket instead (a colocated gateway).
+ */
+export function upstreamAgent(target: URL, maxSockets: number, ca?: Buffer, tls: ConnectionOptions = {}, socketPath?: string): http.Agent {
+  if (socketPath) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets });
+    (agent as unknown as { createConnection: () => Socket }).createConnection = () => createConnection({ path: socketPath });
+    return agent;
+  }
   return isTls(target)
     ? new https.Agent({ keepAlive: true, maxSockets, ...tls, ...(ca ? { ca } : {}) })
     : new http.Agent({ keepAlive: true, maxSockets });

@@ -1,6 +1,7 @@
 // Frame boundaries of an endpoint WebSocket's incoming bytes, ahead of ws's own receiver: large binary
 // messages a sink wants are taken frame by frame as their bytes arrive (unmasked in place, handed on as
-// views); every other byte is passed to ws unchanged, so ws still owns text, control frames and errors.
+// views), and small binary messages that arrive whole in one read are handed on at once; every other byte
+// is passed to ws unchanged, so ws still owns text, control frames, fragmented messages and errors.
 // Pure: no sockets; src/net/ingress-tap.ts wires it to a `ws` WebSocket.
 import { createRequire } from 'node:module';
 
@@ -10,6 +11,11 @@ export interface IngressSink {
   wants(frameBytes: number, final: boolean): boolean;
   /** The next bytes of a taken message, a view of the read buffer (a socket never reuses it); `fin` on the last. */
   piece(data: Buffer, fin: boolean): void;
+  /**
+   * Optional: a binary message of at most IngressOptions.wholeMessageBytes that came in one frame within one
+   * read, unmasked in place, a view of the read buffer. Without it such messages go through ws.
+   */
+  message?(data: Buffer): void;
 }
 
 export interface IngressOutput {
@@ -17,6 +23,8 @@ export interface IngressOutput {
   pass(bytes: Buffer): void;
   /** A taken message broke the protocol: close with this code (1002, or 1009 when too large). No more bytes follow. */
   fail(code: 1002 | 1009, reason: string): void;
+  /** Optional: false once ws has refused bytes it was passed (it reads no more, so nothing after them is handed on). */
+  reading?(): boolean;
 }
 
 export interface IngressOptions {
@@ -24,6 +32,8 @@ export interface IngressOptions {
   isServer: boolean;
   /** A taken message larger than this fails with 1009 (checked before any of its bytes are handed on). */
   maxMessageBytes: number;
+  /** Binary messages up to this size that arrive whole within one read go to IngressSink.message (0: none). */
+  wholeMessageBytes?: number;
 }
 
 const enum State { HEADER, PASS, TAKE, CLOSED, FAILED }
@@ -79,6 +89,21 @@ export class IngressParser {
           if (headerStart > passFrom) this.out.pass(chunk.subarray(passFrom, headerStart));
           return;
         }
+        const wholeBytes = heldBefore === 0 ? this.wholeMessage(length - at) : -1;
+        if (wholeBytes >= 0) {
+          // A small binary message, all of it in this read: handed on whole, ws's per-message work skipped.
+          if (headerStart > passFrom) this.out.pass(chunk.subarray(passFrom, headerStart));
+          const data = chunk.subarray(at, at + wholeBytes);
+          at += wholeBytes;
+          passFrom = at;
+          if (this.header[1] & 0x80) {
+            const maskAt = (this.header[1] & 0x7f) === 126 ? 4 : 2; // wholeMessage() takes no 64-bit lengths
+            unmaskInPlace(data, this.header.subarray(maskAt, maskAt + 4), 0, this.rotatedMask);
+          }
+          if (this.out.reading?.() === false) return;
+          this.sink!.message!(data);
+          continue;
+        }
         const decision = this.decide();
         if (decision === State.PASS || decision === State.CLOSED) {
           if (heldBefore > 0) this.out.pass(Buffer.from(this.header.subarray(0, heldBefore)));
@@ -124,6 +149,23 @@ export class IngressParser {
     const lengthCode = this.header[1] & 0x7f;
     const maskBytes = this.header[1] & 0x80 ? 4 : 0;
     return 2 + (lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0) + maskBytes;
+  }
+
+  /**
+   * A whole header is in `this.header`: the payload length when the frame is a whole binary message for
+   * IngressSink.message with all its `available` bytes in this read, else -1 (the frame goes on to decide()).
+   */
+  private wholeMessage(available: number): number {
+    const limit = this.options.wholeMessageBytes ?? 0;
+    if (limit === 0 || this.taking || this.wsFragmented || !this.sink?.message) return -1;
+    const header = this.header;
+    if (header[0] !== 0x82) return -1; // FIN, no RSV bits, binary
+    const masked = (header[1] & 0x80) !== 0;
+    if (masked !== this.options.isServer) return -1;
+    const lengthCode = header[1] & 0x7f;
+    const frameBytes = lengthCode < 126 ? lengthCode : lengthCode === 126 ? header.readUInt16BE(2) : -1;
+    if (frameBytes < 0 || frameBytes > limit || frameBytes > available || frameBytes > this.options.maxMessageBytes) return -1;
+    return frameBytes;
   }
 
   /** A whole header is in `this.header`: pass the frame to ws, take it, or fail. Sets the state. */

@@ -1,5 +1,6 @@
 // Puts an IngressParser in front of a `ws` WebSocket's receiver, so that large binary messages reach the
-// link as their frames arrive instead of whole (ws only delivers complete messages). Installed before the
+// link as their frames arrive instead of whole (ws only delivers complete messages), and small binary
+// messages that arrive whole in one read reach it without ws's per-message work. Installed before the
 // first byte is read; without permessage-deflate only (a compressed message has to be inflated whole).
 import type WebSocket from 'ws';
 import { IngressParser, type IngressSink } from './ingress-parser.js';
@@ -8,7 +9,7 @@ import type { TraceContext } from '../link/frame.js';
 
 /** The parts of ws's internals the tap relies on (ws 8: `_receiver` is the Writable fed by the socket). */
 interface WsInternals {
-  _receiver?: { write(chunk: Buffer): boolean };
+  _receiver?: { write(chunk: Buffer): boolean; _errored?: boolean };
   _extensions?: Record<string, unknown>;
   _isServer?: boolean;
 }
@@ -31,7 +32,8 @@ export function tapIngress(ws: WebSocket, maxMessageBytes: number): IngressTap |
   const isServer = internals._isServer;
   const write = receiver.write.bind(receiver);
   let written = true;
-  const parser = new IngressParser({ isServer, maxMessageBytes }, {
+  const parser = new IngressParser({ isServer, maxMessageBytes, wholeMessageBytes: WHOLE_MESSAGE_BYTES }, {
+    reading: () => receiver._errored !== true,
     pass(bytes) {
       written = write(bytes);
     },
@@ -51,6 +53,12 @@ export function tapIngress(ws: WebSocket, maxMessageBytes: number): IngressTap |
     },
   };
 }
+
+/**
+ * Binary messages up to this size that arrive whole in one read skip ws's receiver (its stream write,
+ * state loop and two events per message); larger ones are rare among RPC messages and take the paths above.
+ */
+const WHOLE_MESSAGE_BYTES = 16 * 1024;
 
 /** A frame header ws refuses with 1009: a 64-bit length above 2^53 - 1. */
 function oversizedFrame(isServer: boolean): Buffer {

@@ -97,23 +97,28 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
 
 /**
  * Edge: asks the gateway for a byte-stream link at `url` (http:// form, or https:// for a link over TLS,
- * verified with `tls`) and resolves with its transport.
+ * verified with `tls`) and resolves with its transport. `socketPath`: over the gateway's Unix socket instead.
  */
-export function dialTcpLink(url: URL, options: { maxFrameBytes: number; timeoutMs: number; tls?: ConnectionOptions }): Promise<DuplexTransport> {
+export function dialTcpLink(url: URL, options: { maxFrameBytes: number; timeoutMs: number; tls?: ConnectionOptions; socketPath?: string }): Promise<DuplexTransport> {
   return new Promise((resolve, reject) => {
-    const overTls = url.protocol === 'https:';
+    const overTls = url.protocol === 'https:' && !options.socketPath;
     const request = (overTls ? https : http).request(url, {
       headers: { Connection: 'Upgrade', Upgrade: LINK_UPGRADE_TOKEN },
       timeout: options.timeoutMs,
       ...(overTls ? { ...options.tls, agent: false } : {}),
+      ...(options.socketPath ? { socketPath: options.socketPath, agent: false } : {}),
     });
-    request.once('upgrade', (_res, socket, head) => resolve(tcpLinkTransport(socket, options.maxFrameBytes, head)));
+    request.once('upgrade', (_res, socket, head) => {
+      socket.setTimeout(0); // the dial timeout stays on the socket otherwise, and every read and write re-arms its timer
+      resolve(tcpLinkTransport(socket, options.maxFrameBytes, head));
+    });
     request.once('response', (res) => {
       res.resume();
       reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `gateway answered the link upgrade with HTTP ${res.statusCode}`));
     });
     request.once('timeout', () => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-    request.once('error', (error) => reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `cannot reach the gateway at ${url.href}: ${error.message}`)));
+    const where = options.socketPath ? `unix://${options.socketPath}` : url.href;
+    request.once('error', (error) => reject(new AccelError('HYPHA_ACCEL_ERR_NO_LINK', `cannot reach the gateway at ${where}: ${error.message}`)));
     request.end();
   });
 }

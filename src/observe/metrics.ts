@@ -50,8 +50,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
   new Gauge({ name: 'hypha_accel_build_info', help: 'Always 1; labels carry the version and runtime.', labelNames: ['version', 'node_version'], registers: [registry] })
     .set({ version: options.version, node_version: process.version }, 1);
 
-  const messages = new Counter({ name: 'hypha_accel_messages_total', help: 'Endpoint messages seen, by direction (up = toward hypha), hop (in = from the endpoint) and opcode.', labelNames: ['direction', 'hop', 'opcode'], registers: [registry] });
-  const messageBytes = new Counter({ name: 'hypha_accel_message_bytes_total', help: 'Endpoint message bytes seen, by direction and hop (the endpoint stage of the byte counts).', labelNames: ['direction', 'hop'], registers: [registry] });
+  // Per message only plain numbers are counted (label lookups cost a few µs per message); the counters read them at scrape time.
+  const messageCounts = new Float64Array(16); // index: kind (edge 0, passthrough 8) + direction (up 0, down 4) + hop (in 0, out 2) + opcode (binary 0, text 1)
+  const messageByteCounts = new Float64Array(8); // index: kind (edge 0, passthrough 4) + direction (up 0, down 2) + hop (in 0, out 1)
+  cumulative(registry, 'hypha_accel_messages_total', 'Endpoint messages seen, by session kind (edge = carried over a link, passthrough = plain client through the gateway, counted once as hop in when up, out when down), direction (up = toward hypha), hop (in = from the endpoint) and opcode.', ['kind', 'direction', 'hop', 'opcode'], () => {
+    const series: Series[] = [];
+    messageCounts.forEach((count, i) => {
+      if (count > 0) series.push([{ kind: i & 8 ? 'passthrough' : 'edge', direction: i & 4 ? 'down' : 'up', hop: i & 2 ? 'out' : 'in', opcode: i & 1 ? 'text' : 'binary' }, count]);
+    });
+    return series;
+  });
+  cumulative(registry, 'hypha_accel_message_bytes_total', 'Endpoint message bytes seen, by session kind, direction and hop (the endpoint stage of the byte counts).', ['kind', 'direction', 'hop'], () => {
+    const series: Series[] = [];
+    messageByteCounts.forEach((bytes, i) => {
+      if (bytes > 0) series.push([{ kind: i & 4 ? 'passthrough' : 'edge', direction: i & 2 ? 'down' : 'up', hop: i & 1 ? 'out' : 'in' }, bytes]);
+    });
+    return series;
+  });
   cumulative(registry, 'hypha_accel_bytes_total', 'Bytes on the link side, by stage (codec input and output, blob input, payload plane, link frames) and direction.', ['stage', 'direction'], () => {
     const stats = sources.linkStats() ?? {};
     const series: Series[] = [];
@@ -80,7 +95,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   const sessionsOpen = new Gauge({ name: 'hypha_accel_sessions', help: 'Sessions currently open, by kind (edge = carried over a link, passthrough = plain client through the gateway).', labelNames: ['kind'], registers: [registry] });
   const sessionEvents = new Counter({ name: 'hypha_accel_session_events_total', help: 'Session opens, closes and refusals, by kind.', labelNames: ['event', 'kind'], registers: [registry] });
-  const linkEvents = new Counter({ name: 'hypha_accel_link_events_total', help: 'Links up, down and refused, by error code.', labelNames: ['event', 'code'], registers: [registry] });
+  const linkEvents = new Counter({ name: 'hypha_accel_link_events_total', help: 'Links up, down, refused and drained (a stopping gateway said DRAIN), by error code.', labelNames: ['event', 'code'], registers: [registry] });
+  const drainCloses = new Counter({ name: 'hypha_accel_drain_session_closes_total', help: 'Sessions of a draining gateway instance the edge closed with 1001, by when (quiet: nothing moving on it; deadline: the drain time ran out).', labelNames: ['when'], registers: [registry] });
   new Gauge({ name: 'hypha_accel_links', help: 'Links currently established.', registers: [registry], collect() { this.set(sources.links().length); } });
   const rtt = new Histogram({ name: 'hypha_accel_link_rtt_seconds', help: 'Link round-trip time from keep-alive pings.', buckets: RTT_BUCKETS_S, registers: [registry] });
   new Gauge({
@@ -129,8 +145,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const onMessage = (m: unknown) => {
     const e = m as MessageEvent;
     if (e.role !== role) return;
-    messages.inc({ direction: e.direction, hop: e.hop, opcode: e.isBinary ? 'binary' : 'text' });
-    messageBytes.inc({ direction: e.direction, hop: e.hop }, lengthOf(e));
+    const passthrough = e.passthrough ? 1 : 0;
+    const down = e.direction === 'down' ? 1 : 0;
+    const out = e.hop === 'out' ? 1 : 0;
+    messageCounts[passthrough * 8 + down * 4 + out * 2 + (e.isBinary ? 0 : 1)]++;
+    messageByteCounts[passthrough * 4 + down * 2 + out] += lengthOf(e);
   };
   const onSession = (m: unknown) => {
     const e = m as SessionEvent;
@@ -144,6 +163,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const e = m as LinkEvent;
     if (e.role !== role) return;
     if (e.event === 'rtt' && e.rttMs !== undefined) return rtt.observe(e.rttMs / 1000);
+    if (e.event === 'drain-close') return drainCloses.inc({ when: e.message ?? '' });
     linkEvents.inc({ event: e.event, code: e.errorCode ?? '' });
   };
   sessionsOpen.set({ kind: 'edge' }, 0);

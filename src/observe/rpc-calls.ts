@@ -2,7 +2,10 @@
 // proxy session and role, from the message and session events. Listeners (metrics, tracing) see a call
 // start synchronously, before the message is forwarded, and its end; pending calls are bounded.
 import { channels, messageBytes, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
-import { classifyMethod, readEnvelope } from './hypha-envelope.js';
+import { classifyMethod, readEnvelope, type MethodRole } from './hypha-envelope.js';
+
+/** Call paths whose classification is remembered (the first ones seen; later ones are classified each time). */
+const MAX_REMEMBERED_PATHS = 1024;
 
 export type RpcOutcome = 'resolve' | 'reject' | 'unanswered';
 
@@ -18,6 +21,8 @@ export interface RpcCall {
   requestBytes: number;
   /** The call's `to` (workspace/client): for span attributes, never for metric labels. */
   target: string | undefined;
+  /** hypha's promise session of the call (unique per call): tracing derives its sampling from it, never a label. */
+  callSession: string;
   /** Set by listeners (tracing keeps its span here). */
   span?: unknown;
 }
@@ -30,7 +35,8 @@ export interface RpcCallEnd {
 
 export interface RpcListener {
   onCallStart(call: RpcCall, event: MessageEvent): void;
-  onCallEnd(call: RpcCall, end: RpcCallEnd): void;
+  /** `event` is the reply message (absent when the call ends unanswered); a listener may set its `trace`. */
+  onCallEnd(call: RpcCall, end: RpcCallEnd, event?: MessageEvent): void;
 }
 
 export interface RpcTrackerOptions {
@@ -47,6 +53,7 @@ export class RpcCallTracker {
   /** proxy session id -> `<direction>:<hypha session>` -> call */
   private readonly pending = new Map<string, Map<string, RpcCall>>();
   private readonly methods = new Set<string>();
+  private readonly callRoles = new Map<string, MethodRole>();
   private readonly maxPending: number;
   private readonly maxMethods: number;
   private readonly now: () => number;
@@ -79,6 +86,11 @@ export class RpcCallTracker {
     return count;
   }
 
+  /** Calls of one proxy session waiting for their reply (either direction). */
+  pendingIn(sessionId: string): number {
+    return this.pending.get(sessionId)?.size ?? 0;
+  }
+
   close(): void {
     channels.message.unsubscribe(this.onMessage);
     channels.session.unsubscribe(this.onSession);
@@ -90,7 +102,7 @@ export class RpcCallTracker {
     if (event.role !== this.options.role || !event.isBinary) return;
     const envelope = readEnvelope(event.data);
     if (!envelope?.method || envelope.type !== 'method') return;
-    const role = classifyMethod(envelope.method);
+    const role = this.classify(envelope.method);
     if (role.kind === 'heartbeat') return;
     if (role.kind === 'reply') {
       const calls = this.pending.get(event.sessionId);
@@ -98,7 +110,7 @@ export class RpcCallTracker {
       const call = calls?.get(key);
       if (!call || call.hop === event.hop) return;
       calls!.delete(key);
-      this.end(call, role.outcome, messageBytes(event));
+      this.end(call, role.outcome, messageBytes(event), event);
       return;
     }
     if (!envelope.session) return; // no promise: nothing comes back
@@ -111,7 +123,7 @@ export class RpcCallTracker {
     }
     const call: RpcCall = {
       role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
-      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to,
+      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to, callSession: envelope.session,
     };
     calls.set(`${event.direction}:${envelope.session}`, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);
@@ -125,9 +137,18 @@ export class RpcCallTracker {
     for (const call of calls.values()) this.end(call, 'unanswered', 0);
   }
 
-  private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number): void {
+  private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number, event?: MessageEvent): void {
     const end: RpcCallEnd = { outcome, durationMs: this.now() - call.startMs, responseBytes };
-    for (const listener of this.listeners) listener.onCallEnd(call, end);
+    for (const listener of this.listeners) listener.onCallEnd(call, end, event);
+  }
+
+  /** classifyMethod, remembered for call paths (`services.…` repeat; reply paths carry ids and are cheap). */
+  private classify(method: string): MethodRole {
+    let role = this.callRoles.get(method);
+    if (role) return role;
+    role = classifyMethod(method);
+    if (role.kind === 'call' && method.startsWith('services.') && this.callRoles.size < MAX_REMEMBERED_PATHS) this.callRoles.set(method, role);
+    return role;
   }
 
   private boundedName(name: string): string {

@@ -3,7 +3,7 @@
 import type { CommonConfig } from '../config/load.js';
 import type { LinkSettings } from '../link/handshake.js';
 import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats } from '../link/link-session.js';
-import { publishLink, type LinkInfo, type RoleName } from '../events.js';
+import { publishLink, publishTracedFrame, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
@@ -18,6 +18,8 @@ export const CODEC_CAPABILITY = 'codec-v1';
 export const PACING_CAPABILITY = 'pacing-v1';
 /** Sessions outlive their link (DELIVERED frames, resume OPEN): docs/protocol.md. */
 export const RESUME_CAPABILITY = 'resume-v1';
+/** A stopping gateway says DRAIN before it ends the link: docs/protocol.md §9b. */
+export const DRAIN_CAPABILITY = 'drain-v1';
 
 export function linkSettings(config: CommonConfig): LinkSettings {
   return {
@@ -28,6 +30,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
+      DRAIN_CAPABILITY,
       ...(config.linkCompression !== 'off' ? [STREAM_DEFLATE_CAPABILITY] : []),
     ],
   };
@@ -51,6 +54,8 @@ export interface LinkSessionContext {
   linkId: string;
   capabilities: string[];
   blobs?: LinkBlobPlane;
+  /** The link runs over a Unix socket (link-speed.ts counts it as fast whatever its measured RTT). */
+  sameHost?: boolean;
 }
 
 /** The session options both roles share; each adds its own stream-open handler. */
@@ -66,6 +71,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
     codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
+    ...(context.sameHost ? { sameHost: true } : {}),
     ...(config.linkCompression !== 'off' && context.capabilities.includes(STREAM_DEFLATE_CAPABILITY)
       ? { compressor: new StreamDeflateCompressor({
           mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state), maxLinkBytesPerUs: config.linkCompressionBelowMbps / 8,
@@ -75,6 +81,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     onRtt: (rttMs) => {
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
+    onTracedFrame: (trace, frameBytes, flags) => publishTracedFrame({ trace, frameBytes, flags }),
   };
 }
 

@@ -6,12 +6,18 @@ import type { LinkState } from '../link/link-session.js';
 import { defaultPayloadOptions } from '../payload/index.js';
 import { effectiveThroughputBytesPerSec, type LinkEstimate } from '../payload/codec-policy.js';
 
-/** The estimate from a link's state: pacing window (about twice the measured BDP) when it paces, else the stream window. */
+/**
+ * The estimate from a link's state: pacing window (about twice the measured BDP) when it paces, else the
+ * stream window. A link that cannot leave the host (a Unix socket) has no network round trip: its measured
+ * RTT is only how busy the host's cores are (seen at 5-10 ms on a loaded 2-core machine, which made a
+ * loopback link look slow and put 16 MiB arrays through the payload plane at ~100 ms per MB), so it counts
+ * as 0 and the link runs at the operator's hint (or 1 Gbit/s).
+ */
 export function linkEstimate(config: CommonConfig, state: LinkState | undefined): LinkEstimate | undefined {
-  if (state?.rttMs === undefined) return undefined;
+  if (state?.rttMs === undefined && !state?.sameHost) return undefined;
   const mbps = config.linkBandwidthMbps;
   return {
-    rttMs: state.rttMs,
+    rttMs: state.sameHost ? 0 : state.rttMs!,
     throughputBytesPerSec: mbps > 0 ? (mbps * 1e6) / 8 : defaultPayloadOptions.initialLinkEstimate.throughputBytesPerSec,
     windowBytes: state.pacingWindowBytes ?? config.windowBytes,
   };

@@ -48,6 +48,8 @@ export interface PrimaryOptions {
   workers: number;
   adminListen: string;
   drainTimeoutMs: number;
+  /** Each worker keeps accepting this long after the stop begins (its own stopDelayMs) before it drains. */
+  stopDelayMs: number;
   log: Logger;
   /** Starts the admin port (observe/admin.ts startAdmin, bound by the CLI). */
   startAdmin(address: string, options: AdminOptions): Promise<AdminHandle>;
@@ -108,12 +110,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const stop = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    admin?.beginDrain();
-    log.info({ signal, workers: states.size }, 'stopping workers');
+    admin?.beginDrain(); // /ready is 503 from here while the workers still accept for their stopDelayMs
+    log.info({ signal, workers: states.size, stopDelayMs: options.stopDelayMs }, 'stopping workers');
     setTimeout(() => {
       for (const s of states.values()) s.worker.process.kill('SIGKILL');
       process.exit(1);
-    }, options.drainTimeoutMs + PRIMARY_GRACE_MS).unref();
+    }, options.stopDelayMs + options.drainTimeoutMs + PRIMARY_GRACE_MS).unref();
     const exits = [...states.values()].map((s) => new Promise<number | null>((resolve) => {
       if (s.worker.isDead()) return resolve(s.worker.process.exitCode);
       s.worker.once('exit', (code) => resolve(code));

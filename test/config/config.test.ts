@@ -55,7 +55,7 @@ test('the CLI exits with code 2 and one line on a bad setting', () => {
   assert.equal(result.status, 2);
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a tcp:\/\/, tls:\/\/, ws:\/\/ or wss:\/\/ URL/);
+  assert.match(lines[0]!, /^hypha-accel edge: invalid setting gatewayUrl \(from --gateway-url\): expected a tcp:\/\/, tls:\/\/, unix:\/\/, ws:\/\/ or wss:\/\/ URL/);
 });
 
 test('a short secret is a configuration error', () => {
@@ -110,6 +110,8 @@ test('a plain-text link to a non-loopback address is refused unless allowInsecur
   for (const url of ['tcp://127.0.0.1:9520', 'ws://localhost:9520', 'tcp://[::1]:9520', 'tls://10.0.0.5:9520', 'wss://gateway.example', 'tcps://gateway.example:1']) {
     assert.doesNotThrow(edge(url), url);
   }
+  assert.doesNotThrow(edge('unix:///run/hypha-accel/link.sock'), 'a unix:// link never leaves the host');
+  assert.throws(edge('unix://'), /absolute path/);
   assert.throws(edge('tls://g:1', { tlsClientCertFile: 'c.pem' }), /go together/);
   const gateway = (extra: Record<string, unknown>) => () => loadConfig('gateway', { flags: { listen: '127.0.0.1:0', secretFile, hyphaUrl: 'http://127.0.0.1:9527', ...extra }, env: {} });
   assert.throws(gateway({ tlsCertFile: 'c.pem' }), /go together/);

@@ -14,6 +14,8 @@ export interface AccelPair {
   gateway: GatewayHandle;
   /** What clients use as server_url. */
   edgeUrl: string;
+  /** The gateway's Unix socket, with link 'unix'. */
+  linkSocketPath?: string;
   restartGateway(): Promise<void>;
   close(): Promise<void>;
 }
@@ -21,8 +23,8 @@ export interface AccelPair {
 export interface AccelPairOptions {
   edge?: Record<string, unknown>;
   gateway?: Record<string, unknown>;
-  /** The link transport: tcp (default, or HYPHA_ACCEL_TEST_LINK) or ws. */
-  link?: 'tcp' | 'ws';
+  /** The link transport: tcp (default, or HYPHA_ACCEL_TEST_LINK), ws, or unix (the gateway's Unix socket in a temporary folder). */
+  link?: 'tcp' | 'ws' | 'unix';
   /** Give the edge a different secret than the gateway. */
   edgeSecret?: string;
   logLevel?: string;
@@ -40,14 +42,16 @@ export async function startAccelPair(hyphaUrl: string, options: AccelPairOptions
   const secretFile = writeSecret();
   const edgeSecretFile = options.edgeSecret ? writeSecret(options.edgeSecret) : secretFile;
   const log = createLogger(options.logLevel ?? process.env.HYPHA_ACCEL_TEST_LOG_LEVEL ?? 'silent');
+  const link = options.link ?? process.env.HYPHA_ACCEL_TEST_LINK ?? 'tcp';
+  const linkSocketPath = link === 'unix' ? join(mkdtempSync(join(tmpdir(), 'hypha-accel-link-')), 'link.sock') : undefined;
   const gatewayConfig: GatewayConfig = loadConfig('gateway', {
-    flags: { listen: '127.0.0.1:0', hyphaUrl, secretFile, ...options.gateway },
+    flags: { listen: '127.0.0.1:0', hyphaUrl, secretFile, ...(linkSocketPath ? { linkSocketPath } : {}), ...options.gateway },
     env: {},
   });
   let gateway = await startGateway(gatewayConfig, { secret: readSecret(secretFile), log: log.child({ role: 'gateway' }) });
   const linkPort = options.linkPort ? await options.linkPort(gateway.port) : gateway.port;
   const edgeConfig: EdgeConfig = loadConfig('edge', {
-    flags: { listen: '127.0.0.1:0', gatewayUrl: `${options.link ?? process.env.HYPHA_ACCEL_TEST_LINK ?? 'tcp'}://127.0.0.1:${linkPort}`, secretFile: edgeSecretFile, ...options.edge },
+    flags: { listen: '127.0.0.1:0', gatewayUrl: linkSocketPath ? `unix://${linkSocketPath}` : `${link}://127.0.0.1:${linkPort}`, secretFile: edgeSecretFile, ...options.edge },
     env: {},
   });
   const edge = await startEdge(edgeConfig, { secret: readSecret(edgeSecretFile), log: log.child({ role: 'edge' }) });
@@ -57,6 +61,7 @@ export async function startAccelPair(hyphaUrl: string, options: AccelPairOptions
       return gateway;
     },
     edgeUrl: edge.url,
+    linkSocketPath,
     async restartGateway() {
       const port = gateway.port;
       await gateway.close(2000);

@@ -1,6 +1,7 @@
 // A TCP proxy that injects link faults for tests (and bench S7): reset every connection (RST both ways),
 // black hole (connections stay open, bytes vanish both ways until heal()), stall (bytes are held, then
-// delivered in order on heal()). Connections accepted while faulted follow the current mode.
+// delivered in order on heal()). Connections accepted while faulted follow the current mode. retarget()
+// sends new connections elsewhere (a Service whose endpoints changed), leaving open ones where they are.
 import net from 'node:net';
 
 export type FaultMode = 'pass' | 'blackhole' | 'stall';
@@ -20,7 +21,12 @@ export class FaultProxy {
   resets = 0;
   accepted = 0;
 
-  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
+  constructor(private targetPort: number, private readonly targetHost = '127.0.0.1') {}
+
+  /** New connections go to `port` from now on; open ones stay where they are. */
+  retarget(port: number): void {
+    this.targetPort = port;
+  }
 
   async start(): Promise<number> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));

@@ -1,6 +1,7 @@
 // Real hypha, real Python and JS hypha-rpc clients (loopers: concurrent getService + 4 KiB echo + listServices)
 // through edge -> fault proxy -> gateway, while every link through the proxy is reset every few seconds:
-// sessions resume on new links, so no call fails, no client sees `disconnected`, no service re-registers.
+// sessions resume on new links, so no call fails, no client sees `disconnected`, no service re-registers,
+// and the service itself counts each echo invoked exactly once (a replay that ran a request twice would show).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startService, uniqueServiceId, type ServiceProcess } from '../helpers/clients.js';
@@ -55,6 +56,15 @@ describe('link resets under load: sessions resume', () => {
       assert.deepEqual(failed, [], `${looper.lang}: failed calls`);
       assert.equal(looper.countEvents('disconnected'), 0, `${looper.lang}: the client saw a disconnect\n${looper.stderrTail(20)}`);
       assert.equal(looper.countEvents('services_registered'), registered[index], `${looper.lang}: services re-registered`);
+      // Exactly once, counted by the service itself: no echo ran twice (a replayed request would), and every
+      // answered round's echo ran (its token was seen by the service).
+      const invoked = looper.events.filter((e) => e.event === 'echo_invoked');
+      const twice = invoked.filter((e) => Number(e.n) > 1);
+      const seen = new Set(invoked.map((e) => String(e.token)));
+      const unseen = calls.filter((e) => e.ok === true && !seen.has(String(e.token)));
+      console.log(`${looper.lang}: the service counted ${invoked.length} echo invocations over ${seen.size} tokens; ${twice.length} ran more than once`);
+      assert.deepEqual(twice, [], `${looper.lang}: an echo ran more than once`);
+      assert.deepEqual(unseen, [], `${looper.lang}: answered rounds whose echo the service never ran`);
     }
   });
 });

@@ -119,6 +119,22 @@ describe('metrics and readiness of the pair', () => {
     assert.equal(second.edge.samples.find((s) => s.name === 'hypha_accel_links')?.value, pair.edge.pool.readyLinks.length);
   });
 
+  test('passthrough clients (plain hypha clients through the gateway) count as messages, bytes and timed calls', async () => {
+    const sum = (samples: Sample[], name: string, labels: Record<string, string>) =>
+      samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((total, s) => total + s.value, 0);
+    const before = (await scrape(gatewayAdmin)).samples;
+    const result = await runPyCaller(pair.gateway.url, service!.serviceId, { checks: ['echo'] });
+    assert.deepEqual(failedChecks(result), []);
+    const after = (await scrape(gatewayAdmin)).samples;
+    for (const [direction, hop] of [['up', 'in'], ['down', 'out']] as const) {
+      const grew = sum(after, 'hypha_accel_messages_total', { kind: 'passthrough', direction, hop }) - sum(before, 'hypha_accel_messages_total', { kind: 'passthrough', direction, hop });
+      assert.ok(grew > 0, `passthrough messages ${direction}/${hop} counted`);
+      assert.ok(sum(after, 'hypha_accel_message_bytes_total', { kind: 'passthrough', direction, hop }) > sum(before, 'hypha_accel_message_bytes_total', { kind: 'passthrough', direction, hop }), `passthrough bytes ${direction}/${hop}`);
+    }
+    const echoCalls = (samples: Sample[]) => samples.filter((s) => s.name === 'hypha_accel_rpc_duration_seconds_count' && s.labels.method?.endsWith('.echo') && s.labels.outcome === 'resolve').reduce((t, s) => t + s.value, 0);
+    assert.ok(echoCalls(after) > echoCalls(before), 'the passthrough client\'s calls are timed at the gateway');
+  });
+
   test('every documented metric exists on one of the roles', async () => {
     const names = new Set<string>();
     for (const admin of admins) for (const name of (await scrape(admin)).types.keys()) names.add(name);

@@ -65,6 +65,28 @@ test('SIGTERM: /ready turns 503 first while new clients are still accepted, then
   }
 });
 
+test('with --workers 2, the primary holds /ready at 503 for the stop delay while the workers still accept, then they drain and it exits 0', async () => {
+  // A stop delay longer than the primary's old hard-stop margin (drain + 4 s): the primary must wait it out.
+  const stopDelayMs = 5000;
+  const gateway = await startCliRole('gateway', ['--hypha-url', hyphaUrl, '--workers', '2', '--log-level', 'warn', '--stop-delay-ms', String(stopDelayMs), '--drain-timeout-ms', '500', '--secret-file', writeSecret()]);
+  started.push(gateway);
+  await until('gateway ready', () => ready(gateway), (r) => r.status === 200);
+  const stopAt = Date.now();
+  gateway.child.kill('SIGTERM');
+  const notReady = await until('503 after SIGTERM', () => ready(gateway), (r) => r.status === 503);
+  assert.match(notReady.body, /draining/);
+  // Clients arriving during the delay are taken by the workers (round robin: two of them reach both).
+  const late = [rawConnect(`${gateway.url}/ws`), rawConnect(`${gateway.url}/ws`)];
+  for (const client of late) assert.equal(await client.opened, true, 'a client connecting after the flip is still accepted');
+  assert.equal((await ready(gateway)).status, 503, 'still not ready');
+  for (const client of late) {
+    const outcome = await client.closed;
+    assert.equal(outcome.close?.code, 1001, 'closed by the drain, not killed');
+  }
+  assert.ok(Date.now() - stopAt >= stopDelayMs, 'the workers kept their sessions for the whole stop delay');
+  assert.equal(await gateway.exited, 0);
+});
+
 test('the gateway is not ready while hypha does not answer', async () => {
   // A port nothing listens on: take one, then free it.
   const probe = net.createServer().listen(0, '127.0.0.1');

@@ -12,6 +12,7 @@ import { startAccelPair, type AccelPair } from '../helpers/accel-pair.js';
 import { RpcCallTracker } from '../../src/observe/rpc-calls.js';
 import { startTracing, tracingWanted, type Tracing } from '../../src/observe/tracing.js';
 import { createLogger } from '../../src/log.js';
+import { channels } from '../../src/events.js';
 
 interface OtlpValue { stringValue?: string; intValue?: string | number; boolValue?: boolean }
 interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: Array<{ key: string; value: OtlpValue }>; status?: { code?: number } }
@@ -89,12 +90,16 @@ describe('OpenTelemetry traces through the pair', () => {
       assert.equal(edgeSpan.attrs['rpc.method'], 'echo');
       assert.equal(edgeSpan.attrs['hypha.outcome'], 'resolve');
       assert.ok(Number(edgeSpan.attrs['hypha_accel.request.bytes']) > 0 && Number(edgeSpan.attrs['hypha_accel.response.bytes']) > 0);
+      // Bytes after acceleration: the edge put the call on the link, the gateway its reply (one frame each here).
+      assert.ok(Number(edgeSpan.attrs['hypha_accel.request.link_bytes']) > 0, 'the request frame\'s link bytes');
+      assert.match(String(edgeSpan.attrs['hypha_accel.request.link_path']), /^(frame|codec)$/);
       assert.ok(String(edgeSpan.attrs['hypha.workspace']).length > 0, 'the target workspace');
       const child = spans.find((s) => s.service === 'hypha-accel-gateway' && s.parentSpanId === edgeSpan.spanId);
       assert.ok(child, 'the gateway span of the same call is a child of the edge span');
       assert.equal(child.traceId, edgeSpan.traceId, 'one trace for both proxies');
       assert.equal(child.name, edgeSpan.name);
       assert.equal(child.attrs['hypha_accel.role'], 'gateway');
+      assert.ok(Number(child.attrs['hypha_accel.response.link_bytes']) > 0, 'the reply frame\'s link bytes, on the proxy that sent it');
     }
     const getService = spans.filter((s) => s.service === 'hypha-accel-edge' && s.name === 'built-in.get_service');
     assert.ok(getService.length >= 1, 'get_service traced');
@@ -107,5 +112,35 @@ describe('OpenTelemetry traces through the pair', () => {
     const exported = receiver.requests.join('\n');
     assert.doesNotMatch(exported, /reconnection_token|"token"|secret/i);
     assert.ok(spans.some((s) => s.name === 'link up' && s.service === 'hypha-accel-edge'), 'link lifecycle recorded');
+  });
+
+  test('with a ratio sampler both proxies sample the same calls, and only those carry trace context', async () => {
+    for (const t of tracings.splice(0)) await t.shutdown();
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' };
+    const log = createLogger('silent');
+    const trackers = (['edge', 'gateway'] as const).map((role) => new RpcCallTracker({ role }));
+    let calls = 0;
+    const stopCounting = trackers[0]!.addListener({ onCallStart: (call) => { if (call.hop === 'in') calls++; }, onCallEnd: () => {} });
+    for (const [i, role] of (['edge', 'gateway'] as const).entries()) tracings.push(startTracing({ role, version: 'test', rpc: trackers[i]!, log, env })!);
+    let tracedFrames = 0;
+    const countFrame = () => { tracedFrames++; };
+    channels.tracedFrame.subscribe(countFrame);
+    receiver.spans.length = 0;
+    try {
+      const result = await runPyCaller(pair.edgeUrl, service!.serviceId);
+      assert.deepEqual(failedChecks(result), []);
+      for (const t of tracings) await t.forceFlush();
+    } finally {
+      channels.tracedFrame.unsubscribe(countFrame);
+      stopCounting();
+    }
+    const callSpans = receiver.spans.filter((s) => s.attrs['rpc.system'] === 'hypha');
+    const edgeClient = callSpans.filter((s) => s.service === 'hypha-accel-edge' && s.kind === 3);
+    const gatewayServer = callSpans.filter((s) => s.service === 'hypha-accel-gateway' && s.kind === 2);
+    assert.ok(edgeClient.length > 0 && edgeClient.length < calls, `some of the ${calls} calls sampled, not all: ${edgeClient.length}`);
+    // Unsampled calls send nothing, yet the gateway decides alike: every sampled call has both spans, joined.
+    assert.deepEqual(gatewayServer.map((s) => s.parentSpanId).sort(), edgeClient.map((s) => s.spanId).sort());
+    // Only sampled calls and their replies carry a context on the link.
+    assert.ok(tracedFrames >= edgeClient.length && tracedFrames <= 2 * (edgeClient.length + callSpans.filter((s) => s.kind === 3 && s.service === 'hypha-accel-gateway').length), `traced frames ${tracedFrames}`);
   });
 });

@@ -165,3 +165,48 @@ test('unmaskInPlace matches a byte-by-byte XOR at every mask offset and alignmen
   }
   }
 });
+
+/** Runs with a sink that also takes small whole messages; returns ws's bytes and the whole messages re-framed, in order. */
+function runWhole(chunks: Buffer[], masked: boolean, reading = () => true): { inOrder: Buffer; whole: Buffer[]; pieces: number } {
+  const inOrder: Buffer[] = [];
+  const whole: Buffer[] = [];
+  let pieces = 0;
+  const parser = new IngressParser({ isServer: masked, maxMessageBytes: 1 << 20, wholeMessageBytes: 600 }, {
+    pass: (b) => inOrder.push(Buffer.from(b)),
+    fail: () => assert.fail('no failure expected'),
+    reading,
+  });
+  parser.sink = {
+    wants: (frameBytes) => frameBytes > 1000,
+    piece: () => { pieces++; },
+    message: (data) => {
+      whole.push(Buffer.from(data));
+      inOrder.push(frame(2, true, data, masked)); // the same mask: the very bytes that came in
+    },
+  };
+  for (const chunk of chunks) parser.write(Buffer.from(chunk));
+  return { inOrder: Buffer.concat(inOrder), whole, pieces };
+}
+
+for (const masked of [true, false]) {
+  test(`ingress parser (${masked ? 'masked' : 'server frames'}): a small binary message whole in one read is handed on whole, in order with ws's frames, at every split`, () => {
+    const { stream, expectPassed } = scenario(masked);
+    const smallBinary = bytes(500, 5);
+    const smallFrame = frame(2, true, smallBinary, masked);
+    const smallAt = stream.indexOf(smallFrame);
+    for (let cut = 1; cut < stream.length; cut += cut < 200 ? 1 : 53) {
+      const result = runWhole([stream.subarray(0, cut), stream.subarray(cut)], masked);
+      assert.ok(result.inOrder.equals(expectPassed), `order and bytes at cut ${cut}`);
+      const inside = cut > smallAt && cut < smallAt + smallFrame.length;
+      assert.deepEqual(result.whole, inside ? [] : [smallBinary], `whole messages at cut ${cut}`);
+    }
+  });
+}
+
+test('ingress parser: text, fragmented, oversized and RSV-flagged frames are never taken whole; nothing once ws stopped reading', () => {
+  const frames = [frame(1, true, Buffer.from('text'), true), frame(2, false, bytes(10, 1), true), frame(0, true, bytes(10, 2), true), frame(2, true, bytes(700, 3), true), frame(2, true, bytes(10, 4), true, 0x40)];
+  assert.deepEqual(runWhole([Buffer.concat(frames)], true).whole, []);
+  const small = frame(2, true, bytes(10, 5), true);
+  assert.deepEqual(runWhole([small], true, () => false).whole, []);
+  assert.deepEqual(runWhole([small], false).whole, [], 'a masked frame toward a client is ws\'s to refuse');
+});

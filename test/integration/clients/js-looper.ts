@@ -21,20 +21,21 @@ function withTimeout<T>(promise: Promise<T>): Promise<T> {
 }
 
 async function callLoop(index: number, current: { manager: Any }, serviceId: string, stopped: () => boolean): Promise<void> {
-  while (!stopped()) {
+  for (let round = 0; !stopped(); round++) {
     const started = Date.now();
+    const token = `${index}-${round}`; // the service counts invocations per token (exactly once, not only answered)
     let stage = "getService";
     try {
       const manager = current.manager;
       const svc = await withTimeout(manager.getService(serviceId));
       stage = "echo";
-      const echoed: Uint8Array = await withTimeout(svc.echo(PAYLOAD));
+      const echoed: Uint8Array = await withTimeout(svc.echo(PAYLOAD, token));
       stage = "listServices";
       await withTimeout(manager.listServices());
       const ok = echoed.byteLength === PAYLOAD.byteLength && echoed.every((v, i) => v === PAYLOAD[i]);
-      emit({ event: "call", loop: index, ok, t: started });
+      emit({ event: "call", loop: index, ok, t: started, token });
     } catch (err) {
-      emit({ event: "call", loop: index, ok: false, t: started, stage, err: String(err).slice(0, 200) });
+      emit({ event: "call", loop: index, ok: false, t: started, token, stage, err: String(err).slice(0, 200) });
     }
     await new Promise((r) => setTimeout(r, Math.max(0, started + LOOP_INTERVAL_MS - Date.now())));
   }
@@ -42,7 +43,16 @@ async function callLoop(index: number, current: { manager: Any }, serviceId: str
 
 async function main(serverUrl: string, serviceId: string): Promise<void> {
   const server: Any = await hyphaWebsocketClient.connectToServer({ server_url: serverUrl, name: "js-looper", logger: stderrLogger } as Any);
-  const info: Any = await server.registerService({ id: serviceId, config: { visibility: "public" }, echo: (x: unknown) => x });
+  const invocations = new Map<string, number>();
+  const echo = (x: unknown, token?: string) => {
+    if (token !== undefined) {
+      const n = (invocations.get(token) ?? 0) + 1;
+      invocations.set(token, n);
+      emit({ event: "echo_invoked", token, n });
+    }
+    return x;
+  };
+  const info: Any = await server.registerService({ id: serviceId, config: { visibility: "public" }, echo });
   const current = { manager: server };
   const rpc: Any = server.rpc;
   rpc.on("manager_refreshed", (data: Any) => {

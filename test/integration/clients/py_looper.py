@@ -37,20 +37,23 @@ def now_ms():
 
 
 async def call_loop(index, current, service_id, stop):
+    round_ = 0
     while not stop.is_set():
         started = time.time()
+        token = f"{index}-{round_}"  # the service counts invocations per token (exactly once, not only answered)
+        round_ += 1
         stage = "get_service"
         try:
             manager = current["manager"]
             svc = await asyncio.wait_for(manager.get_service(service_id), CALL_TIMEOUT_S)
             stage = "echo"
-            echoed = await asyncio.wait_for(svc.echo(PAYLOAD), CALL_TIMEOUT_S)
+            echoed = await asyncio.wait_for(svc.echo(PAYLOAD, token), CALL_TIMEOUT_S)
             stage = "list_services"
             await asyncio.wait_for(manager.list_services(), CALL_TIMEOUT_S)
             ok = bytes(echoed) == PAYLOAD
-            emit({"event": "call", "loop": index, "ok": ok, "t": int(started * 1000)})
+            emit({"event": "call", "loop": index, "ok": ok, "t": int(started * 1000), "token": token})
         except Exception as err:  # noqa: BLE001 - every failure is reported, the loop goes on
-            emit({"event": "call", "loop": index, "ok": False, "t": int(started * 1000), "stage": stage, "err": repr(err)[:200]})
+            emit({"event": "call", "loop": index, "ok": False, "t": int(started * 1000), "token": token, "stage": stage, "err": repr(err)[:200]})
         await asyncio.sleep(max(0.0, started + LOOP_INTERVAL_S - time.time()))
 
 
@@ -73,8 +76,16 @@ async def watch_reconnection(connection, stop):
 
 async def main(server_url, service_id):
     server = await connect_to_server({"server_url": server_url, "name": "py-looper"})
+    invocations = {}
+
+    def echo(x, token=None):
+        if token is not None:
+            invocations[token] = invocations.get(token, 0) + 1
+            emit({"event": "echo_invoked", "token": token, "n": invocations[token]})
+        return x
+
     info = await server.register_service(
-        {"id": service_id, "config": {"visibility": "public"}, "echo": lambda x: x}
+        {"id": service_id, "config": {"visibility": "public"}, "echo": echo}
     )
     current = {"manager": server}
     rpc = server.rpc

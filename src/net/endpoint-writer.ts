@@ -1,0 +1,175 @@
+// Frames the data messages a proxy sends to one endpoint WebSocket itself and writes all frames of one
+// event-loop turn with one socket write and one completion callback (ws.send costs two socket writes, an
+// options object and a callback per message). Headers and small payloads share a slab; a client-side
+// socket masks while copying into it. ws keeps its socket for control frames; its Close waits for the batch.
+import { randomFillSync } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import WebSocket from 'ws';
+
+/** Payloads at least this large are written as their own buffer (a view, or a masked copy) instead of into the slab. */
+const COPY_LIMIT_BYTES = 4096;
+const SLAB_BYTES = 64 * 1024;
+const MASK_POOL_BYTES = 1024;
+const MAX_HEADER_BYTES = 14;
+
+export interface EndpointWriter {
+  /**
+   * Queues a data frame (a whole message, or one fragment of a message sent in pieces with `fin` on its
+   * last); `written` is called once it has left the process, or at once when the socket is gone.
+   * `owned`: the caller hands `data` over, so a client socket masks a large payload in place instead of copying it.
+   */
+  send(data: Buffer, isText: boolean, fin: boolean, written: () => void, owned?: boolean): void;
+  /** Writes what is queued now. */
+  flush(): void;
+}
+
+/** The parts of ws's internals the writer relies on (ws 8). */
+interface WsInternals {
+  _socket?: Socket;
+  _isServer?: boolean;
+  _extensions?: Record<string, unknown>;
+  _sender?: { close(...args: unknown[]): void };
+}
+
+type MaskFunction = (source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number) => void;
+
+/** Call once the WebSocket is open. Undefined where ws must frame itself (an extension negotiated, unknown internals). */
+export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
+  const internals = ws as unknown as WsInternals;
+  const socket = internals._socket;
+  const sender = internals._sender;
+  if (!socket || !sender || typeof sender.close !== 'function' || typeof internals._isServer !== 'boolean') return undefined;
+  if (internals._extensions && Object.keys(internals._extensions).length > 0) return undefined;
+  const masked = !internals._isServer; // frames from a client are masked (RFC 6455 §5.3)
+  const applyMask = masked ? loadMask() : undefined;
+  const maskPool = masked ? Buffer.allocUnsafe(MASK_POOL_BYTES) : undefined;
+  let maskAt = MASK_POOL_BYTES;
+
+  let slab = Buffer.allocUnsafe(SLAB_BYTES);
+  let slabUsed = 0;
+  let chunkStart = 0;
+  let chunks: Buffer[] = [];
+  let callbacks: Array<() => void> = [];
+  let scheduled = false;
+  let midMessage = false; // the next frame continues a message sent in pieces
+
+  const closeChunk = () => {
+    if (slabUsed > chunkStart) chunks.push(slab.subarray(chunkStart, slabUsed));
+    chunkStart = slabUsed;
+  };
+  const reserve = (bytes: number) => {
+    if (slabUsed + bytes > slab.length) {
+      closeChunk();
+      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
+      slabUsed = 0;
+      chunkStart = 0;
+    }
+  };
+
+  const flush = () => {
+    scheduled = false;
+    if (callbacks.length === 0) return;
+    closeChunk();
+    const batch = chunks;
+    const done = callbacks;
+    chunks = [];
+    callbacks = [];
+    const finish = confirmAll(done);
+    if (socket.destroyed || !socket.writable) return finish();
+    if (batch.length === 1) {
+      socket.write(batch[0]!, finish);
+      return;
+    }
+    socket.cork();
+    for (let i = 0; i < batch.length; i++) socket.write(batch[i]!, i === batch.length - 1 ? finish : undefined);
+    socket.uncork();
+  };
+
+  // ws writes its Close itself: what was queued before goes first.
+  const close = sender.close.bind(sender);
+  sender.close = (...args: unknown[]) => {
+    flush();
+    close(...args);
+  };
+
+  return {
+    send(data, isText, fin, written, owned = false) {
+      if (ws.readyState !== WebSocket.OPEN) return written();
+      const opcode = midMessage ? 0 : isText ? 1 : 2;
+      midMessage = !fin;
+      const length = data.length;
+      const inline = length < COPY_LIMIT_BYTES;
+      const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
+      reserve(MAX_HEADER_BYTES + (inline ? length : 0));
+      let at = slabUsed;
+      slab[at++] = (fin ? 0x80 : 0) | opcode;
+      slab[at++] = (masked ? 0x80 : 0) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
+      if (lengthBytes === 2) {
+        slab.writeUInt16BE(length, at);
+        at += 2;
+      } else if (lengthBytes === 8) {
+        slab.writeUInt32BE(Math.floor(length / 2 ** 32), at);
+        slab.writeUInt32BE(length >>> 0, at + 4);
+        at += 8;
+      }
+      let mask: Buffer | undefined;
+      if (maskPool) {
+        if (maskAt === MASK_POOL_BYTES) {
+          randomFillSync(maskPool);
+          maskAt = 0;
+        }
+        mask = maskPool.subarray(maskAt, maskAt + 4);
+        maskAt += 4;
+        slab.set(mask, at);
+        at += 4;
+      }
+      if (inline) {
+        if (mask) applyMask!(data, mask, slab, at, length);
+        else slab.set(data, at);
+        slabUsed = at + length;
+      } else {
+        slabUsed = at;
+        closeChunk();
+        if (mask) {
+          const target = owned ? data : Buffer.allocUnsafe(length);
+          applyMask!(data, mask, target, 0, length); // XOR: in place when owned
+          chunks.push(target);
+        } else {
+          chunks.push(data);
+        }
+      }
+      callbacks.push(written);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
+
+/** One callback for a batch: confirms each of its sends (a returned closure: tsx names assigned ones at each creation). */
+function confirmAll(callbacks: Array<() => void>): () => void {
+  return () => {
+    for (const written of callbacks) written();
+  };
+}
+
+/** bufferutil's native mask (ws's own optional dependency), else a plain loop; output[offset..] = source ^ mask. */
+function loadMask(): MaskFunction {
+  try {
+    const bufferUtil = createRequire(import.meta.url)('bufferutil') as { mask?: MaskFunction };
+    if (typeof bufferUtil.mask === 'function') {
+      const native = bufferUtil.mask;
+      return (source, mask, output, offset, length) => (length < 64 ? maskLoop(source, mask, output, offset, length) : native(source, mask, output, offset, length));
+    }
+  } catch {
+    /* no native module: the loop below */
+  }
+  return maskLoop;
+}
+
+function maskLoop(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void {
+  for (let i = 0; i < length; i++) output[offset + i] = source[i]! ^ mask[i & 3]!;
+}

@@ -1,0 +1,54 @@
+// Call trace ids (derived from the call, so both proxies sample alike) and the sampler the OTEL_* variables
+// select (the specification's parentbased_always_on when unset).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ROOT_CONTEXT, SamplingDecision, SpanKind } from '@opentelemetry/api';
+import { callTraceId, CallTraceIdGenerator } from '../../src/observe/call-trace-ids.js';
+import { buildSampler } from '../../src/observe/otel-sampler.js';
+import { createLogger } from '../../src/log.js';
+
+const log = createLogger('silent');
+const sampled = (sampler: ReturnType<typeof buildSampler>, traceId: string) =>
+  sampler.shouldSample(ROOT_CONTEXT, traceId, 'svc.fn', SpanKind.CLIENT, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED;
+
+test('a call trace id is a valid W3C trace id, the same for the same call and different for another', () => {
+  const id = callTraceId('up', 'ws-user-a/client-b:svc', 'JbVSF2aaWtCZ3Qmfi5mBeB');
+  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.notEqual(id, '0'.repeat(32));
+  assert.equal(callTraceId('up', 'ws-user-a/client-b:svc', 'JbVSF2aaWtCZ3Qmfi5mBeB'), id);
+  assert.notEqual(callTraceId('up', 'ws-user-a/client-b:svc', 'JbVSF2aaWtCZ3Qmfi5mBeC'), id);
+  assert.notEqual(callTraceId('down', 'ws-user-a/client-b:svc', 'JbVSF2aaWtCZ3Qmfi5mBeB'), id);
+});
+
+test('a 10% ratio sampler takes about 10% of calls, and the same ones for the same ids', () => {
+  const tenth = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
+  const sampler = buildSampler(tenth, log);
+  const again = buildSampler(tenth, log); // the other proxy
+  let taken = 0;
+  const calls = 20000;
+  for (let i = 0; i < calls; i++) {
+    const id = callTraceId('up', 'ws-user-a/svc', `session-${i}`);
+    const decision = sampled(sampler, id);
+    assert.equal(sampled(again, id), decision);
+    if (decision) taken++;
+  }
+  assert.ok(taken > calls * 0.08 && taken < calls * 0.12, `sampled ${taken} of ${calls}`);
+});
+
+test('OTEL_TRACES_SAMPLER and _ARG as the specification says; unset, every call is sampled', () => {
+  assert.match(buildSampler({}, log).toString(), /ParentBased\{root=AlwaysOnSampler/);
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, log).toString(), /TraceIdRatioBased\{0\.25\}/);
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }, log).toString(), /TraceIdRatioBased\{1\}/);
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'always_on' }, log).toString(), /AlwaysOnSampler/);
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, log).toString(), /ParentBased\{root=AlwaysOnSampler/);
+});
+
+test('the id generator hands out the preset trace id once, then random ones; span ids are 16 hex digits', () => {
+  const ids = new CallTraceIdGenerator();
+  ids.next = 'a'.repeat(32);
+  assert.equal(ids.generateTraceId(), 'a'.repeat(32));
+  assert.notEqual(ids.generateTraceId(), 'a'.repeat(32));
+  const spanIds = new Set(Array.from({ length: 100 }, () => ids.generateSpanId()));
+  assert.equal(spanIds.size, 100);
+  for (const id of spanIds) assert.match(id, /^[0-9a-f]{16}$/);
+});
