@@ -8,7 +8,7 @@ import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
-import { HistoryDeflateCompressor, DICT_DEFLATE_CAPABILITY } from '../link/history-deflate-compressor.js';
+import { StreamDeflateCompressor, STREAM_DEFLATE_CAPABILITY } from '../link/stream-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
@@ -31,7 +31,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
       DRAIN_CAPABILITY,
-      ...(config.linkCompression !== 'off' ? [DICT_DEFLATE_CAPABILITY] : []),
+      ...(config.linkCompression !== 'off' ? [STREAM_DEFLATE_CAPABILITY] : []),
     ],
   };
 }
@@ -72,8 +72,10 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     ...(context.sameHost ? { sameHost: true } : {}),
-    ...(config.linkCompression !== 'off' && context.capabilities.includes(DICT_DEFLATE_CAPABILITY)
-      ? { compressor: new HistoryDeflateCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
+    ...(config.linkCompression !== 'off' && context.capabilities.includes(STREAM_DEFLATE_CAPABILITY)
+      ? { compressor: new StreamDeflateCompressor({
+          mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state), maxLinkBytesPerUs: config.linkCompressionBelowMbps / 8,
+        }) }
       : {}),
     blobs,
     onRtt: (rttMs) => {
