@@ -3,6 +3,7 @@
 // to accept TCP (bounded deadlines). The pair is what the accelerated arm measures; the null relay (plain
 // TCP pipes, bench/runner/null-relay.ts) starts the same way where the null-relay arm needs it.
 
+import { appendFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -61,8 +62,11 @@ function sampleTree(pid: number): ProcSample | undefined {
   return root;
 }
 
+/** The node flags the shipped launchers give the proxies (bin/hypha-accel.js, Dockerfile); nodeArgs come after, so they can override. */
+export const PROXY_NODE_FLAGS = ['--initial-old-space-size=160'];
+
 export function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot = REPO_ROOT, options: StartOptions = {}): Promise<ProxyProcess> {
-  const args = [...(options.nodeArgs ?? []), '--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
+  const args = [...PROXY_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
   return startListener(role, 'proxy', args, codeRoot, options.readyTimeoutMs);
 }
 
@@ -86,6 +90,7 @@ async function startListener(role: 'edge' | 'gateway', kind: ProxyProcess['kind'
     const timer = setTimeout(() => reject(new BenchError('HYPHA_ACCEL_ERR_BENCH_PROXY', `${role} not listening: ${stderr}`)), readyTimeoutMs);
     timer.unref();
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (process.env.HYPHA_ACCEL_BENCH_TRACE_GC && /Mark-Compact|Scavenge|Mark-sweep|IncrementalMarking\] Start|external/.test(line)) appendFileSync(`${process.env.HYPHA_ACCEL_BENCH_TRACE_GC}-${role}-${child.pid}.log`, line + '\n');
       try {
         const event = JSON.parse(line) as { event?: string; url?: string };
         if (event.event === 'listening' && event.url) {

@@ -2,6 +2,7 @@
 // topology (T1: the caller behind the link, the service beside hypha; T2: both behind the link) on one
 // emulated link. The clients are identical in every arm; only the URL they are given differs.
 
+import net from 'node:net';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,8 @@ export interface RigSnapshot {
   proxies: Record<string, ProcSample | undefined>;
   /** Nanoseconds on CPU so far, per role (see role-cpu.ts). */
   roleCpuNs: Partial<Record<CpuRole, number>>;
+  /** The gateway's link counters per frame kind (its /stats `wire`: both directions cross it), accel arms only. */
+  wire?: Record<string, number>;
 }
 
 export interface Rig {
@@ -79,10 +82,13 @@ const WARMUP_SEED = 7;
 const FIRST_MEASUREMENT_SEED = 1000;
 
 function startOptions(options: RigOptions, role: string): StartOptions {
-  if (!options.cpuProfDir) return {};
+  // Measurement knobs: HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS (extra node/V8 flags for the proxies and null relays,
+  // e.g. an A/B of heap settings) and HYPHA_ACCEL_BENCH_TRACE_GC=PREFIX (--trace-gc, lines kept in PREFIX-<role>-<pid>.log).
+  const extra = [...(process.env.HYPHA_ACCEL_BENCH_TRACE_GC ? ['--trace-gc'] : []), ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  if (!options.cpuProfDir) return extra.length > 0 ? { nodeArgs: extra } : {};
   const dir = join(options.cpuProfDir, options.label.replace(/[^A-Za-z0-9.-]+/g, '-'), role);
   mkdirSync(dir, { recursive: true });
-  return { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] };
+  return { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, ...extra] };
 }
 
 export async function startRig(options: RigOptions): Promise<Rig> {
@@ -91,14 +97,16 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   const proxies: ProxyProcess[] = [];
   const clients: PyClient[] = [];
   let emulator: EmulatorProcess | undefined;
+  let adminPort: number | undefined;
   try {
     let behindUrl: string;
     const tls = options.arm.endsWith('-tls');
     if (tls && !options.linkTls) throw new Error(`arm ${options.arm} needs --link-tls`);
     if (options.arm === 'accel' || options.arm === 'accel-shm' || options.arm === 'accel-tls') {
       const workers = ['--workers', String(options.proxyWorkers ?? 1)];
+      adminPort = await freePort();
       const gatewayTls = tls ? ['--tls-cert-file', options.linkTls!.certPath, '--tls-key-file', options.linkTls!.keyPath] : [];
-      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, ...gatewayTls, ...workers], options.codeRoot, startOptions(options, 'gateway'));
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, '--admin-listen', `127.0.0.1:${adminPort}`, ...gatewayTls, ...workers], options.codeRoot, startOptions(options, 'gateway'));
       proxies.push(gateway);
       emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: gateway.port }, shape });
       // The link transport: tcp:// (byte-stream, the default) or ws:// (HYPHA_ACCEL_BENCH_LINK=ws); tls:// or wss:// in accel-tls.
@@ -192,7 +200,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
           runner: { pids: [process.pid], withDescendants: false },
           emulator: { pids: [link.pid], withDescendants: false },
         });
-        return { link: await link.stats(), proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])), roleCpuNs };
+        const wire = adminPort === undefined ? undefined : await gatewayWire(adminPort);
+        return { link: await link.stats(), proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])), roleCpuNs, ...(wire ? { wire } : {}) };
       },
       close: async () => {
         await Promise.all(clients.map((c) => c.stop()));
@@ -206,6 +215,42 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     await emulator?.close();
     throw err;
   }
+}
+
+/** A port free on 127.0.0.1 now (the gateway's admin port). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The gateway's per-kind link counters, or undefined when its admin port does not answer. */
+async function gatewayWire(port: number): Promise<Record<string, number> | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(2000) });
+    const body = (await response.json()) as { wire?: Record<string, number> };
+    return body.wire;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Link bytes and frames per kind (sent + received at the gateway) between two snapshots, per unit. */
+export function wireBetween(before: RigSnapshot, after: RigSnapshot, perUnit: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!before.wire || !after.wire) return out;
+  for (const key of Object.keys(after.wire)) {
+    const match = /^wire(\w+?)(Frames|Bytes)(Sent|Received)$/.exec(key);
+    if (!match) continue;
+    const name = `wire${match[1]}${match[2]}PerUnit`;
+    out[name] = (out[name] ?? 0) + ((after.wire[key] ?? 0) - (before.wire[key] ?? 0)) / perUnit;
+  }
+  return out;
 }
 
 /** Bytes that crossed the link (both directions) between two snapshots. */

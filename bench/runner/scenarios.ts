@@ -2,7 +2,7 @@
 // figures. Correctness is checked inside the clients (a wrong echo or digest rejects the request), so
 // a measurement either carries figures of correct calls or an error.
 
-import { linkBytesBetween, proxyCostBetween, roleCpuBetween, type Rig } from './rig.js';
+import { linkBytesBetween, proxyCostBetween, roleCpuBetween, wireBetween, type Rig } from './rig.js';
 import { runBootstrap } from './py-client.js';
 import type { Figures, ProxyCost } from './results.js';
 import { percentile } from './stats.js';
@@ -39,7 +39,10 @@ export async function measured(rig: Rig, variant: string, body: () => Promise<Fi
   const after = await rig.snapshot();
   const bytes = linkBytesBetween(before, after);
   figures.linkBytes = bytes.up + bytes.down;
-  if (perLinkUnit) figures.linkBytesPerUnit = figures.linkBytes / perLinkUnit;
+  if (perLinkUnit) {
+    figures.linkBytesPerUnit = figures.linkBytes / perLinkUnit;
+    Object.assign(figures, wireBetween(before, after, perLinkUnit));
+  }
   return { variant, figures, proxyCost: proxyCostBetween(before, after), roleCpu: roleCpuBetween(before, after, rig.proxies.length > 0) };
 }
 

@@ -38,6 +38,7 @@ export interface CommonConfig {
   shmMaxBytes: number;
   linkBandwidthMbps: number;
   linkCompression: 'auto' | 'on' | 'off';
+  linkCompressionBelowMbps: number;
   recordFrames: string;
   caFile: string;
   maxPendingHandshakes: number;

@@ -222,7 +222,7 @@ class HandshakeReader {
   finish(peer: LinkSettings, peerId: string, linkId: string, capabilities: string[], key: LinkKey, shmPairId?: string): Established {
     this.clock.clearTimeout(this.timer);
     const sessionOptions = this.options.session({ peer, capabilities, peerId, linkId, key, ...(shmPairId ? { shmPairId } : {}) });
-    const transport = sessionOptions.compressor ? compressedTransport(this.transport, sessionOptions.compressor) : this.transport;
+    const transport = sessionOptions.compressor || sessionOptions.stats ? compressedTransport(this.transport, sessionOptions.compressor, sessionOptions.stats) : this.transport;
     const session = new LinkSession(transport, {
       ...sessionOptions,
       local: this.options.local,

@@ -14,8 +14,14 @@ export interface PacerOptions {
   minWindowBytes?: number;
   /** Multiplier on the estimated bandwidth-delay product (2 lets the rate estimate grow each round). */
   gain?: number;
-  /** How long a maximum delivery-rate or minimum round-trip sample stays valid. */
+  /** How long a maximum delivery-rate sample stays valid. */
   filterWindowMs?: number;
+  /**
+   * How long a minimum round-trip sample stays valid (10 s, as BBR's min_rtt filter): small traffic is
+   * acknowledged lazily, a sample every ~2 s, and one delayed by a busy event loop must not replace a
+   * good minimum after 2 s (loopback then looked slower than the 800 Mbit/s the payload plane bypasses at).
+   */
+  minRttWindowMs?: number;
 }
 
 interface SentMark {
@@ -41,11 +47,13 @@ export class SendPacer {
   private readonly minWindow: number;
   private readonly gain: number;
   private readonly filterWindowMs: number;
+  private readonly minRttWindowMs: number;
 
   constructor(private readonly options: PacerOptions) {
     this.minWindow = options.minWindowBytes ?? DEFAULT_MIN_WINDOW_BYTES;
     this.gain = options.gain ?? 2;
     this.filterWindowMs = options.filterWindowMs ?? 2000;
+    this.minRttWindowMs = options.minRttWindowMs ?? 10_000;
     this.ackedAtMs = options.clock.now();
   }
 
@@ -87,7 +95,7 @@ export class SendPacer {
     for (let mark = this.marks.peek(); mark && mark.endOffset <= this.acked; mark = this.marks.peek()) newest = this.marks.shift();
     if (!newest) return;
     const rtt = Math.max(0, now - newest.sentAtMs - ackDelayMs);
-    if (rtt <= this.minRttMs_ || now - this.minRttAtMs > this.filterWindowMs) {
+    if (rtt <= this.minRttMs_ || now - this.minRttAtMs > this.minRttWindowMs) {
       this.minRttMs_ = rtt;
       this.minRttAtMs = now;
     }
@@ -120,6 +128,11 @@ export class AckPolicy {
 
   get pending(): boolean {
     return this.received > this.lastAcked;
+  }
+
+  /** Bytes received and not yet acknowledged. */
+  get unackedBytes(): number {
+    return this.received - this.lastAcked;
   }
 
   /** The cumulative count to send, marking it acknowledged. */

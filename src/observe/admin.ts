@@ -71,7 +71,7 @@ export async function startAdmin(address: string, role: RoleName, version: strin
       readiness().then((r) => text(r.ready ? 200 : 503, r.ready ? 'ready\n' : `not ready: ${r.reason}\n`), fail);
     } else if (path === '/stats') {
       readiness().then((r) => {
-        const body = { role, version, ready: r.ready, readyReason: r.reason, sessions: sources.sessions(), links: sources.links().map(describeLink), pendingCalls: rpc.pendingCount, bytes: bytesSaved(sources) };
+        const body = { role, version, ready: r.ready, readyReason: r.reason, sessions: sources.sessions(), links: sources.links().map(describeLink), pendingCalls: rpc.pendingCount, bytes: bytesSaved(sources), wire: wireByKind(sources) };
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
       }, fail);
     } else if (path === '/workers' && options.workers) {
@@ -103,6 +103,11 @@ export async function startAdmin(address: string, role: RoleName, version: strin
 
 function describeLink(link: LinkInfo): Record<string, unknown> {
   return { ...link, rttMs: link.rttMs === undefined ? null : Math.round(link.rttMs * 1000) / 1000 };
+}
+
+/** Frames and bytes on the link per frame kind and direction (LinkStats' wire* counters, cumulative). */
+function wireByKind(sources: AdminSources): Record<string, number> {
+  return Object.fromEntries(Object.entries(sources.linkStats() ?? {}).filter(([key]) => key.startsWith('wire')));
 }
 
 /** What the link carried against what the endpoints exchanged (sent side, cumulative). */

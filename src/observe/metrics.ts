@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { channels, messageBytes as lengthOf, type LinkEvent, type LinkInfo, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
 import { PAYLOAD_SERIES, type PayloadSeries } from './payload-metric-table.js';
 import type { RpcCallTracker } from './rpc-calls.js';
+import { FRAME_KINDS } from '../link/link-compressor.js';
 
 export interface MetricSources {
   /** Cumulative link counters of the role (LinkStats). */
@@ -81,7 +82,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const fallbacks = stats.transcodeFallbacks ?? 0;
     return [[{ result: 'compact' }, (stats.messagesTranscoded ?? 0) - fallbacks], [{ result: 'fallback' }, fallbacks]];
   });
-  cumulative(registry, 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed against their direction\'s history (dict-deflate-v1).', [], () => [[{}, sources.linkStats()?.linkMessagesCompressed ?? 0]]);
+  cumulative(registry, 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed in their direction\'s stream (stream-deflate-v1).', [], () => [[{}, sources.linkStats()?.linkMessagesCompressed ?? 0]]);
+  for (const [unit, help] of [['Frames', 'Link frames by kind and direction (data = OPEN/DATA/CLOSE; keepalive = PING/PONG).'], ['Bytes', 'Bytes on the link by frame kind and direction: after compression, with the 4-byte length prefix of the batched framing.']] as const) {
+    cumulative(registry, `hypha_accel_link_wire_${unit.toLowerCase()}_total`, help, ['kind', 'direction'], () => {
+      const stats = sources.linkStats() ?? {};
+      const series: Series[] = [];
+      for (const kind of FRAME_KINDS) for (const direction of ['Sent', 'Received']) series.push([{ kind: kind.toLowerCase(), direction: direction.toLowerCase() }, stats[`wire${kind}${unit}${direction}`] ?? 0]);
+      return series;
+    });
+  }
   cumulative(registry, 'hypha_accel_blobs_sent_total', 'Large messages sent through the payload plane.', [], () => [[{}, sources.linkStats()?.blobsSent ?? 0]]);
 
   const sessionsOpen = new Gauge({ name: 'hypha_accel_sessions', help: 'Sessions currently open, by kind (edge = carried over a link, passthrough = plain client through the gateway).', labelNames: ['kind'], registers: [registry] });

@@ -177,7 +177,7 @@ export class PayloadSender {
     });
     this.pair.metrics.policyLinkBytesPerUs = choice.linkBytesPerUs;
     this.pair.metrics.policySavedBytesPerCpuUs = choice.savedBytesPerCpuUs;
-    if (choice.unit && unit) return { codec: choice.codec, unit: { elementBytes: unit.elementBytes, zstdLevel: unit.zstdLevel } };
+    if (choice.unit && unit) return { codec: choice.codec, unit: { elementBytes: unit.elementBytes, zstdLevel: unit.zstdLevel, ...(unit.blobByteOffset === undefined ? {} : { blobByteOffset: unit.blobByteOffset }) } };
     return { codec: choice.codec };
   }
 

@@ -3,14 +3,16 @@
 // kept raw. Encoding runs on the libuv threadpool; decoding is bounded by the announced sizes.
 //
 // body = planeCount x (codec u8, bodyBytes u32) | plane bodies in order; planeCount = elementBytes.
+// One plane may instead be `split` by another plane's zeros (plane-split.ts; payload-v3).
 
 import {
   constants as zlibConstants, deflateRaw, inflateRawSync, zstdCompress, zstdDecompressSync, type ZlibOptions, type ZstdOptions,
 } from 'node:zlib';
 import { planeBytes, shuffle, unshuffle } from './byte-shuffle.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
+import { decodeSplit, encodeSplit, splitBodyContext, splitContextPlane, splitTarget } from './plane-split.js';
 
-export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2 } as const;
+export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2, split: 3 } as const;
 export type PlaneCodecId = (typeof PlaneCodec)[keyof typeof PlaneCodec];
 const planeEntryBytes = 5;
 
@@ -22,6 +24,8 @@ export interface UnitEncodeOptions {
   zstdLevel: number;
   /** Per plane: false skips zstd (it lost on that plane of earlier units); default: try it. */
   tryZstd?: readonly boolean[];
+  /** false: never split the low plane by the top plane (plane-split.ts); default: try it where it may pay. */
+  trySplit?: boolean;
 }
 
 export interface EncodedUnit {
@@ -41,7 +45,9 @@ function zstdOptionsFor(level: number, planeRawBytes: number): ZstdOptions {
     params[zlibConstants.ZSTD_c_enableLongDistanceMatching] = 1;
     params[zlibConstants.ZSTD_c_windowLog] = Math.min(27, Math.ceil(Math.log2(planeRawBytes)));
   }
-  return { params };
+  // The pledged size lets zstd size its window and tables to the plane: without it a level-9 context takes
+  // tables for any input (~25 MiB each, four at once on the threadpool), level 15+ hundreds of MiB.
+  return { params, pledgedSrcSize: planeRawBytes };
 }
 
 /** Planes Huffman leaves at or above this fraction of their size are not tried with zstd. */
@@ -62,6 +68,10 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
   const sizes = planeBytes(rawBytes, elementBytes);
   const planes: Uint8Array[] = [];
   for (let offset = 0, j = 0; j < elementBytes; offset += sizes[j]!, j++) planes.push(shuffled.subarray(offset, offset + sizes[j]!));
+  // The low plane split by the top plane's zeros, tried beside the plain codings (it copies both planes first).
+  const context = options.trySplit !== false ? splitContextPlane(planes) : undefined;
+  const target = context === undefined ? 0 : splitTarget(context, elementBytes);
+  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context).catch(() => undefined);
   const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
     // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
@@ -74,6 +84,8 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd];
     return best;
   }));
+  const splitBody = await split;
+  if (splitBody && splitBody.byteLength < coded[target]![1].byteLength) coded[target] = [PlaneCodec.split, splitBody];
   const tableBytes = elementBytes * planeEntryBytes;
   const body = new Uint8Array(tableBytes + coded.reduce((sum, [, b]) => sum + b.byteLength, 0));
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -102,28 +114,39 @@ export function decodeUnit(body: Uint8Array, rawBytes: number, elementBytes: num
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const sizes = planeBytes(rawBytes, elementBytes);
   const planes = new Uint8Array(rawBytes);
+  const entries: Array<{ codec: number; coded: Uint8Array; planeOffset: number }> = [];
   let bodyOffset = tableBytes;
-  let planeOffset = 0;
-  for (let j = 0; j < elementBytes; j++) {
+  for (let j = 0, planeOffset = 0; j < elementBytes; planeOffset += sizes[j]!, j++) {
     const codec = view.getUint8(j * planeEntryBytes);
     const codedBytes = view.getUint32(j * planeEntryBytes + 1);
-    const planeRaw = sizes[j]!;
     if (codedBytes > body.byteLength - bodyOffset) throw decodeFailed(`plane ${j} body of ${codedBytes} bytes past the end`);
-    const coded = body.subarray(bodyOffset, bodyOffset + codedBytes);
+    entries.push({ codec, coded: body.subarray(bodyOffset, bodyOffset + codedBytes), planeOffset });
     bodyOffset += codedBytes;
+  }
+  // A split plane needs its context plane first: decode the others, then it (at most one plane is split).
+  const split = entries.findIndex((entry) => entry.codec === PlaneCodec.split);
+  const order = [...entries.keys()].filter((j) => j !== split);
+  if (split >= 0) order.push(split);
+  for (const j of order) {
+    const { codec, coded, planeOffset } = entries[j]!;
+    const planeRaw = sizes[j]!;
     let plane: Uint8Array;
     try {
       if (codec === PlaneCodec.raw) plane = coded;
       else if (planeRaw === 0) throw new Error('coded empty plane');
       else if (codec === PlaneCodec.zstd) plane = zstdDecompressSync(coded, { maxOutputLength: planeRaw });
       else if (codec === PlaneCodec.huffman) plane = inflateRawSync(coded, { maxOutputLength: planeRaw });
-      else throw new Error(`unknown plane codec ${codec}`);
+      else if (codec === PlaneCodec.split && entries.filter((entry) => entry.codec === PlaneCodec.split).length === 1) {
+        const context = splitBodyContext(coded);
+        if (context >= elementBytes || context === j) throw new Error(`split plane ${j} names context plane ${context}`);
+        const contextOffset = entries[context]!.planeOffset;
+        plane = decodeSplit(coded, planes.subarray(contextOffset, contextOffset + sizes[context]!), planeRaw);
+      } else throw new Error(`unknown plane codec ${codec}`);
     } catch (error) {
       throw decodeFailed(`plane ${j}: ${(error as Error).message}`, error);
     }
     if (plane.byteLength !== planeRaw) throw decodeFailed(`plane ${j} gave ${plane.byteLength} bytes, expected ${planeRaw}`);
     planes.set(plane, planeOffset);
-    planeOffset += planeRaw;
   }
   if (bodyOffset !== body.byteLength) throw decodeFailed(`${body.byteLength - bodyOffset} trailing bytes`);
   return unshuffle(planes, elementBytes);

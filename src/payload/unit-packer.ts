@@ -12,6 +12,8 @@ import type { EmitFrame } from './payload-sender.js';
 export interface UnitPlan {
   elementBytes: number;
   zstdLevel: number;
+  /** Where the blob starts in its buffer: a unit's element phase is its first view's offset from it. */
+  blobByteOffset?: number;
 }
 export interface UnitCandidate extends UnitPlan {
   /** Estimated unit bytes / raw bytes. */
@@ -19,7 +21,7 @@ export interface UnitCandidate extends UnitPlan {
 }
 
 export class UnitPacker {
-  /** Per element size: did zstd win each plane of the last unit that tried it everywhere, and units since. */
+  /** Per element size: did zstd win on each element byte in the last unit that tried it everywhere, and units since. */
   private readonly planeHistory = new Map<number, { zstdWon: boolean[]; unitsSinceProbe: number }>();
   /**
    * Encode throughput of the packer as a whole: raw bytes finished and the time during which at least one
@@ -45,7 +47,7 @@ export class UnitPacker {
       entropyRatio = planesEntropyRatio(sample, hinted);
     }
     const ratio = Math.min(1, entropyRatio + 0.01);
-    return { elementBytes, ratio, zstdLevel: chooseUnitLevel(unitSpeeds, link, ratio, 1) };
+    return { elementBytes, ratio, zstdLevel: chooseUnitLevel(unitSpeeds, link, ratio, 1), blobByteOffset: blob.byteOffset };
   }
 
   /** Packs runs of new chunks into units (encoded off the event loop, several in flight), emitted in order. */
@@ -70,12 +72,14 @@ export class UnitPacker {
       const [from, to, rawBytes] = units[next++]!;
       const pieces = views.slice(from, to);
       this.encodingChanged(+1);
+      // Units start where chunks were cut, often mid-element: plane j holds element byte (j + phase) % size.
+      const phase = plan.blobByteOffset === undefined ? 0 : (((pieces[0]!.byteOffset - plan.blobByteOffset) % plan.elementBytes) + plan.elementBytes) % plan.elementBytes;
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
-      const tryZstd = this.planesWorthZstd(plan.elementBytes);
+      const tryZstd = this.planesWorthZstd(plan.elementBytes, phase);
       inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
         this.encodingChanged(-1, plan.zstdLevel, rawBytes);
-        this.rememberPlanes(plan.elementBytes, tryZstd, encoded.planeCodecs);
-        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : 'huffman']++;
+        this.rememberPlanes(plan.elementBytes, phase, tryZstd, encoded.planeCodecs);
+        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : codec === PlaneCodec.split ? 'split' : 'huffman']++;
         return encoded.body;
       }, () => {
         this.encodingChanged(-1);
@@ -110,14 +114,17 @@ export class UnitPacker {
    * Planes where zstd lost to Huffman or raw on the last unit that tried it everywhere skip it, except
    * every 8th unit, which tries zstd on every plane again (the data may have changed). undefined: try all.
    */
-  private planesWorthZstd(elementBytes: number): boolean[] | undefined {
+  private planesWorthZstd(elementBytes: number, phase: number): boolean[] | undefined {
     const history = this.planeHistory.get(elementBytes);
     if (!history || ++history.unitsSinceProbe >= 8) return undefined;
-    return history.zstdWon;
+    return history.zstdWon.map((_, j) => history.zstdWon[(j + phase) % elementBytes]!);
   }
 
-  private rememberPlanes(elementBytes: number, tried: boolean[] | undefined, codecs: readonly number[]): void {
-    if (tried === undefined) this.planeHistory.set(elementBytes, { zstdWon: codecs.map((codec) => codec === PlaneCodec.zstd), unitsSinceProbe: 0 });
+  /** Remembered per element byte (not per plane index, which shifts with the unit's phase). */
+  private rememberPlanes(elementBytes: number, phase: number, tried: boolean[] | undefined, codecs: readonly number[]): void {
+    if (tried !== undefined) return;
+    const zstdWon = codecs.map((_, b) => codecs[(b - phase + elementBytes) % elementBytes] === PlaneCodec.zstd);
+    this.planeHistory.set(elementBytes, { zstdWon, unitsSinceProbe: 0 });
   }
 
   /**

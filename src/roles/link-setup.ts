@@ -8,7 +8,7 @@ import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
-import { HistoryDeflateCompressor, DICT_DEFLATE_CAPABILITY } from '../link/history-deflate-compressor.js';
+import { StreamDeflateCompressor, STREAM_DEFLATE_CAPABILITY } from '../link/stream-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
@@ -31,7 +31,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
       DRAIN_CAPABILITY,
-      ...(config.linkCompression !== 'off' ? [DICT_DEFLATE_CAPABILITY] : []),
+      ...(config.linkCompression !== 'off' ? [STREAM_DEFLATE_CAPABILITY] : []),
     ],
   };
 }
@@ -61,6 +61,11 @@ export interface LinkSessionContext {
 /** The session options both roles share; each adds its own stream-open handler. */
 export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSessionOptions, 'local' | 'peer'> {
   const { role, config, linkId, blobs } = context;
+  const compressor = config.linkCompression !== 'off' && context.capabilities.includes(STREAM_DEFLATE_CAPABILITY)
+    ? new StreamDeflateCompressor({
+      mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state), maxLinkBytesPerUs: config.linkCompressionBelowMbps / 8,
+    })
+    : undefined;
   return {
     stats: context.linkStats,
     maxMessageBytes: config.maxMessageBytes,
@@ -68,13 +73,13 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     sendHighWaterBytes: SEND_HIGH_WATER_BYTES,
     codec: linkCodecFactory(config, context.capabilities)?.(),
-    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there (docs/design.md).
-    codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps),
+    // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there
+    // (docs/design.md). While the link's deflate stream compresses, it finds what the codec would remove:
+    // on `slow` S1 the codec then saved 0-6 B per call for 70-120 µs of CPU per message per proxy.
+    codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps) && !compressor?.active(),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     ...(context.sameHost ? { sameHost: true } : {}),
-    ...(config.linkCompression !== 'off' && context.capabilities.includes(DICT_DEFLATE_CAPABILITY)
-      ? { compressor: new HistoryDeflateCompressor({ mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state) }) }
-      : {}),
+    ...(compressor ? { compressor } : {}),
     blobs,
     onRtt: (rttMs) => {
       publishLink({ role, linkId, event: 'rtt', rttMs });

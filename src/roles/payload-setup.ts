@@ -9,7 +9,7 @@ import type { LinkEstimate } from '../payload/codec-policy.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
 import type { Logger } from '../log.js';
 
-export const PAYLOAD_CAPABILITY = 'payload-v2';
+export const PAYLOAD_CAPABILITY = 'payload-v3';
 
 // Every payload frame (a chunk with its headers, a manifest) fits maxFrameBytes of both sides. The plane's
 // 4/16/64 KiB chunking re-finds most of a resent array in shifted 256 KiB message_cache slices

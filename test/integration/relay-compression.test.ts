@@ -1,6 +1,6 @@
 // Issue 12 end to end: a pair told its link is slow (linkBandwidthMbps 20) with link compression on, in
 // front of the real hypha server. The Python caller's calls, arrays and >1 MiB arrays arrive exact; new
-// chunks crossed packed in units (payload-v2) and small link messages crossed compressed (dict-deflate-v1).
+// chunks crossed packed in units (payload-v3) and small link messages crossed compressed (stream-deflate-v1).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { failedChecks, runPyCaller, startPyService, uniqueServiceId, type ServiceProcess } from '../helpers/clients.js';

@@ -1,13 +1,15 @@
-// Per-link compression of small messages (dict-deflate-v1): a pair of compressors stays in step over mixed
-// traffic (their histories must match exactly), only starts after hearing from the peer, shrinks repeated
-// calls below their plain size, bounds what it decodes, fails a corrupt message as BAD_FRAME, and an
-// established link pair carries streams through it end to end.
+// Per-link compression of small messages (stream-deflate-v1): a pair of compressors stays in step over mixed
+// traffic (their deflate streams must match exactly), only starts after hearing from the peer, shrinks
+// repeated calls below their plain size, bounds what it decodes, fails garbage and corrupt messages as
+// BAD_FRAME, and an established link pair carries streams through it end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { deflateRawSync } from 'node:zlib';
 import { AccelError } from '../../src/errors.js';
-import { HistoryDeflateCompressor, MAX_MESSAGE_BYTES } from '../../src/link/history-deflate-compressor.js';
+import { StreamDeflateCompressor, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from '../../src/link/stream-deflate-compressor.js';
+import { StreamDeflater } from '../../src/link/stream-deflate.js';
+import { compressedTransport } from '../../src/link/link-compressor.js';
 import { establishAsEdge, establishAsGateway, type EstablishOptions } from '../../src/link/establish.js';
 import { newLinkStats } from '../../src/link/link-session.js';
 import { encodeJson } from '../../src/link/frame.js';
@@ -18,35 +20,54 @@ const callLike = (i: number): Buffer =>
   Buffer.from(`\x13\x05\x01\x00\x00\x00\x00${String.fromCharCode(i & 0xff)}\x03\x81\x12ws-user-abc/client-${i % 3}\x22services.echo.echo\x91\x82\xa1n\xcd${i}\xa3pad\xb7xxxxxxxxxxxxxxxxxxxxxxx`, 'latin1');
 
 function compressorPair(mode: 'on' | 'auto' = 'on', linkBytesPerUs = 0.1) {
-  const make = () => new HistoryDeflateCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs });
+  const make = () => new StreamDeflateCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs, maxLinkBytesPerUs: 400 / 8 });
   const a = make();
   const b = make();
   for (const c of [a, b]) c.attach(() => ({ rttMs: 100, pacingWindowBytes: undefined }));
   return { a, b };
 }
 
+/** What a transport wrapper puts on the wire for `frames` sent in one turn. */
+function wireFor(from: StreamDeflateCompressor, frames: Buffer[]): Buffer[] {
+  if (!from.active()) return frames;
+  return [from.compressBatch(frames, frames.reduce((n, f) => n + f.byteLength + 4, 0))];
+}
+function deliver(from: StreamDeflateCompressor, to: StreamDeflateCompressor, frames: Buffer[]): Uint8Array[] {
+  return wireFor(from, frames).flatMap((wire) => to.decompress(wire));
+}
+
 test('nothing is compressed before the peer was heard from; then repeated calls shrink', () => {
   const { a, b } = compressorPair();
   const first = callLike(1);
-  assert.equal(a.compress(first), first, 'the peer may still be in its handshake');
-  b.decompress(first);
-  a.decompress(b.compress(callLike(2))); // a hears from b
+  assert.equal(a.active(), false, 'the peer may still be in its handshake');
+  deliver(a, b, [first]);
+  deliver(b, a, [callLike(2)]); // a hears from b
   let plain = 0;
   let wire = 0;
   for (let i = 3; i < 200; i++) {
     const message = callLike(i);
-    const sent = a.compress(message);
+    const [sent] = wireFor(a, [message]);
     plain += message.byteLength;
-    wire += sent.byteLength;
-    assert.ok(Buffer.from(b.decompress(sent)).equals(message), `message ${i}`);
+    wire += sent!.byteLength;
+    assert.deepEqual(b.decompress(sent!).map((f) => Buffer.from(f)), [message], `message ${i}`);
   }
   assert.ok(wire < plain * 0.45, `${wire} of ${plain} bytes`);
+});
+
+test('a batch of frames is one compressed message that gives back the same frames in order', () => {
+  const { a, b } = compressorPair();
+  deliver(a, b, [callLike(0)]);
+  deliver(b, a, [callLike(1)]);
+  const frames = [callLike(2), Buffer.from([0x17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]), callLike(3)];
+  const wire = wireFor(a, frames);
+  assert.equal(wire.length, 1);
+  assert.deepEqual(b.decompress(wire[0]!).map((f) => Buffer.from(f)), frames);
 });
 
 test('property: both histories stay in step over mixed sizes, directions and plain messages', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(fc.boolean(), fc.oneof(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 4000, max: 9000 })), fc.integer({ min: 0, max: 5 })), { minLength: 1, maxLength: 120 }),
+      fc.array(fc.tuple(fc.boolean(), fc.oneof(fc.integer({ min: 12, max: 400 }), fc.integer({ min: 4000, max: 9000 })), fc.integer({ min: 0, max: 5 })), { minLength: 1, maxLength: 120 }),
       (steps) => {
         const { a, b } = compressorPair();
         let n = 0;
@@ -55,7 +76,9 @@ test('property: both histories stay in step over mixed sizes, directions and pla
           const seed = callLike(variant + n++);
           for (let i = 0; i < size; i++) message[i] = seed[i % seed.byteLength]! ^ (i % 251 === 0 ? n & 0xff : 0);
           const [from, to] = fromA ? [a, b] : [b, a];
-          assert.ok(Buffer.from(to.decompress(from.compress(message))).equals(message));
+          // Frames above the compressor's bound go plain (and outside the stream), as the wrapper sends them.
+          const out = message.byteLength > MAX_MESSAGE_BYTES ? to.decompress(message) : deliver(from, to, [message]);
+          assert.deepEqual(out.map((f) => Buffer.from(f)), [message]);
         }
       },
     ),
@@ -63,28 +86,29 @@ test('property: both histories stay in step over mixed sizes, directions and pla
   );
 });
 
-test('auto compresses only on a link slower than the CPU it costs', () => {
+test('auto compresses only on a link slower than linkCompressionBelowMbps', () => {
   const fast = compressorPair('auto', 100); // 800 Mbit/s
-  const slow = compressorPair('auto', 0.1); // 0.8 Mbit/s
+  const slow = compressorPair('auto', 2.5); // 20 Mbit/s, the bench's slow profile
   for (const { a, b } of [fast, slow]) {
-    a.decompress(b.compress(callLike(0)));
-    b.decompress(a.compress(callLike(1)));
+    deliver(b, a, [callLike(0)]);
+    deliver(a, b, [callLike(1)]);
   }
-  const message = callLike(5);
-  assert.equal(fast.a.compress(message), message);
-  assert.ok(slow.a.compress(message).byteLength < message.byteLength);
+  assert.equal(fast.a.active(), false);
+  assert.equal(slow.a.active(), true);
 });
 
 test('a corrupt or oversized compressed message is BAD_FRAME, never more than the bound decoded', () => {
   const badFrame = (e: unknown) => e instanceof AccelError && e.code === 'HYPHA_ACCEL_ERR_BAD_FRAME';
-  // A tagged deflate stream that inflates past MAX_MESSAGE_BYTES: refused by maxOutputLength.
-  const over = deflateRawSync(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 1));
+  // A tagged deflate stream that inflates past MAX_MESSAGE_BYTES: refused, the output is never larger.
+  const over = new StreamDeflater({ level: 6 }).compress(Buffer.alloc(MAX_BATCH_BYTES + 1, 1));
   const fresh = compressorPair().b;
   assert.throws(() => fresh.decompress(Buffer.concat([Buffer.from([0xc5]), over])), badFrame);
+  // A final block (the stream may never end) and a zlib header where raw deflate is expected.
+  assert.throws(() => compressorPair().b.decompress(Buffer.concat([Buffer.from([0xc5]), deflateRawSync(Buffer.from('end'))])), badFrame);
   // A flipped byte in a real compressed message.
   const { a, b } = compressorPair();
-  a.decompress(b.compress(callLike(0)));
-  const sent = Buffer.from(a.compress(callLike(1)));
+  deliver(b, a, [callLike(0)]);
+  const sent = Buffer.from(wireFor(a, [callLike(1)])[0]!);
   sent[2]! ^= 0xff;
   sent[sent.byteLength - 1]! ^= 0xff;
   assert.throws(() => b.decompress(sent), badFrame);
@@ -96,13 +120,13 @@ test('an established link pair with the compressor carries streams both ways, co
   const stats = { edge: newLinkStats(), gateway: newLinkStats() };
   const options = (side: 'edge' | 'gateway', extra: Partial<EstablishOptions> = {}): EstablishOptions => ({
     secret: Buffer.alloc(32, 1),
-    local: testSettings({ capabilities: ['dict-deflate-v1'] }),
+    local: testSettings({ capabilities: ['stream-deflate-v1'] }),
     handshakeTimeoutMs: 5000,
     instanceId: side,
     session: () => ({
       maxMessageBytes: 1 << 20, pingIntervalMs: 1000, keepaliveTimeoutMs: 3000, sendHighWaterBytes: 1 << 20,
       clock: new FakeClock(), stats: stats[side], onStreamOpen: acceptor.accept,
-      compressor: new HistoryDeflateCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1 }),
+      compressor: new StreamDeflateCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1, maxLinkBytesPerUs: 50 }),
     }),
     ...extra,
   });
@@ -124,4 +148,65 @@ test('an established link pair with the compressor carries streams both ways, co
     assert.ok(side.linkMessagesCompressed > 40, `compressed ${side.linkMessagesCompressed}`);
     assert.ok(side.linkCompressWireBytes < side.linkCompressRawBytes * 0.6);
   }
+});
+
+test('fuzz: garbage after the tag is BAD_FRAME or a message within the bound, and never throws anything else', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 600 }), { minLength: 1, maxLength: 8 }), (messages) => {
+      const { b } = compressorPair();
+      for (const body of messages) {
+        try {
+          const out = b.decompress(Buffer.concat([Buffer.from([0xc5]), body]));
+          assert.ok(out.length > 0 && out.every((f) => f.byteLength > 0 && f.byteLength <= MAX_MESSAGE_BYTES));
+        } catch (error) {
+          assert.ok(error instanceof AccelError && error.code === 'HYPHA_ACCEL_ERR_BAD_FRAME', String(error));
+          return; // the link fails here: the stream is not used again
+        }
+      }
+    }),
+    { seed: 12, numRuns: 400 },
+  );
+});
+
+test('fuzz: a real compressed stream with one byte changed is BAD_FRAME or a bounded message', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 255 }), (at, offset, xor) => {
+      const { a, b } = compressorPair();
+      deliver(b, a, [callLike(0)]);
+      for (let i = 1; i <= 30; i++) {
+        const sent = Buffer.from(wireFor(a, [callLike(i), callLike(i + 100)])[0]!);
+        if (i === at + 1) sent[1 + (offset % (sent.byteLength - 1))]! ^= xor;
+        try {
+          assert.ok(b.decompress(sent).every((f) => f.byteLength <= MAX_MESSAGE_BYTES));
+        } catch (error) {
+          assert.ok(error instanceof AccelError && error.code === 'HYPHA_ACCEL_ERR_BAD_FRAME', String(error));
+          return;
+        }
+      }
+    }),
+    { seed: 7, numRuns: 300 },
+  );
+});
+
+test('the wrapper sends the small frames of one turn as one message, and a large frame after them in order', async () => {
+  const { a, b } = compressorPair();
+  deliver(b, a, [callLike(0)]); // a may compress
+  const sent: Uint8Array[] = [];
+  const inner = { onMessage: undefined, onClose: undefined, send: (frame: Buffer, done: () => void) => { sent.push(frame); done(); }, close: () => {} };
+  const stats = newLinkStats();
+  const outer = compressedTransport(inner, a, stats);
+  const large = Buffer.alloc(MAX_MESSAGE_BYTES + 100, 0x13);
+  const written: number[] = [];
+  outer.send(callLike(1), () => written.push(1));
+  outer.send(callLike(2), () => written.push(2));
+  outer.send(large, () => written.push(3));
+  outer.send(callLike(3), () => written.push(4));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(sent.length, 3, 'batch, large frame, batch');
+  assert.deepEqual(written, [1, 2, 3, 4]);
+  const received = sent.flatMap((wire) => b.decompress(wire)).map((f) => Buffer.from(f));
+  assert.deepEqual(received, [callLike(1), callLike(2), large, callLike(3)]);
+  assert.equal(stats.wireDataFramesSent, 4);
+  const wireBytes = sent.reduce((n, w) => n + w.byteLength + 4, 0);
+  assert.ok(Math.abs(stats.wireDataBytesSent - wireBytes) < 1e-6, `${stats.wireDataBytesSent} counted, ${wireBytes} sent`);
 });

@@ -5,11 +5,28 @@ import assert from 'node:assert/strict';
 import { FrameType, decodeFrame, encodeFrame, FrameClass, type Frame } from '../../src/link/frame.js';
 import { AckPolicy, DEFAULT_MIN_WINDOW_BYTES, SendPacer } from '../../src/link/pacing.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { EAGER_ACKS } from '../../src/link/link-session.js';
+import type { Stream } from '../../src/link/stream.js';
 import { RecordingHandler, StreamAcceptor, createSessionPair, testSettings, until, type PipeEnd } from '../helpers/link-pair.js';
 
 const frames = (end: PipeEnd): Frame[] => end.sent.map((b) => decodeFrame(b, 1 << 24));
 const nonAckBytes = (end: PipeEnd): number => end.sent.filter((b) => b[0] !== FrameType.ACK).reduce((n, b) => n + b.length, 0);
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Request/reply rounds 25 ms apart until both sides sent their EAGER_ACKS quick ACKs; resolves with the calls made. */
+async function pastEagerAcks(clock: FakeClock, stream: Stream, handler: RecordingHandler, acceptor: StreamAcceptor): Promise<number> {
+  let calls = 0;
+  for (; calls < EAGER_ACKS + 2; calls++) {
+    stream.sendMessage(Buffer.from(`warm-up ${calls}`), false);
+    await until(() => acceptor.streams[0]?.handler.messages.length === calls + 1, `warm-up call ${calls}`);
+    clock.advance(25);
+    acceptor.streams[0]!.stream.sendMessage(Buffer.from(`warm-up reply ${calls}`), false);
+    await until(() => handler.messages.length === calls + 1, `warm-up reply ${calls}`);
+    clock.advance(25);
+    await turn();
+  }
+  return calls;
+}
 
 test('SendPacer: the minimum window until samples exist, then gain x max delivery rate x min RTT', () => {
   const clock = new FakeClock();
@@ -31,7 +48,7 @@ test('SendPacer: the minimum window until samples exist, then gain x max deliver
 
 test('SendPacer: stale or impossible ACKs change nothing; old extremes expire after the filter window', () => {
   const clock = new FakeClock();
-  const pacer = new SendPacer({ clock, minWindowBytes: 100, filterWindowMs: 1000 });
+  const pacer = new SendPacer({ clock, minWindowBytes: 100, filterWindowMs: 1000, minRttWindowMs: 1000 });
   pacer.onSent(5000);
   clock.advance(10);
   pacer.onAck(5000);
@@ -133,11 +150,12 @@ test('paced link: ACKs are not acknowledged, so an idle link goes quiet', async 
   await until(
     () => s.edge.pacingState!.inFlightBytes === 0 && s.gateway.pacingState!.inFlightBytes === 0,
     'every byte either side sent acknowledged (delayed-ACK timer)',
+    10_000,
   );
   const acks = () => frames(s.pair.a).filter((f) => f.type === FrameType.ACK).length + frames(s.pair.b).filter((f) => f.type === FrameType.ACK).length;
   const settled = acks();
   assert.ok(settled > 0, 'the receiver acknowledged');
-  await new Promise((resolve) => setTimeout(resolve, 100)); // several delayed-ACK periods
+  await new Promise((resolve) => setTimeout(resolve, 100)); // nothing more goes out
   assert.equal(acks(), settled, 'no ACK ping-pong on an idle link');
 });
 
@@ -155,7 +173,66 @@ test('an ACK on a link without pacing is a protocol error; a malformed ACK is BA
   }
 });
 
-test('paced link: a lazy ACK rides with a reply once it waited 2 ms, and its timer never sends it alone', async () => {
+test('paced link: a lazy ACK rides with a reply once it waited 2 s, and its timer never sends it alone', async () => {
+  const clock = new FakeClock();
+  const acceptor = new StreamAcceptor();
+  const s = createSessionPair({ pacing: true, clock }, { pacing: true, clock, onStreamOpen: acceptor.accept });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  const handler = new RecordingHandler();
+  stream.bind(handler);
+  const warm = await pastEagerAcks(clock, stream, handler, acceptor);
+  clock.advance(5000); // every warm-up byte acknowledged
+  await turn();
+  const acksBefore = frames(s.pair.b).filter((f) => f.type === FrameType.ACK).length;
+  stream.sendMessage(Buffer.from('request'), false);
+  await until(() => acceptor.streams[0]?.handler.messages.length === warm + 1, 'the request');
+  const gatewayAcks = () => frames(s.pair.b).filter((f) => f.type === FrameType.ACK).length - acksBefore;
+  assert.equal(gatewayAcks(), 0, 'a small amount is not acknowledged at once');
+  clock.advance(1999);
+  acceptor.streams[0]!.stream.sendMessage(Buffer.from('early reply'), false);
+  await turn();
+  assert.equal(gatewayAcks(), 0, 'before 2 s the ACK keeps waiting');
+  clock.advance(1);
+  acceptor.streams[0]!.stream.sendMessage(Buffer.from('reply'), false);
+  await turn();
+  const sent = frames(s.pair.b).map((f) => f.type);
+  assert.equal(gatewayAcks(), 1, 'the ACK went out with the reply');
+  assert.deepEqual(sent.slice(-2), [FrameType.ACK, FrameType.DATA], 'in the same pump, just before it');
+  clock.advance(5000);
+  assert.equal(gatewayAcks(), 1, 'the delayed-ACK timer was cancelled');
+  s.edge.goAway('done');
+});
+
+test('paced link: sequential small calls 120 ms apart carry an ACK every few calls, never one alone', async () => {
+  const clock = new FakeClock();
+  const acceptor = new StreamAcceptor();
+  const s = createSessionPair({ pacing: true, clock }, { pacing: true, clock, onStreamOpen: acceptor.accept });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  const handler = new RecordingHandler();
+  stream.bind(handler);
+  const warm = await pastEagerAcks(clock, stream, handler, acceptor);
+  const sentBefore = [s.pair.a.sent.length, s.pair.b.sent.length];
+  const calls = 40;
+  for (let i = 0; i < calls; i++) {
+    stream.sendMessage(Buffer.alloc(120, i), false);
+    await until(() => acceptor.streams[0]?.handler.messages.length === warm + i + 1, `call ${i}`);
+    clock.advance(60); // one way
+    acceptor.streams[0]!.stream.sendMessage(Buffer.alloc(120, 255 - i), false);
+    await until(() => handler.messages.length === warm + i + 1, `reply ${i}`);
+    clock.advance(60);
+  }
+  for (const [k, end] of [s.pair.a, s.pair.b].entries()) {
+    const types = frames(end).slice(sentBefore[k]).map((f) => f.type);
+    const acks = types.filter((t) => t === FrameType.ACK).length;
+    assert.ok(acks > 0 && acks <= calls / 3, `${acks} ACKs for ${calls} calls`);
+    types.forEach((t, i) => {
+      if (t === FrameType.ACK) assert.notEqual(types[i + 1] ?? FrameType.ACK, FrameType.ACK, `ACK ${i} went out alone`);
+    });
+  }
+  s.edge.goAway('done');
+});
+
+test('paced link: the first ACKs go quickly: the round trip is known within the first calls', async () => {
   const clock = new FakeClock();
   const acceptor = new StreamAcceptor();
   const s = createSessionPair({ pacing: true, clock }, { pacing: true, clock, onStreamOpen: acceptor.accept });
@@ -163,19 +240,35 @@ test('paced link: a lazy ACK rides with a reply once it waited 2 ms, and its tim
   stream.bind(new RecordingHandler());
   stream.sendMessage(Buffer.from('request'), false);
   await until(() => acceptor.streams[0]?.handler.messages.length === 1, 'the request');
-  const gatewayAcks = () => frames(s.pair.b).filter((f) => f.type === FrameType.ACK).length;
-  assert.equal(gatewayAcks(), 0, 'a small amount is not acknowledged at once');
-  clock.advance(1);
-  acceptor.streams[0]!.stream.sendMessage(Buffer.from('early reply'), false);
-  await turn();
-  assert.equal(gatewayAcks(), 0, 'before 2 ms the ACK keeps waiting');
-  clock.advance(1);
-  acceptor.streams[0]!.stream.sendMessage(Buffer.from('reply'), false);
-  await turn();
-  const sent = frames(s.pair.b).map((f) => f.type);
-  assert.equal(gatewayAcks(), 1, 'the ACK went out with the reply');
-  assert.deepEqual(sent.slice(-2), [FrameType.ACK, FrameType.DATA], 'in the same pump, just before it');
-  clock.advance(50);
-  assert.equal(gatewayAcks(), 1, 'the delayed-ACK timer was cancelled');
+  clock.advance(20);
+  await until(() => s.edge.linkState().rttMs !== undefined, 'an RTT sample from the gateway\'s first ACK');
+  s.edge.goAway('done');
+});
+
+test('paced link: traffic both ways replaces most PINGs; a quiet link still pings every interval', async () => {
+  const clock = new FakeClock();
+  const acceptor = new StreamAcceptor();
+  const s = createSessionPair({ pacing: true, clock }, { pacing: true, clock, onStreamOpen: acceptor.accept });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  const handler = new RecordingHandler();
+  stream.bind(handler);
+  const edgePings = () => frames(s.pair.a).filter((f) => f.type === FrameType.PING).length;
+  for (let i = 0; i < 60; i++) { // one call a second for a minute: 12 keep-alive intervals of 5 s
+    stream.sendMessage(Buffer.alloc(100, i), false);
+    await until(() => acceptor.streams[0]?.handler.messages.length === i + 1, `call ${i}`);
+    acceptor.streams[0]!.stream.sendMessage(Buffer.alloc(100, i), false);
+    await until(() => handler.messages.length === i + 1, `reply ${i}`);
+    clock.advance(1000);
+    await turn();
+  }
+  const busy = edgePings();
+  assert.ok(busy >= 1 && busy <= 3, `${busy} PINGs in 12 busy intervals`);
+  for (let i = 0; i < 4; i++) { // quiet: 4 intervals, each pings and is answered
+    clock.advance(5000);
+    await turn();
+    await turn();
+  }
+  assert.ok(edgePings() - busy >= 3, `${edgePings() - busy} PINGs in 4 quiet intervals`);
+  assert.equal(s.edge.closed, false, 'no keep-alive timeout');
   s.edge.goAway('done');
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
 import { AccelError } from '../../src/errors.js';
 import { createLinkCodec } from '../../src/codec/index.js';
-import { ResumableSession } from '../../src/link/resumable-session.js';
+import { DELIVERED_DELAY_MS, ResumableSession } from '../../src/link/resumable-session.js';
 import { ResumeBudget, RetransmitLog } from '../../src/link/retransmit-log.js';
 import { decodeOpenReply, decodeSessionOpen, encodeSessionOpen } from '../../src/link/session-open.js';
 import { GatewaySessions } from '../../src/gateway/gateway-resume.js';
@@ -99,7 +99,7 @@ test('a link dropped mid-traffic: the session moves to a new link, every message
     w.gatewaySession!.sendMessage(down[n]!, false);
   }
   await until(() => w.client.messages.length >= 5, 'first replies at the client');
-  w.clock.advance(1001); // past DELIVERED_DELAY_MS // DELIVERED reports go out: part of each log is confirmed
+  w.clock.advance(DELIVERED_DELAY_MS + 1); // DELIVERED reports go out: part of each log is confirmed
   first.pair.a.dropSocket(); // frames still on the wire are lost
   await until(() => w.edgeSession.detached && w.gatewaySession!.detached, 'both sides detached');
   assert.equal(w.detachedEdge, 1);
@@ -126,7 +126,7 @@ test('a link dropped mid-traffic: the session moves to a new link, every message
   assert.deepEqual([...w.client.aborts, ...w.upstream.aborts], []);
   // Endpoints were paused while detached and resumed after.
   assert.equal(w.client.pauses, w.client.resumes);
-  w.clock.advance(1001); // past DELIVERED_DELAY_MS
+  w.clock.advance(DELIVERED_DELAY_MS + 1);
   await until(() => w.edgeSession.unconfirmed.messages === 0 && w.gatewaySession!.unconfirmed.messages === 0, 'logs emptied by DELIVERED');
   assert.equal(w.budget.usedBytes, 0);
 });
@@ -229,7 +229,7 @@ test('ingress pieces: a message sent piece by piece survives a link drop in its 
   sendPieces(expected[1]!, 0, 100_000, true);
   sendPieces(expected[2]!, 0, 40_000, false);
   await until(() => w.gatewaySession !== undefined && w.upstream.messages.length >= 2, 'the first two messages upstream');
-  w.clock.advance(1001); // past DELIVERED_DELAY_MS
+  w.clock.advance(DELIVERED_DELAY_MS + 1);
   first.pair.a.dropSocket();
   await until(() => w.edgeSession.detached && w.gatewaySession!.detached, 'both sides detached');
   assert.equal(w.edgeSession.takesPieces(100_000, true), false, 'no link: whole messages');
@@ -241,7 +241,7 @@ test('ingress pieces: a message sent piece by piece survives a link drop in its 
   await until(() => w.upstream.messages.length >= 4, 'all four messages upstream');
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(bodies(w.upstream), expected);
-  w.clock.advance(1001); // past DELIVERED_DELAY_MS
+  w.clock.advance(DELIVERED_DELAY_MS + 1);
   await until(() => w.edgeSession.unconfirmed.messages === 0, 'the log emptied by DELIVERED');
   assert.equal(w.budget.usedBytes, 0);
 });
@@ -252,7 +252,7 @@ test('DELIVERED: small messages are reported after the delay, not each one; a Mi
   await until(() => w.upstream.messages.length >= 5, 'five small messages upstream');
   await new Promise((r) => setImmediate(r));
   assert.equal(w.edgeSession.unconfirmed.messages, 5, 'no report before the delay');
-  w.clock.advance(999);
+  w.clock.advance(DELIVERED_DELAY_MS - 1);
   await new Promise((r) => setImmediate(r));
   assert.equal(w.edgeSession.unconfirmed.messages, 5, 'still none just before the delay');
   w.clock.advance(2);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { detectElementBytes, elementBytesFromRdtype, shuffle, unshuffle } from '../../src/payload/byte-shuffle.js';
-import { decodeUnit, encodeUnit, maxUnitBodyBytes } from '../../src/payload/unit-codec.js';
+import { decodeUnit, encodeUnit, maxUnitBodyBytes, PlaneCodec } from '../../src/payload/unit-codec.js';
 import { decodePayloadFrame, encodeUnitPiece, FrameKind, wireLimitsFor } from '../../src/payload/payload-wire.js';
 import { PayloadError, PayloadErrorCode } from '../../src/payload/payload-error.js';
 import { createHarness, imageLikeBytes, randomBytesSeeded, sameBytes } from './payload-harness.js';
@@ -66,9 +66,47 @@ test('unit bodies round-trip exactly and pack typed arrays tighter than without 
   }
 });
 
+test('image-like data with a background: the low plane split by the top plane codes tighter than one stream', async () => {
+  const data = imageLikeBytes(1024, 256, 9);
+  const split = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 9 });
+  const whole = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 9, trySplit: false });
+  assert.equal(split.planeCodecs[0], PlaneCodec.split);
+  assert.ok(split.body.byteLength < whole.body.byteLength * 0.97, `${split.body.byteLength} vs ${whole.body.byteLength}`);
+  assert.ok(sameBytes(decodeUnit(split.body, data.byteLength, 2), data));
+  // A unit cut by content starts mid-element and has an odd length: the planes swap, the split follows.
+  const shifted = data.subarray(1, data.byteLength - 2);
+  const shiftedSplit = await encodeUnit([shifted], shifted.byteLength, { elementBytes: 2, zstdLevel: 9 });
+  const shiftedWhole = await encodeUnit([shifted], shifted.byteLength, { elementBytes: 2, zstdLevel: 9, trySplit: false });
+  assert.equal(shiftedSplit.planeCodecs[1], PlaneCodec.split);
+  assert.ok(shiftedSplit.body.byteLength < shiftedWhole.body.byteLength * 0.97, `shifted: ${shiftedSplit.body.byteLength} vs ${shiftedWhole.body.byteLength}`);
+  assert.ok(sameBytes(decodeUnit(shiftedSplit.body, shifted.byteLength, 2), shifted));
+  // Weights and random data never split (their top plane has no zeros, or almost only zeros): no CPU spent on it.
+  for (const [other, elementBytes] of [[float32Weights(16384, 3), 4], [randomBytesSeeded(65536, 4), 2]] as const) {
+    assert.notEqual((await encodeUnit([other], other.byteLength, { elementBytes, zstdLevel: 3 })).planeCodecs[0], PlaneCodec.split);
+  }
+});
+
+test('property: units whose top plane mixes zeros and values round-trip exactly, split or not', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(2, 4, 8), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 1000 }), async (elementBytes, elements, zeroPercent, seed) => {
+      const data = randomBytesSeeded(elements * elementBytes + (seed % elementBytes), seed);
+      const tops = randomBytesSeeded(elements, seed + 1);
+      for (let i = 0; i < elements; i++) {
+        data[i * elementBytes + elementBytes - 1] = tops[i]! % 100 < zeroPercent ? 0 : 1 + (tops[i]! & 3);
+        data[i * elementBytes] = tops[i]! % 100 < zeroPercent ? data[i * elementBytes]! & 3 : data[i * elementBytes]!;
+      }
+      const encoded = await encodeUnit([data.subarray(0, 7), data.subarray(7)], data.byteLength, { elementBytes, zstdLevel: 1 });
+      assert.ok(encoded.body.byteLength <= maxUnitBodyBytes(data.byteLength, elementBytes));
+      assert.ok(sameBytes(decodeUnit(encoded.body, data.byteLength, elementBytes), data));
+    }),
+    { seed: 31, numRuns: 120 },
+  );
+});
+
 test('mutated or truncated unit bodies decode to the exact bytes or fail with DECODE_FAILED, never more', async () => {
   const data = imageLikeBytes(256, 128, 7);
-  const { body } = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 1 });
+  const { body, planeCodecs } = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 1 });
+  assert.equal(planeCodecs[0], PlaneCodec.split, 'the fuzzed body has a split plane');
   fc.assert(
     fc.property(fc.integer({ min: 0, max: body.byteLength - 1 }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: body.byteLength }), (at, xor, cut) => {
       const bad = body.slice(0, Math.max(cut, at + 1));
@@ -107,6 +145,22 @@ test('UNIT frames: valid ones round-trip, impossible sizes are FRAME_INVALID bef
     }),
     { seed: 33, numRuns: 500 },
   );
+});
+
+test('units cut mid-element keep what was learnt per element byte: zstd codes every unit\'s top byte', async () => {
+  const image = imageLikeBytes(2048, 2048, 11); // 8 MiB: units of ~1 MiB at content-defined cuts, odd offsets among them
+  const h = createHarness({ ...slowLink });
+  try {
+    assert.ok(sameBytes(await h.roundTrip(h.a, image), image));
+    const m = h.a.pair.metrics;
+    assert.ok(m.unitsSent >= 6, JSON.stringify(m.snapshot()));
+    // The top byte's plane compresses with zstd in every unit (a plane-indexed history sent it to Huffman
+    // after each odd cut); the low byte's is split where both contexts occur, else Huffman.
+    assert.equal(m.unitPlanesByCodec.zstd, m.unitsSent, JSON.stringify(m.unitPlanesByCodec));
+    assert.ok(m.unitPlanesByCodec.split > 0, JSON.stringify(m.unitPlanesByCodec));
+  } finally {
+    await h.close();
+  }
 });
 
 test('on a slow link new chunks travel packed in byte-shuffled units, fewer bytes than per-chunk zstd', async () => {
@@ -151,8 +205,9 @@ test('concurrent blobs do not make the learnt unit speed look slower: units stay
   // 24 slices of 256 KiB sent at once (as a session's message_cache slices can be): their units queue on
   // the threadpool together. Timing each unit from launch to result would count the same wall time once per
   // unit in flight, the learnt speed would collapse and the policy would fall back to raw.
-  // 10 MB/s: units pay while they encode faster than ~10 MB/s; the old timing measured ~24x too slow.
-  const link = { lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 10e6, rttMs: 20 } };
+  // 5 MB/s: units pay while they encode faster than ~5 MB/s; the old timing measured ~24x too slow. (At
+  // 10 MB/s the learnt speed, ~10 MB/s with the low-plane split on a machine at load 15, sat on the edge.)
+  const link = { lz4Enabled: false, initialLinkEstimate: { throughputBytesPerSec: 5e6, rttMs: 20 } };
   const h = createHarness({ ...link, minSpeedSampleBytes: 256 * 1024, codecSpeedSmoothing: 1 });
   try {
     for (let round = 0; round < 3; round++) {
