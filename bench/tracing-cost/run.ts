@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { encode } from '@msgpack/msgpack';
 import { publishMessage, publishTracedFrame, type MessageEvent, type RoleName } from '../../src/events.js';
 import { RpcCallTracker } from '../../src/observe/rpc-calls.js';
@@ -20,6 +22,10 @@ const calls = option('calls', 20000);
 const rounds = option('rounds', 3);
 const onlyArm = args.includes('--arm') ? args[args.indexOf('--arm') + 1] : undefined; // e.g. --arm default (for --cpu-prof)
 const MESSAGES_PER_CALL = 4; // call and reply, each through both proxies
+// A full collection before each arm (the previous arm's garbage is not this one's) and at its end, inside
+// the measured time (an arm pays for the garbage it leaves): the arms' order no longer shifts their figures.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 function message(main: Record<string, unknown>, extra: Record<string, unknown>): Buffer {
   return Buffer.concat([encode(main), encode(extra)]);
@@ -78,12 +84,14 @@ async function main(): Promise<void> {
         }
       }
       for (let i = 0; i < Math.min(2000, calls); i++) relayCall(i); // warm up
+      collectGarbage();
       const before = process.cpuUsage();
       for (let i = 0; i < calls; i++) {
         relayCall(i);
         if (i % 256 === 255) await new Promise((r) => setImmediate(r)); // let export timers and sockets run
       }
       for (const stop of stops) await stop(); // includes the last export
+      collectGarbage();
       const used = process.cpuUsage(before);
       const usPerCall = (used.user + used.system) / calls;
       (results[arm] ??= []).push(usPerCall);

@@ -3,14 +3,15 @@
 // A sampled call sends its context in the link frame header; frames carrying it add their link bytes.
 import { ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace';
-import type { MessageEvent, RoleName, TraceParent, TracedFrameEvent } from '../events.js';
-import { callTraceId, type CallTraceIdGenerator } from './call-trace-ids.js';
+import type { MessageEvent, TraceParent, TracedFrameEvent } from '../events.js';
+import { bytesToHex, callTraceId, type CallTraceIdGenerator } from './call-trace-ids.js';
 import type { RpcCall, RpcCallEnd, RpcListener } from './rpc-calls.js';
 
 const DATA_FLAG_FIN = 0x01; // docs/protocol.md §2
 const DATA_FLAG_CODEC = 0x04;
 const DATA_FLAG_BLOB = 0x08;
 const NO_ATTRIBUTES: Attributes = {};
+const NO_LINKS: never[] = [];
 
 /** What this proxy put on the link for one message of a sampled call (frames that carried its context). */
 interface LinkTally {
@@ -29,8 +30,9 @@ interface CallSpan {
 export class CallSpans implements RpcListener {
   /** Frame context object -> the tally its frames add to (set while the message may still be on its way out). */
   private readonly tallies = new Map<TraceParent, LinkTally>();
+  private readonly names = new SpanNameCache();
 
-  constructor(private readonly tracer: Tracer, private readonly sampler: Sampler, private readonly ids: CallTraceIdGenerator, private readonly role: RoleName) {}
+  constructor(private readonly tracer: Tracer, private readonly sampler: Sampler, private readonly ids: CallTraceIdGenerator) {}
 
   readonly onFrame = (message: unknown): void => {
     const frame = message as TracedFrameEvent;
@@ -42,20 +44,26 @@ export class CallSpans implements RpcListener {
   };
 
   onCallStart(call: RpcCall, event: MessageEvent): void {
-    // hop out: the call came off the link; a sampled peer sent its span's context (our parent). Otherwise the
-    // call's derived trace id gives the root decision, the same one the other proxy made for it.
+    // hop out: the call came off the link; a sampled peer sent its span's context (our parent) and the SDK's
+    // sampler follows it (one sampler question, in startSpan). Otherwise the call's derived trace id gives the
+    // root decision, the same one the other proxy made for it, asked before anything is built.
     const remote = event.hop === 'out' ? event.trace : undefined;
-    const parent = remote ? remoteContext(remote) : ROOT_CONTEXT;
-    const traceId = remote ? Buffer.from(remote.traceId).toString('hex') : callTraceId(call.direction, call.target ?? '', call.callSession);
     const kind = event.hop === 'in' ? SpanKind.CLIENT : SpanKind.SERVER;
-    if (this.sampler.shouldSample(parent, traceId, call.method, kind, NO_ATTRIBUTES, []).decision === SamplingDecision.NOT_RECORD) return;
-    if (!remote) this.ids.next = traceId;
-    const span = this.tracer.startSpan(call.method, { kind }, parent);
-    this.ids.next = undefined;
+    let span: Span;
+    if (remote) {
+      span = this.tracer.startSpan(call.method, { kind }, remoteContext(remote));
+      if (!span.isRecording()) return;
+    } else {
+      const traceId = callTraceId(call.direction, call.target ?? '', call.callSession);
+      if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, call.method, kind, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) return;
+      this.ids.next = traceId;
+      span = this.tracer.startSpan(call.method, { kind }, ROOT_CONTEXT);
+      this.ids.next = undefined;
+    }
     const spanContext = span.spanContext();
     const state: CallSpan = {
       span,
-      context: { traceId: Buffer.from(spanContext.traceId, 'hex'), spanId: Buffer.from(spanContext.spanId, 'hex'), traceFlags: spanContext.traceFlags },
+      context: { traceId: remote ? remote.traceId : Buffer.from(spanContext.traceId, 'hex'), spanId: Buffer.from(spanContext.spanId, 'hex'), traceFlags: spanContext.traceFlags },
     };
     call.span = state;
     // hop in: this proxy sees the call first; the link carries the sampled context to the other proxy.
@@ -69,58 +77,90 @@ export class CallSpans implements RpcListener {
     const state = call.span as CallSpan | undefined;
     if (!state) return;
     if (state.request) this.tallies.delete(state.context);
-    const endMs = performance.now();
-    const dot = call.method.indexOf('.');
-    const slash = call.target?.indexOf('/') ?? -1;
-    // Every attribute is set once, here (none at start: nothing is cleaned twice).
+    const names = this.names.method(call.method);
+    // Every attribute is set once, here (none at start: nothing is cleaned twice). The role is the resource's
+    // `hypha_accel.role`; the direction follows from it and the span kind (docs/metrics.md).
     state.span.setAttributes({
       'rpc.system': 'hypha',
-      'rpc.service': dot < 0 ? call.method : call.method.slice(0, dot),
-      'rpc.method': dot < 0 ? call.method : call.method.slice(dot + 1),
+      'rpc.service': names.service,
+      'rpc.method': names.method,
       'hypha.target': call.target ?? '',
-      'hypha.workspace': slash > 0 ? call.target!.slice(0, slash) : '',
+      'hypha.workspace': this.names.workspace(call.target),
       'hypha.outcome': end.outcome,
-      'hypha_accel.role': this.role,
-      'hypha_accel.direction': call.direction,
       'hypha_accel.request.bytes': call.requestBytes,
       'hypha_accel.response.bytes': end.responseBytes,
-      ...linkAttributes('request', state.request),
     });
-    if (end.outcome !== 'resolve') state.span.setStatus({ code: SpanStatusCode.ERROR, message: end.outcome === 'reject' ? 'the call was rejected' : 'no reply before the session closed' });
+    if (state.request) setLinkAttributes(state.span, REQUEST_KEYS, state.request);
+    if (end.outcome !== 'resolve') state.span.setStatus(end.outcome === 'reject' ? REJECTED : UNANSWERED);
     // The reply enters here and crosses the link from this proxy: it carries the call's context so its frames
     // can be counted; the span ends once the reply has been handed to the link (same tick unless it waits).
+    // The request's tally is gone, so the same context object now counts the reply's frames.
     if (event?.hop === 'in' && (state.context.traceFlags & 1) === 1) {
+      const endMs = performance.now();
       const tally: LinkTally = { frames: 0, bytes: 0, flags: 0 };
-      const context: TraceParent = { ...state.context };
-      event.trace = context;
-      this.tallies.set(context, tally);
+      event.trace = state.context;
+      this.tallies.set(state.context, tally);
       queueMicrotask(() => {
-        this.tallies.delete(context);
-        state.span.setAttributes(linkAttributes('response', tally));
+        this.tallies.delete(state.context);
+        setLinkAttributes(state.span, RESPONSE_KEYS, tally);
         state.span.end(endMs);
       });
       return;
     }
-    state.span.end(endMs);
+    state.span.end();
   }
 }
+
+const REJECTED = { code: SpanStatusCode.ERROR, message: 'the call was rejected' };
+const UNANSWERED = { code: SpanStatusCode.ERROR, message: 'no reply before the session closed' };
+const MAX_REMEMBERED_NAMES = 1024;
+
+/** `rpc.service`, `rpc.method` and `hypha.workspace` of a method and target, remembered (bounded) so a call builds no strings. */
+class SpanNameCache {
+  private readonly methods = new Map<string, { service: string; method: string }>();
+  private readonly workspaces = new Map<string, string>();
+
+  method(name: string): { service: string; method: string } {
+    let split = this.methods.get(name);
+    if (!split) {
+      const dot = name.indexOf('.');
+      split = dot < 0 ? { service: name, method: name } : { service: name.slice(0, dot), method: name.slice(dot + 1) };
+      if (this.methods.size < MAX_REMEMBERED_NAMES) this.methods.set(name, split);
+    }
+    return split;
+  }
+
+  workspace(target: string | undefined): string {
+    if (target === undefined) return '';
+    let workspace = this.workspaces.get(target);
+    if (workspace === undefined) {
+      const slash = target.indexOf('/');
+      workspace = slash > 0 ? target.slice(0, slash) : '';
+      if (this.workspaces.size < MAX_REMEMBERED_NAMES) this.workspaces.set(target, workspace);
+    }
+    return workspace;
+  }
+}
+
+const REQUEST_KEYS = { bytes: 'hypha_accel.request.link_bytes', path: 'hypha_accel.request.link_path' } as const;
+const RESPONSE_KEYS = { bytes: 'hypha_accel.response.link_bytes', path: 'hypha_accel.response.link_path' } as const;
 
 /**
  * Bytes after acceleration: how one message crossed the link from this proxy and, when it went as one frame,
  * that frame's bytes. Only a message's first frame carries the context, so a message in several frames or
  * on the payload plane gets its path only (its bytes are in the metrics, not per call).
  */
-function linkAttributes(part: 'request' | 'response', tally: LinkTally | undefined): Attributes {
-  if (!tally || tally.frames === 0) return NO_ATTRIBUTES;
-  if (tally.flags & DATA_FLAG_BLOB) return { [`hypha_accel.${part}.link_path`]: 'payload_plane' };
-  if (!(tally.flags & DATA_FLAG_FIN)) return { [`hypha_accel.${part}.link_path`]: 'fragments' };
-  return { [`hypha_accel.${part}.link_bytes`]: tally.bytes, [`hypha_accel.${part}.link_path`]: tally.flags & DATA_FLAG_CODEC ? 'codec' : 'frame' };
+function setLinkAttributes(span: Span, keys: typeof REQUEST_KEYS | typeof RESPONSE_KEYS, tally: LinkTally): void {
+  if (tally.frames === 0) return;
+  if (tally.flags & DATA_FLAG_BLOB) span.setAttribute(keys.path, 'payload_plane');
+  else if (!(tally.flags & DATA_FLAG_FIN)) span.setAttribute(keys.path, 'fragments');
+  else span.setAttribute(keys.bytes, tally.bytes).setAttribute(keys.path, tally.flags & DATA_FLAG_CODEC ? 'codec' : 'frame');
 }
 
 function remoteContext(parent: TraceParent): Context {
   return trace.setSpanContext(ROOT_CONTEXT, {
-    traceId: Buffer.from(parent.traceId).toString('hex'),
-    spanId: Buffer.from(parent.spanId).toString('hex'),
+    traceId: bytesToHex(parent.traceId),
+    spanId: bytesToHex(parent.spanId),
     traceFlags: parent.traceFlags,
     isRemote: true,
   });

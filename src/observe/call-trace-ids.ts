@@ -9,6 +9,13 @@ function hex32(value: number): string {
   return HEX[value >>> 24]! + HEX[(value >>> 16) & 255]! + HEX[(value >>> 8) & 255]! + HEX[value & 255]!;
 }
 
+/** Lowercase hex of a trace or span id's bytes (no Buffer copy). */
+export function bytesToHex(bytes: Uint8Array): string {
+  let hex = '';
+  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]!]!;
+  return hex;
+}
+
 /**
  * 32 hex digits of a 128-bit hash (cyrb128, public domain) of the call's identity. hypha's promise
  * session is unique per call, so distinct calls get distinct, uniformly spread ids.

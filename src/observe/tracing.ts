@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { buildSampler, describeSampler } from './otel-sampler.js';
 import { CallSpans } from './call-spans.js';
 import { CallTraceIdGenerator } from './call-trace-ids.js';
+import { DeferredSpanProcessor } from './deferred-span-processor.js';
 import type { RpcCallTracker } from './rpc-calls.js';
 
 export interface Tracing {
@@ -40,9 +41,9 @@ export function startTracing(options: { role: RoleName; version: string; rpc: Rp
     .merge(detectResources({ detectors: [envDetector] })); // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
   const sampler = buildSampler(env, log);
   const ids = new CallTraceIdGenerator();
-  const provider = new TracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [new BatchSpanProcessor({ exporter, ...batchOptions(env) })] });
+  const provider = new TracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [new DeferredSpanProcessor(new BatchSpanProcessor({ exporter, ...batchOptions(env) }))] });
   const tracer = provider.getTracer('hypha-accel', version);
-  const calls = new CallSpans(tracer, sampler, ids, role);
+  const calls = new CallSpans(tracer, sampler, ids);
   const stopRpc = options.rpc.addListener(calls);
   channels.tracedFrame.subscribe(calls.onFrame);
   const onLink = (m: unknown) => recordLinkEvent(tracer, role, m as LinkEvent);

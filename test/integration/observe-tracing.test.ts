@@ -16,7 +16,7 @@ import { channels } from '../../src/events.js';
 
 interface OtlpValue { stringValue?: string; intValue?: string | number; boolValue?: boolean }
 interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: Array<{ key: string; value: OtlpValue }>; status?: { code?: number } }
-interface ReceivedSpan extends OtlpSpan { service: string; attrs: Record<string, string | number | boolean> }
+interface ReceivedSpan extends OtlpSpan { service: string; role: string; attrs: Record<string, string | number | boolean> }
 
 /** A minimal OTLP/HTTP JSON receiver: POST /v1/traces, answers 200 {}. */
 async function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; requests: string[]; close(): void }> {
@@ -30,10 +30,11 @@ async function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; re
     const message = JSON.parse(body) as { resourceSpans: Array<{ resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
     for (const rs of message.resourceSpans) {
       const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+      const role = rs.resource.attributes.find((a) => a.key === 'hypha_accel.role')?.value.stringValue ?? '';
       for (const ss of rs.scopeSpans) for (const span of ss.spans) {
         const attrs: ReceivedSpan['attrs'] = {};
         for (const a of span.attributes) attrs[a.key] = a.value.stringValue ?? (a.value.intValue !== undefined ? Number(a.value.intValue) : a.value.boolValue ?? '');
-        spans.push({ ...span, service, attrs });
+        spans.push({ ...span, service, role, attrs });
       }
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -98,7 +99,8 @@ describe('OpenTelemetry traces through the pair', () => {
       assert.ok(child, 'the gateway span of the same call is a child of the edge span');
       assert.equal(child.traceId, edgeSpan.traceId, 'one trace for both proxies');
       assert.equal(child.name, edgeSpan.name);
-      assert.equal(child.attrs['hypha_accel.role'], 'gateway');
+      assert.equal(child.role, 'gateway', 'the role is a resource attribute');
+      assert.equal(child.attrs['hypha_accel.role'], undefined, 'not repeated on every span');
       assert.ok(Number(child.attrs['hypha_accel.response.link_bytes']) > 0, 'the reply frame\'s link bytes, on the proxy that sent it');
     }
     const getService = spans.filter((s) => s.service === 'hypha-accel-edge' && s.name === 'built-in.get_service');
