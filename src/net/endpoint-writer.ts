@@ -3,9 +3,9 @@
 // options object and a callback per message). Headers and small payloads share a slab; a client-side
 // socket masks while copying into it. ws keeps its socket for control frames; its Close waits for the batch.
 import { randomFillSync } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import { maskInto } from './ws-mask.js';
 
 /** Payloads at least this large are written as their own buffer (a view, or a masked copy) instead of into the slab. */
 const COPY_LIMIT_BYTES = 4096;
@@ -32,8 +32,6 @@ interface WsInternals {
   _sender?: { close(...args: unknown[]): void };
 }
 
-type MaskFunction = (source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number) => void;
-
 /** Call once the WebSocket is open. Undefined where ws must frame itself (an extension negotiated, unknown internals). */
 export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
   const internals = ws as unknown as WsInternals;
@@ -42,7 +40,6 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
   if (!socket || !sender || typeof sender.close !== 'function' || typeof internals._isServer !== 'boolean') return undefined;
   if (internals._extensions && Object.keys(internals._extensions).length > 0) return undefined;
   const masked = !internals._isServer; // frames from a client are masked (RFC 6455 §5.3)
-  const applyMask = masked ? loadMask() : undefined;
   const maskPool = masked ? Buffer.allocUnsafe(MASK_POOL_BYTES) : undefined;
   let maskAt = MASK_POOL_BYTES;
 
@@ -125,7 +122,7 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
         at += 4;
       }
       if (inline) {
-        if (mask) applyMask!(data, mask, slab, at, length);
+        if (mask) maskInto(data, mask, slab, at, length);
         else slab.set(data, at);
         slabUsed = at + length;
       } else {
@@ -133,7 +130,7 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
         closeChunk();
         if (mask) {
           const target = owned ? data : Buffer.allocUnsafe(length);
-          applyMask!(data, mask, target, 0, length); // XOR: in place when owned
+          maskInto(data, mask, target, 0, length); // XOR: in place when owned
           chunks.push(target);
         } else {
           chunks.push(data);
@@ -154,22 +151,4 @@ function confirmAll(callbacks: Array<() => void>): () => void {
   return () => {
     for (const written of callbacks) written();
   };
-}
-
-/** bufferutil's native mask (ws's own optional dependency), else a plain loop; output[offset..] = source ^ mask. */
-function loadMask(): MaskFunction {
-  try {
-    const bufferUtil = createRequire(import.meta.url)('bufferutil') as { mask?: MaskFunction };
-    if (typeof bufferUtil.mask === 'function') {
-      const native = bufferUtil.mask;
-      return (source, mask, output, offset, length) => (length < 64 ? maskLoop(source, mask, output, offset, length) : native(source, mask, output, offset, length));
-    }
-  } catch {
-    /* no native module: the loop below */
-  }
-  return maskLoop;
-}
-
-function maskLoop(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void {
-  for (let i = 0; i < length; i++) output[offset + i] = source[i]! ^ mask[i & 3]!;
 }

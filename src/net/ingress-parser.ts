@@ -3,7 +3,7 @@
 // views), and small binary messages that arrive whole in one read are handed on at once; every other byte
 // is passed to ws unchanged, so ws still owns text, control frames, fragmented messages and errors.
 // Pure: no sockets; src/net/ingress-tap.ts wires it to a `ws` WebSocket.
-import { createRequire } from 'node:module';
+import { unmaskInPlace } from './ws-mask.js';
 
 /** Where a taken message goes. */
 export interface IngressSink {
@@ -232,27 +232,3 @@ export class IngressParser {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** bufferutil's native unmask (ws's own optional dependency, a prebuilt binary); undefined without it. */
-const nativeUnmask = loadNativeUnmask();
-
-function loadNativeUnmask(): ((bytes: Buffer, mask: Buffer) => void) | undefined {
-  try {
-    const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask?: (bytes: Buffer, mask: Buffer) => void };
-    return typeof bufferUtil.unmask === 'function' ? bufferUtil.unmask : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * XORs `bytes` with the 4-byte mask, starting at mask position `offset` (0..3). `rotated`: 4 bytes of
- * scratch for the mask as seen from `offset` (the native unmask starts at position 0).
- */
-export function unmaskInPlace(bytes: Buffer, mask: Buffer, offset: number, rotated: Buffer = Buffer.alloc(4)): void {
-  if (nativeUnmask && bytes.length >= 64) {
-    for (let k = 0; k < 4; k++) rotated[k] = mask[(offset + k) & 3]!;
-    return nativeUnmask(bytes, rotated);
-  }
-  for (let i = 0; i < bytes.length; i++) bytes[i] ^= mask[(offset + i) & 3]!;
-}

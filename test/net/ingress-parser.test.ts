@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { IngressParser, unmaskInPlace, type IngressSink } from '../../src/net/ingress-parser.js';
+import { IngressParser, type IngressSink } from '../../src/net/ingress-parser.js';
+import { unmaskInPlace } from '../../src/net/ws-mask.js';
 
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
