@@ -1,6 +1,8 @@
 // The edge's half of session resume: a session whose link died is taken back over a link to the SAME
 // gateway instance (the one holding its upstream socket), retrying as links come and go, until the
 // session's grace period ends it. The gateway answers with what hypha was handed; both sides then replay.
+// A link to a NEW instance in the same slot (host, port, worker) means that instance is gone (restarted):
+// the resume is asked there, refused (410), and the client closed with 1011 at once, as after a hypha restart.
 import { AccelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Established } from '../link/establish.js';
@@ -19,15 +21,23 @@ export interface EdgeResumeDeps {
   waitOpenReply(stream: Stream, link: Established): Promise<OpenReply>;
 }
 
-/** Takes `session` back over a link to `gatewayId`; ends it with RESUME_REFUSED if the gateway no longer holds it. */
-export async function resumeSession(session: ResumableSession, gatewayId: string, path: string, deps: EdgeResumeDeps): Promise<void> {
+/** The gateway instance a session belongs to: its id, and the slot it announced (if any). */
+export interface GatewayInstance {
+  id: string;
+  slot?: string | undefined;
+}
+
+/** Takes `session` back over a link to `gateway`; ends it with RESUME_REFUSED if the gateway no longer holds it. */
+export async function resumeSession(session: ResumableSession, gateway: GatewayInstance, path: string, deps: EdgeResumeDeps): Promise<void> {
+  const gatewayId = gateway.id;
+  const sameInstanceOrSuccessor = (l: Established) => l.peerId === gatewayId || (gateway.slot !== undefined && l.peerSlot === gateway.slot);
   const { pool, log } = deps;
   const deadlineMs = Date.now() + deps.graceMs;
   log.info({ sessionId: session.sessionId, gateway: gatewayId }, 'session lost its link: resuming');
   while (session.detached) {
     let link: Established;
     try {
-      link = await pool.waitReady(Math.max(0, deadlineMs - Date.now()), (l) => l.peerId === gatewayId);
+      link = await pool.waitReady(Math.max(0, deadlineMs - Date.now()), sameInstanceOrSuccessor);
     } catch {
       return; // no link to that instance within the grace period: the session's own timer ends it
     }

@@ -245,7 +245,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         if (stopping) return session.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'edge stopping'));
         // A draining instance takes no link any more: close the client now (1001) rather than wait out the grace.
         if (drain.isDraining(link.peerId)) return session.abort(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway instance draining'));
-        void resumeSession(session, link.peerId, path, { pool, log, graceMs: config.resumeGraceMs, waitOpenReply });
+        void resumeSession(session, { id: link.peerId, slot: link.peerSlot }, path, { pool, log, graceMs: config.resumeGraceMs, waitOpenReply });
       },
       onEnded: () => resumable.delete(session),
     });

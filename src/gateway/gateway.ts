@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { GatewayConfig } from '../config/load.js';
@@ -86,6 +87,9 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const passthroughClients = new Set<WebSocket>();
   const linkStats = newLinkStats();
   const instanceId = `gateway-${randomUUID()}`;
+  // One live instance per host, port and worker: an edge that meets a new instance in its sessions' slot
+  // knows their instance is gone (a restart) and closes them at once instead of waiting out the grace.
+  let instanceSlot: string | undefined; // set once listening
   const payloadPairs = new PayloadPairs(config, deps.secret, log);
   let shmSetup: ShmSetup | undefined; // set once listening (its writer id derives from the bound port)
   const resumeBudget = new ResumeBudget(config.resumeProcessBufferBytes);
@@ -224,6 +228,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         local: linkSettings(config),
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         instanceId,
+        slot: instanceSlot,
         shm: shmSetup,
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
           const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
@@ -376,6 +381,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   }
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
+  instanceSlot = `${hostname()}:${boundPort}/${deps.workerIndex ?? 0}`;
   if (unixServer) await listenUnix(unixServer, config.linkSocketPath);
   if (config.shm && config.payload) {
     const setup = new ShmSetup(config, { role: 'gateway', listenPort: boundPort, workerIndex: deps.workerIndex }, log);

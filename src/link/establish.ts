@@ -47,6 +47,8 @@ export interface EstablishOptions {
   local: LinkSettings;
   handshakeTimeoutMs: number;
   instanceId: string;
+  /** Gateway: where this instance runs (Challenge.gatewaySlot), announced inside the signed transcript. */
+  slot?: string;
   clock?: Clock;
   /** Offer (edge) / answer (gateway) the shared-memory probe; absent: never shm. */
   shm?: ShmHandshake;
@@ -69,6 +71,8 @@ export interface Established {
   session: LinkSession;
   peer: LinkSettings;
   peerId: string;
+  /** Edge: the gateway instance's slot (handshake.ts Challenge.gatewaySlot), when it announced one. */
+  peerSlot?: string;
   linkId: string;
   capabilities: string[];
   shmPairId?: string;
@@ -111,7 +115,8 @@ export async function establishAsEdge(transport: DuplexTransport, options: Estab
     }
     const capabilities = options.local.capabilities.filter((c) => challenge.capabilities.includes(c));
     const shmPairId = shmReady && welcome.shm === true ? probe!.offer.pairId : undefined;
-    return reader.finish(challenge, challenge.gatewayId, String(welcome.linkId ?? ''), capabilities, key, shmPairId);
+    const established = reader.finish(challenge, challenge.gatewayId, String(welcome.linkId ?? ''), capabilities, key, shmPairId);
+    return challenge.gatewaySlot ? { ...established, peerSlot: challenge.gatewaySlot } : established;
   } catch (error) {
     if (probe) void probe.discard();
     throw reader.abort(error);
@@ -133,7 +138,7 @@ export async function establishAsGateway(transport: DuplexTransport, options: Es
     // secret, and a decoy of the same shape goes out when the file is not visible here (or shm is off).
     const probeProof = hello.shm && options.shm ? await options.shm.answer(hello.shm).catch(() => null) : null;
     const shmProof = hello.shm ? (probeProof ? computeShmProof(key.secret, hello.nonce, gatewayNonce, probeProof) : decoyShmProof()) : undefined;
-    const core = { version: PROTOCOL_VERSION, gatewayId: options.instanceId, nonce: gatewayNonce, keyId: key.id, ...options.local };
+    const core = { version: PROTOCOL_VERSION, gatewayId: options.instanceId, ...(options.slot ? { gatewaySlot: options.slot } : {}), nonce: gatewayNonce, keyId: key.id, ...options.local };
     const challengeCore = coreBytes(core);
     reader.send(FrameType.CHALLENGE, encodeJson({
       ...core, proof: computeProof(key.secret, 'gateway', hello.nonce, gatewayNonce, transcriptDigest(helloBytes, challengeCore)), ...(shmProof ? { shmProof } : {}),

@@ -75,6 +75,9 @@ export interface Challenge extends LinkSettings {
   proof: string; // base64 HMAC proving the gateway holds the secret
   /** Present when HELLO offered shm: computeShmProof(...) if the gateway read the probe, else random. */
   shmProof?: string;
+  /** Where the instance runs (host, port, worker): one live instance per slot, so a new gatewayId in the
+   * same slot proves the previous instance is gone. Optional (older gateways send none). */
+  gatewaySlot?: string;
 }
 
 export function newNonce(): string {
@@ -150,6 +153,7 @@ export function decodeChallenge(body: Record<string, unknown>): Challenge {
     keyId: String(body.keyId ?? ''),
     proof: body.proof,
     ...(typeof body.shmProof === 'string' ? { shmProof: body.shmProof } : {}),
+    ...(typeof body.gatewaySlot === 'string' && body.gatewaySlot.length > 0 && body.gatewaySlot.length <= 300 ? { gatewaySlot: body.gatewaySlot } : {}),
   };
 }
 

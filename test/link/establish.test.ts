@@ -357,3 +357,30 @@ test('key rotation: keys with ids, the first the edge prefers that the gateway h
     assert.equal(results[1].status, 'fulfilled', what);
   }
 });
+
+test('the gateway slot (host, port, worker) reaches the edge inside the signed transcript; an older gateway sends none', async () => {
+  {
+    const { a, b } = createLinkPair();
+    const [edge] = await Promise.all([establishAsEdge(a, options({ instanceId: 'edge-1' })), establishAsGateway(b, options({ instanceId: 'gw-1', slot: 'host-a:8080/0' }))]);
+    assert.equal(edge.peerSlot, 'host-a:8080/0');
+  }
+  {
+    const { a, b } = createLinkPair();
+    const [edge] = await Promise.all([establishAsEdge(a, options({ instanceId: 'edge-1' })), establishAsGateway(b, options({ instanceId: 'gw-1' }))]);
+    assert.equal(edge.peerSlot, undefined);
+  }
+  {
+    // A relay that moves the instance into another slot (so an edge would close sessions it could resume) fails the proof.
+    const { a, b } = createLinkPair();
+    b.outbound = (data) => {
+      const frame = decodeFrame(data, 1 << 20);
+      if (frame.type !== FrameType.CHALLENGE) return data;
+      const body = decodeJson(frame.payload);
+      body.gatewaySlot = 'host-b:8080/0';
+      return encodeFrame({ ...frame, payload: encodeJson(body) } as Frame);
+    };
+    const [edge] = await Promise.allSettled([establishAsEdge(a, options({ instanceId: 'edge-1' })), establishAsGateway(b, options({ instanceId: 'gw-1', slot: 'host-a:8080/0' }))]);
+    assert.equal(edge.status, 'rejected');
+    assert.equal((edge as PromiseRejectedResult).reason.code, 'HYPHA_ACCEL_ERR_AUTH');
+  }
+});
