@@ -21,10 +21,17 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function startRig(resumeGraceMs: number, looperEnv: Record<string, string> = {}): Promise<Rig> {
+interface RigOptions {
+  looperEnv?: Record<string, string>;
+  /** Settings for both roles on top of FAST_LINK. */
+  settings?: Record<string, unknown>;
+  langs?: Array<'py' | 'js'>;
+}
+
+async function startRig(resumeGraceMs: number, options: RigOptions = {}): Promise<Rig> {
   const hyphaUrl = await serverUrlFromEnv();
   let proxy: FaultProxy | undefined;
-  const settings = { ...FAST_LINK, resumeGraceMs };
+  const settings = { ...FAST_LINK, resumeGraceMs, ...options.settings };
   const pair = await startAccelPair(hyphaUrl, {
     edge: settings,
     gateway: settings,
@@ -34,7 +41,7 @@ async function startRig(resumeGraceMs: number, looperEnv: Record<string, string>
     },
   });
   const loopers: ServiceProcess[] = [];
-  for (const lang of ['py', 'js'] as const) loopers.push(await startService(lang, pair.edgeUrl, uniqueServiceId(`${lang}-outage`), { program: 'looper', env: looperEnv }));
+  for (const lang of options.langs ?? ['py', 'js'] as const) loopers.push(await startService(lang, pair.edgeUrl, uniqueServiceId(`${lang}-outage`), { program: 'looper', env: options.looperEnv ?? {} }));
   for (const looper of loopers) await looper.waitForEvent((e) => e.event === 'call' && e.ok === true, 60_000);
   return {
     pair,
@@ -72,7 +79,7 @@ describe('link resets under bulk load (4 MiB echoes): sessions resume', () => {
   const RESETS = 3;
   let rig: Rig | undefined;
   before(async () => {
-    rig = await startRig(10_000, { LOOPER_PAYLOAD_BYTES: String(4 * 1024 * 1024), LOOPER_CALL_TIMEOUT_S: '30' });
+    rig = await startRig(10_000, { looperEnv: { LOOPER_PAYLOAD_BYTES: String(4 * 1024 * 1024), LOOPER_CALL_TIMEOUT_S: '30' } });
   });
   after(async () => rig?.close());
 
@@ -88,6 +95,65 @@ describe('link resets under bulk load (4 MiB echoes): sessions resume', () => {
     await moreRounds(loopers, 2);
     assert.ok(proxy.resets >= RESETS, `links were reset (${proxy.resets})`);
     assertUntouched(loopers, startedAt, registered, `${RESETS} resets under bulk load`);
+  });
+});
+
+/** Polls (bounded, every 5 ms) until `condition` holds. */
+async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+// On loopback the payload plane steps aside (payloadBypassMbps): forced on here (0 = always the plane, shm off
+// so chunks cross the link), with fresh random 4 MiB per round (nothing to deduplicate), each reset lands
+// while the plane is moving a round's blobs. Replays go through the new link's plane (per-link state is never
+// reused) against the pair's shared chunk stores: the echo must come back byte-exact, and the service must
+// have run each echo exactly once.
+describe('link resets while the payload plane carries data (fresh 4 MiB echoes, plane forced on): sessions resume', () => {
+  const RESETS = 3;
+  let rig: Rig | undefined;
+  before(async () => {
+    rig = await startRig(10_000, {
+      langs: ['py'],
+      settings: { payloadBypassMbps: 0, shm: false },
+      looperEnv: { LOOPER_PAYLOAD_BYTES: String(4 * 1024 * 1024), LOOPER_PAYLOAD_FRESH: '1', LOOPER_CALL_TIMEOUT_S: '30' },
+    });
+  });
+  after(async () => rig?.close());
+
+  test(`${RESETS} resets while blobs move: every array echoed byte-exact, each echo run once, no reconnect`, async () => {
+    const { proxy, loopers, pair } = rig!;
+    const stats = () => ({ edge: pair.edge.linkStats.blobsSent, gateway: pair.gateway.linkStats.blobsSent });
+    const registered = loopers.map((l) => l.countEvents('services_registered'));
+    const startedAt = Date.now();
+    const atStart = stats();
+    for (let i = 0; i < RESETS; i++) {
+      await moreRounds(loopers, 1);
+      const before = stats().edge;
+      // The next round's upload is under way through the plane (hypha-rpc cuts 4 MiB into 256 KiB messages,
+      // each one blob): cut the link in the middle of it.
+      await until(() => stats().edge >= before + 4, 'blobs of the next round on the link');
+      proxy.reset();
+    }
+    const afterResets = stats();
+    await moreRounds(loopers, 2);
+    const atEnd = stats();
+    console.log(`blobs sent: edge ${atStart.edge} -> ${afterResets.edge} -> ${atEnd.edge}, gateway ${atStart.gateway} -> ${afterResets.gateway} -> ${atEnd.gateway}`);
+    assert.ok(proxy.resets >= RESETS, `links were reset (${proxy.resets})`);
+    assert.ok(atEnd.edge > afterResets.edge && atEnd.gateway > afterResets.gateway, 'both directions moved blobs through the plane on the new links');
+    assertUntouched(loopers, startedAt, registered, `${RESETS} resets while the payload plane carried data`);
+    for (const looper of loopers) {
+      const calls = looper.events.filter((e) => e.event === 'call' && Number(e.t) >= startedAt);
+      const invoked = looper.events.filter((e) => e.event === 'echo_invoked');
+      const twice = invoked.filter((e) => Number(e.n) > 1);
+      const seen = new Set(invoked.map((e) => String(e.token)));
+      const unseen = calls.filter((e) => e.ok === true && !seen.has(String(e.token)));
+      assert.deepEqual(twice, [], `${looper.lang}: an echo ran more than once`);
+      assert.deepEqual(unseen, [], `${looper.lang}: answered rounds whose echo the service never ran`);
+    }
   });
 });
 

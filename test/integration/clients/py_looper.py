@@ -28,6 +28,9 @@ LOOPS = 2
 LOOP_INTERVAL_S = 0.1  # 2 loops x 10 rounds/s x 4 messages = 80 messages/s, hypha admits 200/s
 # 4 KiB by default; LOOPER_PAYLOAD_BYTES (a multiple of 256) for bulk load, e.g. 4 MiB in the chaos tests.
 PAYLOAD = bytes(range(256)) * (int(os.environ.get("LOOPER_PAYLOAD_BYTES", "4096")) // 256)
+# LOOPER_PAYLOAD_FRESH=1: new random bytes of that size every round, so the pair's payload plane has nothing
+# to deduplicate or compress and carries every chunk over the link.
+FRESH = os.environ.get("LOOPER_PAYLOAD_FRESH") == "1"
 CALL_TIMEOUT_S = float(os.environ.get("LOOPER_CALL_TIMEOUT_S", "10"))
 WATCHDOG_INTERVAL_S = 0.5
 
@@ -47,10 +50,11 @@ async def call_loop(index, current, service_id, stop):
             manager = current["manager"]
             svc = await asyncio.wait_for(manager.get_service(service_id), CALL_TIMEOUT_S)
             stage = "echo"
-            echoed = await asyncio.wait_for(svc.echo(PAYLOAD, token), CALL_TIMEOUT_S)
+            payload = os.urandom(len(PAYLOAD)) if FRESH else PAYLOAD
+            echoed = await asyncio.wait_for(svc.echo(payload, token), CALL_TIMEOUT_S)
             stage = "list_services"
             await asyncio.wait_for(manager.list_services(), CALL_TIMEOUT_S)
-            ok = bytes(echoed) == PAYLOAD
+            ok = bytes(echoed) == payload
             emit({"event": "call", "loop": index, "ok": ok, "t": int(started * 1000), "token": token})
         except Exception as err:  # noqa: BLE001 - every failure is reported, the loop goes on
             emit({"event": "call", "loop": index, "ok": False, "t": int(started * 1000), "token": token, "stage": stage, "err": repr(err)[:200]})
