@@ -88,8 +88,11 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     closed = true;
     transport.onClose?.(closeCode, closeReason);
   });
-  socket.on('error', () => {
-    /* 'close' follows every error; the link layer reports it there */
+  socket.on('error', (error: Error) => {
+    // A TLS record that fails its check (or a TLS alert from the peer) emits 'error' but leaves the socket
+    // open (Node 24): without destroy() the link would hang until the keep-alive timeout. 'close' follows.
+    if (!closeReason) closeReason = error.message.slice(0, 120);
+    socket.destroy();
   });
   if (head && head.length > 0) setImmediate(() => onData(head));
   return transport;

@@ -23,8 +23,9 @@ export interface AccelPair {
 export interface AccelPairOptions {
   edge?: Record<string, unknown>;
   gateway?: Record<string, unknown>;
-  /** The link transport: tcp (default, or HYPHA_ACCEL_TEST_LINK), ws, or unix (the gateway's Unix socket in a temporary folder). */
-  link?: 'tcp' | 'ws' | 'unix';
+  /** The link transport: tcp (default, or HYPHA_ACCEL_TEST_LINK), ws, tls (give the gateway tlsCertFile/tlsKeyFile
+   * and the edge caFile), or unix (the gateway's Unix socket in a temporary folder). */
+  link?: 'tcp' | 'ws' | 'tls' | 'unix';
   /** Give the edge a different secret than the gateway. */
   edgeSecret?: string;
   logLevel?: string;

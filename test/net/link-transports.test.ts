@@ -9,7 +9,8 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { FrameClass, FrameType, decodeFrame, encodeFrame } from '../../src/link/frame.js';
 import type { DuplexTransport } from '../../src/link/establish.js';
 import { LINK_WS_PROTOCOL, wsLinkTransport } from '../../src/net/ws-link-transport.js';
-import { acceptTcpLink, dialTcpLink, wantsTcpLink } from '../../src/net/tcp-link-transport.js';
+import { acceptTcpLink, dialTcpLink, tcpLinkTransport, wantsTcpLink } from '../../src/net/tcp-link-transport.js';
+import { Duplex } from 'node:stream';
 import { until } from '../helpers/link-pair.js';
 
 const MAX = 1 << 20;
@@ -125,3 +126,15 @@ for (const link of ['ws-batched', 'ws-single', 'tcp'] as const) {
     assert.deepEqual(events, ['frame 0x5', 'close']);
   });
 }
+
+test('byte stream: a socket error that leaves the socket open (a TLS record failing its check, Node 24) still ends the link', async () => {
+  const socket = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const transport = tcpLinkTransport(socket, 1 << 20);
+  let closed: [number, string] | undefined;
+  transport.onClose = (code, reason) => (closed = [code, reason]);
+  socket.emit('error', new Error('decryption failed or bad record mac'));
+  await until(() => closed !== undefined, 'the transport to report the close', 2000);
+  assert.equal(closed![0], 1006);
+  assert.match(closed![1], /bad record mac/);
+  assert.ok(socket.destroyed);
+});
