@@ -125,7 +125,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         },
       }),
     onLinkUp: (link, slot) => {
-      log.info({ slot, linkId: link.linkId, gateway: link.peerId, keyId: link.key.id, capabilities: link.capabilities, shm: link.shmPairId !== undefined }, 'link up');
+      log.info({ slot, linkId: link.linkId, gateway: link.peerId, gatewaySlot: link.peerSlot, keyId: link.key.id, capabilities: link.capabilities, shm: link.shmPairId !== undefined }, 'link up');
       publishLink({ role: 'edge', linkId: link.linkId, event: 'up' });
     },
     onLinkDown: (slot, error) => {

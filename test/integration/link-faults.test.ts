@@ -111,14 +111,14 @@ function heldBytes(): number {
   return arrayBuffers + heapUsed;
 }
 
-describe('slow reads: the link is read at 32 MiB/s each way while a client pushes 120 MiB', () => {
+describe('slow reads: the link is read at 32 MiB/s each way while a client pushes 100 MiB', () => {
   const READ_BYTES_PER_SEC = 32 << 20;
-  const PUSH_CALLS = 600;
+  const PUSH_CALLS = 500;
   const PUSH_BYTES = 200 * 1024;
   /** Small bounds so a backlog stands out; the payload plane off, so every pushed byte crosses the slow link. */
   const BOUNDS = { payloadStoreBytes: 1 << 20, resumeBufferBytes: 8 << 20, resumeProcessBufferBytes: 16 << 20, windowBytes: 1 << 20, payload: false };
   /** What edge and gateway may hold together: each bound twice, plus slack for socket, parser and in-flight
-   * buffers (as in stalled-client.test.ts); a backlog of the push would be ~120 MiB. */
+   * buffers (as in stalled-client.test.ts); a backlog of the push would be ~100 MiB. */
   const MEMORY_BOUND_BYTES = 2 * (BOUNDS.payloadStoreBytes + BOUNDS.resumeProcessBufferBytes + 2 * BOUNDS.windowBytes) + (24 << 20);
   let rig: Rig | undefined;
   let service: ServiceProcess | undefined;
