@@ -8,7 +8,7 @@ import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
 import { PAYLOAD_CAPABILITY } from './payload-setup.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
-import { StreamDeflateCompressor, STREAM_DEFLATE_CAPABILITY } from '../link/stream-deflate-compressor.js';
+import { StreamDeflateCompressor, STREAM_DEFLATE_CAPABILITY, STREAM_DEFLATE_V2_CAPABILITY } from '../link/stream-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
@@ -31,7 +31,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
       DRAIN_CAPABILITY,
-      ...(config.linkCompression !== 'off' ? [STREAM_DEFLATE_CAPABILITY] : []),
+      ...(config.linkCompression !== 'off' ? [STREAM_DEFLATE_CAPABILITY, STREAM_DEFLATE_V2_CAPABILITY] : []),
     ],
   };
 }
@@ -64,6 +64,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
   const compressor = config.linkCompression !== 'off' && context.capabilities.includes(STREAM_DEFLATE_CAPABILITY)
     ? new StreamDeflateCompressor({
       mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state), maxLinkBytesPerUs: config.linkCompressionBelowMbps / 8,
+      seqDelta: context.capabilities.includes(STREAM_DEFLATE_V2_CAPABILITY),
     })
     : undefined;
   return {
