@@ -194,7 +194,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       };
       socket.once('close', endPending); // ws refused the upgrade itself (bad key, version...)
       const maxFrameBytes = maxLinkMessageBytes(config.maxFrameBytes);
-      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req, viaUnix).finally(endPending);
+      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes, req), req, viaUnix).finally(endPending);
       else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req, viaUnix).finally(endPending));
     } else {
       acceptPlainClient(req, socket, head).catch((error: unknown) => {

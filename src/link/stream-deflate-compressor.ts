@@ -16,12 +16,12 @@ import { AccelError } from '../errors.js';
 import { LENGTH_PREFIX_BYTES, type LinkCompressionStats, type LinkCompressor } from './link-compressor.js';
 import type { LinkState } from './link-session.js';
 import { StreamDeflater, StreamInflater } from './stream-deflate.js';
-import { FrameType, HEADER_BYTES } from './frame.js';
+import { COMPRESSED_MESSAGE_TAG, FrameType, HEADER_BYTES } from './frame.js';
 
 export const STREAM_DEFLATE_CAPABILITY = 'stream-deflate-v1';
 /** v1 plus seq delta; preferred when both sides announce it. */
 export const STREAM_DEFLATE_V2_CAPABILITY = 'stream-deflate-v2';
-const TAG = 0xc5;
+const TAG = COMPRESSED_MESSAGE_TAG;
 /** Largest frame compressed (and put in the stream). */
 export const MAX_MESSAGE_BYTES = 4096;
 /** Plain bytes of one compressed batch (frames and their length prefixes); also the decode bound. */
