@@ -3,33 +3,33 @@
 // Run: node --import tsx bench/link-compression/framing.ts [DIR]
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { StreamDeflater, StreamInflater } from '../../src/link/stream-deflate.js';
+import { StreamDeflater } from '../../src/link/stream-deflate.js';
+import { StreamDeflateCompressor } from '../../src/link/stream-deflate-compressor.js';
+import { FrameReader } from '../../src/link/frame-reader.js';
+import { compactPrefixBytes } from '../../src/link/compact-prefix.js';
+import { COMPRESSED_MESSAGE_TAG } from '../../src/link/frame.js';
+import { newLinkStats } from '../../src/link/link-session.js';
 
 const dir = process.argv[2] ?? '/tmp/hypha-accel-link-capture';
 
 interface Message { frames: Buffer[]; compressed: boolean; wireBytes: number; end: number }
 
-/** The link messages of one direction: u32-prefixed, after the HTTP upgrade; compressed ones inflated. */
-function parse(bytes: Buffer): Message[] {
+/**
+ * The link messages of one direction, after the HTTP upgrade: u32 or compact (varint-v1) prefixes, as the
+ * 101 says; compressed ones decoded by the real compressor (stream-deflate-v1 or -v2, as the handshake says).
+ */
+function parse(bytes: Buffer, compact: boolean, seqDelta: boolean): Message[] {
   let offset = bytes.indexOf('\r\n\r\n') + 4;
-  const inflater = new StreamInflater({ maxMessageBytes: 1 << 20 });
+  const decoder = new StreamDeflateCompressor({ mode: 'on', stats: newLinkStats(), linkBytesPerUs: () => 0, maxLinkBytesPerUs: 1, seqDelta });
+  const reader = new FrameReader(1 << 24, compact ? 'varint' : 'u32');
   const out: Message[] = [];
-  while (offset + 4 <= bytes.length) {
-    const length = bytes.readUInt32BE(offset);
-    if (offset + 4 + length > bytes.length) break;
-    const body = bytes.subarray(offset + 4, offset + 4 + length);
-    offset += 4 + length;
-    if (body[0] === 0xc5) {
-      const batch = inflater.decompress(body.subarray(1));
-      const frames: Buffer[] = [];
-      for (let at = 0; at < batch.length;) {
-        const n = batch.readUInt32BE(at);
-        frames.push(batch.subarray(at + 4, at + 4 + n));
-        at += 4 + n;
-      }
-      out.push({ frames, compressed: true, wireBytes: 4 + length, end: offset });
-    } else out.push({ frames: [body], compressed: false, wireBytes: 4 + length, end: offset });
-  }
+  reader.push(bytes.subarray(offset), (message) => {
+    offset += message.length; // the prefix is added below
+    const compressed = message[0] === COMPRESSED_MESSAGE_TAG;
+    offset += compact ? compactPrefixBytes(compressed ? (message.length - 1) * 2 + 1 : message.length * 2) - (compressed ? 1 : 0) : 4;
+    const frames = decoder.decompress(Buffer.from(message)).map((f) => Buffer.from(f));
+    out.push({ frames, compressed, wireBytes: 0, end: offset });
+  });
   return out;
 }
 
@@ -103,7 +103,7 @@ function cost(messages: Message[], v: Variant): number[] {
   });
 }
 
-const base: Variant = { name: 'now: u32 + tag + deflate(u32 + 12 B header)', level: 6, outerPrefix: 'u32', tagBytes: 1, innerLength: 'u32', header: 'full' };
+const base: Variant = { name: 'u32 + tag + deflate(u32 + 12 B header) (v1)', level: 6, outerPrefix: 'u32', tagBytes: 1, innerLength: 'u32', header: 'full' };
 const variants: Variant[] = [
   base,
   { ...base, name: 'varint outer prefix', outerPrefix: 'varint' },
@@ -114,7 +114,7 @@ const variants: Variant[] = [
   { ...base, name: '+ implied seq', outerPrefix: 'varint', tagBytes: 0, innerLength: 'implied-last', header: 'compact-implied-seq' },
   { ...base, name: 'u32 outer, tag, seq delta', header: 'seq-delta' },
   { ...base, name: 'varint outer, tag, seq delta', outerPrefix: 'varint', header: 'seq-delta' },
-  { ...base, name: 'varint outer, no tag, seq delta', outerPrefix: 'varint', tagBytes: 0, header: 'seq-delta' },
+  { ...base, name: 'varint outer, no tag, seq delta (shipped)', outerPrefix: 'varint', tagBytes: 0, header: 'seq-delta' },
   { ...base, name: 'varint outer, tag, seq delta, level 9', level: 9, outerPrefix: 'varint', header: 'seq-delta' },
   { ...base, name: 'varint outer, tag, seq delta, level 1', level: 1, outerPrefix: 'varint', header: 'seq-delta' },
   { ...base, name: '+ implied seq, level 9', level: 9, outerPrefix: 'varint', tagBytes: 0, innerLength: 'implied-last', header: 'compact-implied-seq' },
@@ -126,7 +126,11 @@ for (const topology of ['T1', 'T2']) {
   if (!existsSync(marksPath)) continue;
   const { calls, marks } = JSON.parse(readFileSync(marksPath, 'utf8')) as { calls: number; marks: Record<string, Array<{ up: number; down: number }>> };
   const dirs = ['up', 'down'] as const;
-  const streams = dirs.map((d) => parse(readFileSync(join(dir, `${topology}-0-${d}.bin`))));
+  const raw = dirs.map((d) => readFileSync(join(dir, `${topology}-0-${d}.bin`)));
+  const compact = raw[1]!.subarray(0, raw[1]!.indexOf('\r\n\r\n')).toString('latin1').toLowerCase().includes('hypha-accel-link-framing: varint-v1');
+  const seqDelta = raw.every((r) => r.includes('stream-deflate-v2'));
+  const streams = raw.map((r) => parse(r, compact, seqDelta));
+  console.log(`\n${topology}: recorded with ${compact ? 'compact' : 'u32'} framing, stream-deflate-${seqDelta ? 'v2' : 'v1'}`);
   console.log(`\n${topology} (${calls} sequential calls, ${calls * 2} at 64 in flight): link bytes per call, both directions`);
   for (const v of variants) {
     const perPhase = (from: string, to: string, n: number) => {
