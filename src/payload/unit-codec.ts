@@ -10,7 +10,7 @@ import {
 } from 'node:zlib';
 import { planeBytes, shuffle, unshuffle } from './byte-shuffle.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
-import { decodeSplit, encodeSplit, splitBodyContext, splitContextPlane, splitTarget } from './plane-split.js';
+import { decodeSplit, encodeSplit, splitAligned, splitBodyContext, splitContextPlane, splitTarget } from './plane-split.js';
 
 export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2, split: 3 } as const;
 export type PlaneCodecId = (typeof PlaneCodec)[keyof typeof PlaneCodec];
@@ -26,6 +26,8 @@ export interface UnitEncodeOptions {
   tryZstd?: readonly boolean[];
   /** false: never split the low plane by the top plane (plane-split.ts); default: try it where it may pay. */
   trySplit?: boolean;
+  /** payload-v4: a split pairs each low byte with its own element's top byte at any unit phase (plane-split.ts). */
+  alignedSplit?: boolean;
 }
 
 export interface EncodedUnit {
@@ -71,7 +73,7 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
   // The low plane split by the top plane's zeros, tried beside the plain codings (it copies both planes first).
   const context = options.trySplit !== false ? splitContextPlane(planes) : undefined;
   const target = context === undefined ? 0 : splitTarget(context, elementBytes);
-  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context).catch(() => undefined);
+  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context, options.alignedSplit === true && splitAligned(context, target)).catch(() => undefined);
   const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
     // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),

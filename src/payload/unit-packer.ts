@@ -76,7 +76,7 @@ export class UnitPacker {
       const phase = plan.blobByteOffset === undefined ? 0 : (((pieces[0]!.byteOffset - plan.blobByteOffset) % plan.elementBytes) + plan.elementBytes) % plan.elementBytes;
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
       const tryZstd = this.planesWorthZstd(plan.elementBytes, phase);
-      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
+      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, alignedSplit: options.alignedSplit, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
         this.encodingChanged(-1, plan.zstdLevel, rawBytes);
         this.rememberPlanes(plan.elementBytes, phase, tryZstd, encoded.planeCodecs);
         for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : codec === PlaneCodec.split ? 'split' : 'huffman']++;

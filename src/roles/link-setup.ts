@@ -6,7 +6,7 @@ import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats
 import { publishLink, publishTracedFrame, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
-import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { PAYLOAD_CAPABILITY, PAYLOAD_V4_CAPABILITY } from './payload-setup.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
 import { StreamDeflateCompressor, STREAM_DEFLATE_CAPABILITY, STREAM_DEFLATE_V2_CAPABILITY } from '../link/stream-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
@@ -27,7 +27,7 @@ export function linkSettings(config: CommonConfig): LinkSettings {
     maxFrameBytes: config.maxFrameBytes,
     capabilities: [
       ...(config.codec ? [CODEC_CAPABILITY] : []),
-      ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
+      ...(config.payload ? [PAYLOAD_CAPABILITY, PAYLOAD_V4_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
       DRAIN_CAPABILITY,
