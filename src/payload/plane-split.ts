@@ -7,7 +7,7 @@
 // and the split plane the one after it (cyclically), the low byte of the same elements.
 //
 // split body = context plane u8 (bit 7: aligned, payload-v4) | 2 x (codec u8, bodyBytes u32) | zero-context body | other-context body.
-// Only the first n = min(both planes' sizes) bytes pair up; the split plane's bytes past n (a unit's tail)
+// Only the first n = min(both planes' sizes) bytes pair up (aligned: min(split plane, context plane - 1)); the split plane's bytes past n (a unit's tail)
 // end the other-context stream. The streams' raw sizes come from the decoded context plane (its count of
 // zeros among the first n), never from the body.
 
