@@ -104,7 +104,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         instanceId,
         shm: shmSetup,
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret, { alignedSplit: capabilities.includes(PAYLOAD_V4_CAPABILITY) }) : undefined;
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret, { payloadV4: capabilities.includes(PAYLOAD_V4_CAPABILITY) }) : undefined;
           return {
             ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs, sameHost: gatewaySocketPath !== undefined }),
             onStreamOpenReply: (stream, ok, payload) => {

@@ -226,7 +226,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         instanceId,
         shm: shmSetup,
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret, { alignedSplit: capabilities.includes(PAYLOAD_V4_CAPABILITY) }) : undefined;
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret, { payloadV4: capabilities.includes(PAYLOAD_V4_CAPABILITY) }) : undefined;
           return {
             ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs, sameHost: viaUnix }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwarded),

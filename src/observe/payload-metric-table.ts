@@ -58,6 +58,7 @@ export const PAYLOAD_SERIES: Record<string, PayloadSeries> = {
   'unitPlanesByCodec.zstd': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'zstd' }),
   'unitPlanesByCodec.huffman': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'huffman' }),
   'unitPlanesByCodec.split': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'split' }),
+  'unitPlanesByCodec.masked': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'masked' }),
   unitLevel: gauge('hypha_accel_payload_unit_zstd_level', 'zstd level of the last unit (largest over peer pairs).'),
   nacksReceived: counter('hypha_accel_payload_nacks_total', NACKS, { direction: 'received' }),
   nacksSent: counter('hypha_accel_payload_nacks_total', NACKS, { direction: 'sent' }),

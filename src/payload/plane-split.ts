@@ -124,14 +124,7 @@ export function decodeSplit(body: Uint8Array, top: Uint8Array, lowBytes: number)
     if (codedBytes > body.byteLength - offset) throw new Error(`split stream ${k} of ${codedBytes} bytes past the end`);
     const coded = body.subarray(offset, offset + codedBytes);
     offset += codedBytes;
-    let stream: Uint8Array;
-    if (codec === StreamCodec.raw) stream = coded;
-    else if (rawBytes === 0) throw new Error(`split stream ${k} is empty but coded`);
-    else if (codec === StreamCodec.zstd) stream = zstdDecompressSync(coded, { maxOutputLength: rawBytes });
-    else if (codec === StreamCodec.huffman) stream = inflateRawSync(coded, { maxOutputLength: rawBytes });
-    else throw new Error(`unknown split stream codec ${codec}`);
-    if (stream.byteLength !== rawBytes) throw new Error(`split stream ${k} gave ${stream.byteLength} bytes, expected ${rawBytes}`);
-    streams.push(stream);
+    streams.push(decodeStream(codec, coded, rawBytes, `split stream ${k}`));
   }
   if (offset !== body.byteLength) throw new Error(`${body.byteLength - offset} trailing bytes in the split body`);
   const [zeroContext, otherContext] = streams as [Uint8Array, Uint8Array];
@@ -148,14 +141,31 @@ export function decodeSplit(body: Uint8Array, top: Uint8Array, lowBytes: number)
  * cost more than the literals they replace (bench image background: 0.183 at level 1, 0.205 at 9, Huffman
  * 0.190), and it is the fastest; Huffman is run only where zstd failed, to keep the split cheap.
  */
-async function codeStream(stream: Uint8Array): Promise<[StreamCodecId, Uint8Array]> {
+function codeStream(stream: Uint8Array): Promise<[StreamCodecId, Uint8Array]> {
+  return codeSmallest(stream, 1);
+}
+
+/** The smallest of zstd at `zstdLevel`, Huffman-only deflate (only where zstd saved < 10%, unless `alwaysHuffman`) and raw. */
+export async function codeSmallest(stream: Uint8Array, zstdLevel: number, alwaysHuffman = false): Promise<[StreamCodecId, Uint8Array]> {
   if (stream.byteLength === 0) return [StreamCodec.raw, stream];
   let best: [StreamCodecId, Uint8Array] = [StreamCodec.raw, stream];
   const zstd = await new Promise<Uint8Array>((resolve, reject) =>
-    zstdCompress(stream, { params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 }, pledgedSrcSize: stream.byteLength }, (error, out) => (error ? reject(error) : resolve(out))));
+    zstdCompress(stream, { params: { [zlibConstants.ZSTD_c_compressionLevel]: zstdLevel }, pledgedSrcSize: stream.byteLength }, (error, out) => (error ? reject(error) : resolve(out))));
   if (zstd.byteLength < best[1].byteLength) best = [StreamCodec.zstd, zstd];
-  if (zstd.byteLength < stream.byteLength * 0.9) return best;
+  if (zstd.byteLength < stream.byteLength * 0.9 && !alwaysHuffman) return best;
   const huffman = await new Promise<Uint8Array>((resolve, reject) => deflateRaw(stream, huffmanOptions, (error, out) => (error ? reject(error) : resolve(out))));
   if (huffman.byteLength < best[1].byteLength) best = [StreamCodec.huffman, huffman];
   return best;
+}
+
+/** One stream coded by codeSmallest, back to exactly `rawBytes` bytes (each decoder capped at it); throws Error. */
+export function decodeStream(codec: number, coded: Uint8Array, rawBytes: number, name: string): Uint8Array {
+  let stream: Uint8Array;
+  if (codec === StreamCodec.raw) stream = coded;
+  else if (rawBytes === 0) throw new Error(`${name} stream is empty but coded`);
+  else if (codec === StreamCodec.zstd) stream = zstdDecompressSync(coded, { maxOutputLength: rawBytes });
+  else if (codec === StreamCodec.huffman) stream = inflateRawSync(coded, { maxOutputLength: rawBytes });
+  else throw new Error(`unknown ${name} stream codec ${codec}`);
+  if (stream.byteLength !== rawBytes) throw new Error(`${name} stream gave ${stream.byteLength} bytes, expected ${rawBytes}`);
+  return stream;
 }
