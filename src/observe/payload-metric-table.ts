@@ -21,7 +21,7 @@ const LOOKUPS = 'Chunk references resolved from the local store (hit) or request
 const POLICY = 'What the compression policy chose for blobs with new data: raw, per-chunk lz4 or zstd, or packed units.';
 const UNIT_BYTES = 'Raw bytes packed in units (payload-v2) and their unit bodies on the link.';
 const UNIT_ELEMENT = 'Units sent, by byte-shuffle element size (1 = no shuffle).';
-const UNIT_PLANES = 'Unit planes sent, by the coding that won (raw, zstd, Huffman-only deflate, or split by the top plane as context).';
+const UNIT_PLANES = 'Unit planes sent, by the coding that won (raw, zstd, Huffman-only deflate, split by the top plane as context, or masked: a bit mask and the non-zero bytes).';
 const SHM_BLOBS = 'Blobs moved through shared-memory segments, by direction.';
 const SHM_BYTES = 'Bytes moved through shared-memory segments, by direction.';
 
