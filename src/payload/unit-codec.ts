@@ -78,7 +78,9 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
   // The low plane split by the top plane's zeros, tried beside the plain codings (it copies both planes first).
   const context = options.trySplit !== false ? splitContextPlane(planes) : undefined;
   const target = context === undefined ? 0 : splitTarget(context, elementBytes);
-  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context, options.payloadV4 === true && splitAligned(context, target)).catch(() => undefined);
+  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context, options.payloadV4 === true
+    ? { aligned: splitAligned(context, target), range: arrayRange(arraySpan(pieces[0]!, rawBytes), context, target, elementBytes) }
+    : {}).catch(() => undefined);
   const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
     const masked = options.payloadV4 === true && worthMasking(plane) ? encodeMasked(plane).catch(() => undefined) : undefined;
@@ -110,6 +112,38 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     offset += bytes.byteLength;
   });
   return { body, planeCodecs: coded.map(([codec]) => codec) };
+}
+
+/** The scan for a unit's array start looks this far into its first piece. */
+const arrayStartScanBytes = 4096;
+
+/**
+ * The array's bytes in a unit that is a whole hypha message (a message_cache slice with its envelope): the
+ * bin of the first msgpack bin32 header (0xc6, u32 length) in its first bytes whose bin ends in the unit's
+ * last KiB. undefined when there is none (a unit from the middle of a blob). A guess: it only steers which
+ * bytes the split sorts by context (arrayRange), never what is decoded.
+ */
+export function arraySpan(firstPiece: Uint8Array, rawBytes: number): { start: number; end: number } | undefined {
+  const scanEnd = Math.min(firstPiece.byteLength - 5, arrayStartScanBytes);
+  for (let at = 0; at < scanEnd; at++) {
+    if (firstPiece[at] !== 0xc6) continue;
+    const length = ((firstPiece[at + 1]! << 24) | (firstPiece[at + 2]! << 16) | (firstPiece[at + 3]! << 8) | firstPiece[at + 4]!) >>> 0;
+    const end = at + 5 + length;
+    if (end <= rawBytes && end >= rawBytes - 1024) return { start: at + 5, end };
+  }
+  return undefined;
+}
+
+/**
+ * The paired positions of a split whose low byte (plane `target`) and top byte (plane `context`, one element
+ * later when aligned) both lie in the array's span; undefined: all of them.
+ */
+function arrayRange(span: { start: number; end: number } | undefined, context: number, target: number, elementBytes: number): { from: number; to: number } | undefined {
+  if (!span) return undefined;
+  const shift = splitAligned(context, target) ? elementBytes : 0;
+  const from = span.start > target ? Math.ceil((span.start - target) / elementBytes) : 0;
+  const to = Math.max(from, Math.ceil((span.end - context - shift) / elementBytes));
+  return { from, to };
 }
 
 function decodeFailed(message: string, cause?: unknown): PayloadError {
