@@ -30,7 +30,7 @@ import { tapIngress } from '../net/ingress-tap.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
 import { commonSessionOptions, describeLink, linkSettings, LINK_PATH, RESUME_CAPABILITY } from '../roles/link-setup.js';
-import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
+import { PAYLOAD_CAPABILITY, PAYLOAD_V4_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { listen, closeServer } from '../net/listen.js';
 import { clientOptions } from '../net/tls-files.js';
@@ -104,7 +104,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
         instanceId,
         shm: shmSetup,
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(instanceId, peerId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret, { payloadV4: capabilities.includes(PAYLOAD_V4_CAPABILITY) }) : undefined;
           return {
             ...commonSessionOptions({ role: 'edge', config, linkStats, linkId, capabilities, blobs, sameHost: gatewaySocketPath !== undefined }),
             onStreamOpenReply: (stream, ok, payload) => {

@@ -35,7 +35,7 @@ import { mirrorClose } from '../net/ws-close.js';
 import { listen, listenUnix, closeServer } from '../net/listen.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
 import { DRAIN_CAPABILITY, LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
-import { PAYLOAD_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
+import { PAYLOAD_CAPABILITY, PAYLOAD_V4_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
 import { dialUpstream } from './upstream.js';
 import { checkSessionOpen } from './open-check.js';
@@ -198,7 +198,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       };
       socket.once('close', endPending); // ws refused the upgrade itself (bad key, version...)
       const maxFrameBytes = maxLinkMessageBytes(config.maxFrameBytes);
-      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes), req, viaUnix).finally(endPending);
+      if (wantsTcpLink(req)) void acceptLink(acceptTcpLink(socket, head, maxFrameBytes, req), req, viaUnix).finally(endPending);
       else linkServer.handleUpgrade(req, socket, head, (ws) => void acceptLink(wsLinkTransport(ws, maxFrameBytes), req, viaUnix).finally(endPending));
     } else {
       acceptPlainClient(req, socket, head).catch((error: unknown) => {
@@ -231,7 +231,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
         slot: instanceSlot,
         shm: shmSetup,
         session: ({ capabilities, linkId, peerId, shmPairId, peer, key }) => {
-          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret) : undefined;
+          const blobs = capabilities.includes(PAYLOAD_CAPABILITY) ? payloadPairs.planeFor(peerId, instanceId, peerId, peer.maxFrameBytes, shmSetup?.segmentsFor(shmPairId), key.secret, { payloadV4: capabilities.includes(PAYLOAD_V4_CAPABILITY) }) : undefined;
           return {
             ...commonSessionOptions({ role: 'gateway', config, linkStats, linkId, capabilities, blobs, sameHost: viaUnix }),
             onStreamOpen: (stream, payload) => void openSession(stream, payload, linkForwarded),

@@ -16,6 +16,11 @@ import { systemClock, type Clock } from './clock.js';
 export interface DuplexTransport extends LinkTransport {
   onMessage: ((data: Uint8Array) => void) | undefined;
   onClose: ((code: number, reason: string) => void) | undefined;
+  /**
+   * Optional, for the wire counters: bytes the transport adds to a message of `length` bytes (negative
+   * parts: what it leaves off, e.g. a compressed message's tag); default 4 (a u32 length prefix).
+   */
+  framingBytes?(length: number, compressed: boolean): number;
 }
 
 /** An edge's shared-memory probe for one handshake (written before HELLO, discarded after CHALLENGE). */

@@ -1,7 +1,12 @@
 // Collects the frames a link sends within one event-loop turn into one batch of length-prefixed frames
-// (u32 length, then the frame), so a byte-stream transport writes them with one writev. Headers and small
-// payloads are written into a shared slab (no allocation per frame); large payloads are handed on as views.
+// (u32 length, or the compact varint prefix of compact-prefix.ts, then the frame), so a byte-stream
+// transport writes them with one writev. Headers and small payloads are written into a shared slab (no
+// allocation per frame); large payloads are handed on as views.
 import { frameHeaderBytes, writeFrameHeader, type FrameHeader } from './frame.js';
+import { compactPrefixBytes, compactPrefixValue, writeCompactPrefix } from './compact-prefix.js';
+
+/** How a byte-stream link prefixes its messages: u32 (every peer) or varint (negotiated, docs/protocol.md §1). */
+export type LinkFraming = 'u32' | 'varint';
 
 export const LENGTH_PREFIX_BYTES = 4;
 /** Payloads at least this large travel as their own view instead of being copied into the slab. */
@@ -25,6 +30,8 @@ export class FrameBatch {
   private callbacks: WrittenCallback[] = [];
   private bytes = 0;
 
+  constructor(private readonly framing: LinkFraming = 'u32') {}
+
   get empty(): boolean {
     return this.bytes === 0;
   }
@@ -38,11 +45,14 @@ export class FrameBatch {
   push(header: FrameHeader, payload: Uint8Array, onWritten: WrittenCallback): void {
     const headerBytes = frameHeaderBytes(header);
     const inline = payload.length < COPY_LIMIT_BYTES;
-    const target = this.reserve(LENGTH_PREFIX_BYTES + headerBytes + (inline ? payload.length : 0));
+    const length = headerBytes + payload.length;
+    const prefixBytes = this.framing === 'u32' ? LENGTH_PREFIX_BYTES : compactPrefixBytes(length * 2);
+    const target = this.reserve(prefixBytes + headerBytes + (inline ? payload.length : 0));
     const at = this.slabUsed;
-    target.writeUInt32BE(headerBytes + payload.length, at);
-    writeFrameHeader(target, at + LENGTH_PREFIX_BYTES, header);
-    this.slabUsed += LENGTH_PREFIX_BYTES + headerBytes;
+    if (this.framing === 'u32') target.writeUInt32BE(length, at);
+    else writeCompactPrefix(target, at, length * 2);
+    writeFrameHeader(target, at + prefixBytes, header);
+    this.slabUsed += prefixBytes + headerBytes;
     if (inline) {
       target.set(payload, this.slabUsed);
       this.slabUsed += payload.length;
@@ -50,18 +60,38 @@ export class FrameBatch {
       this.closeChunk();
       this.chunks.push(payload);
     }
-    this.bytes += LENGTH_PREFIX_BYTES + headerBytes + payload.length;
+    this.bytes += prefixBytes + length;
     this.callbacks.push(onWritten);
   }
 
-  /** Adds one already encoded frame (handshake, GOAWAY). */
+  /** Adds one already encoded link message (a frame, or a compressed message starting with its tag). */
   pushEncoded(frame: Uint8Array, onWritten: WrittenCallback): void {
+    if (this.framing === 'varint') return this.pushCompact(frame, onWritten);
     const target = this.reserve(LENGTH_PREFIX_BYTES);
     target.writeUInt32BE(frame.length, this.slabUsed);
     this.slabUsed += LENGTH_PREFIX_BYTES;
     this.closeChunk();
     this.chunks.push(frame);
     this.bytes += LENGTH_PREFIX_BYTES + frame.length;
+    this.callbacks.push(onWritten);
+  }
+
+  /** varint framing: a compressed message's tag travels in the prefix's low bit; small bodies are copied. */
+  private pushCompact(message: Uint8Array, onWritten: WrittenCallback): void {
+    const { value, bodyOffset } = compactPrefixValue(message);
+    const body = message.subarray(bodyOffset);
+    const prefixBytes = compactPrefixBytes(value);
+    const inline = body.length < COPY_LIMIT_BYTES;
+    const target = this.reserve(prefixBytes + (inline ? body.length : 0));
+    this.slabUsed += writeCompactPrefix(target, this.slabUsed, value);
+    if (inline) {
+      target.set(body, this.slabUsed);
+      this.slabUsed += body.length;
+    } else {
+      this.closeChunk();
+      this.chunks.push(body);
+    }
+    this.bytes += prefixBytes + body.length;
     this.callbacks.push(onWritten);
   }
 

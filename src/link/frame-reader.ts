@@ -1,11 +1,13 @@
 // The incremental decoder of a byte-stream link: splits received chunks into length-prefixed frames
-// (u32 length, then the frame) and yields each whole frame, as a view into the chunk when it lies in one
+// (u32 length, or the compact varint prefix of compact-prefix.ts, then the frame) and yields each whole frame, as a view into the chunk when it lies in one
 // chunk; only a frame cut across chunks is copied, once, into room of its announced length carved from a
 // shared slab (one allocation per SLAB_BYTES, not one per frame: on a bulk transfer nearly every 64 KiB
 // frame is cut across two 64 KiB socket reads). The length is checked against the limit before anything
 // is allocated.
 import { AccelError } from '../errors.js';
-import { LENGTH_PREFIX_BYTES } from './frame-batch.js';
+import { LENGTH_PREFIX_BYTES, type LinkFraming } from './frame-batch.js';
+import { CompactPrefixReader } from './compact-prefix.js';
+import { COMPRESSED_MESSAGE_TAG } from './frame.js';
 
 /** Split frames are carved from slabs of this size; larger frames get their own buffer. */
 const SLAB_BYTES = 1024 * 1024;
@@ -22,15 +24,24 @@ export class FrameReader {
   private readonly prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
   private prefixFilled = 0;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  /** varint framing: the prefix being read (undefined: u32 framing). */
+  private readonly compact: CompactPrefixReader | undefined;
+
+  constructor(private readonly maxFrameBytes: number, framing: LinkFraming = 'u32') {
+    if (framing === 'varint') this.compact = new CompactPrefixReader(maxFrameBytes);
+  }
 
   /** True between frames (nothing of a frame pending). */
   get idle(): boolean {
-    return this.partial === undefined && this.prefixFilled === 0;
+    return this.partial === undefined && this.prefixFilled === 0 && !this.compact?.pending;
   }
 
-  /** Feeds one received chunk; calls onFrame for every frame it completes, in order. Throws FRAME_TOO_LARGE. */
+  /**
+   * Feeds one received chunk; calls onFrame for every frame it completes, in order. Throws FRAME_TOO_LARGE
+   * (and BAD_FRAME for a malformed compact prefix).
+   */
   push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    if (this.compact) return this.pushCompact(chunk, onFrame, this.compact);
     let offset = 0;
     const end = chunk.length;
     while (offset < end) {
@@ -64,6 +75,43 @@ export class FrameReader {
       } else {
         this.partial = this.room(length);
         this.partialFilled = 0;
+      }
+    }
+  }
+
+  /** varint framing: as push, with a compressed message's tag put back in front of its body (a copy). */
+  private pushCompact(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void, prefix: CompactPrefixReader): void {
+    let offset = 0;
+    const end = chunk.length;
+    while (offset < end) {
+      if (this.partial) {
+        const take = Math.min(this.partial.length - this.partialFilled, end - offset);
+        this.partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
+        this.partialFilled += take;
+        offset += take;
+        if (this.partialFilled < this.partial.length) return;
+        const frame = this.partial;
+        this.partial = undefined;
+        onFrame(frame);
+        continue;
+      }
+      let complete = false;
+      while (!complete && offset < end) complete = prefix.push(chunk[offset++]!);
+      if (!complete) return; // the chunk ends inside the prefix
+      const { length, tagged } = prefix;
+      const bodyLength = tagged ? length - 1 : length;
+      if (!tagged && end - offset >= length) {
+        onFrame(chunk.subarray(offset, offset + length));
+        offset += length;
+        continue;
+      }
+      this.partial = this.room(length);
+      this.partialFilled = 0;
+      if (tagged) this.partial[this.partialFilled++] = COMPRESSED_MESSAGE_TAG;
+      if (bodyLength === 0) {
+        const frame = this.partial;
+        this.partial = undefined;
+        onFrame(frame);
       }
     }
   }

@@ -55,6 +55,9 @@ export function endKindOf(flags: number): EndKindValue {
 export const FrameClass = { CONTROL: 0, RPC: 1, BULK: 2 } as const;
 export type FrameClassValue = (typeof FrameClass)[keyof typeof FrameClass];
 
+/** First byte of a compressed link message (docs/protocol.md §1.1); never a frame type. */
+export const COMPRESSED_MESSAGE_TAG = 0xc5;
+
 const EXT_TRACE = 0x01;
 export const HEADER_BYTES = 12;
 export const TRACE_BYTES = 25; // 16-byte trace id, 8-byte span id, 1 byte trace flags

@@ -1,9 +1,9 @@
 // The seam through which a link's frames may be compressed, after framing and before the socket: one
 // LinkCompressor per link serves both directions; the transport wrapper below collects the small frames of
 // one event-loop turn and has them compressed together as one message (one tag, one length prefix). The wrapper also counts what each kind of frame costs on the
-// wire (after compression, with the 4-byte length prefix of the batched framing), for the byte breakdown.
+// wire (after compression, with the transport's length prefix), for the byte breakdown.
 import type { DuplexTransport } from './establish.js';
-import { FrameType, encodeFrame, frameHeaderBytes } from './frame.js';
+import { COMPRESSED_MESSAGE_TAG, FrameType, encodeFrame, frameHeaderBytes } from './frame.js';
 import type { LinkState } from './link-session.js';
 
 /** Counters a compressor keeps (part of the role's LinkStats). */
@@ -18,7 +18,7 @@ export interface LinkCompressionStats {
 export const FRAME_KINDS = ['Data', 'Ack', 'Window', 'Delivered', 'Keepalive', 'Payload', 'Other'] as const;
 export type FrameKind = (typeof FRAME_KINDS)[number];
 
-/** Frames and wire bytes per kind and direction (wire: after compression, plus the 4-byte length prefix; a
+/** Frames and wire bytes per kind and direction (wire: after compression, plus the transport's length prefix; a
  * compressed batch's bytes are shared among its frames in proportion to their plain sizes). */
 export type FrameKindStats = { [K in FrameKind as `wire${K}FramesSent` | `wire${K}BytesSent` | `wire${K}FramesReceived` | `wire${K}BytesReceived`]: number };
 
@@ -64,6 +64,7 @@ export interface LinkCompressor {
  */
 export function compressedTransport(inner: DuplexTransport, compressor: LinkCompressor | undefined, stats: FrameKindStats | undefined): DuplexTransport {
   const counts = stats as Record<string, number> | undefined;
+  const framing = (length: number, compressed: boolean) => inner.framingBytes?.(length, compressed) ?? LENGTH_PREFIX_BYTES;
   const count = (type: number | undefined, wireBytes: number, direction: 'Sent' | 'Received') => {
     if (!counts) return;
     const kind = frameKind(type);
@@ -95,14 +96,15 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
       return;
     }
     // Each frame's share of the batch on the wire, in proportion to its plain size.
-    for (const frame of frames) count(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * (wire.byteLength + LENGTH_PREFIX_BYTES), 'Sent');
+    const wireBytes = wire.byteLength + framing(wire.byteLength, true);
+    for (const frame of frames) count(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes, 'Sent');
     inner.send(wire, (error) => {
       for (const callback of callbacks) callback(error);
     });
   };
   const sendPlain = (frame: Buffer, onWritten: (error?: Error) => void) => {
     flush();
-    count(frame[0], frame.byteLength + LENGTH_PREFIX_BYTES, 'Sent');
+    count(frame[0], frame.byteLength + framing(frame.byteLength, false), 'Sent');
     inner.send(frame, onWritten);
   };
   const send = (frame: Buffer, onWritten: (error?: Error) => void) => {
@@ -128,7 +130,7 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
             const bytes = frameHeaderBytes(header) + payload.byteLength;
             if (bytes > maxMessageBytes) {
               flush();
-              count(header.type, bytes + LENGTH_PREFIX_BYTES, 'Sent');
+              count(header.type, bytes + framing(bytes, false), 'Sent');
               inner.sendParts!(header, payload, onWritten);
             } else send(encodeFrame({ ...header, payload }), onWritten);
           },
@@ -148,7 +150,8 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
       frames = [new Uint8Array(0)]; // the link's frame decoder fails it with BAD_FRAME
     }
     const plainBytes = frames.reduce((sum, frame) => sum + frame.byteLength + LENGTH_PREFIX_BYTES, 0);
-    for (const frame of frames) count(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * (data.byteLength + LENGTH_PREFIX_BYTES), 'Received');
+    const wireBytes = data.byteLength + framing(data.byteLength, data[0] === COMPRESSED_MESSAGE_TAG);
+    for (const frame of frames) count(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes, 'Received');
     for (const frame of frames) outer.onMessage?.(frame);
   };
   inner.onClose = (code, reason) => outer.onClose?.(code, reason);

@@ -33,6 +33,9 @@ export interface ResumableSessionOptions {
 const DELIVERED_EVERY_MESSAGES = 64;
 const DELIVERED_EVERY_BYTES = 1024 * 1024;
 export const DELIVERED_DELAY_MS = 1000;
+/** A report that has waited this long goes out with the session's next message instead, in the same link
+ * write (and compressed batch): alone it cost ~14 link bytes, alongside ~4 (bench S1 `slow`: 3-11 B per call). */
+export const DELIVERED_RIDE_ALONG_MS = 750;
 
 const NOOP_HANDLER: StreamHandler = { onMessage: (_d, _t, written) => written(), onRemoteClose: () => {}, onAbort: () => {}, onPause: () => {}, onResume: () => {} };
 
@@ -59,6 +62,8 @@ export class ResumableSession implements SessionPort {
   private endpointPaused = false;
   private graceTimer: TimerHandle | undefined;
   private reportTimer: TimerHandle | undefined;
+  /** When the report timer was armed (the first unreported message). */
+  private reportArmedAtMs = 0;
 
   constructor(stream: Stream, link: LinkSession, private readonly options: ResumableSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -101,6 +106,7 @@ export class ResumableSession implements SessionPort {
       return this.end(error);
     }
     this.stream?.sendMessage(data, isText, trace);
+    this.reportAlong();
   }
 
   /** Ingress cut-through while a link carries the session; the pieces are logged for replay as they go. */
@@ -126,6 +132,7 @@ export class ResumableSession implements SessionPort {
       this.sendingPieces = undefined;
     }
     this.stream?.sendPiece(piece, fin, trace); // detached: logged only, replayed on attach
+    if (fin) this.reportAlong();
   }
 
   close(code: number, reason: string, endKind: EndKindValue): void {
@@ -264,7 +271,15 @@ export class ResumableSession implements SessionPort {
     this.partialBytes = 0;
     this.unreportedBytes += messageBytes;
     if (this.deliveredCount - this.reportedCount >= DELIVERED_EVERY_MESSAGES || this.unreportedBytes >= DELIVERED_EVERY_BYTES) this.reportDelivered();
-    else this.reportTimer ??= this.clock.setTimeout(() => this.reportDelivered(), DELIVERED_DELAY_MS);
+    else if (this.reportTimer === undefined) {
+      this.reportArmedAtMs = this.clock.now();
+      this.reportTimer = this.clock.setTimeout(() => this.reportDelivered(), DELIVERED_DELAY_MS);
+    }
+  }
+
+  /** A message just went out: a report that has waited long enough goes with it. */
+  private reportAlong(): void {
+    if (this.reportTimer !== undefined && this.clock.now() - this.reportArmedAtMs >= DELIVERED_RIDE_ALONG_MS) this.reportDelivered();
   }
 
   private reportDelivered(): void {

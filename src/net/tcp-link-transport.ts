@@ -10,17 +10,25 @@ import type { Duplex } from 'node:stream';
 import { AccelError } from '../errors.js';
 import type { DuplexTransport } from '../link/establish.js';
 import type { FrameHeader } from '../link/frame.js';
-import { FrameBatch } from '../link/frame-batch.js';
+import { FrameBatch, LENGTH_PREFIX_BYTES, type LinkFraming } from '../link/frame-batch.js';
+import { compactPrefixBytes } from '../link/compact-prefix.js';
 import { FrameReader } from '../link/frame-reader.js';
 
 /** The Upgrade token of a byte-stream link (version 1 of its framing). */
 export const LINK_UPGRADE_TOKEN = 'hypha-accel-link/1';
 
+/**
+ * The header by which the edge offers, and the gateway accepts, compact framing (varint length prefix, the
+ * compressed message's tag in its low bit). Without it in both the request and the 101: u32 prefixes.
+ */
+export const LINK_FRAMING_HEADER = 'hypha-accel-link-framing';
+export const COMPACT_FRAMING = 'varint-v1';
+
 const CLOSE_GRACE_MS = 2000;
 
-export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: Buffer): DuplexTransport {
-  const batch = new FrameBatch();
-  const reader = new FrameReader(maxFrameBytes);
+export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: Buffer, framing: LinkFraming = 'u32'): DuplexTransport {
+  const batch = new FrameBatch(framing);
+  const reader = new FrameReader(maxFrameBytes, framing);
   let flushScheduled = false;
   let closed = false;
   let closeCode = 1006;
@@ -48,6 +56,7 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
   const transport: DuplexTransport & { sendParts(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void } = {
     onMessage: undefined,
     onClose: undefined,
+    framingBytes: framing === 'u32' ? () => LENGTH_PREFIX_BYTES : (length, compressed) => (compressed ? compactPrefixBytes((length - 1) * 2 + 1) - 1 : compactPrefixBytes(length * 2)),
     send(frame, onWritten) {
       if (closed) return onWritten(new Error('link socket is not open'));
       batch.pushEncoded(frame, onWritten);
@@ -106,14 +115,16 @@ export function dialTcpLink(url: URL, options: { maxFrameBytes: number; timeoutM
   return new Promise((resolve, reject) => {
     const overTls = url.protocol === 'https:' && !options.socketPath;
     const request = (overTls ? https : http).request(url, {
-      headers: { Connection: 'Upgrade', Upgrade: LINK_UPGRADE_TOKEN },
+      headers: { Connection: 'Upgrade', Upgrade: LINK_UPGRADE_TOKEN, [LINK_FRAMING_HEADER]: COMPACT_FRAMING },
       timeout: options.timeoutMs,
       ...(overTls ? { ...options.tls, agent: false } : {}),
       ...(options.socketPath ? { socketPath: options.socketPath, agent: false } : {}),
     });
-    request.once('upgrade', (_res, socket, head) => {
+    request.once('upgrade', (res, socket, head) => {
       socket.setTimeout(0); // the dial timeout stays on the socket otherwise, and every read and write re-arms its timer
-      resolve(tcpLinkTransport(socket, options.maxFrameBytes, head));
+      // An older gateway ignores the offer and answers without the header: u32 framing.
+      const framing = res.headers[LINK_FRAMING_HEADER] === COMPACT_FRAMING ? 'varint' : 'u32';
+      resolve(tcpLinkTransport(socket, options.maxFrameBytes, head, framing));
     });
     request.once('response', (res) => {
       res.resume();
@@ -131,8 +142,12 @@ export function wantsTcpLink(req: http.IncomingMessage): boolean {
   return (req.headers.upgrade ?? '').toLowerCase() === LINK_UPGRADE_TOKEN;
 }
 
-/** Gateway: answers the upgrade with 101 and returns the link transport on the socket. */
-export function acceptTcpLink(socket: Duplex, head: Buffer, maxFrameBytes: number): DuplexTransport {
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${LINK_UPGRADE_TOKEN}\r\n\r\n`);
-  return tcpLinkTransport(socket, maxFrameBytes, head);
+/**
+ * Gateway: answers the upgrade with 101 and returns the link transport on the socket; compact framing when
+ * the request offered it (`req`; an older edge does not).
+ */
+export function acceptTcpLink(socket: Duplex, head: Buffer, maxFrameBytes: number, req?: http.IncomingMessage): DuplexTransport {
+  const compact = req?.headers[LINK_FRAMING_HEADER] === COMPACT_FRAMING;
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${LINK_UPGRADE_TOKEN}\r\n${compact ? `${LINK_FRAMING_HEADER}: ${COMPACT_FRAMING}\r\n` : ''}\r\n`);
+  return tcpLinkTransport(socket, maxFrameBytes, head, compact ? 'varint' : 'u32');
 }

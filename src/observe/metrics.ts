@@ -82,7 +82,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const fallbacks = stats.transcodeFallbacks ?? 0;
     return [[{ result: 'compact' }, (stats.messagesTranscoded ?? 0) - fallbacks], [{ result: 'fallback' }, fallbacks]];
   });
-  cumulative(registry, 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed in their direction\'s stream (stream-deflate-v1).', [], () => [[{}, sources.linkStats()?.linkMessagesCompressed ?? 0]]);
+  cumulative(registry, 'hypha_accel_link_messages_compressed_total', 'Small link messages sent deflate-compressed in their direction\'s stream (stream-deflate-v1/-v2).', [], () => [[{}, sources.linkStats()?.linkMessagesCompressed ?? 0]]);
   for (const [unit, help] of [['Frames', 'Link frames by kind and direction (data = OPEN/DATA/CLOSE; keepalive = PING/PONG).'], ['Bytes', 'Bytes on the link by frame kind and direction: after compression, with the 4-byte length prefix of the batched framing.']] as const) {
     cumulative(registry, `hypha_accel_link_wire_${unit.toLowerCase()}_total`, help, ['kind', 'direction'], () => {
       const stats = sources.linkStats() ?? {};

@@ -21,7 +21,7 @@ const LOOKUPS = 'Chunk references resolved from the local store (hit) or request
 const POLICY = 'What the compression policy chose for blobs with new data: raw, per-chunk lz4 or zstd, or packed units.';
 const UNIT_BYTES = 'Raw bytes packed in units (payload-v2) and their unit bodies on the link.';
 const UNIT_ELEMENT = 'Units sent, by byte-shuffle element size (1 = no shuffle).';
-const UNIT_PLANES = 'Unit planes sent, by the coding that won (raw, zstd, Huffman-only deflate, or split by the top plane as context).';
+const UNIT_PLANES = 'Unit planes sent, by the coding that won (raw, zstd, Huffman-only deflate, split by the top plane as context, or masked: a bit mask and the non-zero bytes).';
 const SHM_BLOBS = 'Blobs moved through shared-memory segments, by direction.';
 const SHM_BYTES = 'Bytes moved through shared-memory segments, by direction.';
 
@@ -58,6 +58,7 @@ export const PAYLOAD_SERIES: Record<string, PayloadSeries> = {
   'unitPlanesByCodec.zstd': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'zstd' }),
   'unitPlanesByCodec.huffman': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'huffman' }),
   'unitPlanesByCodec.split': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'split' }),
+  'unitPlanesByCodec.masked': counter('hypha_accel_payload_unit_planes_total', UNIT_PLANES, { codec: 'masked' }),
   unitLevel: gauge('hypha_accel_payload_unit_zstd_level', 'zstd level of the last unit (largest over peer pairs).'),
   nacksReceived: counter('hypha_accel_payload_nacks_total', NACKS, { direction: 'received' }),
   nacksSent: counter('hypha_accel_payload_nacks_total', NACKS, { direction: 'sent' }),

@@ -19,7 +19,7 @@ export class PayloadMetrics {
   unitRawBytes = 0; // raw bytes packed in units (part of inlineRawBytes)
   unitWireBytes = 0; // their unit bodies (part of inlineWireBytes)
   unitsByElementBytes = { e1: 0, e2: 0, e4: 0, e8: 0 }; // byte-shuffle element size
-  unitPlanesByCodec = { raw: 0, zstd: 0, huffman: 0, split: 0 };
+  unitPlanesByCodec = { raw: 0, zstd: 0, huffman: 0, split: 0, masked: 0 };
   unitLevel = 0; // zstd level of the last unit (gauge)
   unitsFallenBackRaw = 0; // units that did not shrink, sent as raw chunks
   nacksReceived = 0;

@@ -32,6 +32,8 @@ export interface PayloadOptions {
   unitPieceBytes: number;
   /** Bytes sampled per blob for the element-size guess and the unit ratio estimate. */
   unitSampleBytes: number;
+  /** The peer announced payload-v4: unit bodies may use aligned splits and masked planes (unit-codec.ts). */
+  payloadV4: boolean;
   /** Starting unit speeds per zstd level; refined by measurement like codecSpeeds. */
   unitSpeeds: Record<number, CodecSpeed>;
   /** Blobs below this are never compressed (sampling would cost more than it saves). */
@@ -79,6 +81,7 @@ export const defaultPayloadOptions: PayloadOptions = {
   compressUnitBytes: 1024 * 1024,
   unitPieceBytes: 64 * 1024,
   unitSampleBytes: 32 * 1024,
+  payloadV4: false,
   unitSpeeds: defaultUnitSpeeds,
   minCompressBytes: 16 * 1024,
   sampleChunks: 4,

@@ -3,16 +3,18 @@
 // kept raw. Encoding runs on the libuv threadpool; decoding is bounded by the announced sizes.
 //
 // body = planeCount x (codec u8, bodyBytes u32) | plane bodies in order; planeCount = elementBytes.
-// One plane may instead be `split` by another plane's zeros (plane-split.ts; payload-v3).
+// One plane may instead be `split` by another plane's zeros (plane-split.ts; payload-v3), and a mostly-zero
+// plane `masked`: a bit mask and its non-zero bytes (plane-mask.ts; payload-v4).
 
 import {
   constants as zlibConstants, deflateRaw, inflateRawSync, zstdCompress, zstdDecompressSync, type ZlibOptions, type ZstdOptions,
 } from 'node:zlib';
 import { planeBytes, shuffle, unshuffle } from './byte-shuffle.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
-import { decodeSplit, encodeSplit, splitBodyContext, splitContextPlane, splitTarget } from './plane-split.js';
+import { decodeSplit, encodeSplit, splitAligned, splitBodyContext, splitContextPlane, splitTarget } from './plane-split.js';
+import { decodeMasked, encodeMasked, worthMasking } from './plane-mask.js';
 
-export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2, split: 3 } as const;
+export const PlaneCodec = { raw: 0, zstd: 1, huffman: 2, split: 3, masked: 4 } as const;
 export type PlaneCodecId = (typeof PlaneCodec)[keyof typeof PlaneCodec];
 const planeEntryBytes = 5;
 
@@ -26,6 +28,11 @@ export interface UnitEncodeOptions {
   tryZstd?: readonly boolean[];
   /** false: never split the low plane by the top plane (plane-split.ts); default: try it where it may pay. */
   trySplit?: boolean;
+  /**
+   * The peer decodes payload-v4 bodies: a split pairs each low byte with its own element's top byte at any
+   * unit phase (plane-split.ts), and mostly-zero planes may be `masked` (plane-mask.ts).
+   */
+  payloadV4?: boolean;
 }
 
 export interface EncodedUnit {
@@ -71,9 +78,17 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
   // The low plane split by the top plane's zeros, tried beside the plain codings (it copies both planes first).
   const context = options.trySplit !== false ? splitContextPlane(planes) : undefined;
   const target = context === undefined ? 0 : splitTarget(context, elementBytes);
-  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context).catch(() => undefined);
+  const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context, options.payloadV4 === true
+    ? { aligned: splitAligned(context, target), range: arrayRange(arraySpan(pieces[0]!, rawBytes), context, target, elementBytes) }
+    : {}).catch(() => undefined);
   const coded = await Promise.all(planes.map(async (plane, j): Promise<[PlaneCodecId, Uint8Array]> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
+    const masked = options.payloadV4 === true && worthMasking(plane) ? encodeMasked(plane).catch(() => undefined) : undefined;
+    const best = await codePlain(plane, j);
+    const maskedBody = await masked;
+    return maskedBody && maskedBody.byteLength < best[1].byteLength ? [PlaneCodec.masked, maskedBody] : best;
+  }));
+  async function codePlain(plane: Uint8Array, j: number): Promise<[PlaneCodecId, Uint8Array]> {
     // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
     // where zstd finds no matches either, so zstd is spent only on planes with structure.
     const huffman = await huffmanAsync(plane);
@@ -83,7 +98,7 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     const zstd = await zstdAsync(plane, zstdOptionsFor(options.zstdLevel, plane.byteLength));
     if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd];
     return best;
-  }));
+  }
   const splitBody = await split;
   if (splitBody && splitBody.byteLength < coded[target]![1].byteLength) coded[target] = [PlaneCodec.split, splitBody];
   const tableBytes = elementBytes * planeEntryBytes;
@@ -97,6 +112,38 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     offset += bytes.byteLength;
   });
   return { body, planeCodecs: coded.map(([codec]) => codec) };
+}
+
+/** The scan for a unit's array start looks this far into its first piece. */
+const arrayStartScanBytes = 4096;
+
+/**
+ * The array's bytes in a unit that is a whole hypha message (a message_cache slice with its envelope): the
+ * bin of the first msgpack bin32 header (0xc6, u32 length) in its first bytes whose bin ends in the unit's
+ * last KiB. undefined when there is none (a unit from the middle of a blob). A guess: it only steers which
+ * bytes the split sorts by context (arrayRange), never what is decoded.
+ */
+export function arraySpan(firstPiece: Uint8Array, rawBytes: number): { start: number; end: number } | undefined {
+  const scanEnd = Math.min(firstPiece.byteLength - 5, arrayStartScanBytes);
+  for (let at = 0; at < scanEnd; at++) {
+    if (firstPiece[at] !== 0xc6) continue;
+    const length = ((firstPiece[at + 1]! << 24) | (firstPiece[at + 2]! << 16) | (firstPiece[at + 3]! << 8) | firstPiece[at + 4]!) >>> 0;
+    const end = at + 5 + length;
+    if (end <= rawBytes && end >= rawBytes - 1024) return { start: at + 5, end };
+  }
+  return undefined;
+}
+
+/**
+ * The paired positions of a split whose low byte (plane `target`) and top byte (plane `context`, one element
+ * later when aligned) both lie in the array's span; undefined: all of them.
+ */
+function arrayRange(span: { start: number; end: number } | undefined, context: number, target: number, elementBytes: number): { from: number; to: number } | undefined {
+  if (!span) return undefined;
+  const shift = splitAligned(context, target) ? elementBytes : 0;
+  const from = span.start > target ? Math.ceil((span.start - target) / elementBytes) : 0;
+  const to = Math.max(from, Math.ceil((span.end - context - shift) / elementBytes));
+  return { from, to };
 }
 
 function decodeFailed(message: string, cause?: unknown): PayloadError {
@@ -136,6 +183,7 @@ export function decodeUnit(body: Uint8Array, rawBytes: number, elementBytes: num
       else if (planeRaw === 0) throw new Error('coded empty plane');
       else if (codec === PlaneCodec.zstd) plane = zstdDecompressSync(coded, { maxOutputLength: planeRaw });
       else if (codec === PlaneCodec.huffman) plane = inflateRawSync(coded, { maxOutputLength: planeRaw });
+      else if (codec === PlaneCodec.masked) plane = decodeMasked(coded, planeRaw);
       else if (codec === PlaneCodec.split && entries.filter((entry) => entry.codec === PlaneCodec.split).length === 1) {
         const context = splitBodyContext(coded);
         if (context >= elementBytes || context === j) throw new Error(`split plane ${j} names context plane ${context}`);

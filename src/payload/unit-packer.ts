@@ -9,6 +9,11 @@ import { encodeUnitPiece } from './payload-wire.js';
 import type { PayloadPair } from './payload-pair.js';
 import type { EmitFrame } from './payload-sender.js';
 
+/** Metric key of each plane codec. */
+const PLANE_CODEC_NAMES: Record<number, 'raw' | 'zstd' | 'huffman' | 'split' | 'masked'> = {
+  [PlaneCodec.raw]: 'raw', [PlaneCodec.zstd]: 'zstd', [PlaneCodec.huffman]: 'huffman', [PlaneCodec.split]: 'split', [PlaneCodec.masked]: 'masked',
+};
+
 export interface UnitPlan {
   elementBytes: number;
   zstdLevel: number;
@@ -76,10 +81,10 @@ export class UnitPacker {
       const phase = plan.blobByteOffset === undefined ? 0 : (((pieces[0]!.byteOffset - plan.blobByteOffset) % plan.elementBytes) + plan.elementBytes) % plan.elementBytes;
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
       const tryZstd = this.planesWorthZstd(plan.elementBytes, phase);
-      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
+      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, payloadV4: options.payloadV4, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
         this.encodingChanged(-1, plan.zstdLevel, rawBytes);
         this.rememberPlanes(plan.elementBytes, phase, tryZstd, encoded.planeCodecs);
-        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[codec === PlaneCodec.raw ? 'raw' : codec === PlaneCodec.zstd ? 'zstd' : codec === PlaneCodec.split ? 'split' : 'huffman']++;
+        for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[PLANE_CODEC_NAMES[codec] ?? 'huffman']++;
         return encoded.body;
       }, () => {
         this.encodingChanged(-1);

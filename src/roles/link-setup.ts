@@ -6,9 +6,9 @@ import type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats
 import { publishLink, publishTracedFrame, type LinkInfo, type RoleName } from '../events.js';
 import type { Established } from '../link/establish.js';
 import { createLinkCodec } from '../codec/index.js';
-import { PAYLOAD_CAPABILITY } from './payload-setup.js';
+import { PAYLOAD_CAPABILITY, PAYLOAD_V4_CAPABILITY } from './payload-setup.js';
 import { isFastLink, linkEstimate } from './link-speed.js';
-import { StreamDeflateCompressor, STREAM_DEFLATE_CAPABILITY } from '../link/stream-deflate-compressor.js';
+import { StreamDeflateCompressor, STREAM_DEFLATE_CAPABILITY, STREAM_DEFLATE_V2_CAPABILITY } from '../link/stream-deflate-compressor.js';
 import { effectiveThroughputBytesPerSec } from '../payload/codec-policy.js';
 
 /** The gateway path that carries links; every other path is hypha's. */
@@ -27,11 +27,11 @@ export function linkSettings(config: CommonConfig): LinkSettings {
     maxFrameBytes: config.maxFrameBytes,
     capabilities: [
       ...(config.codec ? [CODEC_CAPABILITY] : []),
-      ...(config.payload ? [PAYLOAD_CAPABILITY] : []),
+      ...(config.payload ? [PAYLOAD_CAPABILITY, PAYLOAD_V4_CAPABILITY] : []),
       ...(config.pacing ? [PACING_CAPABILITY] : []),
       ...(config.resumeGraceMs > 0 ? [RESUME_CAPABILITY] : []),
       DRAIN_CAPABILITY,
-      ...(config.linkCompression !== 'off' ? [STREAM_DEFLATE_CAPABILITY] : []),
+      ...(config.linkCompression !== 'off' ? [STREAM_DEFLATE_CAPABILITY, STREAM_DEFLATE_V2_CAPABILITY] : []),
     ],
   };
 }
@@ -64,6 +64,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
   const compressor = config.linkCompression !== 'off' && context.capabilities.includes(STREAM_DEFLATE_CAPABILITY)
     ? new StreamDeflateCompressor({
       mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state), maxLinkBytesPerUs: config.linkCompressionBelowMbps / 8,
+      seqDelta: context.capabilities.includes(STREAM_DEFLATE_V2_CAPABILITY),
     })
     : undefined;
   return {

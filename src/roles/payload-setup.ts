@@ -10,6 +10,8 @@ import { isFastLink, linkEstimate } from './link-speed.js';
 import type { Logger } from '../log.js';
 
 export const PAYLOAD_CAPABILITY = 'payload-v3';
+/** v3 plus aligned splits and masked planes (docs/payload.md): announced beside v3; used toward peers that announce it. */
+export const PAYLOAD_V4_CAPABILITY = 'payload-v4';
 
 // Every payload frame (a chunk with its headers, a manifest) fits maxFrameBytes of both sides. The plane's
 // 4/16/64 KiB chunking re-finds most of a resent array in shifted 256 KiB message_cache slices
@@ -55,9 +57,9 @@ export class PayloadPairs {
    * A plane for one new link between edge `edgeId` and gateway `gatewayId`; `peerId` is the other side.
    * `shm`: the pair's segments when this link's handshake proved shared memory (both sides then have it).
    */
-  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel, linkKey?: Buffer): LinkBlobPlane {
+  planeFor(edgeId: string, gatewayId: string, peerId: string, peerMaxFrameBytes: number, shm?: ShmChannel, linkKey?: Buffer, peer: { payloadV4?: boolean } = {}): LinkBlobPlane {
     const limits = payloadLimits(Math.min(this.config.maxFrameBytes, peerMaxFrameBytes));
-    const entry = this.entryFor(edgeId, gatewayId, peerId, limits, linkKey ?? this.secret);
+    const entry = this.entryFor(edgeId, gatewayId, peerId, limits, linkKey ?? this.secret, peer.payloadV4 === true);
     entry.links++;
     if (shm) this.shmLinks++;
     let endpoint: PayloadEndpoint | undefined;
@@ -108,7 +110,7 @@ export class PayloadPairs {
     return sum;
   }
 
-  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits, secret: Buffer): PairEntry {
+  private entryFor(edgeId: string, gatewayId: string, peerId: string, limits: PayloadLimits, secret: Buffer, payloadV4: boolean): PairEntry {
     const existing = this.pairs.get(peerId);
     if (existing) {
       clearTimeout(existing.idleTimer);
@@ -123,6 +125,7 @@ export class PayloadPairs {
       peerStoreBytes: this.config.payloadStoreBytes,
       maxBlobBytes: limits.maxBlobBytes,
       unitPieceBytes: limits.chunking.maxChunkBytes, // a UNIT piece's header is a CHUNK's size: it fits a frame too
+      payloadV4, // the peer process announced payload-v4 (the same on all its links)
     });
     const entry: PairEntry = { pair, links: 0, idleTimer: undefined };
     this.pairs.set(peerId, entry);

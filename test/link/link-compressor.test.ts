@@ -12,15 +12,15 @@ import { StreamDeflater } from '../../src/link/stream-deflate.js';
 import { compressedTransport } from '../../src/link/link-compressor.js';
 import { establishAsEdge, establishAsGateway, type EstablishOptions } from '../../src/link/establish.js';
 import { newLinkStats } from '../../src/link/link-session.js';
-import { encodeJson } from '../../src/link/frame.js';
+import { DataFlag, FrameClass, FrameType, encodeFrame, encodeJson, type FrameTypeValue } from '../../src/link/frame.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { RecordingHandler, StreamAcceptor, createLinkPair, testSettings, until } from '../helpers/link-pair.js';
 
 const callLike = (i: number): Buffer =>
   Buffer.from(`\x13\x05\x01\x00\x00\x00\x00${String.fromCharCode(i & 0xff)}\x03\x81\x12ws-user-abc/client-${i % 3}\x22services.echo.echo\x91\x82\xa1n\xcd${i}\xa3pad\xb7xxxxxxxxxxxxxxxxxxxxxxx`, 'latin1');
 
-function compressorPair(mode: 'on' | 'auto' = 'on', linkBytesPerUs = 0.1) {
-  const make = () => new StreamDeflateCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs, maxLinkBytesPerUs: 400 / 8 });
+function compressorPair(mode: 'on' | 'auto' = 'on', linkBytesPerUs = 0.1, seqDelta = false) {
+  const make = () => new StreamDeflateCompressor({ mode, stats: newLinkStats(), linkBytesPerUs: () => linkBytesPerUs, maxLinkBytesPerUs: 400 / 8, seqDelta });
   const a = make();
   const b = make();
   for (const c of [a, b]) c.attach(() => ({ rttMs: 100, pacingWindowBytes: undefined }));
@@ -86,6 +86,68 @@ test('property: both histories stay in step over mixed sizes, directions and pla
   );
 });
 
+/** A stream frame as a link session sends it (12-byte header), with an echo-call-like payload. */
+const streamFrame = (type: number, streamId: number, seq: number, i: number): Buffer =>
+  encodeFrame({ type: type as FrameTypeValue, flags: DataFlag.FIN, frameClass: FrameClass.RPC, streamId, seq, payload: callLike(i).subarray(12) });
+const SEQUENCED_TYPES = [FrameType.OPEN, FrameType.OPEN_OK, FrameType.OPEN_FAIL, FrameType.DATA, FrameType.CLOSE, FrameType.DELIVERED];
+
+test('property (stream-deflate-v2): seq delta gives back every frame exactly, in order or not, any type', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.boolean(), fc.array(fc.tuple(fc.constantFrom(...SEQUENCED_TYPES, FrameType.WINDOW, FrameType.ACK, FrameType.PING), fc.integer({ min: 0, max: 4 }), fc.oneof(fc.constant(-1), fc.nat(), fc.constant(0xffffffff))), { minLength: 1, maxLength: 6 })),
+        { minLength: 1, maxLength: 60 },
+      ),
+      (steps) => {
+        const { a, b } = compressorPair('on', 0.1, true);
+        deliver(a, b, [callLike(0)]);
+        deliver(b, a, [callLike(1)]);
+        const nextSeq = new Map<string, number>();
+        let n = 0;
+        for (const [fromA, batch] of steps) {
+          const frames = batch.map(([type, streamId, jump]) => {
+            // -1: the next seq of that stream and direction (the common case); else an arbitrary seq.
+            const key = `${fromA}/${streamId}`;
+            const seq = jump === -1 ? (nextSeq.get(key) ?? 0) : jump;
+            nextSeq.set(key, (seq + 1) >>> 0);
+            return streamFrame(type, streamId, seq, n++);
+          });
+          const out = fromA ? deliver(a, b, frames) : deliver(b, a, frames);
+          assert.deepEqual(out.map((f) => Buffer.from(f)), frames);
+        }
+      },
+    ),
+    { seed: 45, numRuns: 200 },
+  );
+});
+
+test('stream-deflate-v2: in-order seqs cost fewer bytes than v1, and streams past the remembered count still round-trip', () => {
+  const wireBytes = (seqDelta: boolean) => {
+    const { a, b } = compressorPair('on', 0.1, seqDelta);
+    deliver(b, a, [callLike(0)]);
+    let bytes = 0;
+    for (let seq = 0; seq < 300; seq++) {
+      const frame = streamFrame(FrameType.DATA, 7, seq, seq);
+      const [sent] = wireFor(a, [frame]);
+      bytes += sent!.byteLength;
+      assert.deepEqual(b.decompress(sent!).map((f) => Buffer.from(f)), [frame]);
+    }
+    return bytes;
+  };
+  const v1 = wireBytes(false);
+  const v2 = wireBytes(true);
+  assert.ok(v2 < v1, `v2 ${v2} B, v1 ${v1} B`);
+  // 5000 streams (more than either side remembers): both forget at the same frame and stay in step.
+  const { a, b } = compressorPair('on', 0.1, true);
+  deliver(b, a, [callLike(0)]);
+  for (let round = 0; round < 2; round++) {
+    for (let streamId = 1; streamId <= 5000; streamId += 10) {
+      const frames = Array.from({ length: 10 }, (_, i) => streamFrame(FrameType.DATA, streamId + i, round, i));
+      assert.deepEqual(deliver(a, b, frames).map((f) => Buffer.from(f)), frames);
+    }
+  }
+});
+
 test('auto compresses only on a link slower than linkCompressionBelowMbps', () => {
   const fast = compressorPair('auto', 100); // 800 Mbit/s
   const slow = compressorPair('auto', 2.5); // 20 Mbit/s, the bench's slow profile
@@ -114,19 +176,22 @@ test('a corrupt or oversized compressed message is BAD_FRAME, never more than th
   assert.throws(() => b.decompress(sent), badFrame);
 });
 
-test('an established link pair with the compressor carries streams both ways, compressed', async () => {
+for (const [name, edgeCaps, gatewayCaps] of [
+  ['both v2', ['stream-deflate-v1', 'stream-deflate-v2'], ['stream-deflate-v1', 'stream-deflate-v2']],
+  ['a v2 edge with a v1 gateway (mixed versions)', ['stream-deflate-v1', 'stream-deflate-v2'], ['stream-deflate-v1']],
+] as const) test(`an established link pair with the compressor carries streams both ways, compressed: ${name}`, async () => {
   const { a, b } = createLinkPair();
   const acceptor = new StreamAcceptor();
   const stats = { edge: newLinkStats(), gateway: newLinkStats() };
   const options = (side: 'edge' | 'gateway', extra: Partial<EstablishOptions> = {}): EstablishOptions => ({
     secret: Buffer.alloc(32, 1),
-    local: testSettings({ capabilities: ['stream-deflate-v1'] }),
+    local: testSettings({ capabilities: [...(side === 'edge' ? edgeCaps : gatewayCaps)] }),
     handshakeTimeoutMs: 5000,
     instanceId: side,
-    session: () => ({
+    session: ({ capabilities }) => ({
       maxMessageBytes: 1 << 20, pingIntervalMs: 1000, keepaliveTimeoutMs: 3000, sendHighWaterBytes: 1 << 20,
       clock: new FakeClock(), stats: stats[side], onStreamOpen: acceptor.accept,
-      compressor: new StreamDeflateCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1, maxLinkBytesPerUs: 50 }),
+      compressor: new StreamDeflateCompressor({ mode: 'on', stats: stats[side], linkBytesPerUs: () => 1, maxLinkBytesPerUs: 50, seqDelta: capabilities.includes('stream-deflate-v2') }),
     }),
     ...extra,
   });
@@ -152,8 +217,8 @@ test('an established link pair with the compressor carries streams both ways, co
 
 test('fuzz: garbage after the tag is BAD_FRAME or a message within the bound, and never throws anything else', () => {
   fc.assert(
-    fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 600 }), { minLength: 1, maxLength: 8 }), (messages) => {
-      const { b } = compressorPair();
+    fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 600 }), { minLength: 1, maxLength: 8 }), fc.boolean(), (messages, seqDelta) => {
+      const { b } = compressorPair('on', 0.1, seqDelta);
       for (const body of messages) {
         try {
           const out = b.decompress(Buffer.concat([Buffer.from([0xc5]), body]));
@@ -170,8 +235,8 @@ test('fuzz: garbage after the tag is BAD_FRAME or a message within the bound, an
 
 test('fuzz: a real compressed stream with one byte changed is BAD_FRAME or a bounded message', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 255 }), (at, offset, xor) => {
-      const { a, b } = compressorPair();
+    fc.property(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, offset, xor, seqDelta) => {
+      const { a, b } = compressorPair('on', 0.1, seqDelta);
       deliver(b, a, [callLike(0)]);
       for (let i = 1; i <= 30; i++) {
         const sent = Buffer.from(wireFor(a, [callLike(i), callLike(i + 100)])[0]!);

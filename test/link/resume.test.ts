@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
 import { AccelError } from '../../src/errors.js';
 import { createLinkCodec } from '../../src/codec/index.js';
-import { DELIVERED_DELAY_MS, ResumableSession } from '../../src/link/resumable-session.js';
+import { DELIVERED_DELAY_MS, DELIVERED_RIDE_ALONG_MS, ResumableSession } from '../../src/link/resumable-session.js';
 import { ResumeBudget, RetransmitLog } from '../../src/link/retransmit-log.js';
 import { decodeOpenReply, decodeSessionOpen, encodeSessionOpen } from '../../src/link/session-open.js';
 import { GatewaySessions } from '../../src/gateway/gateway-resume.js';
@@ -262,4 +262,19 @@ test('DELIVERED: small messages are reported after the delay, not each one; a Mi
   w.edgeSession.sendMessage(Buffer.alloc(600 * 1024, 2), false);
   await until(() => w.upstream.messages.length >= 7, 'two large messages upstream');
   await until(() => w.edgeSession.unconfirmed.messages === 0, 'reported without the clock moving');
+});
+
+test('DELIVERED rides along: a report that waited DELIVERED_RIDE_ALONG_MS goes out with the next message the other way, before its timer', async () => {
+  const w = world();
+  for (let n = 0; n < 3; n++) w.edgeSession.sendMessage(rpc('client', n), false);
+  await until(() => w.gatewaySession !== undefined && w.upstream.messages.length >= 3, 'three messages upstream');
+  w.clock.advance(DELIVERED_RIDE_ALONG_MS - 1);
+  w.gatewaySession!.sendMessage(rpc('server', 0), false); // too early: the report keeps waiting
+  await until(() => w.client.messages.length >= 1, "the first reply at the edge");
+  await new Promise((r) => setImmediate(r));
+  assert.equal(w.edgeSession.unconfirmed.messages, 3, 'not reported with an early reply');
+  w.clock.advance(1);
+  w.gatewaySession!.sendMessage(rpc('server', 1), false);
+  await until(() => w.edgeSession.unconfirmed.messages === 0, 'reported with the reply, the clock short of DELIVERED_DELAY_MS');
+  assert.ok(DELIVERED_RIDE_ALONG_MS < DELIVERED_DELAY_MS);
 });

@@ -9,7 +9,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { FrameClass, FrameType, decodeFrame, encodeFrame } from '../../src/link/frame.js';
 import type { DuplexTransport } from '../../src/link/establish.js';
 import { LINK_WS_PROTOCOL, wsLinkTransport } from '../../src/net/ws-link-transport.js';
-import { acceptTcpLink, dialTcpLink, tcpLinkTransport, wantsTcpLink } from '../../src/net/tcp-link-transport.js';
+import { COMPACT_FRAMING, LINK_FRAMING_HEADER, acceptTcpLink, dialTcpLink, tcpLinkTransport, wantsTcpLink } from '../../src/net/tcp-link-transport.js';
 import { Duplex } from 'node:stream';
 import { until } from '../helpers/link-pair.js';
 
@@ -74,7 +74,8 @@ test('byte-stream link over an HTTP Upgrade: frames both ways, whole and in orde
   let serverSide: DuplexTransport | undefined;
   const port = await listen((req, socket, head) => {
     assert.ok(wantsTcpLink(req));
-    serverSide = acceptTcpLink(socket, head, MAX);
+    assert.equal(req.headers[LINK_FRAMING_HEADER], COMPACT_FRAMING, 'the edge offers compact framing');
+    serverSide = acceptTcpLink(socket, head, MAX, req);
   });
   const clientSide = await dialTcpLink(new URL(`http://127.0.0.1:${port}/.hypha-accel/link`), { maxFrameBytes: MAX, timeoutMs: 2000 });
   await until(() => serverSide !== undefined, 'the server side');
@@ -137,4 +138,46 @@ test('byte stream: a socket error that leaves the socket open (a TLS record fail
   assert.equal(closed![0], 1006);
   assert.match(closed![1], /bad record mac/);
   assert.ok(socket.destroyed);
+});
+
+// Compact framing (varint-v1) is offered by the edge in the upgrade and used only when the 101 accepts it.
+async function rawUpgrade(port: number, offer: boolean): Promise<{ socket: import('node:net').Socket; head: string }> {
+  const net = await import('node:net');
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`GET /.hypha-accel/link HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: hypha-accel-link/1\r\n${offer ? `${LINK_FRAMING_HEADER}: ${COMPACT_FRAMING}\r\n` : ''}\r\n`);
+  let head = '';
+  while (!head.includes('\r\n\r\n')) head += String(await new Promise<Buffer>((resolve) => socket.once('data', resolve)));
+  return { socket, head };
+}
+
+for (const offer of [true, false]) {
+  test(`byte-stream accept: an edge that ${offer ? 'offers' : 'does not offer (older)'} compact framing gets ${offer ? 'varint' : 'u32'} prefixes`, async () => {
+    let serverSide: DuplexTransport | undefined;
+    const port = await listen((req, socket, head) => (serverSide = acceptTcpLink(socket, head, MAX, req)));
+    const { socket, head } = await rawUpgrade(port, offer);
+    assert.equal(head.toLowerCase().includes(`${LINK_FRAMING_HEADER}: ${COMPACT_FRAMING}`), offer);
+    await until(() => serverSide !== undefined, 'the server side');
+    const atServer = collect(serverSide!);
+    const frame = encodeFrame({ ...frames[0]!, payload: payload(1).subarray(0, 10) });
+    const prefix = offer ? Buffer.from([frame.length * 2]) : Buffer.from([0, 0, 0, frame.length]);
+    socket.write(Buffer.concat([prefix, frame]));
+    await until(() => atServer.length === 1, 'the frame');
+    assert.deepEqual(atServer[0]!.payload, payload(1).subarray(0, 10));
+    socket.destroy();
+  });
+}
+
+test('byte-stream dial against an older gateway (101 without the framing header): u32 framing both ways', async () => {
+  let serverSide: DuplexTransport | undefined;
+  const port = await listen((_req, socket, head) => (serverSide = acceptTcpLink(socket, head, MAX))); // never answers the offer
+  const clientSide = await dialTcpLink(new URL(`http://127.0.0.1:${port}/.hypha-accel/link`), { maxFrameBytes: MAX, timeoutMs: 2000 });
+  await until(() => serverSide !== undefined, 'the server side');
+  const atServer = collect(serverSide!);
+  const atClient = collect(clientSide);
+  sendAll(clientSide);
+  sendAll(serverSide!);
+  await until(() => atServer.length === 3 && atClient.length === 3, 'three frames each way');
+  for (const got of [atServer, atClient]) assert.deepEqual(got.map((f) => f.seq), [1, 2, 3]);
+  clientSide.close(1000, 'done');
 });

@@ -86,33 +86,66 @@ test('image-like data with a background: the low plane split by the top plane co
   }
 });
 
-test('property: units whose top plane mixes zeros and values round-trip exactly, split or not', async () => {
+/** uint16 pixels: a 100-107 background with objects 8 pixels wide (values 2000+), as the bench image's patches. */
+function patchyImage(pixels: number, seed: number): Uint8Array {
+  const noise = randomBytesSeeded(pixels, seed);
+  const out = new Uint8Array(pixels * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < pixels; i++) view.setUint16(i * 2, (i >> 3) % 4 === 0 ? 2000 + noise[i]! * 3 : 100 + (noise[i]! & 7), true);
+  return out;
+}
+
+/** Plane `j`'s coded bytes in a unit body (the plane table: elementBytes x (codec u8, bytes u32)). */
+function planeBody(body: Uint8Array, elementBytes: number, j: number): Uint8Array {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let offset = elementBytes * 5;
+  for (let k = 0; k < j; k++) offset += view.getUint32(k * 5 + 1);
+  return body.subarray(offset, offset + view.getUint32(j * 5 + 1));
+}
+
+test('payload-v4 aligned split: a unit starting mid-element pairs each low byte with its own top byte, tighter than by index', async () => {
+  const shifted = patchyImage(65536, 5).subarray(1); // starts at a top byte, as units cut by content often do
+  const byIndex = await encodeUnit([shifted], shifted.byteLength, { elementBytes: 2, zstdLevel: 3 });
+  const aligned = await encodeUnit([shifted], shifted.byteLength, { elementBytes: 2, zstdLevel: 3, payloadV4: true });
+  assert.equal(aligned.planeCodecs[1], PlaneCodec.split);
+  const [alignedSplit, byIndexSplit] = [planeBody(aligned.body, 2, 1), planeBody(byIndex.body, 2, 1)];
+  assert.ok(alignedSplit.byteLength < byIndexSplit.byteLength * 0.97, `aligned ${alignedSplit.byteLength} vs by index ${byIndexSplit.byteLength}`);
+  for (const { body } of [aligned, byIndex]) assert.ok(sameBytes(decodeUnit(body, shifted.byteLength, 2), shifted));
+  // At phase 0 the top plane comes after the low one: pairing by index is already right, the split is the same.
+  const even = patchyImage(65536, 6);
+  const evenAligned = await encodeUnit([even], even.byteLength, { elementBytes: 2, zstdLevel: 3, payloadV4: true });
+  const evenByIndex = await encodeUnit([even], even.byteLength, { elementBytes: 2, zstdLevel: 3 });
+  assert.ok(sameBytes(planeBody(evenAligned.body, 2, 0), planeBody(evenByIndex.body, 2, 0)));
+});
+
+test('property: units whose top plane mixes zeros and values round-trip exactly, split or not, aligned or not', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(2, 4, 8), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 1000 }), async (elementBytes, elements, zeroPercent, seed) => {
+    fc.asyncProperty(fc.constantFrom(2, 4, 8), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 7 }), fc.boolean(), async (elementBytes, elements, zeroPercent, seed, phase, payloadV4) => {
       const data = randomBytesSeeded(elements * elementBytes + (seed % elementBytes), seed);
       const tops = randomBytesSeeded(elements, seed + 1);
       for (let i = 0; i < elements; i++) {
         data[i * elementBytes + elementBytes - 1] = tops[i]! % 100 < zeroPercent ? 0 : 1 + (tops[i]! & 3);
         data[i * elementBytes] = tops[i]! % 100 < zeroPercent ? data[i * elementBytes]! & 3 : data[i * elementBytes]!;
       }
-      const encoded = await encodeUnit([data.subarray(0, 7), data.subarray(7)], data.byteLength, { elementBytes, zstdLevel: 1 });
-      assert.ok(encoded.body.byteLength <= maxUnitBodyBytes(data.byteLength, elementBytes));
-      assert.ok(sameBytes(decodeUnit(encoded.body, data.byteLength, elementBytes), data));
+      const unit = data.subarray(phase % elementBytes); // any phase: the split plane may come after the context plane
+      const encoded = await encodeUnit([unit.subarray(0, 7), unit.subarray(7)], unit.byteLength, { elementBytes, zstdLevel: 1, payloadV4 });
+      assert.ok(encoded.body.byteLength <= maxUnitBodyBytes(unit.byteLength, elementBytes));
+      assert.ok(sameBytes(decodeUnit(encoded.body, unit.byteLength, elementBytes), unit));
     }),
-    { seed: 31, numRuns: 120 },
+    { seed: 31, numRuns: 160 },
   );
 });
 
 test('mutated or truncated unit bodies decode to the exact bytes or fail with DECODE_FAILED, never more', async () => {
-  const data = imageLikeBytes(256, 128, 7);
-  const { body, planeCodecs } = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 1 });
-  assert.equal(planeCodecs[0], PlaneCodec.split, 'the fuzzed body has a split plane');
+  const data = imageLikeBytes(256, 128, 7).subarray(1); // odd phase: the split is aligned
+  const { body, planeCodecs } = await encodeUnit([data], data.byteLength, { elementBytes: 2, zstdLevel: 1, payloadV4: true });
+  assert.equal(planeCodecs[1], PlaneCodec.split, 'the fuzzed body has a split plane');
   fc.assert(
     fc.property(fc.integer({ min: 0, max: body.byteLength - 1 }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: body.byteLength }), (at, xor, cut) => {
       const bad = body.slice(0, Math.max(cut, at + 1));
       bad[at]! ^= xor;
       try {
-        const out = decodeUnit(bad, data.byteLength, 2);
+        const out = decodeUnit(bad, data.byteLength, 2); // a flipped context byte may name the aligned or unaligned pairing
         assert.equal(out.byteLength, data.byteLength); // a flip in a Huffman body may still decode: the chunk hashes catch it
       } catch (error) {
         assert.ok(error instanceof PayloadError && error.code === PayloadErrorCode.decodeFailed, String(error));

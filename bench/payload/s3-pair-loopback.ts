@@ -1,0 +1,59 @@
+// One S3 first transfer (T1 shape) through a real edge and gateway on loopback, a counting pipe between them,
+// the policy told the link is MBPS (default 20) Mbit/s: link bytes per array byte and the edge's payload
+// metrics, i.e. what the bench's units cost without the emulator's time. It showed why the bench's image
+// figure differed from the in-process one (docs/payload.md). Run: [KIND=image|weights|random] [MBPS=20]
+// node --import tsx bench/payload/s3-pair-loopback.ts
+import net from 'node:net';
+import { startHyphaServer } from '../../test/helpers/hypha-server.js';
+import { writeSecret } from '../../test/helpers/accel-pair.js';
+import { startProxy } from '../runner/proxies.js';
+import { PyClient } from '../runner/py-client.js';
+
+let up = 0, down = 0;
+const server = net.createServer((client) => {
+  const upstream = net.connect(gwPort, '127.0.0.1');
+  client.on('data', (b) => { up += b.length; upstream.write(b); });
+  upstream.on('data', (b) => { down += b.length; client.write(b); });
+  client.on('close', () => upstream.destroy()); upstream.on('close', () => client.destroy());
+  client.on('error', () => {}); upstream.on('error', () => {});
+});
+let gwPort = 0;
+process.env.HYPHA_ACCEL_LINK_BANDWIDTH_MBPS = process.env.MBPS ?? '20';
+const hypha = await startHyphaServer({ env: { HYPHA_WS_MSG_RATE_LIMIT: '1000000', HYPHA_WS_MSG_BURST_LIMIT: '1000000' } });
+const secretFile = writeSecret();
+const adminPort = 39000 + Math.floor(Math.random() * 1000);
+const gateway = await startProxy('gateway', ['--hypha-url', hypha.url, '--secret-file', secretFile]);
+gwPort = gateway.port;
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+const edge = await startProxy('edge', ['--gateway-url', `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`, '--secret-file', secretFile, '--links', '2', '--shm', 'false', '--admin-listen', `127.0.0.1:${adminPort}`]);
+const service = await PyClient.start('service');
+const caller = await PyClient.start('caller');
+try {
+  await service.request('connect', { server_url: gateway.url });
+  const { service_id } = await service.request('register', { service_id: 'bench' });
+  await caller.request('connect', { server_url: edge.url });
+  await caller.request('get_service', { service_id });
+  await caller.request('small_calls', { calls: 10, concurrency: 1 });
+  await caller.request('bulk', { kind: 'random', nbytes: 2 * 1024 * 1024, seed: 7 }, 120_000);
+  const stats = async () => (await (await fetch(`http://127.0.0.1:${adminPort}/stats`)).json()) as Record<string, any>;
+  const before = await stats();
+  const [u0, d0] = [up, down];
+  const nbytes = 16 * 1024 * 1024;
+  await caller.request('prepare', { kind: process.env.KIND ?? 'image', nbytes, seed: 1000 });
+  await caller.request('bulk', { kind: process.env.KIND ?? 'image', nbytes, seed: 1000 }, 300_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await stats();
+  console.log('link B per array B', ((up - u0 + down - d0) / nbytes).toFixed(4), 'up', up - u0, 'down', down - d0);
+  const p0 = before.payload ?? {}, p1 = after.payload ?? {};
+  const diff: Record<string, number> = {};
+  for (const k of Object.keys(p1)) if (typeof p1[k] === 'number' && p1[k] !== (p0[k] ?? 0)) diff[k] = p1[k] - (p0[k] ?? 0);
+  console.log(JSON.stringify(diff));
+  const w0 = before.wire ?? {}, w1 = after.wire ?? {};
+  const wd: Record<string, number> = {};
+  for (const k of Object.keys(w1)) if (typeof w1[k] === 'number' && w1[k] !== (w0[k] ?? 0)) wd[k] = w1[k] - (w0[k] ?? 0);
+  console.log(JSON.stringify(wd));
+  const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  console.log(metrics.split('\n').filter((l) => /^hypha_accel_payload_(unit|policy|chunks|bytes)/.test(l)).join('\n'));
+} finally {
+  await caller.stop(); await service.stop(); await edge.stop(); await gateway.stop(); server.close(); await hypha.stop();
+}

@@ -1,0 +1,72 @@
+// A mostly-zero plane coded as where its non-zero bytes are and what they are (plane codec `masked`,
+// payload-v4): a bit mask (1 = non-zero, least significant bit first) and the non-zero bytes in order, each
+// stream coded with the smallest of zstd, Huffman-only deflate or raw. The top plane of the bench image
+// (97% zeros, objects 32 pixels wide valued 6-10) cost zstd 1.1-1.3 bytes per non-zero byte, mostly to
+// say where each run starts and ends; mask and values cost 0.31 (bench image: 0.0087 -> 0.0048 B per B).
+//
+// masked body = 2 x (codec u8, bodyBytes u32) | mask body | values body. The mask's size follows from the
+// plane's and the values' count from the mask's set bits, never from the body.
+
+import { decodeStream, codeSmallest } from './plane-split.js';
+
+const tableBytes = 2 * 5;
+/** Tried only on planes where at least this share of bytes is zero (else the mask is all cost). */
+export const maskedMinZeroShare = 0.75;
+
+/** True when `plane` is zero enough for the masked coding to be worth trying (a strided count). */
+export function worthMasking(plane: Uint8Array): boolean {
+  const stride = plane.byteLength > 65536 ? 7 : 1;
+  let zeros = 0;
+  let seen = 0;
+  for (let i = 0; i < plane.byteLength; i += stride, seen++) if (plane[i] === 0) zeros++;
+  return seen > 0 && zeros >= seen * maskedMinZeroShare;
+}
+
+/** The masked body of `plane` (coding runs off the event loop). */
+export async function encodeMasked(plane: Uint8Array): Promise<Uint8Array> {
+  const mask = new Uint8Array(Math.ceil(plane.byteLength / 8));
+  let count = 0;
+  for (let i = 0; i < plane.byteLength; i++) {
+    if (plane[i] !== 0) {
+      mask[i >> 3]! |= 1 << (i & 7);
+      count++;
+    }
+  }
+  const values = new Uint8Array(count);
+  for (let i = 0, k = 0; i < plane.byteLength; i++) if (plane[i] !== 0) values[k++] = plane[i]!;
+  // The values are few-valued noise (an object's top bytes): Huffman beat zstd-1 there by 16%.
+  const coded = await Promise.all([codeSmallest(mask, 3), codeSmallest(values, 1, true)]);
+  const body = new Uint8Array(tableBytes + coded[0][1].byteLength + coded[1][1].byteLength);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let offset = tableBytes;
+  coded.forEach(([codec, bytes], k) => {
+    view.setUint8(k * 5, codec);
+    view.setUint32(k * 5 + 1, bytes.byteLength);
+    body.set(bytes, offset);
+    offset += bytes.byteLength;
+  });
+  return body;
+}
+
+/** The plane (`planeBytes` long) from a masked body; throws Error on anything malformed. */
+export function decodeMasked(body: Uint8Array, planeBytes: number): Uint8Array {
+  if (body.byteLength < tableBytes) throw new Error('masked body shorter than its table');
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const maskBytes = Math.ceil(planeBytes / 8);
+  const maskCoded = view.getUint32(1);
+  const valuesCoded = view.getUint32(6);
+  if (tableBytes + maskCoded + valuesCoded !== body.byteLength) throw new Error('masked body sizes do not add up');
+  const mask = decodeStream(view.getUint8(0), body.subarray(tableBytes, tableBytes + maskCoded), maskBytes, 'mask');
+  let count = 0;
+  for (let i = 0; i < planeBytes; i++) if (mask[i >> 3]! & (1 << (i & 7))) count++;
+  const values = decodeStream(view.getUint8(5), body.subarray(tableBytes + maskCoded), count, 'values');
+  const plane = new Uint8Array(planeBytes);
+  for (let i = 0, k = 0; i < planeBytes; i++) {
+    if (mask[i >> 3]! & (1 << (i & 7))) {
+      const value = values[k++]!;
+      if (value === 0) throw new Error('masked value is zero');
+      plane[i] = value;
+    }
+  }
+  return plane;
+}
