@@ -1,8 +1,9 @@
 // The CPU cost of observing and tracing RPC calls, in process and without the network: real hypha-shaped
 // call and reply messages go through the same event seam, call tracker, metrics and tracing (official SDK,
 // batch processor, OTLP protobuf exporter to a local sink) as in the proxies, for both roles of one call.
-// Arms: nothing subscribed, metrics only (tracing off), the default sampler, always on. Reports CPU µs per
-// call and per message (process.cpuUsage, user+system). Usage: node --import tsx bench/tracing-cost/run.ts [--calls 20000] [--rounds 3] [--arm default]
+// Arms: nothing subscribed, metrics only (tracing off), the unsampled path alone (ratio 0), the default sampler,
+// ratios 1%, 5%, 10%, always on. Every call resolves (no kept spans). Reports CPU µs per call and per message
+// (process.cpuUsage, user+system). Usage: node --import tsx bench/tracing-cost/run.ts [--calls 20000] [--rounds 3] [--arm PREFIX,...]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -14,13 +15,14 @@ import { publishMessage, publishTracedFrame, type MessageEvent, type RoleName } 
 import { RpcCallTracker } from '../../src/observe/rpc-calls.js';
 import { createMetrics } from '../../src/observe/metrics.js';
 import { startTracing } from '../../src/observe/tracing.js';
+import { describeSampler } from '../../src/observe/otel-sampler.js';
 import { createLogger } from '../../src/log.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : fallback);
 const calls = option('calls', 20000);
 const rounds = option('rounds', 3);
-const onlyArm = args.includes('--arm') ? args[args.indexOf('--arm') + 1] : undefined; // e.g. --arm default (for --cpu-prof)
+const onlyArms = args.includes('--arm') ? args[args.indexOf('--arm') + 1]!.split(',') : undefined; // name prefixes, e.g. --arm always (for --cpu-prof) or --arm metrics,default
 const MESSAGES_PER_CALL = 4; // call and reply, each through both proxies
 // A full collection before each arm (the previous arm's garbage is not this one's) and at its end, inside
 // the measured time (an arm pays for the garbage it leaves): the arms' order no longer shifts their figures.
@@ -63,17 +65,21 @@ async function main(): Promise<void> {
   const log = createLogger('silent');
   // A queue that never drops: every sampled span is serialised and exported, so its whole cost is counted.
   const exportAll = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_QUEUE_SIZE: String(4 * calls) };
+  const ratio = (arg: string) => ({ ...exportAll, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: arg });
   const arms: Record<string, NodeJS.ProcessEnv | 'none'> = {
     'nothing observed': 'none',
     'metrics, tracing off': { OTEL_SDK_DISABLED: 'true' },
-    'unsampled path only (ratio 0)': { ...exportAll, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
-    'sampled 10% (parentbased_traceidratio 0.1)': { ...exportAll, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
-    'default sampler (parentbased_always_on)': exportAll,
+    'unsampled path only (ratio 0)': ratio('0'),
+    [`default sampler (${describeSampler({})})`]: exportAll,
+    'sampled 1% (parentbased_traceidratio 0.01)': ratio('0.01'),
+    'sampled 5% (parentbased_traceidratio 0.05)': ratio('0.05'),
+    'sampled 10% (parentbased_traceidratio 0.1)': ratio('0.1'),
+    'always on (parentbased_always_on)': { ...exportAll, OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
   };
   const results: Record<string, number[]> = {};
   for (let round = 0; round < rounds; round++) {
     for (const [arm, env] of Object.entries(arms)) {
-      if (onlyArm && !arm.startsWith(onlyArm)) continue;
+      if (onlyArms && !onlyArms.some((prefix) => arm.startsWith(prefix))) continue;
       const stops: Array<() => Promise<void> | void> = [];
       if (env !== 'none') {
         for (const role of ['edge', 'gateway'] as const) {
