@@ -3,8 +3,9 @@
 // batch processor, OTLP protobuf exporter to a local sink) as in the proxies, for both roles of one call.
 // Arms: nothing subscribed, metrics only (tracing off), the unsampled path alone (ratio 0), the default sampler,
 // ratios 1%, 5%, 10%, always on. Every call resolves (no kept spans). Reports CPU µs per call and per message
-// (process.cpuUsage, user+system). Usage: node --import tsx bench/tracing-cost/run.ts [--calls 20000] [--rounds 3] [--arm PREFIX,...]
+// (process.cpuUsage, user+system). Usage: node --import tsx bench/tracing-cost/run.ts [--calls 20000] [--rounds 3] [--arm PREFIX,...] [--warm-export] [--env KEY=VALUE]
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +24,9 @@ const option = (name: string, fallback: number) => (args.includes(`--${name}`) ?
 const calls = option('calls', 20000);
 const rounds = option('rounds', 3);
 const onlyArms = args.includes('--arm') ? args[args.indexOf('--arm') + 1]!.split(',') : undefined; // name prefixes, e.g. --arm always (for --cpu-prof) or --arm metrics,default
+const warmExport = args.includes('--warm-export');
+// --env KEY=VALUE (repeatable): added to every tracing arm's environment, e.g. --env OTEL_BSP_MAX_EXPORT_BATCH_SIZE=128
+const extraEnv = Object.fromEntries(args.flatMap((a, i) => (a === '--env' ? [args[i + 1]!.split(/=(.*)/s).slice(0, 2)] : [])));
 const MESSAGES_PER_CALL = 4; // call and reply, each through both proxies
 // A full collection before each arm (the previous arm's garbage is not this one's) and at its end, inside
 // the measured time (an arm pays for the garbage it leaves): the arms' order no longer shifts their figures.
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
   const endpoint = /http:\/\/\S+/.exec(line)![0];
   const log = createLogger('silent');
   // A queue that never drops: every sampled span is serialised and exported, so its whole cost is counted.
-  const exportAll = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_QUEUE_SIZE: String(4 * calls) };
+  const exportAll = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_QUEUE_SIZE: String(4 * calls), ...extraEnv };
   const ratio = (arg: string) => ({ ...exportAll, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: arg });
   const arms: Record<string, NodeJS.ProcessEnv | 'none'> = {
     'nothing observed': 'none',
@@ -81,15 +85,20 @@ async function main(): Promise<void> {
     for (const [arm, env] of Object.entries(arms)) {
       if (onlyArms && !onlyArms.some((prefix) => arm.startsWith(prefix))) continue;
       const stops: Array<() => Promise<void> | void> = [];
+      const flushes: Array<() => Promise<void>> = [];
       if (env !== 'none') {
         for (const role of ['edge', 'gateway'] as const) {
           const rpc = new RpcCallTracker({ role });
           const metrics = createMetrics({ role, version: 'bench', rpc, sources: { linkStats: () => undefined, payloadStats: () => undefined, links: () => [] } });
           const tracing = startTracing({ role, version: 'bench', rpc, log, env });
+          if (tracing) flushes.push(() => tracing.forceFlush());
           stops.push(async () => { await tracing?.shutdown(); metrics.close(); rpc.close(); });
         }
       }
       for (let i = 0; i < Math.min(2000, calls); i++) relayCall(i); // warm up
+      // --warm-export: the warm-up's spans are exported before the clock starts, so the exporter's first
+      // export (loading and compiling the OTLP serialisation) is not counted: a long-running proxy pays it once.
+      if (warmExport) for (const flush of flushes) await flush();
       collectGarbage();
       const before = process.cpuUsage();
       for (let i = 0; i < calls; i++) {
@@ -106,7 +115,7 @@ async function main(): Promise<void> {
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   const report = Object.fromEntries(Object.entries(results).map(([arm, v]) => [arm, { cpuUsPerCall: median(v), cpuUsPerMessage: median(v) / MESSAGES_PER_CALL, rounds: v.map((x) => Number(x.toFixed(2))) }]));
-  process.stdout.write(JSON.stringify({ date: new Date().toISOString(), node: process.version, calls, rounds, note: 'both proxies of one call in one process: per call = edge + gateway; per message = per call / 4', arms: report }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ date: new Date().toISOString(), node: process.version, calls, rounds, warmExport, extraEnv, loadAverage: os.loadavg(), note: 'both proxies of one call in one process: per call = edge + gateway; per message = per call / 4', arms: report }, null, 2) + '\n');
   sink.kill('SIGTERM');
 }
 
