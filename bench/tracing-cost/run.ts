@@ -64,7 +64,8 @@ function relayCall(i: number): void {
 async function main(): Promise<void> {
   // The receiver runs in its own process (bench/otlp-sink.ts): its CPU is not the proxies'.
   const sink = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../otlp-sink.ts'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = await once(createInterface({ input: sink.stdout! }), 'line') as [string];
+  const sinkLines = createInterface({ input: sink.stdout! });
+  const [line] = await once(sinkLines, 'line') as [string];
   const endpoint = /http:\/\/\S+/.exec(line)![0];
   const log = createLogger('silent');
   // A queue that never drops: every sampled span is serialised and exported, so its whole cost is counted.
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < Math.min(2000, calls); i++) relayCall(i); // warm up
       // --warm-export: the warm-up's spans are exported before the clock starts, so the exporter's first
       // export (loading and compiling the OTLP serialisation) is not counted: a long-running proxy pays it once.
-      if (warmExport) for (const flush of flushes) await flush();
+      if (warmExport) for (const flush of flushes) await flush(); // rejects (and the run fails) if the sink is not reached
       collectGarbage();
       const before = process.cpuUsage();
       for (let i = 0; i < calls; i++) {
@@ -115,8 +116,10 @@ async function main(): Promise<void> {
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   const report = Object.fromEntries(Object.entries(results).map(([arm, v]) => [arm, { cpuUsPerCall: median(v), cpuUsPerMessage: median(v) / MESSAGES_PER_CALL, rounds: v.map((x) => Number(x.toFixed(2))) }]));
-  process.stdout.write(JSON.stringify({ date: new Date().toISOString(), node: process.version, calls, rounds, warmExport, extraEnv, loadAverage: os.loadavg(), note: 'both proxies of one call in one process: per call = edge + gateway; per message = per call / 4', arms: report }, null, 2) + '\n');
+  // The sink says how many export requests it took: proof that spans were exported, not refused.
   sink.kill('SIGTERM');
+  const [sinkTally] = await once(sinkLines, 'line') as [string];
+  process.stdout.write(JSON.stringify({ date: new Date().toISOString(), node: process.version, calls, rounds, warmExport, extraEnv, loadAverage: os.loadavg(), sink: sinkTally, note: 'both proxies of one call in one process: per call = edge + gateway; per message = per call / 4', arms: report }, null, 2) + '\n');
 }
 
 main().catch((error) => {

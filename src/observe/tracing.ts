@@ -46,8 +46,10 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const { role, version, log } = options;
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
   if (protocol !== 'http/json' && protocol !== 'http/protobuf') log.warn({ protocol }, 'OTLP protocol not supported; using http/protobuf');
-  // The exporters read the endpoint, headers, timeout and compression from OTEL_EXPORTER_OTLP_* themselves.
-  const exporter: SpanExporter = protocol === 'http/json' ? new OtlpJsonExporter() : new OtlpProtoExporter();
+  // The exporters read headers, timeout, compression and certificates from process.env's OTEL_EXPORTER_OTLP_*
+  // themselves; the URL comes from `env` (the same variables when it is process.env; a test's or bench's own).
+  const url = tracesUrl(env);
+  const exporter: SpanExporter = protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url });
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `hypha-accel-${role}`, [ATTR_SERVICE_VERSION]: version, 'hypha_accel.role': role })
     .merge(detectResources({ detectors: [envDetector] })); // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
   const sampler = new KeepingSampler(buildSampler(env, log));
@@ -83,6 +85,15 @@ function recordLinkEvent(tracer: Tracer, role: RoleName, event: LinkEvent): void
   if (event.event === 'drain') span.setAttribute('hypha_accel.link.streams', event.streams ?? 0);
   else if (event.event !== 'up') span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
   span.end();
+}
+
+/** The traces URL by the specification: the signal's own endpoint as given, else the base endpoint + `v1/traces`. */
+export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (specific) return specific;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!base) return undefined;
+  return base.endsWith('/') ? `${base}v1/traces` : `${base}/v1/traces`;
 }
 
 /** OTEL_BSP_* (the batch span processor's standard variables). */
