@@ -64,6 +64,7 @@ function relayCall(i: number): void {
 async function main(): Promise<void> {
   // The receiver runs in its own process (bench/otlp-sink.ts): its CPU is not the proxies'.
   const sink = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../otlp-sink.ts'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.on('exit', () => sink.kill()); // also when the run fails
   const sinkLines = createInterface({ input: sink.stdout! });
   const [line] = await once(sinkLines, 'line') as [string];
   const endpoint = /http:\/\/\S+/.exec(line)![0];
@@ -123,6 +124,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`${(error as Error).stack}\n`);
+  process.stderr.write(`${(error as Error)?.stack ?? JSON.stringify(error)}\n`);
   process.exit(1);
 });
