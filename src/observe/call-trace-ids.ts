@@ -3,8 +3,9 @@
 // builds nothing and sends no trace context over the link. The SDK's id generator hands the id to the span.
 import { RandomIdGenerator, type IdGenerator } from '@opentelemetry/sdk-trace';
 
-// Ids are made as flat strings by Buffer's native hex encoder: the OTLP serialiser reads every id back char by
-// char (hexToBinary), which cost about twice as much on the rope a chain of `+` builds (bench/results/README.md).
+// Ids are made as flat strings by Buffer's native hex encoder, not as ropes of 2-char pieces: the OTLP
+// serialiser reads every id back char by char (hexToBinary), ~2x slower on a rope in a microbenchmark (no
+// change measurable in bench/tracing-cost, bench/results/README.md).
 const ID_BYTES = Buffer.alloc(16);
 
 /** Lowercase hex of a trace or span id's bytes, as one flat string. */
