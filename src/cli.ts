@@ -63,7 +63,7 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     ? createMetrics({ role, version, rpc, sources: { linkStats: () => roleSources?.linkStats(), payloadStats: () => roleSources?.payloadStats(), links: () => roleSources?.links() ?? [] } })
     : undefined;
   if (workerMetrics) primary?.shareMetrics(workerMetrics.registry);
-  const tracing = startTracing({ role, version, rpc, log });
+  const tracing = startTracing({ role, version, rpc, log, slowCallMs: config.tracingSlowCallMs });
   // The link keys rotate without a restart: reread on SIGHUP and when the file changes (docs/security.md).
   let afterKeysReloaded = () => {};
   const reloadKeys = () => {

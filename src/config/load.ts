@@ -40,6 +40,7 @@ export interface CommonConfig {
   linkCompression: 'auto' | 'on' | 'off';
   linkCompressionBelowMbps: number;
   recordFrames: string;
+  tracingSlowCallMs: number;
   caFile: string;
   maxPendingHandshakes: number;
   maxSessions: number;

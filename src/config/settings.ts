@@ -91,5 +91,6 @@ export const SETTINGS: SettingSpec[] = [
   setting('memoryBudgetBytes', BOTH, positiveInt(0, 1024 * 1024 * 1024 * 1024), 'BYTES', 'Shedding: while the process holds more than this in its JS heap plus buffers (process.memoryUsage heapUsed + external), new sessions and HTTP requests are refused with 503 so existing ones finish before memory runs out. 0 = off.', 2 * 1024 * 1024 * 1024),
   setting('connRatePerSec', BOTH, z.coerce.number().min(0, 'must be >= 0'), 'N', 'New TCP connections per second one remote address may open (token bucket, burst connBurst); beyond it the connection is answered 429 and closed. 0 = off.', 200),
   setting('connBurst', BOTH, positiveInt(1, 10000000), 'N', 'Burst of new connections per remote address before connRatePerSec applies.', 1000),
+  setting('tracingSlowCallMs', BOTH, positiveInt(0, 86400000), 'MS', 'Tracing (on when an OTLP endpoint is set, docs/metrics.md): the proxy that sees a call first also traces a call the sampler left out when it took at least this long (its span carries hypha_accel.kept=slow); rejected and unanswered calls are always kept. 0 = slow calls are not kept.', 0),
   setting('recordFrames', BOTH, z.string(), 'PATH', 'Debug: append every endpoint message (role, session, direction, opcode, length, sha256) as JSON lines to PATH.', ''),
 ];

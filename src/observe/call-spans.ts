@@ -1,10 +1,12 @@
 // Spans of the RPC calls one proxy relays (a call tracker listener). Sampling is decided before anything is
 // built, from the call's derived trace id or the link's sampled parent: an unsampled call costs one hash.
 // A sampled call sends its context in the link frame header; frames carrying it add their link bytes.
+// The proxy that sees a call first also keeps an unsampled call that ends rejected, unanswered or slower
+// than slowCallMs: a root span built at its end from the start the call tracker kept (`hypha_accel.kept`).
 import { ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import type { Sampler } from '@opentelemetry/sdk-trace';
 import type { MessageEvent, TraceParent, TracedFrameEvent } from '../events.js';
 import { bytesToHex, callTraceId, type CallTraceIdGenerator } from './call-trace-ids.js';
+import type { KeepingSampler } from './otel-sampler.js';
 import type { RpcCall, RpcCallEnd, RpcListener } from './rpc-calls.js';
 
 const DATA_FLAG_FIN = 0x01; // docs/protocol.md §2
@@ -32,7 +34,16 @@ export class CallSpans implements RpcListener {
   private readonly tallies = new Map<TraceParent, LinkTally>();
   private readonly names = new SpanNameCache();
 
-  constructor(private readonly tracer: Tracer, private readonly sampler: Sampler, private readonly ids: CallTraceIdGenerator) {}
+  /**
+   * `slowCallMs` > 0: an unsampled call at least this long is kept too (0: only rejected and unanswered ones).
+   * `sampler` is the provider's: CallSpans asks its configured sampler itself and tells it what to keep.
+   */
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly sampler: KeepingSampler,
+    private readonly ids: CallTraceIdGenerator,
+    private readonly slowCallMs = 0,
+  ) {}
 
   readonly onFrame = (message: unknown): void => {
     const frame = message as TracedFrameEvent;
@@ -55,10 +66,8 @@ export class CallSpans implements RpcListener {
       if (!span.isRecording()) return;
     } else {
       const traceId = callTraceId(call.direction, call.target ?? '', call.callSession);
-      if (this.sampler.shouldSample(ROOT_CONTEXT, traceId, call.method, kind, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) return;
-      this.ids.next = traceId;
-      span = this.tracer.startSpan(call.method, { kind }, ROOT_CONTEXT);
-      this.ids.next = undefined;
+      if (this.sampler.configured.shouldSample(ROOT_CONTEXT, traceId, call.method, kind, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) return;
+      span = this.startRoot(call, traceId, { kind }); // decided: the SDK does not ask again
     }
     const spanContext = span.spanContext();
     const state: CallSpan = {
@@ -75,23 +84,14 @@ export class CallSpans implements RpcListener {
 
   onCallEnd(call: RpcCall, end: RpcCallEnd, event?: MessageEvent): void {
     const state = call.span as CallSpan | undefined;
-    if (!state) return;
+    if (!state) {
+      // Unsampled: a resolved call that was quick costs two comparisons here.
+      if (call.hop === 'in' && (end.outcome !== 'resolve' || (this.slowCallMs > 0 && end.durationMs >= this.slowCallMs))) this.keep(call, end);
+      return;
+    }
     if (state.request) this.tallies.delete(state.context);
-    const names = this.names.method(call.method);
-    // Every attribute is set once, here (none at start: nothing is cleaned twice). The role is the resource's
-    // `hypha_accel.role`; the direction follows from it and the span kind (docs/metrics.md).
-    state.span.setAttributes({
-      'rpc.system': 'hypha',
-      'rpc.service': names.service,
-      'rpc.method': names.method,
-      'hypha.target': call.target ?? '',
-      'hypha.workspace': this.names.workspace(call.target),
-      'hypha.outcome': end.outcome,
-      'hypha_accel.request.bytes': call.requestBytes,
-      'hypha_accel.response.bytes': end.responseBytes,
-    });
+    this.setCallAttributes(state.span, call, end);
     if (state.request) setLinkAttributes(state.span, REQUEST_KEYS, state.request);
-    if (end.outcome !== 'resolve') state.span.setStatus(end.outcome === 'reject' ? REJECTED : UNANSWERED);
     // The reply enters here and crosses the link from this proxy: it carries the call's context so its frames
     // can be counted; the span ends once the reply has been handed to the link (same tick unless it waits).
     // The request's tally is gone, so the same context object now counts the reply's frames.
@@ -108,6 +108,47 @@ export class CallSpans implements RpcListener {
       return;
     }
     state.span.end();
+  }
+
+  /**
+   * An unsampled call this proxy saw first that an operator will look for: a root span (the call's derived
+   * trace id, the tracker's start time) with `hypha_accel.kept` saying why. Nothing crossed the link for it,
+   * so the other proxy has no span of it and there are no link attributes.
+   */
+  private keep(call: RpcCall, end: RpcCallEnd): void {
+    const reason = end.outcome === 'resolve' ? 'slow' : end.outcome;
+    const span = this.startRoot(call, callTraceId(call.direction, call.target ?? '', call.callSession), { kind: SpanKind.CLIENT, startTime: call.startMs });
+    this.setCallAttributes(span, call, end);
+    span.setAttribute('hypha_accel.kept', reason);
+    span.end();
+  }
+
+  /** A root span with the call's derived trace id, recorded and sampled without asking the sampler (already decided). */
+  private startRoot(call: RpcCall, traceId: string, options: { kind: SpanKind; startTime?: number }): Span {
+    this.ids.next = traceId;
+    this.sampler.keepNext();
+    const span = this.tracer.startSpan(call.method, options, ROOT_CONTEXT);
+    this.ids.next = undefined;
+    return span;
+  }
+
+  /**
+   * Every attribute is set once, at the call's end (none at start: nothing is cleaned twice). The role is the
+   * resource's `hypha_accel.role`; the direction follows from it and the span kind (docs/metrics.md).
+   */
+  private setCallAttributes(span: Span, call: RpcCall, end: RpcCallEnd): void {
+    const names = this.names.method(call.method);
+    span.setAttributes({
+      'rpc.system': 'hypha',
+      'rpc.service': names.service,
+      'rpc.method': names.method,
+      'hypha.target': call.target ?? '',
+      'hypha.workspace': this.names.workspace(call.target),
+      'hypha.outcome': end.outcome,
+      'hypha_accel.request.bytes': call.requestBytes,
+      'hypha_accel.response.bytes': end.responseBytes,
+    });
+    if (end.outcome !== 'resolve') span.setStatus(end.outcome === 'reject' ? REJECTED : UNANSWERED);
   }
 }
 

@@ -1,7 +1,8 @@
-// OpenTelemetry tracing of one role, configured only by the standard OTEL_* variables: one span per sampled
-// RPC call (call-spans.ts), named by the normalised method; the side that sees the call first sends its
-// span's W3C context in the link frame header, so the other side's span is its child. Off (nothing
-// subscribed, nothing on the hot path) unless an OTLP endpoint is set and OTEL_SDK_DISABLED is not true.
+// OpenTelemetry tracing of one role, configured by the standard OTEL_* variables (plus tracingSlowCallMs):
+// one span per sampled RPC call (call-spans.ts), and per unsampled one that failed or was slow, named by the
+// normalised method; the side that sees the call first sends its span's W3C context in the link frame
+// header, so the other side's span is its child. Off (nothing subscribed, nothing on the hot path) unless an
+// OTLP endpoint is set and OTEL_SDK_DISABLED is not true.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
@@ -10,7 +11,7 @@ import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-t
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { channels, type LinkEvent, type RoleName } from '../events.js';
 import type { Logger } from '../log.js';
-import { buildSampler, describeSampler } from './otel-sampler.js';
+import { buildSampler, describeSampler, KeepingSampler } from './otel-sampler.js';
 import { CallSpans } from './call-spans.js';
 import { CallTraceIdGenerator } from './call-trace-ids.js';
 import { DeferredSpanProcessor } from './deferred-span-processor.js';
@@ -29,26 +30,39 @@ export function tracingWanted(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT);
 }
 
-export function startTracing(options: { role: RoleName; version: string; rpc: RpcCallTracker; log: Logger; env?: NodeJS.ProcessEnv }): Tracing | undefined {
+export interface TracingOptions {
+  role: RoleName;
+  version: string;
+  rpc: RpcCallTracker;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** > 0: unsampled calls at least this long are traced too (tracingSlowCallMs); rejected and unanswered ones always are. */
+  slowCallMs?: number;
+}
+
+export function startTracing(options: TracingOptions): Tracing | undefined {
   const env = options.env ?? process.env;
   if (!tracingWanted(env)) return undefined;
   const { role, version, log } = options;
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
   if (protocol !== 'http/json' && protocol !== 'http/protobuf') log.warn({ protocol }, 'OTLP protocol not supported; using http/protobuf');
-  // The exporters read the endpoint, headers, timeout and compression from OTEL_EXPORTER_OTLP_* themselves.
-  const exporter: SpanExporter = protocol === 'http/json' ? new OtlpJsonExporter() : new OtlpProtoExporter();
+  // The exporters read headers, timeout, compression and certificates from process.env's OTEL_EXPORTER_OTLP_*
+  // themselves; the URL comes from `env` (the same variables when it is process.env; a test's or bench's own).
+  const url = tracesUrl(env);
+  const exporter: SpanExporter = protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url });
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `hypha-accel-${role}`, [ATTR_SERVICE_VERSION]: version, 'hypha_accel.role': role })
     .merge(detectResources({ detectors: [envDetector] })); // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
-  const sampler = buildSampler(env, log);
+  const sampler = new KeepingSampler(buildSampler(env, log));
   const ids = new CallTraceIdGenerator();
   const provider = new TracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [new DeferredSpanProcessor(new BatchSpanProcessor({ exporter, ...batchOptions(env) }))] });
   const tracer = provider.getTracer('hypha-accel', version);
-  const calls = new CallSpans(tracer, sampler, ids);
+  const slowCallMs = options.slowCallMs ?? 0;
+  const calls = new CallSpans(tracer, sampler, ids, slowCallMs);
   const stopRpc = options.rpc.addListener(calls);
   channels.tracedFrame.subscribe(calls.onFrame);
   const onLink = (m: unknown) => recordLinkEvent(tracer, role, m as LinkEvent);
   channels.link.subscribe(onLink);
-  log.info({ protocol, sampler: describeSampler(env) }, 'tracing on');
+  log.info({ protocol, sampler: describeSampler(env), keep: slowCallMs > 0 ? `reject, unanswered, slower than ${slowCallMs} ms` : 'reject, unanswered' }, 'tracing on');
   return {
     forceFlush: () => provider.forceFlush(),
     async shutdown() {
@@ -71,6 +85,15 @@ function recordLinkEvent(tracer: Tracer, role: RoleName, event: LinkEvent): void
   if (event.event === 'drain') span.setAttribute('hypha_accel.link.streams', event.streams ?? 0);
   else if (event.event !== 'up') span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
   span.end();
+}
+
+/** The traces URL by the specification: the signal's own endpoint as given, else the base endpoint + `v1/traces`. */
+export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (specific) return specific;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!base) return undefined;
+  return base.endsWith('/') ? `${base}v1/traces` : `${base}/v1/traces`;
 }
 
 /** OTEL_BSP_* (the batch span processor's standard variables). */

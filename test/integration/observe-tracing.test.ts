@@ -1,7 +1,7 @@
 // Traces of a real Python client's calls through the pair, received by an OTLP/HTTP receiver inside the
 // test (JSON protocol, decoded from the exporter's real requests): one span per call on each proxy, named
 // by the normalised method, the gateway's span a child of the edge's in the same trace, the expected
-// attributes, and no ids or tokens in names or attributes.
+// attributes, and no ids or tokens in names or attributes; with sampling at 0, a failing call is still kept.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
@@ -116,6 +116,31 @@ describe('OpenTelemetry traces through the pair', () => {
     assert.ok(spans.some((s) => s.name === 'link up' && s.service === 'hypha-accel-edge'), 'link lifecycle recorded');
   });
 
+  test('with sampling at 0, a failing call is still traced: one root span on the edge, flagged kept, nothing else', async () => {
+    for (const t of tracings.splice(0)) await t.shutdown();
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' };
+    const log = createLogger('silent');
+    for (const role of ['edge', 'gateway'] as const) tracings.push(startTracing({ role, version: 'test', rpc: new RpcCallTracker({ role }), log, env })!);
+    receiver.spans.length = 0;
+    const result = await runPyCaller(pair.edgeUrl, service!.serviceId, { checks: ['echo', 'exception'] });
+    assert.deepEqual(failedChecks(result), []);
+    for (const t of tracings) await t.forceFlush();
+    const callSpans = receiver.spans.filter((s) => s.attrs['rpc.system'] === 'hypha');
+    const rejected = callSpans.filter((s) => s.attrs['hypha.outcome'] === 'reject');
+    assert.ok(rejected.length >= 1, `the raising call is traced: ${callSpans.map((s) => `${s.service}:${s.name}:${s.attrs['hypha.outcome']}`).join(', ')}`);
+    for (const span of rejected) {
+      assert.equal(span.service, 'hypha-accel-edge', 'kept by the proxy that saw the call first');
+      assert.equal(span.kind, 3, 'a CLIENT span');
+      assert.equal(span.attrs['hypha_accel.kept'], 'reject');
+      assert.equal(span.status?.code, 2, 'an error span');
+      assert.ok(!span.parentSpanId, 'a root span');
+      assert.ok(Number(span.attrs['hypha_accel.request.bytes']) > 0 && Number(span.attrs['hypha_accel.response.bytes']) > 0);
+    }
+    // The echo calls resolved: unsampled, they left no span on either proxy.
+    assert.deepEqual(callSpans.filter((s) => s.attrs['hypha.outcome'] === 'resolve').map((s) => s.name), []);
+    assert.deepEqual(callSpans.filter((s) => s.service === 'hypha-accel-gateway').map((s) => s.name), [], 'the gateway saw the call second');
+  });
+
   test('with a ratio sampler both proxies sample the same calls, and only those carry trace context', async () => {
     for (const t of tracings.splice(0)) await t.shutdown();
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' };
@@ -136,7 +161,8 @@ describe('OpenTelemetry traces through the pair', () => {
       channels.tracedFrame.unsubscribe(countFrame);
       stopCounting();
     }
-    const callSpans = receiver.spans.filter((s) => s.attrs['rpc.system'] === 'hypha');
+    // Sampled spans only: an unsampled call that failed (the `exception` check) is kept by the edge alone.
+    const callSpans = receiver.spans.filter((s) => s.attrs['rpc.system'] === 'hypha' && s.attrs['hypha_accel.kept'] === undefined);
     const edgeClient = callSpans.filter((s) => s.service === 'hypha-accel-edge' && s.kind === 3);
     const gatewayServer = callSpans.filter((s) => s.service === 'hypha-accel-gateway' && s.kind === 2);
     assert.ok(edgeClient.length > 0 && edgeClient.length < calls, `some of the ${calls} calls sampled, not all: ${edgeClient.length}`);

@@ -1,14 +1,14 @@
 // Call trace ids (derived from the call, so both proxies sample alike) and the sampler the OTEL_* variables
-// select (the specification's parentbased_always_on when unset).
+// select (parent-based at hypha-accel's default ratio when unset).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ROOT_CONTEXT, SamplingDecision, SpanKind } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SamplingDecision, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { callTraceId, CallTraceIdGenerator } from '../../src/observe/call-trace-ids.js';
-import { buildSampler } from '../../src/observe/otel-sampler.js';
+import { buildSampler, describeSampler, DEFAULT_SAMPLER_RATIO, KeepingSampler } from '../../src/observe/otel-sampler.js';
 import { createLogger } from '../../src/log.js';
 
 const log = createLogger('silent');
-const sampled = (sampler: ReturnType<typeof buildSampler>, traceId: string) =>
+const sampled = (sampler: Pick<ReturnType<typeof buildSampler>, 'shouldSample'>, traceId: string) =>
   sampler.shouldSample(ROOT_CONTEXT, traceId, 'svc.fn', SpanKind.CLIENT, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED;
 
 test('a call trace id is a valid W3C trace id, the same for the same call and different for another', () => {
@@ -35,8 +35,34 @@ test('a 10% ratio sampler takes about 10% of calls, and the same ones for the sa
   assert.ok(taken > calls * 0.08 && taken < calls * 0.12, `sampled ${taken} of ${calls}`);
 });
 
-test('OTEL_TRACES_SAMPLER and _ARG as the specification says; unset, every call is sampled', () => {
-  assert.match(buildSampler({}, log).toString(), /ParentBased\{root=AlwaysOnSampler/);
+test('unset, the sampler is parent-based at the default ratio: ~1% of root calls, a sampled parent always followed', () => {
+  assert.equal(DEFAULT_SAMPLER_RATIO, 0.01);
+  const sampler = buildSampler({}, log);
+  assert.match(sampler.toString(), /ParentBased\{root=TraceIdRatioBased\{0\.01\}/);
+  assert.match(describeSampler({}), /^parentbased_traceidratio 0\.01$/);
+  let taken = 0;
+  const calls = 20000;
+  for (let i = 0; i < calls; i++) if (sampled(sampler, callTraceId('up', 'ws-user-a/svc', `session-${i}`))) taken++;
+  assert.ok(taken > calls * 0.005 && taken < calls * 0.015, `sampled ${taken} of ${calls}`);
+  // A sampled parent from the other proxy is followed whatever the ratio (both spans of a call, always).
+  const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'b'.repeat(32), spanId: 'c'.repeat(16), traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  assert.equal(sampler.shouldSample(parent, 'b'.repeat(32), 'svc.fn', SpanKind.SERVER, {}, []).decision, SamplingDecision.RECORD_AND_SAMPLED);
+  // An empty OTEL_TRACES_SAMPLER is unset; OTEL_TRACES_SAMPLER_ARG alone sets the default's ratio; an unknown name falls back to the default.
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER: ' ' }, log).toString(), /ParentBased\{root=TraceIdRatioBased\{0\.01\}/);
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER_ARG: '0.2' }, log).toString(), /ParentBased\{root=TraceIdRatioBased\{0\.2\}/);
+  assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'nonsense' }, log).toString(), /ParentBased\{root=TraceIdRatioBased\{0\.01\}/);
+});
+
+test('the keeping sampler says sampled once after keepNext, then asks the configured sampler again', () => {
+  const keeping = new KeepingSampler(buildSampler({ OTEL_TRACES_SAMPLER: 'always_off' }, log));
+  const id = callTraceId('up', 'ws-user-a/svc', 'session-x');
+  assert.equal(sampled(keeping, id), false);
+  keeping.keepNext();
+  assert.equal(sampled(keeping, id), true);
+  assert.equal(sampled(keeping, id), false);
+});
+
+test('OTEL_TRACES_SAMPLER and _ARG as the specification says', () => {
   assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, log).toString(), /TraceIdRatioBased\{0\.25\}/);
   assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }, log).toString(), /TraceIdRatioBased\{1\}/);
   assert.match(buildSampler({ OTEL_TRACES_SAMPLER: 'always_on' }, log).toString(), /AlwaysOnSampler/);

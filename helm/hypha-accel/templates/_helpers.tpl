@@ -98,10 +98,14 @@ dict: root, role, config, listen, extra (defaults the chart derives, by YAML key
   value: {{ required "otel.endpoint is required when otel.enabled" .endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
   value: {{ .protocol | quote }}
+{{- if .sampler }}
 - name: OTEL_TRACES_SAMPLER
   value: {{ .sampler | quote }}
+{{- end }}
+{{- if .samplerArg }}
 - name: OTEL_TRACES_SAMPLER_ARG
   value: {{ .samplerArg | quote }}
+{{- end }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE)%s" (ternary (printf ",%s" .resourceAttributes) "" (ne .resourceAttributes "")) | quote }}
 {{- else }}
