@@ -143,6 +143,7 @@ export class LinkSession {
   private ackArmedAtMs = 0;
   private pingsSkipped = 0;
   private acksSent = 0;
+  private lastLinkState: LinkState | undefined;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -157,9 +158,16 @@ export class LinkSession {
     options.blobs?.attach((frame) => this.sendPayloadFrame(frame), () => this.linkState());
   }
 
-  /** The round trip (pacing's minimum, else the last PING) and the pacing window. */
+  /**
+   * The round trip (pacing's minimum, else the last PING) and the pacing window. The same object while
+   * neither changed: the stages that step aside on fast links ask per message and remember their answer per state.
+   */
   linkState(): LinkState {
-    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) };
+    const rttMs = this.pacer?.minRttMs ?? this.rttMs;
+    const pacingWindowBytes = this.pacer?.windowBytes;
+    const last = this.lastLinkState;
+    if (last && last.rttMs === rttMs && last.pacingWindowBytes === pacingWindowBytes) return last;
+    return (this.lastLinkState = Object.freeze({ rttMs, pacingWindowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) }));
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */
@@ -314,9 +322,9 @@ export class LinkSession {
    */
   private piggybackAck(): void {
     if (this.ackTimer === undefined) return;
+    if (this.payloadFrames.length === 0 && this.ready[0]!.length === 0 && this.ready[1]!.length === 0 && this.ready[2]!.length === 0) return;
     const waitMs = this.acksSent < EAGER_ACKS ? EAGER_ACK_PIGGYBACK_MS : ACK_PIGGYBACK_MS;
-    if (this.clock.now() - this.ackArmedAtMs < waitMs && this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES) return;
-    if (this.payloadFrames.length === 0 && this.ready.every((queue) => queue.length === 0)) return;
+    if (this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES && this.clock.now() - this.ackArmedAtMs < waitMs) return;
     this.sendAck();
   }
 
@@ -347,7 +355,7 @@ export class LinkSession {
         }
         this.stats.transcodeBytesOut += payload.length;
       }
-      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, ...(pending.trace ? { trace: pending.trace } : {}) };
+      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, trace: pending.trace };
       if (!next) this.forgetIfDone(stream);
       return { header, payload };
     }

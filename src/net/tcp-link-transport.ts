@@ -31,10 +31,12 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     flushScheduled = false;
     if (batch.empty) return;
     const { chunks, callbacks } = batch.take();
-    const done = (error?: Error | null) => {
-      for (const callback of callbacks) callback(error ?? undefined);
-    };
+    const done = batchWritten(callbacks);
     if (socket.destroyed || !socket.writable) return done(new Error('link socket is not open'));
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!, done);
+      return;
+    }
     socket.cork();
     for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!, i === chunks.length - 1 ? done : undefined);
     socket.uncork();
@@ -93,6 +95,13 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
   });
   if (head && head.length > 0) setImmediate(() => onData(head));
   return transport;
+}
+
+/** One completion for a batch's frames (returned, not assigned: tsx names assigned closures at each creation). */
+function batchWritten(callbacks: Array<(error?: Error) => void>): (error?: Error | null) => void {
+  return (error) => {
+    for (const callback of callbacks) callback(error ?? undefined);
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { channels, messageBytes as lengthOf, type LinkEvent, type LinkInfo, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
 import { PAYLOAD_SERIES, type PayloadSeries } from './payload-metric-table.js';
 import type { RpcCallTracker } from './rpc-calls.js';
+import { KeyedHistogram } from './rpc-series.js';
 import { FRAME_KINDS } from '../link/link-compressor.js';
 
 export interface MetricSources {
@@ -129,15 +130,29 @@ export function createMetrics(options: MetricsOptions): Metrics {
     else new Gauge({ name, help: first.help, labelNames, registers: [registry], collect() { for (const [labels, value] of read()) this.set(labels, value); } });
   }
 
-  const rpcDuration = new Histogram({ name: 'hypha_accel_rpc_duration_seconds', help: 'RPC calls from the call message to its resolve/reject as this proxy saw them, by normalised method and outcome.', labelNames: ['method', 'outcome'], buckets: RPC_BUCKETS_S, registers: [registry] });
-  const rpcBytes = new Counter({ name: 'hypha_accel_rpc_bytes_total', help: 'Bytes of RPC calls (request) and their replies (response) as endpoint messages, by normalised method.', labelNames: ['method', 'part'], registers: [registry] });
+  // Per call only plain numbers are kept (prom-client hashes a label object per observe/inc); read at scrape time.
+  const rpcDuration = new KeyedHistogram('hypha_accel_rpc_duration_seconds', 'RPC calls from the call message to its resolve/reject as this proxy saw them, by normalised method and outcome.', ['method', 'outcome'], RPC_BUCKETS_S, registry);
+  const rpcBytes = new Map<string, { request: number; response: number }>(); // method -> bytes
+  cumulative(registry, 'hypha_accel_rpc_bytes_total', 'Bytes of RPC calls (request) and their replies (response) as endpoint messages, by normalised method.', ['method', 'part'], () => {
+    const series: Series[] = [];
+    for (const [method, bytes] of rpcBytes) {
+      series.push([{ method, part: 'request' }, bytes.request]);
+      if (bytes.response > 0) series.push([{ method, part: 'response' }, bytes.response]);
+    }
+    return series;
+  });
+  const bytesOf = (method: string) => {
+    let bytes = rpcBytes.get(method);
+    if (!bytes) rpcBytes.set(method, (bytes = { request: 0, response: 0 }));
+    return bytes;
+  };
   const stopRpc = options.rpc.addListener({
     onCallStart(call) {
-      rpcBytes.inc({ method: call.method, part: 'request' }, call.requestBytes);
+      bytesOf(call.method).request += call.requestBytes;
     },
     onCallEnd(call, end) {
-      rpcDuration.observe({ method: call.method, outcome: end.outcome }, end.durationMs / 1000);
-      if (end.responseBytes > 0) rpcBytes.inc({ method: call.method, part: 'response' }, end.responseBytes);
+      rpcDuration.observe(call.method, end.outcome, end.durationMs / 1000);
+      bytesOf(call.method).response += end.responseBytes;
     },
   });
   new Gauge({ name: 'hypha_accel_rpc_pending_calls', help: 'Calls waiting for their reply.', registers: [registry], collect() { this.set(options.rpc.pendingCount); } });
