@@ -367,10 +367,11 @@ export class LinkSession {
   /** Feeds one received link message. Errors that end the link close it; per-stream errors reset the stream. */
   handleMessage(data: Uint8Array): void {
     if (this.closed) return;
-    this.lastHeardMs = this.clock.now();
+    const nowMs = this.clock.now();
+    this.lastHeardMs = nowMs;
     this.stats.framesReceived++;
     this.stats.frameBytesReceived += data.length;
-    if (this.acks && data[0] !== FrameType.ACK) this.countReceived(data.length);
+    if (this.acks && data[0] !== FrameType.ACK) this.countReceived(data.length, nowMs);
     try {
       this.handleFrame(decodeFrame(data, maxLinkMessageBytes(this.options.local.maxFrameBytes)));
     } catch (error) {
@@ -501,10 +502,10 @@ export class LinkSession {
   // ---- pacing ----
 
   /** Acknowledges at once after AckPolicy.everyBytes, otherwise within ACK_DELAY_MS (one timer at most). */
-  private countReceived(bytes: number): void {
-    if (this.acks!.onReceived(bytes, this.clock.now())) this.sendAck();
+  private countReceived(bytes: number, nowMs: number): void {
+    if (this.acks!.onReceived(bytes, nowMs)) this.sendAck();
     else if (this.ackTimer === undefined) {
-      this.ackArmedAtMs = this.clock.now();
+      this.ackArmedAtMs = nowMs;
       this.ackTimer = this.clock.setTimeout(() => this.sendAck(), this.acksSent < EAGER_ACKS ? EAGER_ACK_DELAY_MS : ACK_DELAY_MS);
     }
   }

@@ -71,9 +71,10 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     },
   };
 
+  const onFrame = (frame: Uint8Array) => transport.onMessage?.(frame);
   const onData = (chunk: Buffer) => {
     try {
-      reader.push(chunk, (frame) => transport.onMessage?.(frame));
+      reader.push(chunk, onFrame);
     } catch (error) {
       closeCode = 1009;
       closeReason = (error as AccelError).code ?? 'HYPHA_ACCEL_ERR_BAD_FRAME';
