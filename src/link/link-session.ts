@@ -125,7 +125,7 @@ export class LinkSession {
   closed = false;
   /** DRAIN was sent or received: the link carries its sessions on, but no new one is opened on it. */
   draining = false;
-  private readonly linkControl = new Deque<Buffer>();
+  private readonly linkControl = new Deque<OutFrame>();
   /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
   private readonly payloadFrames = new Deque<OutFrame>();
   private readonly ready = [new Deque<Stream>(), new Deque<Stream>(), new Deque<Stream>()];
@@ -275,7 +275,7 @@ export class LinkSession {
 
   private sendLinkFrame(type: (typeof FrameType)[keyof typeof FrameType], streamId: number, payload: Uint8Array): void {
     if (this.closed) return;
-    this.linkControl.push(encodeFrame({ type, flags: 0, frameClass: FrameClass.CONTROL, streamId, seq: 0, payload }));
+    this.linkControl.push({ header: { type, flags: 0, frameClass: FrameClass.CONTROL, streamId, seq: 0, trace: undefined }, payload });
     this.pump();
   }
 
@@ -285,23 +285,24 @@ export class LinkSession {
     try {
       this.piggybackAck();
       while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
-        let frame: Buffer | OutFrame | undefined = this.linkControl.shift();
+        let frame: OutFrame | undefined = this.linkControl.shift();
         if (!frame) {
           if (this.pacer && !this.pacer.open()) break; // link control (incl. ACKs) is never held back
           frame = this.nextStreamFrame() ?? this.payloadFrames.shift();
         }
         if (!frame) break;
-        const length = frame instanceof Uint8Array ? frame.length : frameHeaderBytes(frame.header) + frame.payload.length;
+        const { header, payload } = frame;
+        const length = frameHeaderBytes(header) + payload.length;
         // ACK frames are not themselves acknowledged (both sides leave them out of the count).
-        if (this.pacer && !(frame instanceof Uint8Array && frame[0] === FrameType.ACK)) this.pacer.onSent(length);
+        if (this.pacer && header.type !== FrameType.ACK) this.pacer.onSent(length);
         this.inflightBytes += length;
         this.stats.framesSent++;
         this.stats.frameBytesSent += length;
-        if (!(frame instanceof Uint8Array) && frame.header.trace) this.options.onTracedFrame?.(frame.header.trace, length, frame.header.flags);
+        if (header.trace) this.options.onTracedFrame?.(header.trace, length, header.flags);
         const onWritten = this.frameWritten(length);
-        if (frame instanceof Uint8Array) this.transport.send(frame, onWritten);
-        else if (this.transport.sendParts) this.transport.sendParts(frame.header, frame.payload, onWritten);
-        else this.transport.send(encodeFrame({ ...frame.header, payload: frame.payload }), onWritten);
+        // A batching transport writes header and payload into its batch; others get the frame joined.
+        if (this.transport.sendParts) this.transport.sendParts(header, payload, onWritten);
+        else this.transport.send(encodeFrame({ ...header, payload }), onWritten);
       }
     } finally {
       this.pumping = false;
