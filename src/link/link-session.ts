@@ -575,26 +575,29 @@ export class LinkSession {
   }
 
   private shutdown(error: AccelError, notifyPeer: boolean): void {
+    this.end(error, notifyPeer ? 'goaway' : 'close');
+  }
+
+  /** The transport went away underneath (socket closed or errored). */
+  handleTransportClosed(error: AccelError): void {
+    this.end(error, 'gone');
+  }
+
+  /**
+   * The one transition of a link (open -> closed) and all its side effects, in order: GOAWAY to the peer
+   * (`goaway`), timers stopped, the transport closed unless it is already `gone`, streams aborted, listeners told.
+   */
+  private end(error: AccelError, transport: 'goaway' | 'close' | 'gone'): void {
     if (this.closed) return;
     const spec = ERROR_CODES[error.code as ErrorCode];
-    if (notifyPeer) {
+    if (transport === 'goaway') {
       const goaway = encodeFrame({ type: FrameType.GOAWAY, flags: 0, frameClass: FrameClass.CONTROL, streamId: 0, seq: 0, payload: encodeCodeReason(spec.goaway, error.message.slice(0, 120)) });
       this.transport.send(goaway, () => {});
     }
     this.closed = true;
     this.clock.clearInterval(this.pingTimer);
     if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
-    this.transport.close(spec.wsClose || 1000, error.code);
-    this.abortAll(error);
-    this.notifyClosed(error);
-  }
-
-  /** The transport went away underneath (socket closed or errored). */
-  handleTransportClosed(error: AccelError): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.clock.clearInterval(this.pingTimer);
-    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
+    if (transport !== 'gone') this.transport.close(spec.wsClose || 1000, error.code);
     this.abortAll(error);
     this.notifyClosed(error);
   }
