@@ -52,8 +52,8 @@ export class KeyedHistogram {
           cumulative += series.buckets[i]!;
           values.push({ labels: { le: i < this.upperBounds.length ? this.upperBounds[i] : '+Inf' }, sharedLabels: series.labels, value: cumulative, metricName: `${this.name}_bucket` });
         }
-        values.push({ labels: series.labels, value: series.sum, metricName: `${this.name}_sum` });
-        values.push({ labels: series.labels, value: series.count, metricName: `${this.name}_count` });
+        values.push({ labels: {}, sharedLabels: series.labels, value: series.sum, metricName: `${this.name}_sum` });
+        values.push({ labels: {}, sharedLabels: series.labels, value: series.count, metricName: `${this.name}_count` });
       }
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
