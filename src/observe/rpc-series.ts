@@ -11,6 +11,21 @@ interface HistogramSeries {
   count: number;
 }
 
+interface MetricValue {
+  labels: Record<string, string | number>;
+  sharedLabels?: Record<string, string>;
+  value: number;
+  metricName: string;
+}
+
+interface MetricData {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: string;
+  values: MetricValue[];
+}
+
 /** A histogram with label sets found by two plain keys (no label object hashed per observation). */
 export class KeyedHistogram {
   readonly type = 'histogram';
@@ -42,21 +57,31 @@ export class KeyedHistogram {
     series.count++;
   }
 
-  /** prom-client's histogram values: cumulative buckets (le, +Inf), then sum and count, per label set. */
-  get(): { name: string; help: string; type: string; aggregator: string; values: Array<Record<string, unknown>> } {
-    const values: Array<Record<string, unknown>> = [];
+  /**
+   * prom-client's histogram values for the text exposition: cumulative buckets (le, +Inf), then sum and
+   * count, per label set, the label set as `sharedLabels` (prom-client's Histogram prints it after `le`).
+   */
+  getForPromString(): MetricData {
+    const values: MetricValue[] = [];
     for (const bySecond of this.series.values()) {
       for (const series of bySecond.values()) {
         let cumulative = 0;
         for (let i = 0; i <= this.upperBounds.length; i++) {
           cumulative += series.buckets[i]!;
-          values.push({ labels: { le: i < this.upperBounds.length ? this.upperBounds[i] : '+Inf' }, sharedLabels: series.labels, value: cumulative, metricName: `${this.name}_bucket` });
+          values.push({ labels: { le: i < this.upperBounds.length ? this.upperBounds[i]! : '+Inf' }, sharedLabels: series.labels, value: cumulative, metricName: `${this.name}_bucket` });
         }
         values.push({ labels: {}, sharedLabels: series.labels, value: series.sum, metricName: `${this.name}_sum` });
         values.push({ labels: {}, sharedLabels: series.labels, value: series.count, metricName: `${this.name}_count` });
       }
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** The same values with each label set merged into `labels`: what getMetricsAsJSON and the cluster aggregation (--workers) read. */
+  get(): MetricData {
+    const data = this.getForPromString();
+    data.values = data.values.map(({ labels, sharedLabels, value, metricName }) => ({ labels: { ...labels, ...sharedLabels }, value, metricName }));
+    return data;
   }
 
   reset(): void {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
-import { Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Histogram, Registry } from 'prom-client';
 import { KeyedHistogram } from '../../src/observe/rpc-series.js';
 import { RpcCallTracker, type RpcCall, type RpcCallEnd } from '../../src/observe/rpc-calls.js';
 import { publishMessage, publishSession, type Direction } from '../../src/events.js';
@@ -23,6 +23,12 @@ test('KeyedHistogram renders the same exposition text as a prom-client Histogram
   }
   const lines = (text: string) => text.split('\n').sort();
   assert.deepEqual(lines(await ours.metrics()), lines(await theirs.metrics()));
+  // The JSON form (what workers send to the primary) carries the same label sets and values...
+  const flat = async (registry: Registry) => (await registry.getMetricsAsJSON()).flatMap((m) => m.values.map((v) => JSON.stringify([v.metricName, Object.entries(v.labels).sort(), v.value]))).sort();
+  assert.deepEqual(await flat(ours), await flat(theirs));
+  // ...so summing two workers' registries (--workers) gives the same text as for prom-client's own.
+  const summed = async (registry: Registry) => lines(await AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), await registry.getMetricsAsJSON()]).metrics());
+  assert.deepEqual(await summed(ours), await summed(theirs));
   keyed.reset();
   assert.equal((await ours.metrics()).includes('x_seconds_count'), false);
 });
