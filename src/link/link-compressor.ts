@@ -57,25 +57,44 @@ export interface LinkCompressor {
   decompress(wire: Uint8Array): Uint8Array[];
 }
 
+/** The stats keys of each frame kind, per direction: built once, so counting a frame builds no string. */
+const KIND_KEYS = FRAME_KINDS.map((kind) => ({
+  framesSent: `wire${kind}FramesSent`, bytesSent: `wire${kind}BytesSent`, framesReceived: `wire${kind}FramesReceived`, bytesReceived: `wire${kind}BytesReceived`,
+}));
+/** Frame type byte -> index into FRAME_KINDS. */
+const KIND_OF_TYPE = Uint8Array.from({ length: 256 }, (_, type) => FRAME_KINDS.indexOf(frameKind(type)));
+
 /**
  * `inner` with the frames of each event-loop turn compressed together by `compressor` (while it is active)
  * and every frame counted per kind into `stats`. Frames the compressor never takes (too large, or sent while
- * it is inactive) go straight through, after whatever batch is pending, so the order on the wire is kept.
+ * it is inactive) go straight through, after whatever batch is pending, so the order on the wire is kept:
+ * on a fast link (compression inactive) a frame costs one `active()` question and a count, and keeps the
+ * inner transport's header + payload view path (no frame joined, no closure).
  */
 export function compressedTransport(inner: DuplexTransport, compressor: LinkCompressor | undefined, stats: FrameKindStats | undefined): DuplexTransport {
   const counts = stats as Record<string, number> | undefined;
+  /** The transport's length prefix of a message of `length` bytes (u32, or a varint with compact framing). */
   const framing = (length: number, compressed: boolean) => inner.framingBytes?.(length, compressed) ?? LENGTH_PREFIX_BYTES;
-  const count = (type: number | undefined, wireBytes: number, direction: 'Sent' | 'Received') => {
+  const countSent = (type: number | undefined, wireBytes: number) => {
     if (!counts) return;
-    const kind = frameKind(type);
-    counts[`wire${kind}Frames${direction}`]!++;
-    counts[`wire${kind}Bytes${direction}`]! += wireBytes;
+    const keys = KIND_KEYS[KIND_OF_TYPE[type ?? 0]!]!;
+    counts[keys.framesSent]!++;
+    counts[keys.bytesSent]! += wireBytes;
+  };
+  const countReceived = (type: number | undefined, wireBytes: number) => {
+    if (!counts) return;
+    const keys = KIND_KEYS[KIND_OF_TYPE[type ?? 0]!]!;
+    counts[keys.framesReceived]!++;
+    counts[keys.bytesReceived]! += wireBytes;
   };
   let pending: Uint8Array[] = [];
   let pendingCallbacks: Array<(error?: Error) => void> = [];
   let pendingBytes = 0;
   let flushScheduled = false;
   let closed = false;
+  const maxMessageBytes = compressor?.maxMessageBytes ?? 0;
+  /** True when a frame of `bytes` sent now goes into a compressed batch. */
+  const compresses = (bytes: number) => !closed && bytes <= maxMessageBytes && compressor!.active();
 
   const flush = () => {
     flushScheduled = false;
@@ -97,19 +116,12 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     }
     // Each frame's share of the batch on the wire, in proportion to its plain size.
     const wireBytes = wire.byteLength + framing(wire.byteLength, true);
-    for (const frame of frames) count(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes, 'Sent');
-    inner.send(wire, (error) => {
-      for (const callback of callbacks) callback(error);
-    });
+    for (const frame of frames) countSent(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes);
+    inner.send(wire, batchWritten(callbacks));
   };
-  const sendPlain = (frame: Buffer, onWritten: (error?: Error) => void) => {
-    flush();
-    count(frame[0], frame.byteLength + framing(frame.byteLength, false), 'Sent');
-    inner.send(frame, onWritten);
-  };
-  const send = (frame: Buffer, onWritten: (error?: Error) => void) => {
-    if (closed || !compressor || frame.byteLength > compressor.maxMessageBytes || !compressor.active()) return sendPlain(frame, onWritten);
-    if (pendingBytes + frame.byteLength + LENGTH_PREFIX_BYTES > compressor.maxBatchBytes) flush();
+  /** Queues a frame for the next compressed batch. */
+  const enqueue = (frame: Buffer, onWritten: (error?: Error) => void) => {
+    if (pendingBytes + frame.byteLength + LENGTH_PREFIX_BYTES > compressor!.maxBatchBytes) flush();
     pending.push(frame);
     pendingCallbacks.push(onWritten);
     pendingBytes += frame.byteLength + LENGTH_PREFIX_BYTES;
@@ -118,21 +130,25 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
       setImmediate(flush);
     }
   };
-  const maxMessageBytes = compressor?.maxMessageBytes ?? 0;
+  const send = (frame: Buffer, onWritten: (error?: Error) => void) => {
+    if (compresses(frame.byteLength)) return enqueue(frame, onWritten);
+    if (pending.length > 0) flush();
+    countSent(frame[0], frame.byteLength + framing(frame.byteLength, false));
+    inner.send(frame, onWritten);
+  };
   const outer: DuplexTransport = {
     onMessage: undefined,
     onClose: undefined,
     send,
-    // A batching transport takes large payloads as views: keep that for frames the compressor never sees.
+    // A batching transport takes header and payload view: kept for every frame the compressor does not take now.
     ...(inner.sendParts
       ? {
           sendParts: (header, payload, onWritten) => {
             const bytes = frameHeaderBytes(header) + payload.byteLength;
-            if (bytes > maxMessageBytes) {
-              flush();
-              count(header.type, bytes + framing(bytes, false), 'Sent');
-              inner.sendParts!(header, payload, onWritten);
-            } else send(encodeFrame({ ...header, payload }), onWritten);
+            if (compresses(bytes)) return enqueue(encodeFrame({ ...header, payload }), onWritten);
+            if (pending.length > 0) flush();
+            countSent(header.type, bytes + framing(bytes, false));
+            inner.sendParts!(header, payload, onWritten);
           },
         }
       : {}),
@@ -149,11 +165,24 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     } catch {
       frames = [new Uint8Array(0)]; // the link's frame decoder fails it with BAD_FRAME
     }
-    const plainBytes = frames.reduce((sum, frame) => sum + frame.byteLength + LENGTH_PREFIX_BYTES, 0);
+    if (frames.length === 1 && frames[0] === data) {
+      countReceived(data[0], data.byteLength + framing(data.byteLength, false)); // a plain frame
+      outer.onMessage?.(data);
+      return;
+    }
+    let plainBytes = 0;
+    for (const frame of frames) plainBytes += frame.byteLength + LENGTH_PREFIX_BYTES;
     const wireBytes = data.byteLength + framing(data.byteLength, data[0] === COMPRESSED_MESSAGE_TAG);
-    for (const frame of frames) count(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes, 'Received');
+    for (const frame of frames) countReceived(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes);
     for (const frame of frames) outer.onMessage?.(frame);
   };
   inner.onClose = (code, reason) => outer.onClose?.(code, reason);
   return outer;
+}
+
+/** One callback for a compressed batch (returned, not assigned: tsx names assigned closures at each creation). */
+function batchWritten(callbacks: Array<(error?: Error) => void>): (error?: Error) => void {
+  return (error) => {
+    for (const callback of callbacks) callback(error);
+  };
 }

@@ -125,7 +125,7 @@ export class LinkSession {
   closed = false;
   /** DRAIN was sent or received: the link carries its sessions on, but no new one is opened on it. */
   draining = false;
-  private readonly linkControl = new Deque<Buffer>();
+  private readonly linkControl = new Deque<OutFrame>();
   /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
   private readonly payloadFrames = new Deque<OutFrame>();
   private readonly ready = [new Deque<Stream>(), new Deque<Stream>(), new Deque<Stream>()];
@@ -143,6 +143,7 @@ export class LinkSession {
   private ackArmedAtMs = 0;
   private pingsSkipped = 0;
   private acksSent = 0;
+  private lastLinkState: LinkState | undefined;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
     this.clock = options.clock ?? systemClock;
@@ -157,9 +158,16 @@ export class LinkSession {
     options.blobs?.attach((frame) => this.sendPayloadFrame(frame), () => this.linkState());
   }
 
-  /** The round trip (pacing's minimum, else the last PING) and the pacing window. */
+  /**
+   * The round trip (pacing's minimum, else the last PING) and the pacing window. The same object while
+   * neither changed: the stages that step aside on fast links ask per message and remember their answer per state.
+   */
   linkState(): LinkState {
-    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) };
+    const rttMs = this.pacer?.minRttMs ?? this.rttMs;
+    const pacingWindowBytes = this.pacer?.windowBytes;
+    const last = this.lastLinkState;
+    if (last && last.rttMs === rttMs && last.pacingWindowBytes === pacingWindowBytes) return last;
+    return (this.lastLinkState = Object.freeze({ rttMs, pacingWindowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) }));
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */
@@ -267,7 +275,7 @@ export class LinkSession {
 
   private sendLinkFrame(type: (typeof FrameType)[keyof typeof FrameType], streamId: number, payload: Uint8Array): void {
     if (this.closed) return;
-    this.linkControl.push(encodeFrame({ type, flags: 0, frameClass: FrameClass.CONTROL, streamId, seq: 0, payload }));
+    this.linkControl.push({ header: { type, flags: 0, frameClass: FrameClass.CONTROL, streamId, seq: 0, trace: undefined }, payload });
     this.pump();
   }
 
@@ -277,23 +285,24 @@ export class LinkSession {
     try {
       this.piggybackAck();
       while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
-        let frame: Buffer | OutFrame | undefined = this.linkControl.shift();
+        let frame: OutFrame | undefined = this.linkControl.shift();
         if (!frame) {
           if (this.pacer && !this.pacer.open()) break; // link control (incl. ACKs) is never held back
           frame = this.nextStreamFrame() ?? this.payloadFrames.shift();
         }
         if (!frame) break;
-        const length = frame instanceof Uint8Array ? frame.length : frameHeaderBytes(frame.header) + frame.payload.length;
+        const { header, payload } = frame;
+        const length = frameHeaderBytes(header) + payload.length;
         // ACK frames are not themselves acknowledged (both sides leave them out of the count).
-        if (this.pacer && !(frame instanceof Uint8Array && frame[0] === FrameType.ACK)) this.pacer.onSent(length);
+        if (this.pacer && header.type !== FrameType.ACK) this.pacer.onSent(length);
         this.inflightBytes += length;
         this.stats.framesSent++;
         this.stats.frameBytesSent += length;
-        if (!(frame instanceof Uint8Array) && frame.header.trace) this.options.onTracedFrame?.(frame.header.trace, length, frame.header.flags);
+        if (header.trace) this.options.onTracedFrame?.(header.trace, length, header.flags);
         const onWritten = this.frameWritten(length);
-        if (frame instanceof Uint8Array) this.transport.send(frame, onWritten);
-        else if (this.transport.sendParts) this.transport.sendParts(frame.header, frame.payload, onWritten);
-        else this.transport.send(encodeFrame({ ...frame.header, payload: frame.payload }), onWritten);
+        // A batching transport writes header and payload into its batch; others get the frame joined.
+        if (this.transport.sendParts) this.transport.sendParts(header, payload, onWritten);
+        else this.transport.send(encodeFrame({ ...header, payload }), onWritten);
       }
     } finally {
       this.pumping = false;
@@ -314,9 +323,9 @@ export class LinkSession {
    */
   private piggybackAck(): void {
     if (this.ackTimer === undefined) return;
+    if (this.payloadFrames.length === 0 && this.ready[0]!.length === 0 && this.ready[1]!.length === 0 && this.ready[2]!.length === 0) return;
     const waitMs = this.acksSent < EAGER_ACKS ? EAGER_ACK_PIGGYBACK_MS : ACK_PIGGYBACK_MS;
-    if (this.clock.now() - this.ackArmedAtMs < waitMs && this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES) return;
-    if (this.payloadFrames.length === 0 && this.ready.every((queue) => queue.length === 0)) return;
+    if (this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES && this.clock.now() - this.ackArmedAtMs < waitMs) return;
     this.sendAck();
   }
 
@@ -347,7 +356,7 @@ export class LinkSession {
         }
         this.stats.transcodeBytesOut += payload.length;
       }
-      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, ...(pending.trace ? { trace: pending.trace } : {}) };
+      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, trace: pending.trace };
       if (!next) this.forgetIfDone(stream);
       return { header, payload };
     }
@@ -359,10 +368,11 @@ export class LinkSession {
   /** Feeds one received link message. Errors that end the link close it; per-stream errors reset the stream. */
   handleMessage(data: Uint8Array): void {
     if (this.closed) return;
-    this.lastHeardMs = this.clock.now();
+    const nowMs = this.clock.now();
+    this.lastHeardMs = nowMs;
     this.stats.framesReceived++;
     this.stats.frameBytesReceived += data.length;
-    if (this.acks && data[0] !== FrameType.ACK) this.countReceived(data.length);
+    if (this.acks && data[0] !== FrameType.ACK) this.countReceived(data.length, nowMs);
     try {
       this.handleFrame(decodeFrame(data, maxLinkMessageBytes(this.options.local.maxFrameBytes)));
     } catch (error) {
@@ -493,10 +503,10 @@ export class LinkSession {
   // ---- pacing ----
 
   /** Acknowledges at once after AckPolicy.everyBytes, otherwise within ACK_DELAY_MS (one timer at most). */
-  private countReceived(bytes: number): void {
-    if (this.acks!.onReceived(bytes, this.clock.now())) this.sendAck();
+  private countReceived(bytes: number, nowMs: number): void {
+    if (this.acks!.onReceived(bytes, nowMs)) this.sendAck();
     else if (this.ackTimer === undefined) {
-      this.ackArmedAtMs = this.clock.now();
+      this.ackArmedAtMs = nowMs;
       this.ackTimer = this.clock.setTimeout(() => this.sendAck(), this.acksSent < EAGER_ACKS ? EAGER_ACK_DELAY_MS : ACK_DELAY_MS);
     }
   }
@@ -565,26 +575,29 @@ export class LinkSession {
   }
 
   private shutdown(error: AccelError, notifyPeer: boolean): void {
+    this.end(error, notifyPeer ? 'goaway' : 'close');
+  }
+
+  /** The transport went away underneath (socket closed or errored). */
+  handleTransportClosed(error: AccelError): void {
+    this.end(error, 'gone');
+  }
+
+  /**
+   * The one transition of a link (open -> closed) and all its side effects, in order: GOAWAY to the peer
+   * (`goaway`), timers stopped, the transport closed unless it is already `gone`, streams aborted, listeners told.
+   */
+  private end(error: AccelError, transport: 'goaway' | 'close' | 'gone'): void {
     if (this.closed) return;
     const spec = ERROR_CODES[error.code as ErrorCode];
-    if (notifyPeer) {
+    if (transport === 'goaway') {
       const goaway = encodeFrame({ type: FrameType.GOAWAY, flags: 0, frameClass: FrameClass.CONTROL, streamId: 0, seq: 0, payload: encodeCodeReason(spec.goaway, error.message.slice(0, 120)) });
       this.transport.send(goaway, () => {});
     }
     this.closed = true;
     this.clock.clearInterval(this.pingTimer);
     if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
-    this.transport.close(spec.wsClose || 1000, error.code);
-    this.abortAll(error);
-    this.notifyClosed(error);
-  }
-
-  /** The transport went away underneath (socket closed or errored). */
-  handleTransportClosed(error: AccelError): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.clock.clearInterval(this.pingTimer);
-    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
+    if (transport !== 'gone') this.transport.close(spec.wsClose || 1000, error.code);
     this.abortAll(error);
     this.notifyClosed(error);
   }

@@ -7,6 +7,11 @@ import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type EndKindValu
 
 const EMPTY = new Uint8Array(0);
 
+/** The same bytes as a Buffer (received frames usually are one already: no new view then). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export interface StreamHandler {
   /**
    * A whole message arrived. Call `written` once it has left this process (credit returns to the peer).
@@ -236,7 +241,7 @@ export class Stream {
         this.cutThrough = false;
         this.fragmentBytes = 0;
       }
-      return this.deliverFragment(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), isText, fin, firstPieceTrace);
+      return this.deliverFragment(asBuffer(payload), isText, fin, firstPieceTrace);
     }
     if (!fin) {
       this.fragments.push(payload);
@@ -244,7 +249,7 @@ export class Stream {
     }
     let message: Buffer;
     if (this.fragments.length === 0) {
-      message = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+      message = asBuffer(payload);
     } else {
       this.fragments.push(payload);
       message = Buffer.concat(this.fragments, this.fragmentBytes);

@@ -39,10 +39,12 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     flushScheduled = false;
     if (batch.empty) return;
     const { chunks, callbacks } = batch.take();
-    const done = (error?: Error | null) => {
-      for (const callback of callbacks) callback(error ?? undefined);
-    };
+    const done = batchWritten(callbacks);
     if (socket.destroyed || !socket.writable) return done(new Error('link socket is not open'));
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!, done);
+      return;
+    }
     socket.cork();
     for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!, i === chunks.length - 1 ? done : undefined);
     socket.uncork();
@@ -78,9 +80,10 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     },
   };
 
+  const onFrame = (frame: Uint8Array) => transport.onMessage?.(frame);
   const onData = (chunk: Buffer) => {
     try {
-      reader.push(chunk, (frame) => transport.onMessage?.(frame));
+      reader.push(chunk, onFrame);
     } catch (error) {
       closeCode = 1009;
       closeReason = (error as AccelError).code ?? 'HYPHA_ACCEL_ERR_BAD_FRAME';
@@ -105,6 +108,13 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
   });
   if (head && head.length > 0) setImmediate(() => onData(head));
   return transport;
+}
+
+/** One completion for a batch's frames (returned, not assigned: tsx names assigned closures at each creation). */
+function batchWritten(callbacks: Array<(error?: Error) => void>): (error?: Error | null) => void {
+  return (error) => {
+    for (const callback of callbacks) callback(error ?? undefined);
+  };
 }
 
 /**

@@ -20,8 +20,15 @@ const KEY_TYPE = Buffer.from('type');
 const KEY_METHOD = Buffer.from('method');
 const KEY_SESSION = Buffer.from('session');
 const KEY_TO = Buffer.from('to');
+const METHOD = 'method';
+/** skipValue reports the largest bin it passed here; nothing reads it. */
+const UNUSED_MAX_BIN = new Int32Array(1);
 
-/** Reads main's envelope strings; undefined when the message does not start with a msgpack map. */
+/**
+ * Reads main's envelope strings; undefined when the message does not start with a msgpack map.
+ * Per message it decodes only what it returns (a `type` of "method" is compared as bytes), builds no
+ * object besides the envelope, and skips values with the codec's scanner.
+ */
 export function readEnvelope(data: Buffer): Envelope | undefined {
   const end = data.length;
   if (end === 0) return undefined;
@@ -38,28 +45,36 @@ export function readEnvelope(data: Buffer): Envelope | undefined {
     return undefined;
   }
   const envelope: Envelope = { type: undefined, method: undefined, session: undefined, to: undefined };
-  const maxBin = new Int32Array(1);
   for (let i = 0; i < keys && i < MAX_KEYS; i++) {
-    const key = readString(data, pos, end);
-    if (!key) return envelope;
-    pos = key.next;
-    let field: keyof Envelope | undefined;
-    if (equals(data, key.start, key.length, KEY_METHOD)) field = 'method';
-    else if (equals(data, key.start, key.length, KEY_SESSION)) field = 'session';
-    else if (equals(data, key.start, key.length, KEY_TYPE)) field = 'type';
-    else if (equals(data, key.start, key.length, KEY_TO)) field = 'to';
-    if (field) {
-      const value = readString(data, pos, end);
-      if (value && value.length <= MAX_STRING_BYTES) envelope[field] = data.toString('utf8', value.start, value.start + value.length);
+    const keyStart = stringStart(data, pos, end);
+    if (keyStart < 0) return envelope;
+    const keyLength = stringLength(data, pos, end);
+    pos = keyStart + keyLength;
+    const field = keyLength === 4 ? (equals(data, keyStart, KEY_TYPE) ? 1 : 0)
+      : keyLength === 6 ? (equals(data, keyStart, KEY_METHOD) ? 2 : 0)
+      : keyLength === 7 ? (equals(data, keyStart, KEY_SESSION) ? 3 : 0)
+      : keyLength === 2 ? (equals(data, keyStart, KEY_TO) ? 4 : 0)
+      : 0;
+    const valueStart = field === 0 ? -1 : stringStart(data, pos, end);
+    if (valueStart < 0) {
+      pos = skipValue(data, pos, end, UNUSED_MAX_BIN);
+      if (pos < 0) return envelope;
+      continue;
     }
-    pos = skipValue(data, pos, end, maxBin);
-    if (pos < 0) return envelope;
+    const valueLength = stringLength(data, pos, end);
+    pos = valueStart + valueLength;
+    if (valueLength > MAX_STRING_BYTES) continue;
+    if (field === 1) envelope.type = valueLength === 6 && equals(data, valueStart, KEY_METHOD) ? METHOD : data.toString('utf8', valueStart, pos);
+    else if (field === 2) envelope.method = data.toString('utf8', valueStart, pos);
+    else if (field === 3) envelope.session = data.toString('utf8', valueStart, pos);
+    else envelope.to = data.toString('utf8', valueStart, pos);
   }
   return envelope;
 }
 
-function readString(b: Buffer, pos: number, end: number): { start: number; length: number; next: number } | undefined {
-  if (pos >= end) return undefined;
+/** Where the bytes of the msgpack string at `pos` start; -1 when it is no string or runs past `end`. */
+function stringStart(b: Buffer, pos: number, end: number): number {
+  if (pos >= end) return -1;
   const t = b[pos]!;
   let start: number;
   let length: number;
@@ -67,18 +82,22 @@ function readString(b: Buffer, pos: number, end: number): { start: number; lengt
     length = t & 0x1f;
     start = pos + 1;
   } else if (t === 0xd9 || t === 0xda || t === 0xdb) {
-    if ((length = readLen(b, pos, end, t - 0xd9)) < 0) return undefined;
+    if ((length = readLen(b, pos, end, t - 0xd9)) < 0) return -1;
     start = pos + 1 + (1 << (t - 0xd9));
   } else {
-    return undefined;
+    return -1;
   }
-  if (start + length > end) return undefined;
-  return { start, length, next: start + length };
+  return start + length > end ? -1 : start;
 }
 
-function equals(b: Buffer, start: number, length: number, key: Buffer): boolean {
-  if (length !== key.length) return false;
-  for (let i = 0; i < length; i++) if (b[start + i] !== key[i]) return false;
+/** The length of the msgpack string at `pos` (stringStart said it is one). */
+function stringLength(b: Buffer, pos: number, end: number): number {
+  const t = b[pos]!;
+  return t <= 0xbf ? t & 0x1f : readLen(b, pos, end, t - 0xd9);
+}
+
+function equals(b: Buffer, start: number, key: Buffer): boolean {
+  for (let i = 0; i < key.length; i++) if (b[start + i] !== key[i]) return false;
   return true;
 }
 

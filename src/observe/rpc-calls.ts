@@ -39,6 +39,11 @@ export interface RpcListener {
   onCallEnd(call: RpcCall, end: RpcCallEnd, event?: MessageEvent): void;
 }
 
+interface SessionCalls {
+  up: Map<string, RpcCall>;
+  down: Map<string, RpcCall>;
+}
+
 export interface RpcTrackerOptions {
   role: RoleName;
   /** Pending calls kept per proxy session; the oldest is ended as unanswered beyond it. */
@@ -50,8 +55,8 @@ export interface RpcTrackerOptions {
 
 export class RpcCallTracker {
   private readonly listeners: RpcListener[] = [];
-  /** proxy session id -> `<direction>:<hypha session>` -> call */
-  private readonly pending = new Map<string, Map<string, RpcCall>>();
+  /** proxy session id -> the calls pending in it, by the direction they travel, each by its hypha session */
+  private readonly pending = new Map<string, SessionCalls>();
   private readonly methods = new Set<string>();
   private readonly callRoles = new Map<string, MethodRole>();
   private readonly maxPending: number;
@@ -82,13 +87,14 @@ export class RpcCallTracker {
   /** Calls waiting for their reply, over all sessions. */
   get pendingCount(): number {
     let count = 0;
-    for (const calls of this.pending.values()) count += calls.size;
+    for (const calls of this.pending.values()) count += calls.up.size + calls.down.size;
     return count;
   }
 
   /** Calls of one proxy session waiting for their reply (either direction). */
   pendingIn(sessionId: string): number {
-    return this.pending.get(sessionId)?.size ?? 0;
+    const calls = this.pending.get(sessionId);
+    return calls ? calls.up.size + calls.down.size : 0;
   }
 
   close(): void {
@@ -105,28 +111,34 @@ export class RpcCallTracker {
     const role = this.classify(envelope.method);
     if (role.kind === 'heartbeat') return;
     if (role.kind === 'reply') {
+      // The reply travels against its call.
       const calls = this.pending.get(event.sessionId);
-      const key = `${event.direction === 'up' ? 'down' : 'up'}:${role.session}`;
-      const call = calls?.get(key);
+      const byCallSession = calls && (event.direction === 'up' ? calls.down : calls.up);
+      const call = byCallSession?.get(role.session);
       if (!call || call.hop === event.hop) return;
-      calls!.delete(key);
+      byCallSession!.delete(role.session);
       this.end(call, role.outcome, messageBytes(event), event);
       return;
     }
     if (!envelope.session) return; // no promise: nothing comes back
     let calls = this.pending.get(event.sessionId);
-    if (!calls) this.pending.set(event.sessionId, (calls = new Map()));
-    if (calls.size >= this.maxPending) {
-      const [oldestKey, oldest] = calls.entries().next().value!;
-      calls.delete(oldestKey);
-      this.end(oldest, 'unanswered', 0);
-    }
+    if (!calls) this.pending.set(event.sessionId, (calls = { up: new Map(), down: new Map() }));
+    if (calls.up.size + calls.down.size >= this.maxPending) this.endOldest(calls);
     const call: RpcCall = {
       role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
       startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to, callSession: envelope.session,
     };
-    calls.set(`${event.direction}:${envelope.session}`, call);
+    (event.direction === 'up' ? calls.up : calls.down).set(envelope.session, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);
+  }
+
+  /** Ends the session's oldest pending call (of either direction) as unanswered. */
+  private endOldest(calls: SessionCalls): void {
+    const up = calls.up.entries().next().value;
+    const down = calls.down.entries().next().value;
+    const [map, entry] = !down || (up && up[1].startMs <= down[1].startMs) ? [calls.up, up!] : [calls.down, down];
+    map.delete(entry[0]);
+    this.end(entry[1], 'unanswered', 0);
   }
 
   private handleSession(event: SessionEvent): void {
@@ -134,7 +146,8 @@ export class RpcCallTracker {
     const calls = this.pending.get(event.sessionId);
     if (!calls) return;
     this.pending.delete(event.sessionId);
-    for (const call of calls.values()) this.end(call, 'unanswered', 0);
+    for (const call of calls.up.values()) this.end(call, 'unanswered', 0);
+    for (const call of calls.down.values()) this.end(call, 'unanswered', 0);
   }
 
   private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number, event?: MessageEvent): void {

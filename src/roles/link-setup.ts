@@ -63,10 +63,11 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
   const { role, config, linkId, blobs } = context;
   const compressor = config.linkCompression !== 'off' && context.capabilities.includes(STREAM_DEFLATE_CAPABILITY)
     ? new StreamDeflateCompressor({
-      mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: (state) => linkBytesPerUs(config, state), maxLinkBytesPerUs: config.linkCompressionBelowMbps / 8,
+      mode: config.linkCompression, stats: context.linkStats, linkBytesPerUs: perState((state) => linkBytesPerUs(config, state)), maxLinkBytesPerUs: config.linkCompressionBelowMbps / 8,
       seqDelta: context.capabilities.includes(STREAM_DEFLATE_V2_CAPABILITY),
     })
     : undefined;
+  const codecFastLink = perState((state) => isFastLink(linkEstimate(config, state), config.codecBypassMbps));
   return {
     stats: context.linkStats,
     maxMessageBytes: config.maxMessageBytes,
@@ -77,7 +78,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     // Measured on loopback: the codec costs more CPU per message than the bytes it saves are worth there
     // (docs/design.md). While the link's deflate stream compresses, it finds what the codec would remove:
     // on `slow` S1 the codec then saved 0-6 B per call for 70-120 µs of CPU per message per proxy.
-    codecWanted: (state) => !isFastLink(linkEstimate(config, state), config.codecBypassMbps) && !compressor?.active(),
+    codecWanted: (state) => !codecFastLink(state) && !compressor?.active(),
     pacing: config.pacing && context.capabilities.includes(PACING_CAPABILITY),
     ...(context.sameHost ? { sameHost: true } : {}),
     ...(compressor ? { compressor } : {}),
@@ -86,6 +87,22 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
     onTracedFrame: (trace, frameBytes, flags) => publishTracedFrame({ trace, frameBytes, flags }),
+  };
+}
+
+/**
+ * `decide`, answered once per link state: a link session hands out the same state object until its round
+ * trip or pacing window changes, and the codec and link compression ask for every message.
+ */
+function perState<T>(decide: (state: LinkState) => T): (state: LinkState) => T {
+  let lastState: LinkState | undefined;
+  let lastAnswer: T;
+  return (state) => {
+    if (state !== lastState) {
+      lastAnswer = decide(state);
+      lastState = state;
+    }
+    return lastAnswer;
   };
 }
 
