@@ -128,7 +128,11 @@ describe('a gateway instance stopping under load hands its edges over (DRAIN)', 
       const at = (event: string) => Number(looper.events.find((e) => e.event === event && Number(e.t) >= startedAt)?.t ?? NaN);
       // When the edge closed this client: its `disconnected` event, or (hypha-rpc in Python does not always emit
       // it on a close it recovers from) the edge's last drain close before the client registered again.
-      const registeredAt = at('services_registered');
+      // Ready again once it re-registered AND its loops have the new manager (either event may come first; a
+      // lookup begun between them goes to the old manager id and times out, directly too: close-restart.test.ts).
+      const servicesAt = at('services_registered');
+      const managerAt = at('manager_refreshed');
+      const registeredAt = Number.isNaN(managerAt) ? servicesAt : Math.max(servicesAt, managerAt);
       const disconnectedAt = at('disconnected');
       const closedAt = Number.isNaN(disconnectedAt) ? Math.max(...closes.map((e) => e.t).filter((t) => t < registeredAt)) : disconnectedAt;
       const rounds = looper.events.filter((e) => e.event === 'call' && Number(e.t) >= startedAt - 1000);

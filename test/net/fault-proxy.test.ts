@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { FrameClass, FrameType, encodeFrame } from '../../src/link/frame.js';
+import { compactPrefixBytes, writeCompactPrefix } from '../../src/link/compact-prefix.js';
 import { LinkFrameCursor } from '../helpers/link-frame-cursor.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 
@@ -37,6 +38,36 @@ test('the frame cursor flips the aimed byte of the first DATA frame only, wherev
     const changed = [...copy.keys()].filter((i) => copy[i] !== bytes[i]);
     assert.deepEqual(changed, [dataSeqOffset], `cut at ${cut}`);
     assert.equal(cursor.frames, 3);
+  }
+});
+
+function compactPrefixed(body: Buffer, tagged = false): Buffer {
+  const value = body.length * 2 + (tagged ? 1 : 0);
+  const out = Buffer.alloc(compactPrefixBytes(value) + body.length);
+  body.copy(out, writeCompactPrefix(out, 0, value));
+  return out;
+}
+
+test('with compact framing (varint-v1) the cursor flips the aimed byte of the first DATA frame only, never inside a compressed message', () => {
+  const head = REQUEST_HEAD.replace('\r\n\r\n', '\r\nHypha-Accel-Link-Framing: varint-v1\r\n\r\n');
+  const headBytes = Buffer.from(head, 'latin1');
+  const ping = compactPrefixed(encodeFrame({ type: FrameType.PING, flags: 0, frameClass: FrameClass.CONTROL, streamId: 0, seq: 0, payload: Buffer.alloc(8) }));
+  // a compressed message's body (tag left off): its first byte looks like a DATA frame's type, yet is not one
+  const compressed = compactPrefixed(Buffer.concat([Buffer.of(FrameType.DATA), Buffer.alloc(200, 7)]), true);
+  const data = compactPrefixed(encodeFrame({ type: FrameType.DATA, flags: 1, frameClass: FrameClass.RPC, streamId: 7, seq: 3, payload: Buffer.alloc(150, 1) }));
+  const data2 = compactPrefixed(encodeFrame({ type: FrameType.DATA, flags: 1, frameClass: FrameClass.RPC, streamId: 7, seq: 4, payload: Buffer.from('again') }));
+  const bytes = Buffer.concat([headBytes, ping, compressed, data, data2]);
+  const dataSeqOffset = headBytes.length + ping.length + compressed.length + 2 + 11; // 162 × 2 needs a 2-byte varint
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const copy = Buffer.from(bytes);
+    const cursor = new LinkFrameCursor('request');
+    let left = 1;
+    const aim = (type: number) => (type === FrameType.DATA && left-- > 0 ? { offset: 11, xor: 0x01 } : undefined);
+    cursor.walk(copy.subarray(0, cut), aim);
+    cursor.walk(copy.subarray(cut), aim);
+    const changed = [...copy.keys()].filter((i) => copy[i] !== bytes[i]);
+    assert.deepEqual(changed, [dataSeqOffset], `cut at ${cut}`);
+    assert.equal(cursor.frames, 4);
   }
 });
 
