@@ -539,6 +539,7 @@ export class LinkSession {
   private handlePong(payload: Uint8Array): void {
     const sentMs = decodePongStamp(payload);
     this.rttMs = Math.max(0, this.clock.now() - sentMs);
+    this.pacer?.onRttSample(this.rttMs);
     this.options.onRtt?.(this.rttMs);
   }
 

@@ -77,6 +77,20 @@ export class SendPacer {
     return this.inFlightBytes < this.windowBytes;
   }
 
+  /**
+   * A round trip measured by other means (a PING answered at once): it lowers the minimum as an ACK sample
+   * would. Early ACK samples are taken while both processes are cold and busy; without this, one of them
+   * stayed the minimum for minRttWindowMs however quick the link was when idle, and the stages that step
+   * aside on fast links took a loopback link for a slow one (S8: a first 16 MiB array through the payload plane).
+   */
+  onRttSample(rttMs: number): void {
+    const now = this.options.clock.now();
+    if (rttMs <= this.minRttMs_ || now - this.minRttAtMs > this.minRttWindowMs) {
+      this.minRttMs_ = rttMs;
+      this.minRttAtMs = now;
+    }
+  }
+
   onSent(bytes: number): void {
     this.sent += bytes;
     this.marks.push({ endOffset: this.sent, sentAtMs: this.options.clock.now(), deliveredAtSend: this.acked, deliveredTimeAtSend: this.ackedAtMs });

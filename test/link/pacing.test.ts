@@ -78,6 +78,19 @@ test('SendPacer: the receiver\'s ACK delay is taken out of the round trip', () =
   assert.equal(pacer.minRttMs, 20);
 });
 
+test('SendPacer: a quicker round trip measured otherwise (a PONG) lowers the minimum; a slower one does not raise it', () => {
+  const clock = new FakeClock();
+  const pacer = new SendPacer({ clock, minWindowBytes: 100 });
+  pacer.onSent(50);
+  clock.advance(12); // a cold, busy start: the first ACK sample is slow
+  pacer.onAck(50);
+  assert.equal(pacer.minRttMs, 12);
+  pacer.onRttSample(0.5);
+  assert.equal(pacer.minRttMs, 0.5);
+  pacer.onRttSample(8);
+  assert.equal(pacer.minRttMs, 0.5);
+});
+
 test('AckPolicy: acknowledges at once after everyBytes, otherwise leaves it to the timer', () => {
   const policy = new AckPolicy(100);
   assert.equal(policy.pending, false);
