@@ -81,7 +81,8 @@ export class SendPacer {
    * A round trip measured by other means (a PING answered at once): it lowers the minimum as an ACK sample
    * would. Early ACK samples are taken while both processes are cold and busy; without this, one of them
    * stayed the minimum for minRttWindowMs however quick the link was when idle, and the stages that step
-   * aside on fast links took a loopback link for a slow one (S8: a first 16 MiB array through the payload plane).
+   * aside on fast links could take a loopback link for a slow one (seen once in S8: a first 16 MiB array
+   * went through the payload plane).
    */
   onRttSample(rttMs: number): void {
     const now = this.options.clock.now();
