@@ -55,7 +55,7 @@ export interface LinkStats extends LinkCompressionStats, FrameKindStats {
   payloadBytesSent: number;
 }
 
-/** What a link knows of its path: the round trip (pacing's minimum, else the last PING) and its pacing window. */
+/** What a link knows of its path: the round trip (pacing's smallest of the last minutes, else the last PING) and its pacing window. */
 export interface LinkState {
   rttMs: number | undefined;
   pacingWindowBytes: number | undefined;
@@ -157,9 +157,9 @@ export class LinkSession {
     options.blobs?.attach((frame) => this.sendPayloadFrame(frame), () => this.linkState());
   }
 
-  /** The round trip (pacing's minimum, else the last PING) and the pacing window. */
+  /** The round trip (pacing's smallest of the last minutes, else the last PING) and the pacing window. */
   linkState(): LinkState {
-    return { rttMs: this.pacer?.minRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) };
+    return { rttMs: this.pacer?.pathRttMs ?? this.rttMs, pacingWindowBytes: this.pacer?.windowBytes, ...(this.options.sameHost ? { sameHost: true } : {}) };
   }
 
   /** Registers a listener for the end of the link (besides options.onClosed). */

@@ -34,6 +34,8 @@ interface SentMark {
 }
 
 export const DEFAULT_MIN_WINDOW_BYTES = 512 * 1024;
+/** How long the smallest round trip stays valid for the fast-link decisions (SendPacer.pathRttMs). */
+export const PATH_RTT_WINDOW_MS = 5 * 60_000;
 
 export class SendPacer {
   private sent = 0;
@@ -44,6 +46,8 @@ export class SendPacer {
   private maxRateAtMs = -Infinity;
   private minRttMs_ = Infinity;
   private minRttAtMs = -Infinity;
+  private pathRttMs_ = Infinity;
+  private pathRttAtMs = -Infinity;
   private readonly minWindow: number;
   private readonly gain: number;
   private readonly filterWindowMs: number;
@@ -60,6 +64,30 @@ export class SendPacer {
   /** The smallest recent round trip, without the receiver's ACK delay; undefined before the first ACK. */
   get minRttMs(): number | undefined {
     return Number.isFinite(this.minRttMs_) ? this.minRttMs_ : undefined;
+  }
+
+  /**
+   * The smallest round trip of the last PATH_RTT_WINDOW_MS (5 min), for deciding whether the link is fast
+   * (payload plane, codec, link compression step aside), not for pacing. The 10 s minimum gives way to
+   * whatever sample comes next once it expires, and the first samples of a transfer after a quiet spell
+   * carry the transfer's own queue: on a busy 2-core host a loopback link then read as ~10 ms, slower than
+   * the thresholds, and a first array went through the payload plane (S8) while small frames were deflated
+   * (pako in the edge's profile during S3 T2's first transfers). No sample is ever below the path's
+   * round trip, so a long window only errs when the path itself gets longer, for at most 5 minutes.
+   */
+  get pathRttMs(): number | undefined {
+    return Number.isFinite(this.pathRttMs_) ? this.pathRttMs_ : undefined;
+  }
+
+  private sampleRtt(rttMs: number, now: number): void {
+    if (rttMs <= this.minRttMs_ || now - this.minRttAtMs > this.minRttWindowMs) {
+      this.minRttMs_ = rttMs;
+      this.minRttAtMs = now;
+    }
+    if (rttMs <= this.pathRttMs_ || now - this.pathRttAtMs > PATH_RTT_WINDOW_MS) {
+      this.pathRttMs_ = rttMs;
+      this.pathRttAtMs = now;
+    }
   }
 
   get inFlightBytes(): number {
@@ -85,11 +113,7 @@ export class SendPacer {
    * went through the payload plane).
    */
   onRttSample(rttMs: number): void {
-    const now = this.options.clock.now();
-    if (rttMs <= this.minRttMs_ || now - this.minRttAtMs > this.minRttWindowMs) {
-      this.minRttMs_ = rttMs;
-      this.minRttAtMs = now;
-    }
+    this.sampleRtt(rttMs, this.options.clock.now());
   }
 
   onSent(bytes: number): void {
@@ -109,11 +133,7 @@ export class SendPacer {
     let newest: SentMark | undefined;
     for (let mark = this.marks.peek(); mark && mark.endOffset <= this.acked; mark = this.marks.peek()) newest = this.marks.shift();
     if (!newest) return;
-    const rtt = Math.max(0, now - newest.sentAtMs - ackDelayMs);
-    if (rtt <= this.minRttMs_ || now - this.minRttAtMs > this.minRttWindowMs) {
-      this.minRttMs_ = rtt;
-      this.minRttAtMs = now;
-    }
+    this.sampleRtt(Math.max(0, now - newest.sentAtMs - ackDelayMs), now);
     const interval = now - newest.deliveredTimeAtSend;
     if (interval > 0) {
       const rate = (this.acked - newest.deliveredAtSend) / interval;
