@@ -55,7 +55,7 @@ export interface LinkStats extends LinkCompressionStats, FrameKindStats {
   payloadBytesSent: number;
 }
 
-/** What a link knows of its path: the round trip (pacing's minimum, else the last PING) and its pacing window. */
+/** What a link knows of its path: the round trip (pacing's smallest of the last minutes, else the last PING) and its pacing window. */
 export interface LinkState {
   rttMs: number | undefined;
   pacingWindowBytes: number | undefined;
@@ -159,11 +159,12 @@ export class LinkSession {
   }
 
   /**
-   * The round trip (pacing's minimum, else the last PING) and the pacing window. The same object while
-   * neither changed: the stages that step aside on fast links ask per message and remember their answer per state.
+   * The round trip (pacing's smallest of the last minutes, else the last PING) and the pacing window. The same
+   * object while neither changed: the stages that step aside on fast links ask per message and remember their
+   * answer per state.
    */
   linkState(): LinkState {
-    const rttMs = this.pacer?.minRttMs ?? this.rttMs;
+    const rttMs = this.pacer?.pathRttMs ?? this.rttMs;
     const pacingWindowBytes = this.pacer?.windowBytes;
     const last = this.lastLinkState;
     if (last && last.rttMs === rttMs && last.pacingWindowBytes === pacingWindowBytes) return last;
@@ -549,6 +550,7 @@ export class LinkSession {
   private handlePong(payload: Uint8Array): void {
     const sentMs = decodePongStamp(payload);
     this.rttMs = Math.max(0, this.clock.now() - sentMs);
+    this.pacer?.onRttSample(this.rttMs);
     this.options.onRtt?.(this.rttMs);
   }
 

@@ -34,6 +34,8 @@ interface SentMark {
 }
 
 export const DEFAULT_MIN_WINDOW_BYTES = 512 * 1024;
+/** How long the smallest round trip stays valid for the fast-link decisions (SendPacer.pathRttMs). */
+export const PATH_RTT_WINDOW_MS = 5 * 60_000;
 
 export class SendPacer {
   private sent = 0;
@@ -44,6 +46,8 @@ export class SendPacer {
   private maxRateAtMs = -Infinity;
   private minRttMs_ = Infinity;
   private minRttAtMs = -Infinity;
+  private pathRttMs_ = Infinity;
+  private pathRttAtMs = -Infinity;
   private readonly minWindow: number;
   private readonly gain: number;
   private readonly filterWindowMs: number;
@@ -62,6 +66,30 @@ export class SendPacer {
     return Number.isFinite(this.minRttMs_) ? this.minRttMs_ : undefined;
   }
 
+  /**
+   * The smallest round trip of the last PATH_RTT_WINDOW_MS (5 min), for deciding whether the link is fast
+   * (payload plane, codec, link compression step aside), not for pacing. The 10 s minimum gives way to
+   * whatever sample comes next once it expires, and the first samples of a transfer after a quiet spell
+   * carry the transfer's own queue: on a busy 2-core host a loopback link then read as ~10 ms, slower than
+   * the thresholds, and a first array went through the payload plane (S8) while small frames were deflated
+   * (pako in the edge's profile during S3 T2's first transfers). No sample is ever below the path's
+   * round trip, so a long window only errs when the path itself gets longer, for at most 5 minutes.
+   */
+  get pathRttMs(): number | undefined {
+    return Number.isFinite(this.pathRttMs_) ? this.pathRttMs_ : undefined;
+  }
+
+  private sampleRtt(rttMs: number, now: number): void {
+    if (rttMs <= this.minRttMs_ || now - this.minRttAtMs > this.minRttWindowMs) {
+      this.minRttMs_ = rttMs;
+      this.minRttAtMs = now;
+    }
+    if (rttMs <= this.pathRttMs_ || now - this.pathRttAtMs > PATH_RTT_WINDOW_MS) {
+      this.pathRttMs_ = rttMs;
+      this.pathRttAtMs = now;
+    }
+  }
+
   get inFlightBytes(): number {
     return this.sent - this.acked;
   }
@@ -75,6 +103,17 @@ export class SendPacer {
   /** True while another frame may go out. */
   open(): boolean {
     return this.inFlightBytes < this.windowBytes;
+  }
+
+  /**
+   * A round trip measured by other means (a PING answered at once): it lowers the minimum as an ACK sample
+   * would. Early ACK samples are taken while both processes are cold and busy; without this, one of them
+   * stayed the minimum for minRttWindowMs however quick the link was when idle, and the stages that step
+   * aside on fast links could take a loopback link for a slow one (seen once in S8: a first 16 MiB array
+   * went through the payload plane).
+   */
+  onRttSample(rttMs: number): void {
+    this.sampleRtt(rttMs, this.options.clock.now());
   }
 
   onSent(bytes: number): void {
@@ -94,11 +133,7 @@ export class SendPacer {
     let newest: SentMark | undefined;
     for (let mark = this.marks.peek(); mark && mark.endOffset <= this.acked; mark = this.marks.peek()) newest = this.marks.shift();
     if (!newest) return;
-    const rtt = Math.max(0, now - newest.sentAtMs - ackDelayMs);
-    if (rtt <= this.minRttMs_ || now - this.minRttAtMs > this.minRttWindowMs) {
-      this.minRttMs_ = rtt;
-      this.minRttAtMs = now;
-    }
+    this.sampleRtt(Math.max(0, now - newest.sentAtMs - ackDelayMs), now);
     const interval = now - newest.deliveredTimeAtSend;
     if (interval > 0) {
       const rate = (this.acked - newest.deliveredAtSend) / interval;
@@ -116,8 +151,13 @@ export class AckPolicy {
   private lastAcked = 0;
   private lastReceivedAtMs = 0;
 
-  /** @param everyBytes acknowledge at once when this many bytes are unacknowledged; smaller amounts wait for a short timer. */
-  constructor(readonly everyBytes = 32 * 1024) {}
+  /**
+   * @param everyBytes acknowledge at once when this many bytes are unacknowledged; smaller amounts wait for a
+   * timer or ride along. 128 KiB: every second 64 KiB bulk frame, a quarter of the 512 KiB minimum window.
+   * At 32 KiB each bulk frame drew an ACK: as many ACK frames as DATA frames to encode, schedule, decode
+   * and count at both ends (S3 T2: 31 ACKs per MB, now 16).
+   */
+  constructor(readonly everyBytes = 128 * 1024) {}
 
   /** Counts a received frame; true when an ACK should go out now. */
   onReceived(bytes: number, nowMs = 0): boolean {

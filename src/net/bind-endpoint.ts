@@ -10,7 +10,7 @@ import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
 import { endpointWriter, type EndpointWriter } from './endpoint-writer.js';
-import { ingressSink, type IngressTap } from './ingress-tap.js';
+import { OBSERVED_HEAD_BYTES, ingressSink, type IngressTap } from './ingress-tap.js';
 
 export interface EndpointBinding {
   role: RoleName;
@@ -56,8 +56,9 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       if (trace) observedTrace = trace;
       const first = observedBytes === 0;
       if (first) observedWhole = channels.wholeMessage.hasSubscribers;
-      // The head is the first link frame; a copy, as the endpoint writer may mask `data` in place.
-      if ((observedWhole || first) && observingMessages()) observedFragments.push(Buffer.from(data));
+      // The head is (at most the first OBSERVED_HEAD_BYTES of) the first link frame; a copy, as the endpoint
+      // writer may mask `data` in place. Whole-message observers get every fragment.
+      if ((observedWhole || first) && observingMessages()) observedFragments.push(Buffer.from(observedWhole ? data : data.subarray(0, OBSERVED_HEAD_BYTES)));
       observedBytes += data.length;
       if (fin) {
         if (observingMessages() && observedFragments.length > 0) {

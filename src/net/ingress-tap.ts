@@ -70,8 +70,8 @@ function reservedBitsFrame(): Buffer {
   return Buffer.from([0xa2, 0x00]);
 }
 
-/** Observers see a taken message by its head: at least this many bytes (or all of it). */
-const OBSERVED_HEAD_BYTES = 4096;
+/** Observers see a taken message by its head: at least this many bytes (or all of it); at egress, at most this much of its first fragment. */
+export const OBSERVED_HEAD_BYTES = 4096;
 
 /**
  * The sink that sends a taken message's pieces onto `stream`. While messages are observed, the first

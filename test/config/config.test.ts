@@ -25,7 +25,7 @@ test('flags override env, env overrides the YAML file, the file overrides defaul
   assert.equal(config.links, 7);
   assert.equal(config.windowBytes, 2097152);
   assert.equal(config.logLevel, 'debug');
-  assert.equal(config.maxFrameBytes, 65536); // default
+  assert.equal(config.maxFrameBytes, 65600); // default
 });
 
 test('a bad value names the setting, its source and the problem', () => {

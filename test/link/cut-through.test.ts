@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RecordingHandler, StreamAcceptor, createSessionPair, testSettings, until } from '../helpers/link-pair.js';
 import type { StreamHandler } from '../../src/link/stream.js';
+import { SETTINGS } from '../../src/config/settings.js';
 
 class FragmentHandler extends RecordingHandler implements StreamHandler {
   readonly pieces: Array<{ data: Buffer; isText: boolean; fin: boolean }> = [];
@@ -59,5 +60,20 @@ test('credit comes back per fragment: a message larger than the window still get
   await until(() => handler.pieces.filter((p) => p.fin).length === 4, 'four messages');
   const bytes = Buffer.concat(handler.pieces.map((p) => p.data));
   assert.equal(bytes.length, 160 * 1024);
+  s.edge.goAway('done');
+});
+
+test('with the default maxFrameBytes, each 64 KiB read of a message sent in pieces crosses as one fragment', async () => {
+  const defaultFrameBytes = SETTINGS.find((s) => s.key === 'maxFrameBytes')!.defaultValue as number;
+  const bulk = testSettings({ maxFrameBytes: defaultFrameBytes, windowBytes: 4 * 1024 * 1024 });
+  const handler = new FragmentHandler();
+  const s = createSessionPair({ settings: bulk }, { settings: bulk, onStreamOpen: (stream) => stream.bind(handler) });
+  const stream = s.edge.openStream(Buffer.from('{}'));
+  stream.bind(new RecordingHandler());
+  const reads = [0, 1, 2, 3].map((i) => Buffer.alloc(64 * 1024, i)); // what a socket hands over per read
+  reads.forEach((read, i) => stream.sendPiece(read, i === reads.length - 1));
+  await until(() => handler.pieces.at(-1)?.fin === true, 'the last fragment');
+  assert.equal(handler.pieces.length, reads.length, 'one fragment per read, no 64-byte remainders');
+  assert.deepEqual(Buffer.concat(handler.pieces.map((p) => p.data)), Buffer.concat(reads));
   s.edge.goAway('done');
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameType, decodeFrame, encodeFrame, FrameClass, type Frame } from '../../src/link/frame.js';
-import { AckPolicy, DEFAULT_MIN_WINDOW_BYTES, SendPacer } from '../../src/link/pacing.js';
+import { AckPolicy, DEFAULT_MIN_WINDOW_BYTES, PATH_RTT_WINDOW_MS, SendPacer } from '../../src/link/pacing.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { EAGER_ACKS } from '../../src/link/link-session.js';
 import type { Stream } from '../../src/link/stream.js';
@@ -76,6 +76,34 @@ test('SendPacer: the receiver\'s ACK delay is taken out of the round trip', () =
   clock.advance(30); // 10 ms on the wire each way, 10 ms held by the receiver's delayed-ACK timer
   pacer.onAck(50, 10);
   assert.equal(pacer.minRttMs, 20);
+});
+
+test('SendPacer: a quicker round trip measured otherwise (a PONG) lowers the minimum; a slower one does not raise it', () => {
+  const clock = new FakeClock();
+  const pacer = new SendPacer({ clock, minWindowBytes: 100 });
+  pacer.onSent(50);
+  clock.advance(12); // a cold, busy start: the first ACK sample is slow
+  pacer.onAck(50);
+  assert.equal(pacer.minRttMs, 12);
+  pacer.onRttSample(0.5);
+  assert.equal(pacer.minRttMs, 0.5);
+  pacer.onRttSample(8);
+  assert.equal(pacer.minRttMs, 0.5);
+});
+
+test('SendPacer: the path round trip for fast-link decisions outlives the 10 s pacing minimum, then gives way', () => {
+  const clock = new FakeClock();
+  const pacer = new SendPacer({ clock, minWindowBytes: 100 });
+  pacer.onRttSample(0.4); // a quiet moment: the path's own round trip
+  clock.advance(11_000);
+  pacer.onSent(1000);
+  clock.advance(10); // a transfer's first sample carries its own queue
+  pacer.onAck(1000);
+  assert.equal(pacer.minRttMs, 10, 'pacing takes the new sample once its minimum expired');
+  assert.equal(pacer.pathRttMs, 0.4, 'the decisions keep the quick one');
+  clock.advance(PATH_RTT_WINDOW_MS);
+  pacer.onRttSample(12);
+  assert.equal(pacer.pathRttMs, 12, 'after the long window a slower path is believed');
 });
 
 test('AckPolicy: acknowledges at once after everyBytes, otherwise leaves it to the timer', () => {
