@@ -64,6 +64,8 @@ describe('the gateway instance is gone (killed and restarted): clients are close
     const close = raw!.observed.close!;
     console.log(`raw client closed ${Date.now() - killedAt} ms after the kill: ${close.code} ${close.reason}`);
     assert.equal(close.code, 1011, `close code (reason: ${close.reason})`);
+    // The edge's log line reaches us through a pipe, possibly after the Close did: wait for it (bounded).
+    for (const deadline = Date.now() + 10_000; !/resume refused/.test(edge!.log()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
     assert.match(edge!.log(), /resume refused/, 'the edge logged the refusal');
     assert.doesNotMatch(edge!.log(), /HYPHA_ACCEL_ERR_RESUME_EXPIRED/, 'no session ended by its grace period');
 
