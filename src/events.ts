@@ -84,6 +84,18 @@ export interface LinkInfo {
 }
 
 /**
+ * How one blob crossed the plane, filled in by the payload plane's sendBlob only when the caller passes it (a traced message):
+ * `rawBytes` the blob, `dedupedBytes` its chunks the peer already held (sent as references),
+ * `wireBytes` the bodies of its new chunks as sent (after compression; 0 through shared memory).
+ */
+export interface BlobOutcome {
+  rawBytes: number;
+  dedupedBytes: number;
+  wireBytes: number;
+  shm: boolean;
+}
+
+/**
  * A link frame that carries trace context (only a sampled call or its reply does), as its proxy sends it:
  * `trace` is the very object a tracing subscriber set on the message event, so it finds its span by identity.
  */
@@ -93,6 +105,8 @@ export interface TracedFrameEvent {
   frameBytes: number;
   /** The frame's DATA flags (docs/protocol.md §2): CODEC = compact form, BLOB = bytes on the payload plane. */
   flags: number;
+  /** For a BLOB reference: how the sending proxy's plane moved the message (only the sender knows). */
+  blob?: BlobOutcome;
 }
 
 export const channels = {

@@ -14,6 +14,7 @@ import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { AckPolicy, SendPacer } from './pacing.js';
+import type { BlobOutcome } from '../events.js';
 
 /** What a link needs of its transport (a WebSocket in production, an in-memory pipe in tests). */
 export interface LinkTransport {
@@ -29,6 +30,8 @@ const PAYLOAD_HEADER: FrameHeader = Object.freeze({ type: FrameType.PAYLOAD, fla
 interface OutFrame {
   header: FrameHeader;
   payload: Uint8Array;
+  /** A traced blob reference's plane outcome (set only when header.trace is). */
+  blob?: BlobOutcome;
 }
 
 /** Transcodes whole messages at send time (in link order) and back at receive time. Optional. */
@@ -79,7 +82,7 @@ export interface LinkBlobPlane {
   attach(emitFrame: (frame: Uint8Array) => void, linkState: () => LinkState): void;
   /** False while large messages should go as plain fragments instead (asked per message). */
   wanted(): boolean;
-  sendBlob(bytes: Uint8Array): Promise<number>;
+  sendBlob(bytes: Uint8Array, outcome?: BlobOutcome): Promise<number>;
   takeBlob(blobId: number): Promise<Uint8Array>;
   /** A PAYLOAD frame from the peer; throws on a malformed one (the link then fails with BAD_FRAME). */
   receiveFrame(frame: Uint8Array): Promise<void>;
@@ -115,7 +118,7 @@ export interface LinkSessionOptions {
   /** The peer sent DRAIN (capability drain-v1, docs/protocol.md §9b): open no new streams here. Absent: DRAIN is a protocol error. */
   onDrain?: (drainMs: number, reason: string) => void;
   /** Called for each frame that carries trace context (a sampled call or reply: tracing), as it is sent. */
-  onTracedFrame?: (trace: TraceContext, frameBytes: number, flags: number) => void;
+  onTracedFrame?: (trace: TraceContext, frameBytes: number, flags: number, blob: BlobOutcome | undefined) => void;
   onClosed?: (error: AccelError | undefined) => void;
 }
 
@@ -208,10 +211,10 @@ export class LinkSession {
         grant: (s, bytes) => this.sendLinkFrame(FrameType.WINDOW, s.id, encodeU32(bytes)),
         wake: (s) => this.wakeStream(s),
         reset: (s, error) => this.resetStream(s, error),
-        blobs: blobs && { minBytes: blobs.minBlobBytes, maxBytes: blobs.maxBlobBytes, wanted: () => blobs.wanted(), send: (bytes) => {
+        blobs: blobs && { minBytes: blobs.minBlobBytes, maxBytes: blobs.maxBlobBytes, wanted: () => blobs.wanted(), send: (bytes, outcome) => {
           this.stats.blobsSent++;
           this.stats.blobBytesIn += bytes.length;
-          return blobs.sendBlob(bytes);
+          return blobs.sendBlob(bytes, outcome);
         }, take: (blobId) => blobs.takeBlob(blobId) },
       },
     );
@@ -299,7 +302,7 @@ export class LinkSession {
         this.inflightBytes += length;
         this.stats.framesSent++;
         this.stats.frameBytesSent += length;
-        if (header.trace) this.options.onTracedFrame?.(header.trace, length, header.flags);
+        if (header.trace) this.options.onTracedFrame?.(header.trace, length, header.flags, frame.blob);
         const onWritten = this.frameWritten(length);
         // A batching transport writes header and payload into its batch; others get the frame joined.
         if (this.transport.sendParts) this.transport.sendParts(header, payload, onWritten);
@@ -359,7 +362,7 @@ export class LinkSession {
       }
       const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, trace: pending.trace };
       if (!next) this.forgetIfDone(stream);
-      return { header, payload };
+      return pending.blob ? { header, payload, blob: pending.blob } : { header, payload };
     }
     return undefined;
   }

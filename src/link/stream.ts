@@ -3,6 +3,7 @@
 // It never touches sockets; the role (edge/gateway) binds it to a WebSocket through StreamHandler.
 import { AccelError } from '../errors.js';
 import { Deque } from './deque.js';
+import type { BlobOutcome } from '../events.js';
 import { DataFlag, FrameClass, FrameType, decodeU32, encodeU32, type EndKindValue, type FrameClassValue, type FrameTypeValue, type TraceContext } from './frame.js';
 
 const EMPTY = new Uint8Array(0);
@@ -45,6 +46,8 @@ export interface PendingFrame {
   ready?: boolean;
   /** Trace context carried in this frame's header (the first frame of a traced message). */
   trace?: TraceContext;
+  /** A traced blob reference: the plane's outcome for its blob, filled in before the frame is ready. */
+  blob?: BlobOutcome;
 }
 
 /** The payload plane as a stream sees it: large binary messages travel as blobs, referenced by id. */
@@ -54,7 +57,8 @@ export interface StreamBlobs {
   maxBytes: number;
   /** False while the plane would cost more than it saves (a fast link without shared memory). */
   wanted(): boolean;
-  send(bytes: Uint8Array): Promise<number>;
+  /** `outcome` (a traced message only) is filled in by the time the id resolves. */
+  send(bytes: Uint8Array, outcome?: BlobOutcome): Promise<number>;
   take(blobId: number): Promise<Uint8Array>;
 }
 
@@ -200,8 +204,10 @@ export class Stream {
   /** Queues a blob reference in message order; it becomes sendable once the plane has emitted the blob. */
   private sendBlob(blobs: StreamBlobs, data: Uint8Array, trace: TraceContext | undefined): void {
     const reference: PendingFrame = { type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.BLOB, frameClass: FrameClass.RPC, payload: EMPTY, wholeMessage: false, ready: false, trace };
+    // Only a traced message asks the plane for its outcome: an untraced one pays nothing for it.
+    if (trace) reference.blob = { rawBytes: 0, dedupedBytes: 0, wireBytes: 0, shm: false };
     this.host.enqueue(this, reference);
-    blobs.send(data).then(
+    blobs.send(data, reference.blob).then(
       (blobId) => {
         reference.payload = encodeU32(blobId);
         reference.ready = true;

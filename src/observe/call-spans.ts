@@ -4,7 +4,7 @@
 // The proxy that sees a call first also keeps an unsampled call that ends rejected, unanswered or slower
 // than slowCallMs: a root span built at its end from the start the call tracker kept (`hypha_accel.kept`).
 import { ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import type { MessageEvent, TraceParent, TracedFrameEvent } from '../events.js';
+import type { BlobOutcome, MessageEvent, TraceParent, TracedFrameEvent } from '../events.js';
 import { bytesToHex, callTraceId, type CallTraceIdGenerator } from './call-trace-ids.js';
 import type { KeepingSampler } from './otel-sampler.js';
 import type { RpcCall, RpcCallEnd, RpcListener } from './rpc-calls.js';
@@ -20,6 +20,8 @@ interface LinkTally {
   frames: number;
   bytes: number;
   flags: number;
+  /** The payload plane's outcome when the message went as a blob (this proxy sent it). */
+  blob?: BlobOutcome;
 }
 
 interface CallSpan {
@@ -52,6 +54,7 @@ export class CallSpans implements RpcListener {
     tally.frames++;
     tally.bytes += frame.frameBytes;
     tally.flags |= frame.flags;
+    if (frame.blob) tally.blob = frame.blob;
   };
 
   onCallStart(call: RpcCall, event: MessageEvent): void {
@@ -183,17 +186,30 @@ class SpanNameCache {
   }
 }
 
-const REQUEST_KEYS = { bytes: 'hypha_accel.request.link_bytes', path: 'hypha_accel.request.link_path' } as const;
-const RESPONSE_KEYS = { bytes: 'hypha_accel.response.link_bytes', path: 'hypha_accel.response.link_path' } as const;
+const REQUEST_KEYS = {
+  bytes: 'hypha_accel.request.link_bytes', path: 'hypha_accel.request.link_path', shm: 'hypha_accel.request.payload.shm',
+  deduped: 'hypha_accel.request.payload.deduped_bytes', wire: 'hypha_accel.request.payload.wire_bytes',
+} as const;
+const RESPONSE_KEYS = {
+  bytes: 'hypha_accel.response.link_bytes', path: 'hypha_accel.response.link_path', shm: 'hypha_accel.response.payload.shm',
+  deduped: 'hypha_accel.response.payload.deduped_bytes', wire: 'hypha_accel.response.payload.wire_bytes',
+} as const;
 
 /**
  * Bytes after acceleration: how one message crossed the link from this proxy and, when it went as one frame,
- * that frame's bytes. Only a message's first frame carries the context, so a message in several frames or
- * on the payload plane gets its path only (its bytes are in the metrics, not per call).
+ * that frame's bytes. Only a message's first frame carries the context, so a message in several frames gets
+ * its path only (its bytes are in the metrics, not per call). A blob's plane outcome: its chunks the peer
+ * already held (deduped) and the bytes of its new chunks as sent (after compression; 0 through shared memory).
  */
 function setLinkAttributes(span: Span, keys: typeof REQUEST_KEYS | typeof RESPONSE_KEYS, tally: LinkTally): void {
   if (tally.frames === 0) return;
-  if (tally.flags & DATA_FLAG_BLOB) span.setAttribute(keys.path, 'payload_plane');
+  if (tally.flags & DATA_FLAG_BLOB) {
+    span.setAttribute(keys.path, 'payload_plane');
+    if (tally.blob) {
+      span.setAttribute(keys.deduped, tally.blob.dedupedBytes).setAttribute(keys.wire, tally.blob.wireBytes);
+      if (tally.blob.shm) span.setAttribute(keys.shm, true);
+    }
+  }
   else if (!(tally.flags & DATA_FLAG_FIN)) span.setAttribute(keys.path, 'fragments');
   else span.setAttribute(keys.bytes, tally.bytes).setAttribute(keys.path, tally.flags & DATA_FLAG_CODEC ? 'codec' : 'frame');
 }

@@ -6,6 +6,7 @@ import { PayloadError, PayloadErrorCode } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
 import { PayloadReceiver } from './payload-receiver.js';
 import { PayloadSender, type EmitFrame, type YieldTurn } from './payload-sender.js';
+import type { BlobOutcome } from '../events.js';
 import { decodePayloadFrame, FrameKind } from './payload-wire.js';
 import type { LinkEstimate } from './codec-policy.js';
 import type { ShmChannel } from './shm-segments.js';
@@ -39,9 +40,9 @@ export class PayloadEndpoint {
   }
 
   /** Moves a blob to the peer; resolves with the id to put in the message once its frames are emitted. */
-  sendBlob(bytes: Uint8Array): Promise<number> {
+  sendBlob(bytes: Uint8Array, outcome?: BlobOutcome): Promise<number> {
     if (this.closed) return Promise.reject(new PayloadError(PayloadErrorCode.closed, 'payload endpoint closed'));
-    return this.sender.sendBlob(bytes);
+    return this.sender.sendBlob(bytes, outcome);
   }
 
   /** The exact bytes of a blob the peer sent (waits for it); rejects with a coded PayloadError. */

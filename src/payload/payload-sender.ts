@@ -8,6 +8,7 @@ import { chooseCodec, type LinkEstimate } from './codec-policy.js';
 import { UnitPacker, type UnitPlan } from './unit-packer.js';
 import { PayloadError, PayloadErrorCode } from './payload-error.js';
 import type { PayloadPair } from './payload-pair.js';
+import type { BlobOutcome } from '../events.js';
 import {
   ChunkCodec, encodeChunk, encodeFail, encodeManifest, encodeShm, type ChunkCodecId, type ManifestEntry,
 } from './payload-wire.js';
@@ -58,7 +59,7 @@ export class PayloadSender {
    * Emits the frames of `bytes` and resolves with its blob id once the last one was emitted.
    * The caller must not mutate `bytes` until the peer ACKs (the sender keeps views for NACKs).
    */
-  async sendBlob(bytes: Uint8Array): Promise<number> {
+  async sendBlob(bytes: Uint8Array, outcome?: BlobOutcome): Promise<number> {
     const { options, metrics } = this.pair;
     if (bytes.byteLength > options.maxBlobBytes) {
       throw new PayloadError(PayloadErrorCode.blobTooLarge, `blob of ${bytes.byteLength} bytes above maxBlobBytes ${options.maxBlobBytes}`);
@@ -67,8 +68,12 @@ export class PayloadSender {
     this.nextBlobId = (this.nextBlobId + 1) >>> 0 || 1;
     metrics.blobsSent++;
     metrics.blobBytesSent += bytes.byteLength;
-    if (this.shm && bytes.byteLength >= options.shmThresholdBytes && (await this.trySendShm(blobId, bytes))) return blobId;
-    await this.sendChunked(blobId, bytes);
+    if (outcome) outcome.rawBytes = bytes.byteLength;
+    if (this.shm && bytes.byteLength >= options.shmThresholdBytes && (await this.trySendShm(blobId, bytes))) {
+      if (outcome) outcome.shm = true;
+      return blobId;
+    }
+    await this.sendChunked(blobId, bytes, outcome);
     return blobId;
   }
 
@@ -86,7 +91,7 @@ export class PayloadSender {
     return true;
   }
 
-  private async sendChunked(blobId: number, bytes: Uint8Array): Promise<void> {
+  private async sendChunked(blobId: number, bytes: Uint8Array, outcome: BlobOutcome | undefined): Promise<void> {
     const { options, metrics, hasher, store, peerHolds } = this.pair;
     const cuts = await chunkBoundariesCooperative(bytes, options.chunking, options.cooperativeSliceBytes, this.yieldTurn);
     const entries: ManifestEntry[] = [];
@@ -112,6 +117,7 @@ export class PayloadSender {
       } else {
         metrics.chunksDeduped++;
         metrics.bytesDeduped += view.byteLength;
+        if (outcome) outcome.dedupedBytes += view.byteLength;
       }
       if (firstInBlob) {
         pinned.chunks.set(hash, view);
@@ -132,9 +138,9 @@ export class PayloadSender {
     this.emit(encodeManifest({ blobId, totalBytes: bytes.byteLength, wholeHash: wholeHash.digest(), entries }));
     const inlineHashes = entries.filter((e) => e.inline).map((e) => e.hash);
     if (plan.unit) {
-      await this.units.send(blobId, plan.unit, inlineViews, inlineHashes, inlineEntryIndex, (views, hashes) => this.emitChunks(blobId, ChunkCodec.none, views, hashes));
+      await this.units.send(blobId, plan.unit, inlineViews, inlineHashes, inlineEntryIndex, (views, hashes) => this.emitChunks(blobId, ChunkCodec.none, views, hashes, outcome), outcome);
     }
-    else await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes);
+    else await this.emitChunks(blobId, pinned.codec, inlineViews, inlineHashes, outcome);
   }
 
   /** Asks the policy what pays for this blob's new chunks, and counts the answer. */
@@ -182,7 +188,7 @@ export class PayloadSender {
   }
 
   /** Encodes in batches (off the event loop), emitting in order; a chunk that does not shrink goes raw. */
-  private async emitChunks(blobId: number, codec: ChunkCodecId, views: readonly Uint8Array[], hashes: readonly bigint[]): Promise<void> {
+  private async emitChunks(blobId: number, codec: ChunkCodecId, views: readonly Uint8Array[], hashes: readonly bigint[], outcome?: BlobOutcome): Promise<void> {
     const { options, codecs, metrics } = this.pair;
     const batches: Array<[number, number]> = [];
     for (let first = 0, batchBytes = 0, i = 0; i < views.length; i++) {
@@ -213,6 +219,7 @@ export class PayloadSender {
         const sentBody = useRaw ? raw : body;
         metrics.chunksByCodec[sentCodec === ChunkCodec.none ? 'none' : sentCodec === ChunkCodec.lz4 ? 'lz4' : 'zstd']++;
         metrics.inlineWireBytes += sentBody.byteLength;
+        if (outcome) outcome.wireBytes += sentBody.byteLength;
         this.emit(encodeChunk({ blobId, hash: hashes[from + k]!, codec: sentCodec, rawBytes: raw.byteLength, body: sentBody }));
       });
     }

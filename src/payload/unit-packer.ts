@@ -59,6 +59,7 @@ export class UnitPacker {
   async send(
     blobId: number, plan: UnitPlan, views: readonly Uint8Array[], hashes: readonly bigint[], entryIndex: readonly number[],
     sendRaw: (views: readonly Uint8Array[], hashes: readonly bigint[]) => Promise<void>,
+    outcome?: { wireBytes: number },
   ): Promise<void> {
     const { options, metrics } = this.pair;
     const units: Array<[number, number, number]> = []; // [from, to) over views, rawBytes
@@ -110,6 +111,7 @@ export class UnitPacker {
       metrics.unitRawBytes += rawBytes;
       metrics.unitWireBytes += body.byteLength;
       metrics.inlineWireBytes += body.byteLength;
+      if (outcome) outcome.wireBytes += body.byteLength;
       metrics.unitsByElementBytes[`e${plan.elementBytes}` as 'e1' | 'e2' | 'e4' | 'e8']++;
       metrics.unitLevel = plan.zstdLevel;
     }

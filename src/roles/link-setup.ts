@@ -86,7 +86,7 @@ export function commonSessionOptions(context: LinkSessionContext): Omit<LinkSess
     onRtt: (rttMs) => {
       publishLink({ role, linkId, event: 'rtt', rttMs });
     },
-    onTracedFrame: (trace, frameBytes, flags) => publishTracedFrame({ trace, frameBytes, flags }),
+    onTracedFrame: (trace, frameBytes, flags, blob) => publishTracedFrame(blob ? { trace, frameBytes, flags, blob } : { trace, frameBytes, flags }),
   };
 }
 

@@ -74,10 +74,10 @@ export class PayloadPairs {
       },
       // Shared memory always pays; over a network the plane pays unless the link is faster than its CPU.
       wanted: () => shm !== undefined || !this.isFastLink(this.linkEstimate(linkState?.())),
-      sendBlob: (bytes) => {
+      sendBlob: (bytes, outcome) => {
         const estimate = this.linkEstimate(linkState?.());
         if (estimate) endpoint!.setLinkEstimate(estimate);
-        return endpoint!.sendBlob(bytes);
+        return endpoint!.sendBlob(bytes, outcome);
       },
       takeBlob: (blobId) => endpoint!.takeBlob(blobId),
       receiveFrame: (frame) => endpoint!.receiveFrame(frame),

@@ -116,6 +116,24 @@ describe('OpenTelemetry traces through the pair', () => {
     assert.ok(spans.some((s) => s.name === 'link up' && s.service === 'hypha-accel-edge'), 'link lifecycle recorded');
   });
 
+  test('a large message through the payload plane: the sending proxy\'s span carries the plane outcome', async () => {
+    receiver.spans.length = 0;
+    const result = await runPyCaller(pair.edgeUrl, service!.serviceId, { checks: ['bytes_large'] });
+    assert.deepEqual(failedChecks(result), []);
+    for (const t of tracings) await t.forceFlush();
+    const plane = receiver.spans.filter((s) => s.service === 'hypha-accel-edge' && s.attrs['hypha_accel.request.link_path'] === 'payload_plane');
+    assert.ok(plane.length >= 1, `edge spans of large requests: ${receiver.spans.map((s) => `${s.service}:${s.name}:${s.attrs['hypha_accel.request.link_path']}`).join(', ')}`);
+    for (const span of plane) {
+      const deduped = Number(span.attrs['hypha_accel.request.payload.deduped_bytes']);
+      const wire = Number(span.attrs['hypha_accel.request.payload.wire_bytes']);
+      assert.ok(Number.isInteger(deduped) && Number.isInteger(wire), `plane outcome on ${span.name}: ${JSON.stringify(span.attrs)}`);
+      // Through shared memory nothing crosses the link; otherwise new chunks went as wire bytes or were deduped.
+      if (span.attrs['hypha_accel.request.payload.shm'] === true) assert.equal(wire, 0);
+      else assert.ok(deduped + wire > 0, `some of the request's bytes on the plane: ${JSON.stringify(span.attrs)}`);
+      assert.ok(deduped <= Number(span.attrs['hypha_accel.request.bytes']), 'deduped bytes are part of the message');
+    }
+  });
+
   test('with sampling at 0, a failing call is still traced: one root span on the edge, flagged kept, nothing else', async () => {
     for (const t of tracings.splice(0)) await t.shutdown();
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' };

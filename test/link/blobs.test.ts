@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createSessionPair, RecordingHandler, StreamAcceptor, testSettings, until } from '../helpers/link-pair.js';
 import type { LinkBlobPlane } from '../../src/link/link-session.js';
 import { AccelError } from '../../src/errors.js';
+import type { BlobOutcome } from '../../src/events.js';
 
 /** A toy plane: a blob is payload frames `id u32 || last u8 || part` of at most 8 KiB; takeBlob resolves once all arrived. */
 class ToyPlane implements LinkBlobPlane {
@@ -28,7 +29,11 @@ class ToyPlane implements LinkBlobPlane {
   attach(emit: (frame: Uint8Array) => void): void {
     this.emit = emit;
   }
-  async sendBlob(bytes: Uint8Array): Promise<number> {
+  /** The outcome object each send was given (undefined for an untraced message). */
+  outcomes: Array<BlobOutcome | undefined> = [];
+  async sendBlob(bytes: Uint8Array, outcome?: BlobOutcome): Promise<number> {
+    this.outcomes.push(outcome);
+    if (outcome) Object.assign(outcome, { rawBytes: bytes.length, dedupedBytes: 1000, wireBytes: bytes.length - 1000 });
     if (this.failSends) throw new Error('toy plane refuses');
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const id = this.nextId++;
@@ -190,4 +195,22 @@ test('a blob whose stream was reset is taken and discarded, not held for the lif
   marker.sendMessage(Buffer.from('after'), false);
   await until(() => acceptor.streams[1]?.handler.messages.length === 1, 'the marker message');
   assert.equal(gatewayPlane.heldBlobs, 0, 'the reset stream\'s blob is not held');
+});
+
+test('a traced blob\'s reference frame reports the plane\'s outcome; an untraced blob asks for none', async () => {
+  const edgePlane = new ToyPlane();
+  const acceptor = new StreamAcceptor();
+  const traced: Array<{ flags: number; blob: BlobOutcome | undefined }> = [];
+  const { edge } = createSessionPair(
+    { settings, blobs: edgePlane, onTracedFrame: (_trace, _bytes, flags, blob) => traced.push({ flags, blob }) },
+    { settings, blobs: new ToyPlane(), onStreamOpen: acceptor.accept },
+  );
+  const stream = edge.openStream(Buffer.from('{}'));
+  stream.bind(new RecordingHandler());
+  const trace = { traceId: new Uint8Array(16).fill(1), spanId: new Uint8Array(8).fill(2), traceFlags: 1 };
+  stream.sendMessage(Buffer.alloc(100_000, 5), false); // untraced
+  stream.sendMessage(Buffer.alloc(50_000, 6), false, trace);
+  await until(() => acceptor.streams[0]?.handler.messages.length === 2, 'two messages');
+  assert.equal(edgePlane.outcomes[0], undefined, 'an untraced blob costs the plane nothing new');
+  assert.deepEqual(traced, [{ flags: 0x01 | 0x08, blob: { rawBytes: 50_000, dedupedBytes: 1000, wireBytes: 49_000, shm: false } }]);
 });
