@@ -46,14 +46,8 @@ export class FrameReader {
     const end = chunk.length;
     while (offset < end) {
       if (this.partial) {
-        const take = Math.min(this.partial.length - this.partialFilled, end - offset);
-        this.partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
-        this.partialFilled += take;
-        offset += take;
-        if (this.partialFilled < this.partial.length) return;
-        const frame = this.partial;
-        this.partial = undefined;
-        onFrame(frame);
+        offset = this.fillPartial(chunk, offset, onFrame);
+        if (offset < 0) return; // the chunk ended inside the frame
         continue;
       }
       let length: number;
@@ -79,20 +73,26 @@ export class FrameReader {
     }
   }
 
+  /** Copies what `chunk` holds of the frame being assembled; hands it on when whole. Returns the next offset, or -1 when the chunk ended first. */
+  private fillPartial(chunk: Uint8Array, offset: number, onFrame: (frame: Uint8Array) => void): number {
+    const partial = this.partial!;
+    const take = Math.min(partial.length - this.partialFilled, chunk.length - offset);
+    partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
+    this.partialFilled += take;
+    if (this.partialFilled < partial.length) return -1;
+    this.partial = undefined;
+    onFrame(partial);
+    return offset + take;
+  }
+
   /** varint framing: as push, with a compressed message's tag put back in front of its body (a copy). */
   private pushCompact(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void, prefix: CompactPrefixReader): void {
     let offset = 0;
     const end = chunk.length;
     while (offset < end) {
       if (this.partial) {
-        const take = Math.min(this.partial.length - this.partialFilled, end - offset);
-        this.partial.set(chunk.subarray(offset, offset + take), this.partialFilled);
-        this.partialFilled += take;
-        offset += take;
-        if (this.partialFilled < this.partial.length) return;
-        const frame = this.partial;
-        this.partial = undefined;
-        onFrame(frame);
+        offset = this.fillPartial(chunk, offset, onFrame);
+        if (offset < 0) return; // the chunk ended inside the frame
         continue;
       }
       let complete = false;
