@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHyphaServer } from '../test/helpers/hypha-server.js';
 import { isProfileName, type ProfileName } from './emulator/profiles.js';
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   }
 
   const started = new Date();
+  const loadAtStart = loadavg();
   const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
   progress(`bench ${mode}: profiles ${plan.profiles.join(',')}, scenarios ${plan.scenarios.join(',')}, topologies ${plan.topologies.join(',')}, ${plan.reps} rep(s)${Object.keys(plan.scenarioReps).length ? ` (${Object.entries(plan.scenarioReps).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`);
   const code = opts.liveSrc ? liveSrc() : snapshotCommittedSrc();
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
     for (const { profile, plan, heading, label } of parts) {
       progress(`== profile ${profile}`);
       const result = await runProfile(plan, { hyphaUrl: hypha.url, hyphaPid: hypha.pid, codeRoot: code.root, secretFile, progress, ...(cpuProfDir ? { cpuProfDir } : {}), ...(proxyWorkers ? { proxyWorkers } : {}), ...(linkTls ? { linkTls } : {}) }, profile);
-      const meta = collectMeta(plan, started, HYPHA_SERVER_ENV, code.commit);
+      const meta = collectMeta(plan, started, loadAtStart, HYPHA_SERVER_ENV, code.commit);
       const files = await writeReport(plan, meta, result, opts.out, `${stamp}${mode === 'full' ? '' : `-${mode}`}`);
       const rows = summarise(result.measurements);
       const colocated = colocatedTable(rows);
