@@ -1,11 +1,12 @@
 // Frames the data messages a proxy sends to one endpoint WebSocket itself and writes all frames of one
-// event-loop turn with one socket write and one completion callback (ws.send costs two socket writes, an
-// options object and a callback per message). Headers and small payloads share a slab; a client-side
+// event-loop turn (and of the turns right after it that bring more, turn-flush.ts) with one socket write
+// and one completion callback (ws.send costs two socket writes, an options object and a callback per message). Headers and small payloads share a slab; a client-side
 // socket masks while copying into it. ws keeps its socket for control frames; its Close waits for the batch.
 import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { maskInto } from './ws-mask.js';
+import { turnFlusher } from './turn-flush.js';
 
 /** Payloads at least this large are written as their own buffer (a view, or a masked copy) instead of into the slab. */
 const COPY_LIMIT_BYTES = 4096;
@@ -137,10 +138,9 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
         }
       }
       callbacks.push(written);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      if (scheduled) return turnFlusher.onQueued();
+      scheduled = true;
+      turnFlusher.onQueued(flush);
     },
     flush,
   };

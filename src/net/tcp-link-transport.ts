@@ -1,5 +1,6 @@
 // The byte-stream link transport: length-prefixed frames straight on a TCP socket (src/link/frame-batch.ts,
-// frame-reader.ts), all frames of one event-loop turn in one writev, received frames handed on as views.
+// frame-reader.ts), all frames of one event-loop turn (and of the turns right after it that bring more,
+// turn-flush.ts) in one writev, received frames handed on as views.
 // The edge asks for it with an HTTP/1.1 Upgrade (`Upgrade: hypha-accel-link`) on the gateway's own port, so
 // it passes wherever the WebSocket link did; any Duplex socket works (a TLS socket later), see docs/design.md.
 import http from 'node:http';
@@ -13,6 +14,7 @@ import type { FrameHeader } from '../link/frame.js';
 import { FrameBatch, LENGTH_PREFIX_BYTES, type LinkFraming } from '../link/frame-batch.js';
 import { compactPrefixBytes } from '../link/compact-prefix.js';
 import { FrameReader } from '../link/frame-reader.js';
+import { turnFlusher } from './turn-flush.js';
 
 /** The Upgrade token of a byte-stream link (version 1 of its framing). */
 export const LINK_UPGRADE_TOKEN = 'hypha-accel-link/1';
@@ -50,9 +52,9 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     socket.uncork();
   };
   const scheduleFlush = () => {
-    if (flushScheduled) return;
+    if (flushScheduled) return turnFlusher.onQueued();
     flushScheduled = true;
-    setImmediate(flush);
+    turnFlusher.onQueued(flush);
   };
 
   const transport: DuplexTransport & { sendParts(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void } = {
