@@ -14,30 +14,50 @@ function manualFlusher() {
   return { flusher, turn, pending: () => deferred.length };
 }
 
-test('a lone write is flushed at the end of the first turn that queues nothing new', () => {
+test('sparse input: a lone write is flushed at the end of its own turn', () => {
   const { flusher, turn, pending } = manualFlusher();
   const flushed: string[] = [];
-  flusher.onQueued(() => flushed.push('a'));
-  turn();
-  assert.deepEqual(flushed, [], 'the turn that queued it polls once more');
-  turn();
-  assert.deepEqual(flushed, ['a']);
-  assert.equal(pending(), 0, 'nothing stays scheduled');
+  for (let round = 1; round <= 3; round++) {
+    flusher.onQueued(() => flushed.push(`a${round}`));
+    turn();
+    assert.deepEqual(flushed.length, round);
+    assert.equal(pending(), 0, 'nothing stays scheduled');
+  }
 });
 
-test('writes queued in the following turns join the same flush, each writer flushed once', () => {
-  const { flusher, turn } = manualFlusher();
+test('several writes in a turn poll once more; writes of the following turns join the same flush, each writer once', () => {
+  const { flusher, turn, pending } = manualFlusher();
   const flushed: string[] = [];
   const a = () => flushed.push('a');
   const b = () => flushed.push('b');
   flusher.onQueued(a);
+  flusher.onQueued();
   turn();
-  flusher.onQueued(); // a again (its flush is pending already)
+  assert.deepEqual(flushed, [], 'the turn that queued them polls once more');
   flusher.onQueued(b);
   turn();
   assert.deepEqual(flushed, []);
   turn();
   assert.deepEqual(flushed, ['a', 'b']);
+  assert.equal(pending(), 0);
+});
+
+test('after a busy round even a lone write polls once more', () => {
+  const { flusher, turn } = manualFlusher();
+  let flushes = 0;
+  flusher.onQueued(() => flushes++);
+  flusher.onQueued();
+  turn();
+  turn();
+  assert.equal(flushes, 1);
+  flusher.onQueued(() => flushes++);
+  turn();
+  assert.equal(flushes, 1, 'deferred: the round before had two writes');
+  turn();
+  assert.equal(flushes, 2);
+  flusher.onQueued(() => flushes++);
+  turn();
+  assert.equal(flushes, 3, 'the round before had one write: sparse again');
 });
 
 test('steady input delays a flush by at most MAX_DEFERRED_TURNS turns', () => {
@@ -57,15 +77,12 @@ test('steady input delays a flush by at most MAX_DEFERRED_TURNS turns', () => {
 test('a write queued while flushing starts a new round', () => {
   const { flusher, turn } = manualFlusher();
   const flushed: string[] = [];
-  const b = () => flushed.push('b');
   flusher.onQueued(() => {
     flushed.push('a');
-    flusher.onQueued(b);
+    flusher.onQueued(() => flushed.push('b'));
   });
   turn();
-  turn();
   assert.deepEqual(flushed, ['a']);
-  turn();
   turn();
   assert.deepEqual(flushed, ['a', 'b']);
 });
