@@ -3,124 +3,26 @@
 // frames always in order), keeps the link alive with PING/PONG (RTT measured) and fails it on silence.
 // With pacing negotiated, frames wait in the scheduler (not in socket buffers) once the link has about
 // twice its bandwidth-delay product unacknowledged, so later small calls still overtake queued bulk.
-import { newFrameKindStats, type FrameKindStats, type LinkCompressionStats, type LinkCompressor } from './link-compressor.js';
+// Its parts: link-contract.ts (what it is given and reports), send-queues.ts (the send order),
+// ack-scheduler.ts (when ACKs go), pacing.ts (how much may be in flight), stream.ts (one session's stream).
 import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
-import { Deque } from './deque.js';
 import {
   DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader, type TraceContext,
+  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader,
 } from './frame.js';
-import type { LinkSettings } from './handshake.js';
 import { Stream, type PendingFrame } from './stream.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { AckPolicy, SendPacer } from './pacing.js';
-import type { BlobOutcome } from '../events.js';
+import { SendPacer } from './pacing.js';
+import { AckScheduler } from './ack-scheduler.js';
+import { SendQueues, type OutFrame } from './send-queues.js';
+import { newLinkStats, type LinkSessionOptions, type LinkState, type LinkStats, type LinkTransport } from './link-contract.js';
 
-/** What a link needs of its transport (a WebSocket in production, an in-memory pipe in tests). */
-export interface LinkTransport {
-  send(frame: Buffer, onWritten: (error?: Error) => void): void;
-  /** Optional: sends a frame given as header and payload view without joining them first (batching transports). */
-  sendParts?(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void;
-  close(code: number, reason: string): void;
-}
+// The contract types live in link-contract.ts; importers of this module keep finding them here.
+export type { LinkBlobPlane, LinkCodec, LinkSessionOptions, LinkState, LinkStats, LinkTransport } from './link-contract.js';
+export { newLinkStats } from './link-contract.js';
+export { EAGER_ACKS } from './ack-scheduler.js';
 
 const PAYLOAD_HEADER: FrameHeader = Object.freeze({ type: FrameType.PAYLOAD, flags: 0, frameClass: FrameClass.BULK, streamId: 0, seq: 0 });
-
-/** A stream or payload-plane frame on its way out: header fields and the payload as a view. */
-interface OutFrame {
-  header: FrameHeader;
-  payload: Uint8Array;
-  /** A traced blob reference's plane outcome (set only when header.trace is). */
-  blob?: BlobOutcome;
-}
-
-/** Transcodes whole messages at send time (in link order) and back at receive time. Optional. */
-export interface LinkCodec {
-  encode(message: Uint8Array, isText: boolean): Uint8Array | null;
-  decode(compact: Uint8Array, isText: boolean): Uint8Array;
-}
-
-/** Cumulative counters, shared by all links of a role so they survive link churn. */
-export interface LinkStats extends LinkCompressionStats, FrameKindStats {
-  framesSent: number;
-  frameBytesSent: number;
-  framesReceived: number;
-  frameBytesReceived: number;
-  /** Whole messages offered to the codec, their original bytes, and the bytes actually sent for them. */
-  messagesTranscoded: number;
-  transcodeBytesIn: number;
-  transcodeBytesOut: number;
-  /** Messages the codec declined (sent raw). */
-  transcodeFallbacks: number;
-  /** Large messages sent as blobs, their original bytes, and the payload-plane bytes sent for all blobs. */
-  blobsSent: number;
-  blobBytesIn: number;
-  payloadBytesSent: number;
-}
-
-/** What a link knows of its path: the round trip (pacing's smallest of the last minutes, else the last PING) and its pacing window. */
-export interface LinkState {
-  rttMs: number | undefined;
-  pacingWindowBytes: number | undefined;
-  /** The link cannot leave this host (a Unix socket): no network between the two sides. */
-  sameHost?: boolean;
-}
-
-export function newLinkStats(): LinkStats {
-  return { framesSent: 0, frameBytesSent: 0, framesReceived: 0, frameBytesReceived: 0, messagesTranscoded: 0, transcodeBytesIn: 0, transcodeBytesOut: 0, transcodeFallbacks: 0, blobsSent: 0, blobBytesIn: 0, payloadBytesSent: 0, linkMessagesCompressed: 0, linkCompressRawBytes: 0, linkCompressWireBytes: 0, ...newFrameKindStats() };
-}
-
-/** The payload plane as a link sees it (one endpoint per link, sharing the pair's stores). Optional. */
-export interface LinkBlobPlane {
-  /** Binary messages of minBlobBytes..maxBlobBytes (and larger than one frame) travel as blobs. */
-  minBlobBytes: number;
-  maxBlobBytes: number;
-  /**
-   * Called once by the link with the function that emits payload frames to the peer, and one that tells
-   * the link's current round trip and pacing window (for the compression policy).
-   */
-  attach(emitFrame: (frame: Uint8Array) => void, linkState: () => LinkState): void;
-  /** False while large messages should go as plain fragments instead (asked per message). */
-  wanted(): boolean;
-  sendBlob(bytes: Uint8Array, outcome?: BlobOutcome): Promise<number>;
-  takeBlob(blobId: number): Promise<Uint8Array>;
-  /** A PAYLOAD frame from the peer; throws on a malformed one (the link then fails with BAD_FRAME). */
-  receiveFrame(frame: Uint8Array): Promise<void>;
-  close(reason?: string): void;
-}
-
-export interface LinkSessionOptions {
-  stats?: LinkStats;
-  /** Large messages move through this plane; its frames are emitted with sendPayloadFrame. */
-  blobs?: LinkBlobPlane;
-  local: LinkSettings;
-  peer: LinkSettings;
-  maxMessageBytes: number;
-  pingIntervalMs: number;
-  keepaliveTimeoutMs: number;
-  /** Bytes handed to the transport and not yet written before the scheduler waits. */
-  sendHighWaterBytes: number;
-  codec?: LinkCodec;
-  /** Compresses whole link messages (link-compressor.ts); establish wraps the transport with it. */
-  compressor?: LinkCompressor;
-  /** Asked per whole message when a codec is set: false sends it raw (the codec steps aside on fast links). */
-  codecWanted?: (state: LinkState) => boolean;
-  /** Both sides speak ACK frames: pace sending to the measured bandwidth-delay product. */
-  pacing?: boolean;
-  /** The transport cannot leave this host (a Unix socket); reported in linkState(). */
-  sameHost?: boolean;
-  clock?: Clock;
-  /** Called when the peer opens a stream (gateway side). */
-  onStreamOpen?: (stream: Stream, open: Uint8Array) => void;
-  /** Called for OPEN_OK / OPEN_FAIL on a stream this side opened (edge side). */
-  onStreamOpenReply?: (stream: Stream, ok: boolean, payload: Uint8Array) => void;
-  onRtt?: (rttMs: number) => void;
-  /** The peer sent DRAIN (capability drain-v1, docs/protocol.md §9b): open no new streams here. Absent: DRAIN is a protocol error. */
-  onDrain?: (drainMs: number, reason: string) => void;
-  /** Called for each frame that carries trace context (a sampled call or reply: tracing), as it is sent. */
-  onTracedFrame?: (trace: TraceContext, frameBytes: number, flags: number, blob: BlobOutcome | undefined) => void;
-  onClosed?: (error: AccelError | undefined) => void;
-}
 
 export class LinkSession {
   readonly streams = new Map<number, Stream>();
@@ -128,10 +30,7 @@ export class LinkSession {
   closed = false;
   /** DRAIN was sent or received: the link carries its sessions on, but no new one is opened on it. */
   draining = false;
-  private readonly linkControl = new Deque<OutFrame>();
-  /** Payload-plane frames: served after every stream frame, so small calls overtake bulk data. */
-  private readonly payloadFrames = new Deque<OutFrame>();
-  private readonly ready = [new Deque<Stream>(), new Deque<Stream>(), new Deque<Stream>()];
+  private readonly queues = new SendQueues();
   private inflightBytes = 0;
   private pumping = false;
   private lastHeardMs: number;
@@ -141,11 +40,8 @@ export class LinkSession {
   private readonly stats: LinkStats;
   private readonly closeListeners: Array<(error: AccelError | undefined) => void> = [];
   private readonly pacer: SendPacer | undefined;
-  private readonly acks: AckPolicy | undefined;
-  private ackTimer: TimerHandle | undefined;
-  private ackArmedAtMs = 0;
+  private readonly acks: AckScheduler | undefined;
   private pingsSkipped = 0;
-  private acksSent = 0;
   private lastLinkState: LinkState | undefined;
 
   constructor(private readonly transport: LinkTransport, private readonly options: LinkSessionOptions) {
@@ -155,7 +51,7 @@ export class LinkSession {
     this.pingTimer = this.clock.setInterval(() => this.keepalive(), options.pingIntervalMs);
     if (options.pacing) {
       this.pacer = new SendPacer({ clock: this.clock });
-      this.acks = new AckPolicy();
+      this.acks = new AckScheduler(this.clock, (cumulativeBytes, ackDelayMs) => this.sendLinkFrame(FrameType.ACK, 0, encodeAck(cumulativeBytes, ackDelayMs)));
     }
     options.compressor?.attach(() => this.linkState());
     options.blobs?.attach((frame) => this.sendPayloadFrame(frame), () => this.linkState());
@@ -248,24 +144,13 @@ export class LinkSession {
 
   private enqueueStreamFrame(stream: Stream, frame: PendingFrame): void {
     if (this.closed) return;
-    const wasIdle = stream.out.length === 0;
-    stream.out.push(frame);
-    if (wasIdle && frame.ready !== false) {
-      stream.stalled = false;
-      this.ready[frame.frameClass]!.push(stream);
-    } else if (wasIdle) {
-      stream.stalled = true;
-    }
+    this.queues.pushStreamFrame(stream, frame);
     this.pump();
   }
 
   /** A blob reference at the head of a stream became ready: put the stream back in its class queue. */
   private wakeStream(stream: Stream): void {
-    const head = stream.out.peek();
-    if (!stream.stalled || !head || head.ready === false) return;
-    stream.stalled = false;
-    this.ready[head.frameClass]!.push(stream);
-    this.pump();
+    if (this.queues.wake(stream)) this.pump();
   }
 
   /** Emits one payload-plane frame to the peer (lowest priority, in emission order). */
@@ -273,13 +158,13 @@ export class LinkSession {
     if (this.closed) return;
     this.stats.payloadBytesSent += payload.length;
     // The plane's frames are fresh buffers it never touches again: a batching transport sends them as views.
-    this.payloadFrames.push({ header: PAYLOAD_HEADER, payload });
+    this.queues.payloadFrames.push({ header: PAYLOAD_HEADER, payload });
     this.pump();
   }
 
   private sendLinkFrame(type: (typeof FrameType)[keyof typeof FrameType], streamId: number, payload: Uint8Array): void {
     if (this.closed) return;
-    this.linkControl.push({ header: { type, flags: 0, frameClass: FrameClass.CONTROL, streamId, seq: 0, trace: undefined }, payload });
+    this.queues.linkControl.push({ header: { type, flags: 0, frameClass: FrameClass.CONTROL, streamId, seq: 0, trace: undefined }, payload });
     this.pump();
   }
 
@@ -287,12 +172,12 @@ export class LinkSession {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      this.piggybackAck();
+      if (this.acks && this.queues.hasData) this.acks.rideAlong();
       while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
-        let frame: OutFrame | undefined = this.linkControl.shift();
+        let frame: OutFrame | undefined = this.queues.linkControl.shift();
         if (!frame) {
           if (this.pacer && !this.pacer.open()) break; // link control (incl. ACKs) is never held back
-          frame = this.nextStreamFrame() ?? this.payloadFrames.shift();
+          frame = this.nextStreamFrame() ?? this.queues.payloadFrames.shift();
         }
         if (!frame) break;
         const { header, payload } = frame;
@@ -321,50 +206,29 @@ export class LinkSession {
     };
   }
 
-  /**
-   * A lazy ACK rides with frames already going out (the batch is written at once) once it waited
-   * ACK_PIGGYBACK_MS or covers ACK_PIGGYBACK_BYTES, so small calls do not carry one each.
-   */
-  private piggybackAck(): void {
-    if (this.ackTimer === undefined) return;
-    if (this.payloadFrames.length === 0 && this.ready[0]!.length === 0 && this.ready[1]!.length === 0 && this.ready[2]!.length === 0) return;
-    const waitMs = this.acksSent < EAGER_ACKS ? EAGER_ACK_PIGGYBACK_MS : ACK_PIGGYBACK_MS;
-    if (this.acks!.unackedBytes < ACK_PIGGYBACK_BYTES && this.clock.now() - this.ackArmedAtMs < waitMs) return;
-    this.sendAck();
-  }
-
+  /** The next stream frame in send order (send-queues.ts), transcoded when the codec is wanted. */
   private nextStreamFrame(): OutFrame | undefined {
-    for (const queue of this.ready) {
-      let stream: Stream | undefined;
-      let pending: PendingFrame | undefined;
-      while (!pending && (stream = queue.shift())) {
-        const head = stream.out.peek();
-        // A reset stream may sit in a queue with nothing left to send; a blob reference may not be ready yet
-        // (the stream leaves the queues until wakeStream puts it back).
-        if (head?.ready === false) stream.stalled = true;
-        else pending = stream.out.shift();
+    const stream = this.queues.nextStream();
+    if (!stream) return undefined;
+    const pending = stream.out.shift()!;
+    const next = stream.out.peek();
+    if (next) this.queues.requeue(stream, next);
+    let { flags, payload } = pending;
+    if (pending.wholeMessage && this.options.codec && (this.options.codecWanted?.(this.linkState()) ?? true)) {
+      const compact = this.options.codec.encode(payload, (flags & DataFlag.TEXT) !== 0);
+      this.stats.messagesTranscoded++;
+      this.stats.transcodeBytesIn += payload.length;
+      if (compact) {
+        payload = compact;
+        flags |= DataFlag.CODEC;
+      } else {
+        this.stats.transcodeFallbacks++;
       }
-      if (!stream || !pending) continue;
-      const next = stream.out.peek();
-      if (next) this.ready[next.frameClass]!.push(stream);
-      let { flags, payload } = pending;
-      if (pending.wholeMessage && this.options.codec && (this.options.codecWanted?.(this.linkState()) ?? true)) {
-        const compact = this.options.codec.encode(payload, (flags & DataFlag.TEXT) !== 0);
-        this.stats.messagesTranscoded++;
-        this.stats.transcodeBytesIn += payload.length;
-        if (compact) {
-          payload = compact;
-          flags |= DataFlag.CODEC;
-        } else {
-          this.stats.transcodeFallbacks++;
-        }
-        this.stats.transcodeBytesOut += payload.length;
-      }
-      const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, trace: pending.trace };
-      if (!next) this.forgetIfDone(stream);
-      return pending.blob ? { header, payload, blob: pending.blob } : { header, payload };
+      this.stats.transcodeBytesOut += payload.length;
     }
-    return undefined;
+    const header: FrameHeader = { type: pending.type, flags, frameClass: pending.frameClass, streamId: stream.id, seq: stream.nextSendSeq++, trace: pending.trace };
+    if (!next) this.forgetIfDone(stream);
+    return pending.blob ? { header, payload, blob: pending.blob } : { header, payload };
   }
 
   // ---- receiving ----
@@ -376,7 +240,7 @@ export class LinkSession {
     this.lastHeardMs = nowMs;
     this.stats.framesReceived++;
     this.stats.frameBytesReceived += data.length;
-    if (this.acks && data[0] !== FrameType.ACK) this.countReceived(data.length, nowMs);
+    if (this.acks && data[0] !== FrameType.ACK) this.acks.onReceived(data.length, nowMs);
     try {
       this.handleFrame(decodeFrame(data, maxLinkMessageBytes(this.options.local.maxFrameBytes)));
     } catch (error) {
@@ -506,23 +370,6 @@ export class LinkSession {
 
   // ---- pacing ----
 
-  /** Acknowledges at once after AckPolicy.everyBytes, otherwise within ACK_DELAY_MS (one timer at most). */
-  private countReceived(bytes: number, nowMs: number): void {
-    if (this.acks!.onReceived(bytes, nowMs)) this.sendAck();
-    else if (this.ackTimer === undefined) {
-      this.ackArmedAtMs = nowMs;
-      this.ackTimer = this.clock.setTimeout(() => this.sendAck(), this.acksSent < EAGER_ACKS ? EAGER_ACK_DELAY_MS : ACK_DELAY_MS);
-    }
-  }
-
-  private sendAck(): void {
-    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    if (!this.acks!.pending) return;
-    this.acksSent++;
-    this.sendLinkFrame(FrameType.ACK, 0, encodeAck(this.acks!.take(), this.acks!.delayMs(this.clock.now())));
-  }
-
   private handleAck(payload: Uint8Array): void {
     if (!this.pacer) throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'ACK frame on a link without pacing');
     const { cumulativeBytes, ackDelayMs } = decodeAck(payload);
@@ -601,7 +448,7 @@ export class LinkSession {
     }
     this.closed = true;
     this.clock.clearInterval(this.pingTimer);
-    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer);
+    this.acks?.stop();
     if (transport !== 'gone') this.transport.close(spec.wsClose || 1000, error.code);
     this.abortAll(error);
     this.notifyClosed(error);
@@ -611,31 +458,11 @@ export class LinkSession {
     const lost = error.code === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? error : new AccelError('HYPHA_ACCEL_ERR_LINK_LOST', `link lost: ${error.message}`, { cause: error });
     for (const stream of this.streams.values()) stream.abort(lost);
     this.streams.clear();
-    this.linkControl.clear();
-    this.payloadFrames.clear();
-    for (const queue of this.ready) queue.clear();
+    this.queues.clear();
     this.options.blobs?.close(error.message);
   }
 }
 
-/**
- * How long a small unacknowledged amount may wait before its ACK goes out alone. Small amounts never fill a
- * window (512 KiB at least; an ACK goes at once per AckPolicy.everyBytes), and each ACK carries how long it
- * was held, so the sender's RTT estimate stays right: sequential small calls on a 120 ms link then send
- * an ACK every 2 s or so, riding along, instead of one per call (bench S1 slow: 0.45 ACKs per call at 500 ms
- * cost ~7 B of ~94 per call). It stays well inside the keep-alive timeout (a receiving side is heard).
- */
-const ACK_DELAY_MS = 4000;
-/** A lazy ACK rides along with outgoing frames once it waited this long or covers this many bytes. */
-const ACK_PIGGYBACK_MS = 2000;
-const ACK_PIGGYBACK_BYTES = 8 * 1024;
-/**
- * A link's first ACKs go quickly (as all did before): they give the peer its round trip, which the stages
- * that step aside on fast links (payload plane, codec, link compression) need from the start.
- */
-export const EAGER_ACKS = 16;
-const EAGER_ACK_DELAY_MS = 20;
-const EAGER_ACK_PIGGYBACK_MS = 2;
 /** On a busy paced link one keep-alive interval in this many sends a PING (the round trip via PONG refreshed). */
 const PING_REFRESH_INTERVALS = 6;
 
