@@ -1,10 +1,10 @@
 // Packs a blob's new chunks into UNIT frames (payload-v2): proposes the unit candidate to the policy
 // (element size from `_rdtype` or a sample, estimated ratio, zstd level for the link), encodes units off
-// the event loop with several in flight, remembers on which planes zstd wins, and learns level speeds.
+// the event loop with several in flight, remembers which codec wins each plane, and learns level speeds.
 
 import { chooseUnitLevel, type LinkEstimate } from './codec-policy.js';
 import { detectElementBytes, elementBytesFromRdtype, planesEntropyRatio } from './byte-shuffle.js';
-import { encodeUnit, PlaneCodec } from './unit-codec.js';
+import { encodeUnit, PlaneCodec, type PlaneCodecId } from './unit-codec.js';
 import { encodeUnitPiece } from './payload-wire.js';
 import type { PayloadPair } from './payload-pair.js';
 import type { EmitFrame } from './payload-sender.js';
@@ -26,8 +26,8 @@ export interface UnitCandidate extends UnitPlan {
 }
 
 export class UnitPacker {
-  /** Per element size: did zstd win on each element byte in the last unit that tried it everywhere, and units since. */
-  private readonly planeHistory = new Map<number, { zstdWon: boolean[]; unitsSinceProbe: number }>();
+  /** Per element size: the codec that won each element byte in the last unit that tried them all, and units since. */
+  private readonly planeHistory = new Map<number, { winners: PlaneCodecId[]; unitsSinceProbe: number }>();
   /**
    * Encode throughput of the packer as a whole: raw bytes finished and the time during which at least one
    * unit was encoding (several run at once, of one blob or of concurrent blobs: timing each unit from launch
@@ -81,10 +81,10 @@ export class UnitPacker {
       // Units start where chunks were cut, often mid-element: plane j holds element byte (j + phase) % size.
       const phase = plan.blobByteOffset === undefined ? 0 : (((pieces[0]!.byteOffset - plan.blobByteOffset) % plan.elementBytes) + plan.elementBytes) % plan.elementBytes;
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
-      const tryZstd = this.planesWorthZstd(plan.elementBytes, phase);
-      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, payloadV4: options.payloadV4, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
+      const planeHints = this.planeHints(plan.elementBytes, phase);
+      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, payloadV4: options.payloadV4, ...(planeHints ? { planeHints } : {}) }).then((encoded) => {
         this.encodingChanged(-1, plan.zstdLevel, rawBytes);
-        this.rememberPlanes(plan.elementBytes, phase, tryZstd, encoded.planeCodecs);
+        this.rememberPlanes(plan.elementBytes, phase, planeHints, encoded.planeCodecs);
         for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[PLANE_CODEC_NAMES[codec] ?? 'huffman']++;
         return encoded.body;
       }, () => {
@@ -118,20 +118,21 @@ export class UnitPacker {
   }
 
   /**
-   * Planes where zstd lost to Huffman or raw on the last unit that tried it everywhere skip it, except
-   * every 8th unit, which tries zstd on every plane again (the data may have changed). undefined: try all.
+   * Each plane runs only the codec that won its element byte in the last unit that tried them all, except
+   * every 8th unit, which tries every codec again (the data may have changed). undefined: try all. On data
+   * whose winners do not change (the bench's arrays) the bytes are those of trying all, for a third less CPU.
    */
-  private planesWorthZstd(elementBytes: number, phase: number): boolean[] | undefined {
+  private planeHints(elementBytes: number, phase: number): PlaneCodecId[] | undefined {
     const history = this.planeHistory.get(elementBytes);
     if (!history || ++history.unitsSinceProbe >= 8) return undefined;
-    return history.zstdWon.map((_, j) => history.zstdWon[(j + phase) % elementBytes]!);
+    return history.winners.map((_, j) => history.winners[(j + phase) % elementBytes]!);
   }
 
   /** Remembered per element byte (not per plane index, which shifts with the unit's phase). */
-  private rememberPlanes(elementBytes: number, phase: number, tried: boolean[] | undefined, codecs: readonly number[]): void {
-    if (tried !== undefined) return;
-    const zstdWon = codecs.map((_, b) => codecs[(b - phase + elementBytes) % elementBytes] === PlaneCodec.zstd);
-    this.planeHistory.set(elementBytes, { zstdWon, unitsSinceProbe: 0 });
+  private rememberPlanes(elementBytes: number, phase: number, hints: PlaneCodecId[] | undefined, codecs: readonly PlaneCodecId[]): void {
+    if (hints !== undefined) return;
+    const winners = codecs.map((_, b) => codecs[(b - phase + elementBytes) % elementBytes]!);
+    this.planeHistory.set(elementBytes, { winners, unitsSinceProbe: 0 });
   }
 
   /**

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { detectElementBytes, elementBytesFromRdtype, shuffle, unshuffle } from '../../src/payload/byte-shuffle.js';
+import { detectElementBytes, elementBytesFromRdtype, planeBytes, shufflePlanes, unshufflePlanes } from '../../src/payload/byte-shuffle.js';
 import { decodeUnit, encodeUnit, maxUnitBodyBytes, PlaneCodec } from '../../src/payload/unit-codec.js';
 import { decodePayloadFrame, encodeUnitPiece, FrameKind, wireLimitsFor } from '../../src/payload/payload-wire.js';
 import { PayloadError, PayloadErrorCode } from '../../src/payload/payload-error.js';
@@ -26,16 +26,30 @@ function float32Weights(count: number, seed: number): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-test('shuffle then unshuffle is the identity, for every element size and split into pieces', () => {
+test('shuffle puts byte j of every element in plane j (the tail last), and unshuffle inverts it, for every element size, phase and split into pieces', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 2000 }), fc.constantFrom(1, 2, 4, 8), fc.integer({ min: 1, max: 5 }), (bytes, elementBytes, parts) => {
+    fc.property(fc.uint8Array({ maxLength: 2000 }), fc.constantFrom(1, 2, 4, 8), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 3 }), (data, elementBytes, parts, phase) => {
+      const bytes = data.subarray(Math.min(phase, data.byteLength)); // an odd byteOffset: the word path must not assume alignment
       const pieces: Uint8Array[] = [];
       const step = Math.max(1, Math.ceil(bytes.byteLength / parts));
       for (let at = 0; at < bytes.byteLength; at += step) pieces.push(bytes.subarray(at, at + step));
-      const planes = shuffle(pieces, bytes.byteLength, elementBytes);
-      assert.ok(sameBytes(unshuffle(planes, elementBytes), bytes));
+      const planes = shufflePlanes(pieces, bytes.byteLength, elementBytes);
+      assert.deepEqual(planes.map((plane) => plane.byteLength), planeBytes(bytes.byteLength, elementBytes));
+      const lanes = Math.floor(bytes.byteLength / elementBytes);
+      for (let j = 0; j < elementBytes; j++) {
+        for (let lane = 0; lane < lanes; lane++) assert.equal(planes[j]![lane], bytes[lane * elementBytes + j]);
+      }
+      assert.ok(sameBytes(planes[elementBytes - 1]!.subarray(lanes), bytes.subarray(lanes * elementBytes)));
+      // Planes at odd offsets (decoded planes may be views into a larger buffer) unshuffle the same.
+      const shifted = planes.map((plane) => {
+        const copy = new Uint8Array(plane.byteLength + 1);
+        copy.set(plane, 1);
+        return copy.subarray(1);
+      });
+      assert.ok(sameBytes(unshufflePlanes(planes, elementBytes), bytes));
+      assert.ok(sameBytes(unshufflePlanes(shifted, elementBytes), bytes));
     }),
-    { seed: 12, numRuns: 300 },
+    { seed: 12, numRuns: 400 },
   );
 });
 
