@@ -3,7 +3,7 @@
 // the event loop with several in flight, remembers which codec wins each plane, and learns level speeds.
 
 import { chooseUnitLevel, type LinkEstimate } from './codec-policy.js';
-import { detectElementBytes, elementBytesFromRdtype, planesEntropyRatio } from './byte-shuffle.js';
+import { detectElementBytes, elementBytesFromRdtype } from './byte-shuffle.js';
 import { encodeUnit, PlaneCodec, type PlaneCodecId } from './unit-codec.js';
 import { encodeUnitPiece } from './payload-wire.js';
 import type { PayloadPair } from './payload-pair.js';
@@ -49,7 +49,7 @@ export class UnitPacker {
     let { elementBytes, entropyRatio } = detected;
     if (hinted !== undefined && hinted !== elementBytes) {
       elementBytes = hinted;
-      entropyRatio = planesEntropyRatio(sample, hinted);
+      entropyRatio = detected.ratios[hinted] ?? entropyRatio;
     }
     const ratio = Math.min(1, entropyRatio + 0.01);
     return { elementBytes, ratio, zstdLevel: chooseUnitLevel(unitSpeeds, link, ratio, 1), blobByteOffset: blob.byteOffset };

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { detectElementBytes, elementBytesFromRdtype, planeBytes, shufflePlanes, unshufflePlanes } from '../../src/payload/byte-shuffle.js';
+import { detectElementBytes, elementBytesFromRdtype, planeBytes, planesEntropyRatios, shufflePlanes, unshufflePlanes } from '../../src/payload/byte-shuffle.js';
 import { decodeUnit, encodeUnit, maxUnitBodyBytes, PlaneCodec } from '../../src/payload/unit-codec.js';
 import { decodePayloadFrame, encodeUnitPiece, FrameKind, wireLimitsFor } from '../../src/payload/payload-wire.js';
 import { PayloadError, PayloadErrorCode } from '../../src/payload/payload-error.js';
@@ -50,6 +50,26 @@ test('shuffle puts byte j of every element in plane j (the tail last), and unshu
       assert.ok(sameBytes(unshufflePlanes(shifted, elementBytes), bytes));
     }),
     { seed: 12, numRuns: 400 },
+  );
+});
+
+test('the one-pass plane entropies equal each plane\'s own order-0 entropy, for every element size', () => {
+  const direct = (sample: Uint8Array, size: number): number => {
+    let bits = 0;
+    for (let j = 0; j < size; j++) {
+      const counts = new Map<number, number>();
+      let n = 0;
+      for (let i = j; i < sample.byteLength; i += size, n++) counts.set(sample[i]!, (counts.get(sample[i]!) ?? 0) + 1);
+      for (const count of counts.values()) bits -= (count / n) * Math.log2(count / n);
+    }
+    return bits / size / 8;
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), (sample) => {
+      const ratios = planesEntropyRatios(sample);
+      for (const size of [1, 2, 4, 8]) assert.ok(Math.abs(ratios[size]! - direct(sample, size)) < 1e-9, `size ${size}`);
+    }),
+    { seed: 13, numRuns: 100 },
   );
 });
 
