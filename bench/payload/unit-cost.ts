@@ -64,7 +64,7 @@ for (const level of levels) {
       const probe = winners === undefined || i % 8 === 0;
       const learnt = probe ? {} : hasHints ? { planeHints: winners } : { tryZstd: winners!.map((codec) => codec === PlaneCodec.zstd) };
       const encoded = await encodeUnit(unit.pieces, unit.rawBytes, { elementBytes, zstdLevel: level, payloadV4: true, ...learnt } as Parameters<typeof encodeUnit>[2]);
-      if (probe) winners = encoded.planeCodecs;
+      if (probe) winners = encoded.planeCodecs.map((codec, j) => (encoded.planeSizes && encoded.planeSizes[j]!.coded > encoded.planeSizes[j]!.raw * 0.99 ? PlaneCodec.raw : codec));
       bodies.push(encoded.body);
     }
     const encodeCpu = cpuMs() - c0;

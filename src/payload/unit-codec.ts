@@ -44,6 +44,8 @@ export interface EncodedUnit {
   body: Uint8Array;
   /** Bytes per plane codec, for metrics. */
   planeCodecs: PlaneCodecId[];
+  /** Each plane's coded size and its raw size (what its codec saved). */
+  planeSizes: Array<{ coded: number; raw: number }>;
 }
 
 /** The largest body a unit of `rawBytes` in `elementBytes` planes may have (raw planes plus the table). */
@@ -123,7 +125,7 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     body.set(bytes, offset);
     offset += bytes.byteLength;
   });
-  return { body, planeCodecs: coded.map(([codec]) => codec) };
+  return { body, planeCodecs: coded.map(([codec]) => codec), planeSizes: coded.map(([, bytes], j) => ({ coded: bytes.byteLength, raw: planes[j]!.byteLength })) };
 }
 
 /** The scan for a unit's array start looks this far into its first piece. */

@@ -11,7 +11,7 @@ import {
 } from 'node:zlib';
 
 /** Inputs shorter than this are coded synchronously. */
-export const syncBelowBytes = 16 * 1024;
+export const syncBelowBytes = 32 * 1024;
 
 /** Output room for coding `bytes` input bytes: zstd's and deflate's worst case, so one chunk always suffices. */
 function encodeChunkBytes(bytes: number): number {

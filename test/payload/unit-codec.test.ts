@@ -214,6 +214,25 @@ test('UNIT frames: valid ones round-trip, impossible sizes are FRAME_INVALID bef
   );
 });
 
+test('a unit coded with the last winners as hints is the unit tried every way, and wrong hints still round-trip', async () => {
+  for (const [data, elementBytes] of [[imageLikeBytes(512, 256, 21), 2], [float32Weights(65536, 22), 4]] as const) {
+    const message = new Uint8Array(data.byteLength + 3);
+    message.set(data, 3); // an odd phase, as a hypha message's array
+    const full = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true });
+    const hinted = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, planeHints: full.planeCodecs });
+    assert.deepEqual(hinted.planeCodecs, full.planeCodecs);
+    assert.ok(sameBytes(hinted.body, full.body));
+    for (const codec of [PlaneCodec.raw, PlaneCodec.zstd, PlaneCodec.huffman, PlaneCodec.split, PlaneCodec.masked]) {
+      const wrong = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, planeHints: new Array(elementBytes).fill(codec) });
+      assert.ok(sameBytes(decodeUnit(wrong.body, message.byteLength, elementBytes), message), `all planes hinted ${codec}`);
+      assert.ok(wrong.planeCodecs.every((c) => c === codec || c === PlaneCodec.raw || codec === PlaneCodec.split || codec === PlaneCodec.masked), `hint ${codec}: ${wrong.planeCodecs}`);
+    }
+  }
+  // The bench image's planes: the low one split, the top one masked.
+  const image = imageLikeBytes(512, 256, 23);
+  assert.deepEqual((await encodeUnit([image], image.byteLength, { elementBytes: 2, zstdLevel: 3, payloadV4: true })).planeCodecs, [PlaneCodec.split, PlaneCodec.masked]);
+});
+
 test('units cut mid-element keep what was learnt per element byte: zstd codes every unit\'s top byte', async () => {
   const image = imageLikeBytes(2048, 2048, 11); // 8 MiB: units of ~1 MiB at content-defined cuts, odd offsets among them
   const h = createHarness({ ...slowLink });
