@@ -60,11 +60,17 @@ for (const level of levels) {
     let t0 = performance.now();
     const bodies: Uint8Array[] = [];
     let winners: number[] | undefined;
+    let planeLevels: number[] | undefined;
     for (const [i, unit] of units.entries()) {
       const probe = winners === undefined || i % 8 === 0;
-      const learnt = probe ? {} : hasHints ? { planeHints: winners } : { tryZstd: winners!.map((codec) => codec === PlaneCodec.zstd) };
+      const learnt = probe ? {} : hasHints ? { planeHints: winners, planeLevels } : { tryZstd: winners!.map((codec) => codec === PlaneCodec.zstd) };
       const encoded = await encodeUnit(unit.pieces, unit.rawBytes, { elementBytes, zstdLevel: level, payloadV4: true, ...learnt } as Parameters<typeof encodeUnit>[2]);
-      if (probe) winners = encoded.planeCodecs.map((codec, j) => (encoded.planeSizes && encoded.planeSizes[j]!.coded > encoded.planeSizes[j]!.raw * 0.99 ? PlaneCodec.raw : codec));
+      if (probe) {
+        // As UnitPacker.rememberPlanes (a checkout without planeSizes remembers the codecs as they are).
+        const { planeSizes, planeLevels: levelsWon } = encoded as { planeSizes?: Array<{ coded: number; raw: number }>; planeLevels?: number[] };
+        winners = encoded.planeCodecs.map((codec, j) => (planeSizes && planeSizes[j]!.coded > planeSizes[j]!.raw * 0.99 ? PlaneCodec.raw : codec));
+        planeLevels = levelsWon;
+      }
       bodies.push(encoded.body);
     }
     const encodeCpu = cpuMs() - c0;

@@ -31,6 +31,8 @@ export interface UnitEncodeOptions {
    * won), as were the top plane's (masked won).
    */
   planeHints?: readonly (PlaneCodecId | undefined)[];
+  /** Per plane hinted zstd, the level that won it there (at most zstdLevel); default zstdLevel. */
+  planeLevels?: readonly (number | undefined)[];
   /** false: never split the low plane by the top plane (plane-split.ts); default: try it where it may pay. */
   trySplit?: boolean;
   /**
@@ -46,6 +48,8 @@ export interface EncodedUnit {
   planeCodecs: PlaneCodecId[];
   /** Each plane's coded size and its raw size (what its codec saved). */
   planeSizes: Array<{ coded: number; raw: number }>;
+  /** Each zstd plane's level (0 for the others). */
+  planeLevels: number[];
 }
 
 /** The largest body a unit of `rawBytes` in `elementBytes` planes may have (raw planes plus the table). */
@@ -64,8 +68,11 @@ function zstdParamsFor(planeRawBytes: number): Record<number, number> {
 
 /** Planes Huffman leaves at or above this fraction of their size are not tried with zstd. */
 const zstdSkipHuffmanRatio = 0.9;
+/** zstd at the policy's level is tried only where level 1 came within this factor of Huffman's size. */
+const zstdLevelTryRatio = 1.1;
 
-type CodedPlane = [PlaneCodecId, Uint8Array];
+/** A plane's codec and body, and the zstd level of a zstd body. */
+type CodedPlane = [PlaneCodecId, Uint8Array, number?];
 
 /** Packs `pieces` (their concatenation is the unit) into one unit body, off the event loop. */
 export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number, options: UnitEncodeOptions): Promise<EncodedUnit> {
@@ -85,30 +92,39 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     if (hint === PlaneCodec.split && j === target) {
       const splitBody = await split;
       if (splitBody && splitBody.byteLength < plane.byteLength) return [PlaneCodec.split, splitBody];
-      return codePlain(plane, undefined);
+      return codePlain(plane, undefined, j);
     }
     const mayMask = options.payloadV4 === true && (hint === undefined || hint === PlaneCodec.masked) && worthMasking(plane);
     const masked = mayMask ? encodeMasked(plane).catch(() => undefined) : undefined;
     // Hinted masked: the plain codings run only if the masked one fails.
-    let best: CodedPlane = hint === PlaneCodec.masked && masked ? [PlaneCodec.raw, plane] : await codePlain(plane, hint);
+    let best: CodedPlane = hint === PlaneCodec.masked && masked ? [PlaneCodec.raw, plane] : await codePlain(plane, hint, j);
     const maskedBody = await masked;
     if (maskedBody && maskedBody.byteLength < best[1].byteLength) best = [PlaneCodec.masked, maskedBody];
-    else if (hint === PlaneCodec.masked && masked && !maskedBody) best = await codePlain(plane, undefined);
+    else if (hint === PlaneCodec.masked && masked && !maskedBody) best = await codePlain(plane, undefined, j);
     return best;
   }));
-  async function codePlain(plane: Uint8Array, hint: PlaneCodecId | undefined): Promise<CodedPlane> {
+  async function codePlain(plane: Uint8Array, hint: PlaneCodecId | undefined, j: number): Promise<CodedPlane> {
     const raw: CodedPlane = [PlaneCodec.raw, plane];
     if (hint === PlaneCodec.zstd) {
-      const zstd = await zstdEncode(plane, options.zstdLevel, zstdParamsFor(plane.byteLength));
-      return zstd.byteLength < plane.byteLength ? [PlaneCodec.zstd, zstd] : raw;
+      const level = Math.min(options.zstdLevel, options.planeLevels?.[j] ?? options.zstdLevel);
+      const zstd = await zstdEncode(plane, level, zstdParamsFor(plane.byteLength));
+      return zstd.byteLength < plane.byteLength ? [PlaneCodec.zstd, zstd, level] : raw;
     }
     // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
     // where zstd finds no matches either, so zstd is spent only on planes with structure.
     const huffman = await huffmanEncode(plane);
     let best = huffman.byteLength < plane.byteLength ? [PlaneCodec.huffman, huffman] as CodedPlane : raw;
     if (huffman.byteLength >= plane.byteLength * zstdSkipHuffmanRatio || hint === PlaneCodec.huffman) return best;
-    const zstd = await zstdEncode(plane, options.zstdLevel, zstdParamsFor(plane.byteLength));
-    if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd];
+    // zstd level 1 first: a higher level is run only where level 1 came close to the best, since it finds
+    // the same kind of matches (bench image's low plane: level 1 60164 B, level 9 58985, Huffman 52504; level
+    // 9 took 6.2 ms of a probe unit's ~9).
+    const params = zstdParamsFor(plane.byteLength);
+    const quick = await zstdEncode(plane, 1, params);
+    const huffmanBest = best[1].byteLength;
+    if (quick.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, quick, 1];
+    if (options.zstdLevel <= 1 || quick.byteLength > huffmanBest * zstdLevelTryRatio) return best;
+    const zstd = await zstdEncode(plane, options.zstdLevel, params);
+    if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd, options.zstdLevel];
     return best;
   }
   if (target >= 0 && coded[target]![0] !== PlaneCodec.split) {
@@ -125,7 +141,9 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     body.set(bytes, offset);
     offset += bytes.byteLength;
   });
-  return { body, planeCodecs: coded.map(([codec]) => codec), planeSizes: coded.map(([, bytes], j) => ({ coded: bytes.byteLength, raw: planes[j]!.byteLength })) };
+  return { body, planeCodecs: coded.map(([codec]) => codec), planeSizes: coded.map(([, bytes], j) => ({ coded: bytes.byteLength, raw: planes[j]!.byteLength })),
+    planeLevels: coded.map(([codec, , level]) => (codec === PlaneCodec.zstd ? level ?? options.zstdLevel : 0)),
+  };
 }
 
 /** The scan for a unit's array start looks this far into its first piece. */

@@ -4,7 +4,7 @@
 
 import { chooseUnitLevel, type LinkEstimate } from './codec-policy.js';
 import { detectElementBytes, elementBytesFromRdtype } from './byte-shuffle.js';
-import { encodeUnit, PlaneCodec, type PlaneCodecId } from './unit-codec.js';
+import { encodeUnit, PlaneCodec, type EncodedUnit, type PlaneCodecId } from './unit-codec.js';
 import { encodeUnitPiece } from './payload-wire.js';
 import type { PayloadPair } from './payload-pair.js';
 import type { EmitFrame } from './payload-sender.js';
@@ -30,7 +30,7 @@ export interface UnitCandidate extends UnitPlan {
 
 export class UnitPacker {
   /** Per element size: the codec that won each element byte in the last unit that tried them all, and units since. */
-  private readonly planeHistory = new Map<number, { winners: PlaneCodecId[]; unitsSinceProbe: number }>();
+  private readonly planeHistory = new Map<number, { winners: PlaneCodecId[]; levels: number[]; unitsSinceProbe: number }>();
   /**
    * Encode throughput of the packer as a whole: raw bytes finished and the time during which at least one
    * unit was encoding (several run at once, of one blob or of concurrent blobs: timing each unit from launch
@@ -84,10 +84,10 @@ export class UnitPacker {
       // Units start where chunks were cut, often mid-element: plane j holds element byte (j + phase) % size.
       const phase = plan.blobByteOffset === undefined ? 0 : (((pieces[0]!.byteOffset - plan.blobByteOffset) % plan.elementBytes) + plan.elementBytes) % plan.elementBytes;
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
-      const planeHints = this.planeHints(plan.elementBytes, phase);
-      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, payloadV4: options.payloadV4, ...(planeHints ? { planeHints } : {}) }).then((encoded) => {
+      const hints = this.planeHints(plan.elementBytes, phase);
+      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, payloadV4: options.payloadV4, ...hints }).then((encoded) => {
         this.encodingChanged(-1, plan.zstdLevel, rawBytes);
-        this.rememberPlanes(plan.elementBytes, phase, planeHints, encoded.planeCodecs, encoded.planeSizes);
+        this.rememberPlanes(plan.elementBytes, phase, hints !== undefined, encoded);
         for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[PLANE_CODEC_NAMES[codec] ?? 'huffman']++;
         return encoded.body;
       }, () => {
@@ -125,10 +125,13 @@ export class UnitPacker {
    * every 8th unit, which tries every codec again (the data may have changed). undefined: try all. On data
    * whose winners do not change (the bench's arrays) the bytes are those of trying all, for a third less CPU.
    */
-  private planeHints(elementBytes: number, phase: number): PlaneCodecId[] | undefined {
+  private planeHints(elementBytes: number, phase: number): { planeHints: PlaneCodecId[]; planeLevels: number[] } | undefined {
     const history = this.planeHistory.get(elementBytes);
     if (!history || ++history.unitsSinceProbe >= 8) return undefined;
-    return history.winners.map((_, j) => history.winners[(j + phase) % elementBytes]!);
+    return {
+      planeHints: history.winners.map((_, j) => history.winners[(j + phase) % elementBytes]!),
+      planeLevels: history.levels.map((_, j) => history.levels[(j + phase) % elementBytes]!),
+    };
   }
 
   /**
@@ -136,13 +139,12 @@ export class UnitPacker {
    * saved less than `minPlaneSaving` of its plane is remembered as raw: float32 weights' lowest mantissa
    * byte, where Huffman saved 0.65% (0.16% of the unit) for a fifth of the unit's coding CPU.
    */
-  private rememberPlanes(
-    elementBytes: number, phase: number, hints: PlaneCodecId[] | undefined, codecs: readonly PlaneCodecId[], sizes: ReadonlyArray<{ coded: number; raw: number }>,
-  ): void {
-    if (hints !== undefined) return;
-    const kept = codecs.map((codec, j) => (sizes[j]!.coded > sizes[j]!.raw * (1 - minPlaneSaving) ? PlaneCodec.raw : codec));
-    const winners = kept.map((_, b) => kept[(b - phase + elementBytes) % elementBytes]!);
-    this.planeHistory.set(elementBytes, { winners, unitsSinceProbe: 0 });
+  private rememberPlanes(elementBytes: number, phase: number, hinted: boolean, encoded: EncodedUnit): void {
+    if (hinted) return;
+    const { planeCodecs, planeSizes, planeLevels } = encoded;
+    const kept = planeCodecs.map((codec, j) => (planeSizes[j]!.coded > planeSizes[j]!.raw * (1 - minPlaneSaving) ? PlaneCodec.raw : codec));
+    const byElementByte = <T>(perPlane: readonly T[]): T[] => perPlane.map((_, b) => perPlane[(b - phase + elementBytes) % elementBytes]!);
+    this.planeHistory.set(elementBytes, { winners: byElementByte(kept), levels: byElementByte(planeLevels), unitsSinceProbe: 0 });
   }
 
   /**
