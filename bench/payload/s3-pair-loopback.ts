@@ -3,7 +3,7 @@
 // metrics, i.e. what the bench's units cost without the emulator's time. It showed why the bench's image
 // figure differed from the in-process one (docs/payload.md). Also the edge's and gateway's CPU per MB of
 // array during the transfer (every thread); CODE_ROOT=<checkout> runs the proxies from another checkout (A/B).
-// Run: [KIND=image|weights|random] [MBPS=20] [CODE_ROOT=dir] node --import tsx bench/payload/s3-pair-loopback.ts
+// Run: [KIND=image|weights|random] [MBPS=20] [CODE_ROOT=dir] [CPU_PROF_DIR=dir] node --import tsx bench/payload/s3-pair-loopback.ts
 import net from 'node:net';
 import { startHyphaServer } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
@@ -25,10 +25,12 @@ const hypha = await startHyphaServer({ env: { HYPHA_WS_MSG_RATE_LIMIT: '1000000'
 const secretFile = writeSecret();
 const adminPort = 39000 + Math.floor(Math.random() * 1000);
 const codeRoot = process.env.CODE_ROOT ?? REPO_ROOT;
+// CPU_PROF_DIR=<dir>: the edge writes a V8 CPU profile there.
+const edgeStart = process.env.CPU_PROF_DIR ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', process.env.CPU_PROF_DIR] } : {};
 const gateway = await startProxy('gateway', ['--hypha-url', hypha.url, '--secret-file', secretFile], codeRoot);
 gwPort = gateway.port;
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-const edge = await startProxy('edge', ['--gateway-url', `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`, '--secret-file', secretFile, '--links', '2', '--shm', 'false', '--admin-listen', `127.0.0.1:${adminPort}`], codeRoot);
+const edge = await startProxy('edge', ['--gateway-url', `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`, '--secret-file', secretFile, '--links', '2', '--shm', 'false', '--admin-listen', `127.0.0.1:${adminPort}`], codeRoot, edgeStart);
 const service = await PyClient.start('service');
 const caller = await PyClient.start('caller');
 try {

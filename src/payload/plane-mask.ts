@@ -29,8 +29,8 @@ const bitsSet = Uint8Array.from({ length: 256 }, (_, v) => {
   return n;
 });
 
-/** The masked body of `plane` (coding runs off the event loop). */
-export async function encodeMasked(plane: Uint8Array): Promise<Uint8Array> {
+/** The masked body of `plane` (`sync`: its streams coded on the calling thread, zlib-calls.ts). */
+export async function encodeMasked(plane: Uint8Array, sync = false): Promise<Uint8Array> {
   const mask = new Uint8Array(Math.ceil(plane.byteLength / 8));
   const room = new Uint8Array(plane.byteLength);
   let count = 0;
@@ -51,7 +51,7 @@ export async function encodeMasked(plane: Uint8Array): Promise<Uint8Array> {
   }
   const values = room.subarray(0, count);
   // The values are few-valued noise (an object's top bytes): Huffman beat zstd-1 there by 16%.
-  const coded = await Promise.all([codeSmallest(mask, 3), codeSmallest(values, 1, true)]);
+  const coded = await Promise.all([codeSmallest(mask, 3, false, sync), codeSmallest(values, 1, true, sync)]);
   const body = new Uint8Array(tableBytes + coded[0][1].byteLength + coded[1][1].byteLength);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let offset = tableBytes;

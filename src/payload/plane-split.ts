@@ -77,6 +77,8 @@ export interface SplitOptions {
   aligned?: boolean;
   /** Only paired positions in [from, to) are split by context; the others go to the other-context stream. */
   range?: { from: number; to: number };
+  /** Code the streams on the calling thread (zlib-calls.ts). */
+  sync?: boolean;
 }
 
 /**
@@ -104,7 +106,7 @@ export async function encodeSplit(low: Uint8Array, top: Uint8Array, context: num
   otherRoom.set(low.subarray(to), o);
   const zeroContext = zeroRoom.subarray(0, z);
   const otherContext = otherRoom.subarray(0, low.byteLength - z);
-  const coded = await Promise.all([codeStream(zeroContext), codeStream(otherContext)]);
+  const coded = await Promise.all([codeStream(zeroContext, options.sync), codeStream(otherContext, options.sync)]);
   const head = ranged ? 9 : 1;
   const body = new Uint8Array(head + tableBytes + coded[0][1].byteLength + coded[1][1].byteLength);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -170,18 +172,18 @@ export function decodeSplit(body: Uint8Array, top: Uint8Array, lowBytes: number)
  * cost more than the literals they replace (bench image background: 0.183 at level 1, 0.205 at 9, Huffman
  * 0.190), and it is the fastest; Huffman is run only where zstd failed, to keep the split cheap.
  */
-function codeStream(stream: Uint8Array): Promise<[StreamCodecId, Uint8Array]> {
-  return codeSmallest(stream, 1);
+function codeStream(stream: Uint8Array, sync = false): Promise<[StreamCodecId, Uint8Array]> {
+  return codeSmallest(stream, 1, false, sync);
 }
 
 /** The smallest of zstd at `zstdLevel`, Huffman-only deflate (only where zstd saved < 10%, unless `alwaysHuffman`) and raw. */
-export async function codeSmallest(stream: Uint8Array, zstdLevel: number, alwaysHuffman = false): Promise<[StreamCodecId, Uint8Array]> {
+export async function codeSmallest(stream: Uint8Array, zstdLevel: number, alwaysHuffman = false, sync = false): Promise<[StreamCodecId, Uint8Array]> {
   if (stream.byteLength === 0) return [StreamCodec.raw, stream];
   let best: [StreamCodecId, Uint8Array] = [StreamCodec.raw, stream];
-  const zstd = await zstdEncode(stream, zstdLevel);
+  const zstd = await zstdEncode(stream, zstdLevel, {}, sync);
   if (zstd.byteLength < best[1].byteLength) best = [StreamCodec.zstd, zstd];
   if (zstd.byteLength < stream.byteLength * 0.9 && !alwaysHuffman) return best;
-  const huffman = await huffmanEncode(stream);
+  const huffman = await huffmanEncode(stream, sync);
   if (huffman.byteLength < best[1].byteLength) best = [StreamCodec.huffman, huffman];
   return best;
 }

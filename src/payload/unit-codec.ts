@@ -1,6 +1,7 @@
 // Compression of one UNIT: a run of new chunks packed as one buffer, optionally byte-shuffled into planes,
 // each plane coded with whichever of zstd (at the policy's level) or Huffman-only deflate is smaller, or
-// kept raw. Encoding runs on the libuv threadpool; decoding is bounded by the announced sizes.
+// kept raw. Small units are coded on the calling thread, large ones on the libuv threadpool; decoding is
+// bounded by the announced sizes.
 //
 // body = planeCount x (codec u8, bodyBytes u32) | plane bodies in order; planeCount = elementBytes.
 // One plane may instead be `split` by another plane's zeros (plane-split.ts; payload-v3), and a mostly-zero
@@ -40,7 +41,16 @@ export interface UnitEncodeOptions {
    * unit phase (plane-split.ts), and mostly-zero planes may be `masked` (plane-mask.ts).
    */
   payloadV4?: boolean;
+  /**
+   * Units up to this size are coded on the calling thread, in one event-loop turn of their own (~3 ms for
+   * a 256 KiB message_cache slice, within what the chunker takes per turn); larger ones plane by plane on
+   * the threadpool. Default syncUnitMaxBytes.
+   */
+  syncUnitMaxBytes?: number;
 }
+
+/** A message_cache slice (256 KiB) with its hypha envelope: coded synchronously (zlib-calls.ts says why). */
+export const syncUnitMaxBytes = 256 * 1024 + 4096;
 
 export interface EncodedUnit {
   body: Uint8Array;
@@ -77,14 +87,16 @@ type CodedPlane = [PlaneCodecId, Uint8Array, number?];
 /** Packs `pieces` (their concatenation is the unit) into one unit body, off the event loop. */
 export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number, options: UnitEncodeOptions): Promise<EncodedUnit> {
   const { elementBytes, planeHints } = options;
+  const sync = rawBytes <= (options.syncUnitMaxBytes ?? syncUnitMaxBytes);
+  if (sync) await new Promise<void>((resolve) => setImmediate(resolve)); // a turn of its own
   const planes = shufflePlanes(pieces, rawBytes, elementBytes);
   // The low plane split by the top plane's zeros, tried beside the plain codings (unless the hints say it lost).
   let context = options.trySplit !== false ? splitContextPlane(planes) : undefined;
   if (context !== undefined && planeHints && planeHints[splitTarget(context, elementBytes)] !== PlaneCodec.split) context = undefined;
   const target = context === undefined ? -1 : splitTarget(context, elementBytes);
   const split = context === undefined ? undefined : encodeSplit(planes[target]!, planes[context]!, context, options.payloadV4 === true
-    ? { aligned: splitAligned(context, target), range: arrayRange(arraySpan(pieces[0]!, rawBytes), context, target, elementBytes) }
-    : {}).catch(() => undefined);
+    ? { aligned: splitAligned(context, target), range: arrayRange(arraySpan(pieces[0]!, rawBytes), context, target, elementBytes), sync }
+    : { sync }).catch(() => undefined);
   const coded = await Promise.all(planes.map(async (plane, j): Promise<CodedPlane> => {
     if (plane.byteLength === 0) return [PlaneCodec.raw, plane];
     const hint = planeHints?.[j];
@@ -95,7 +107,7 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
       return codePlain(plane, undefined, j);
     }
     const mayMask = options.payloadV4 === true && (hint === undefined || hint === PlaneCodec.masked) && worthMasking(plane);
-    const masked = mayMask ? encodeMasked(plane).catch(() => undefined) : undefined;
+    const masked = mayMask ? encodeMasked(plane, sync).catch(() => undefined) : undefined;
     // Hinted masked: the plain codings run only if the masked one fails.
     let best: CodedPlane = hint === PlaneCodec.masked && masked ? [PlaneCodec.raw, plane] : await codePlain(plane, hint, j);
     const maskedBody = await masked;
@@ -107,23 +119,23 @@ export async function encodeUnit(pieces: readonly Uint8Array[], rawBytes: number
     const raw: CodedPlane = [PlaneCodec.raw, plane];
     if (hint === PlaneCodec.zstd) {
       const level = Math.min(options.zstdLevel, options.planeLevels?.[j] ?? options.zstdLevel);
-      const zstd = await zstdEncode(plane, level, zstdParamsFor(plane.byteLength));
+      const zstd = await zstdEncode(plane, level, zstdParamsFor(plane.byteLength), sync);
       return zstd.byteLength < plane.byteLength ? [PlaneCodec.zstd, zstd, level] : raw;
     }
     // Huffman first (cheap): a plane it cannot shrink below 90% is near-random (float mantissas, noise),
     // where zstd finds no matches either, so zstd is spent only on planes with structure.
-    const huffman = await huffmanEncode(plane);
+    const huffman = await huffmanEncode(plane, sync);
     let best = huffman.byteLength < plane.byteLength ? [PlaneCodec.huffman, huffman] as CodedPlane : raw;
     if (huffman.byteLength >= plane.byteLength * zstdSkipHuffmanRatio || hint === PlaneCodec.huffman) return best;
     // zstd level 1 first: a higher level is run only where level 1 came close to the best, since it finds
     // the same kind of matches (bench image's low plane: level 1 60164 B, level 9 58985, Huffman 52504; level
     // 9 took 6.2 ms of a probe unit's ~9).
     const params = zstdParamsFor(plane.byteLength);
-    const quick = await zstdEncode(plane, 1, params);
+    const quick = await zstdEncode(plane, 1, params, sync);
     const huffmanBest = best[1].byteLength;
     if (quick.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, quick, 1];
     if (options.zstdLevel <= 1 || quick.byteLength > huffmanBest * zstdLevelTryRatio) return best;
-    const zstd = await zstdEncode(plane, options.zstdLevel, params);
+    const zstd = await zstdEncode(plane, options.zstdLevel, params, sync);
     if (zstd.byteLength < best[1].byteLength) best = [PlaneCodec.zstd, zstd, options.zstdLevel];
     return best;
   }

@@ -222,6 +222,9 @@ test('a unit coded with the last winners as hints is the unit tried every way, a
     const hinted = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, planeHints: full.planeCodecs });
     assert.deepEqual(hinted.planeCodecs, full.planeCodecs);
     assert.ok(sameBytes(hinted.body, full.body));
+    // Coded plane by plane on the threadpool instead of on the calling thread: the same body.
+    const pooled = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, syncUnitMaxBytes: 0 });
+    assert.ok(sameBytes(pooled.body, full.body));
     for (const codec of [PlaneCodec.raw, PlaneCodec.zstd, PlaneCodec.huffman, PlaneCodec.split, PlaneCodec.masked]) {
       const wrong = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, planeHints: new Array(elementBytes).fill(codec) });
       assert.ok(sameBytes(decodeUnit(wrong.body, message.byteLength, elementBytes), message), `all planes hinted ${codec}`);
