@@ -1,6 +1,7 @@
 // Packs a blob's new chunks into UNIT frames (payload-v2): proposes the unit candidate to the policy
-// (element size from `_rdtype` or a sample, estimated ratio, zstd level for the link), encodes units off
-// the event loop with several in flight, remembers which codec wins each plane, and learns level speeds.
+// (element size from `_rdtype` or a sample, estimated ratio, zstd level for the link), encodes units with
+// several in flight (unit-codec.ts: small ones in event-loop turns of their own, large ones on the
+// threadpool), remembers which codec wins each plane, and learns level speeds.
 
 import { chooseUnitLevel, type LinkEstimate } from './codec-policy.js';
 import { detectElementBytes, elementBytesFromRdtype } from './byte-shuffle.js';
@@ -123,7 +124,7 @@ export class UnitPacker {
   /**
    * Each plane runs only the codec that won its element byte in the last unit that tried them all, except
    * every 8th unit, which tries every codec again (the data may have changed). undefined: try all. On data
-   * whose winners do not change (the bench's arrays) the bytes are those of trying all, for a third less CPU.
+   * whose winners do not change (the bench's arrays) the bytes are those of trying all (docs/payload.md).
    */
   private planeHints(elementBytes: number, phase: number): { planeHints: PlaneCodecId[]; planeLevels: number[] } | undefined {
     const history = this.planeHistory.get(elementBytes);
