@@ -3,7 +3,7 @@
 // metrics, i.e. what the bench's units cost without the emulator's time. It showed why the bench's image
 // figure differed from the in-process one (docs/payload.md). Also the edge's and gateway's CPU per MB of
 // array during the transfer (every thread); CODE_ROOT=<checkout> runs the proxies from another checkout (A/B).
-// Run: [KIND=image|weights|random] [MBPS=20] [CODE_ROOT=dir] [CPU_PROF_DIR=dir] node --import tsx bench/payload/s3-pair-loopback.ts
+// Run: [KIND=image|weights|random] [MBPS=20] [SHAPE=T1|T2] [CODE_ROOT=dir] [CPU_PROF_DIR=dir] node --import tsx bench/payload/s3-pair-loopback.ts
 import net from 'node:net';
 import { startHyphaServer } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
@@ -34,7 +34,7 @@ const edge = await startProxy('edge', ['--gateway-url', `tcp://127.0.0.1:${(serv
 const service = await PyClient.start('service');
 const caller = await PyClient.start('caller');
 try {
-  await service.request('connect', { server_url: gateway.url });
+  await service.request('connect', { server_url: process.env.SHAPE === 'T2' ? edge.url : gateway.url }); // T2: the service behind the link too
   const { service_id } = await service.request('register', { service_id: 'bench' });
   await caller.request('connect', { server_url: edge.url });
   await caller.request('get_service', { service_id });

@@ -240,5 +240,7 @@ export function decodeUnit(body: Uint8Array, rawBytes: number, elementBytes: num
     planes[j] = plane;
   }
   if (bodyOffset !== body.byteLength) throw decodeFailed(`${body.byteLength - bodyOffset} trailing bytes`);
+  // A raw single plane is a view of the body: the caller gets a buffer of its own, as from every other path.
+  if (elementBytes === 1 && entries[0]!.codec === PlaneCodec.raw) return planes[0]!.slice();
   return unshufflePlanes(planes, elementBytes);
 }

@@ -356,3 +356,15 @@ test('a corrupted, cut or lying unit never yields wrong bytes: its chunks are NA
     }
   }
 });
+
+test('a decoded unit is a buffer of its own, also when its one plane was sent raw', () => {
+  const raw = Uint8Array.from([7, 1, 2, 3]);
+  const body = new Uint8Array(5 + raw.byteLength);
+  body[0] = PlaneCodec.raw;
+  new DataView(body.buffer).setUint32(1, raw.byteLength);
+  body.set(raw, 5);
+  const out = decodeUnit(body, raw.byteLength, 1);
+  assert.deepEqual([...out], [...raw]);
+  body.fill(0);
+  assert.deepEqual([...out], [...raw], 'not a view of the body');
+});
