@@ -22,20 +22,36 @@ export function worthMasking(plane: Uint8Array): boolean {
   return seen > 0 && zeros >= seen * maskedMinZeroShare;
 }
 
-/** The masked body of `plane` (coding runs off the event loop). */
-export async function encodeMasked(plane: Uint8Array): Promise<Uint8Array> {
+/** Set bits of every byte value (the mask's population counts). */
+const bitsSet = Uint8Array.from({ length: 256 }, (_, v) => {
+  let n = 0;
+  for (let x = v; x > 0; x >>= 1) n += x & 1;
+  return n;
+});
+
+/** The masked body of `plane` (`sync`: its streams coded on the calling thread, zlib-calls.ts). */
+export async function encodeMasked(plane: Uint8Array, sync = false): Promise<Uint8Array> {
   const mask = new Uint8Array(Math.ceil(plane.byteLength / 8));
+  const room = new Uint8Array(plane.byteLength);
   let count = 0;
-  for (let i = 0; i < plane.byteLength; i++) {
-    if (plane[i] !== 0) {
-      mask[i >> 3]! |= 1 << (i & 7);
-      count++;
+  // Eight plane bytes per mask byte; a run of eight zeros (most of such a plane) is skipped as two words.
+  const aligned = plane.byteOffset % 4 === 0;
+  const words = aligned ? new Uint32Array(plane.buffer, plane.byteOffset, plane.byteLength >> 2) : undefined;
+  for (let m = 0; m < mask.byteLength; m++) {
+    if (words && 2 * m + 1 < words.length && (words[2 * m]! | words[2 * m + 1]!) === 0) continue;
+    let bits = 0;
+    for (let i = m * 8, end = Math.min(plane.byteLength, i + 8), bit = 1; i < end; i++, bit <<= 1) {
+      const value = plane[i]!;
+      if (value !== 0) {
+        bits |= bit;
+        room[count++] = value;
+      }
     }
+    mask[m] = bits;
   }
-  const values = new Uint8Array(count);
-  for (let i = 0, k = 0; i < plane.byteLength; i++) if (plane[i] !== 0) values[k++] = plane[i]!;
+  const values = room.subarray(0, count);
   // The values are few-valued noise (an object's top bytes): Huffman beat zstd-1 there by 16%.
-  const coded = await Promise.all([codeSmallest(mask, 3), codeSmallest(values, 1, true)]);
+  const coded = await Promise.all([codeSmallest(mask, 3, false, sync), codeSmallest(values, 1, true, sync)]);
   const body = new Uint8Array(tableBytes + coded[0][1].byteLength + coded[1][1].byteLength);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let offset = tableBytes;
@@ -57,15 +73,22 @@ export function decodeMasked(body: Uint8Array, planeBytes: number): Uint8Array {
   const valuesCoded = view.getUint32(6);
   if (tableBytes + maskCoded + valuesCoded !== body.byteLength) throw new Error('masked body sizes do not add up');
   const mask = decodeStream(view.getUint8(0), body.subarray(tableBytes, tableBytes + maskCoded), maskBytes, 'mask');
+  // Bits past the plane's end in the last mask byte are ignored (they name no position).
+  const spare = maskBytes * 8 - planeBytes;
+  const bitsAt = (m: number): number => (m === maskBytes - 1 ? mask[m]! & (0xff >> spare) : mask[m]!);
   let count = 0;
-  for (let i = 0; i < planeBytes; i++) if (mask[i >> 3]! & (1 << (i & 7))) count++;
+  for (let m = 0; m < maskBytes; m++) count += bitsSet[bitsAt(m)]!;
   const values = decodeStream(view.getUint8(5), body.subarray(tableBytes + maskCoded), count, 'values');
   const plane = new Uint8Array(planeBytes);
-  for (let i = 0, k = 0; i < planeBytes; i++) {
-    if (mask[i >> 3]! & (1 << (i & 7))) {
-      const value = values[k++]!;
-      if (value === 0) throw new Error('masked value is zero');
-      plane[i] = value;
+  for (let m = 0, k = 0; m < maskBytes; m++) {
+    const bits = bitsAt(m);
+    if (bits === 0) continue;
+    for (let bit = 0; bit < 8; bit++) {
+      if (bits & (1 << bit)) {
+        const value = values[k++]!;
+        if (value === 0) throw new Error('masked value is zero');
+        plane[m * 8 + bit] = value;
+      }
     }
   }
   return plane;

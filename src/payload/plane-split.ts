@@ -17,9 +17,7 @@
 // end the other-context stream. The streams' raw sizes come from the decoded context plane (its count of
 // zeros among the first n), never from the body.
 
-import {
-  constants as zlibConstants, deflateRaw, inflateRawSync, zstdCompress, zstdDecompressSync, type ZlibOptions,
-} from 'node:zlib';
+import { huffmanDecode, huffmanEncode, zstdDecode, zstdEncode } from './zlib-calls.js';
 
 export const StreamCodec = { raw: 0, zstd: 1, huffman: 2 } as const;
 type StreamCodecId = (typeof StreamCodec)[keyof typeof StreamCodec];
@@ -28,7 +26,6 @@ const entryBytes = 5;
 const tableBytes = 2 * entryBytes;
 /** The split is tried only when each context holds at least this share of the elements. */
 const minContextShare = 0.005;
-const huffmanOptions: ZlibOptions = { strategy: zlibConstants.Z_HUFFMAN_ONLY };
 
 /** The context plane for a split of `planes` (the one with the most zeros, if mixed enough), or undefined. */
 export function splitContextPlane(planes: readonly Uint8Array[]): number | undefined {
@@ -80,6 +77,8 @@ export interface SplitOptions {
   aligned?: boolean;
   /** Only paired positions in [from, to) are split by context; the others go to the other-context stream. */
   range?: { from: number; to: number };
+  /** Code the streams on the calling thread (zlib-calls.ts). */
+  sync?: boolean;
 }
 
 /**
@@ -93,17 +92,21 @@ export async function encodeSplit(low: Uint8Array, top: Uint8Array, context: num
   const from = Math.min(options.range?.from ?? 0, paired);
   const to = Math.max(from, Math.min(options.range?.to ?? paired, paired));
   const ranged = from > 0 || to < paired;
-  let zeros = 0;
-  for (let i = from; i < to; i++) if (top[i + shift] === 0) zeros++;
-  const zeroContext = new Uint8Array(zeros);
-  const otherContext = new Uint8Array(low.byteLength - zeros);
-  let o = 0;
-  for (let i = 0, z = 0; i < paired; i++) {
-    if (i >= from && i < to && top[i + shift] === 0) zeroContext[z++] = low[i]!;
-    else otherContext[o++] = low[i]!;
+  // One pass into streams sized for the worst case; positions outside from..to are copied whole.
+  const zeroRoom = new Uint8Array(to - from);
+  const otherRoom = new Uint8Array(low.byteLength);
+  otherRoom.set(low.subarray(0, from));
+  let z = 0;
+  let o = from;
+  for (let i = from; i < to; i++) {
+    const value = low[i]!;
+    if (top[i + shift] === 0) zeroRoom[z++] = value;
+    else otherRoom[o++] = value;
   }
-  otherContext.set(low.subarray(paired), o);
-  const coded = await Promise.all([codeStream(zeroContext), codeStream(otherContext)]);
+  otherRoom.set(low.subarray(to), o);
+  const zeroContext = zeroRoom.subarray(0, z);
+  const otherContext = otherRoom.subarray(0, low.byteLength - z);
+  const coded = await Promise.all([codeStream(zeroContext, options.sync), codeStream(otherContext, options.sync)]);
   const head = ranged ? 9 : 1;
   const body = new Uint8Array(head + tableBytes + coded[0][1].byteLength + coded[1][1].byteLength);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -156,9 +159,10 @@ export function decodeSplit(body: Uint8Array, top: Uint8Array, lowBytes: number)
   if (offset !== body.byteLength) throw new Error(`${body.byteLength - offset} trailing bytes in the split body`);
   const [zeroContext, otherContext] = streams as [Uint8Array, Uint8Array];
   const low = new Uint8Array(lowBytes);
-  let o = 0;
-  for (let i = 0, z = 0; i < paired; i++) low[i] = i >= from && i < to && top[i + shift] === 0 ? zeroContext[z++]! : otherContext[o++]!;
-  low.set(otherContext.subarray(o), paired);
+  low.set(otherContext.subarray(0, from));
+  let o = from;
+  for (let i = from, z = 0; i < to; i++) low[i] = top[i + shift] === 0 ? zeroContext[z++]! : otherContext[o++]!;
+  low.set(otherContext.subarray(o), to);
   return low;
 }
 
@@ -168,19 +172,18 @@ export function decodeSplit(body: Uint8Array, top: Uint8Array, lowBytes: number)
  * cost more than the literals they replace (bench image background: 0.183 at level 1, 0.205 at 9, Huffman
  * 0.190), and it is the fastest; Huffman is run only where zstd failed, to keep the split cheap.
  */
-function codeStream(stream: Uint8Array): Promise<[StreamCodecId, Uint8Array]> {
-  return codeSmallest(stream, 1);
+function codeStream(stream: Uint8Array, sync = false): Promise<[StreamCodecId, Uint8Array]> {
+  return codeSmallest(stream, 1, false, sync);
 }
 
 /** The smallest of zstd at `zstdLevel`, Huffman-only deflate (only where zstd saved < 10%, unless `alwaysHuffman`) and raw. */
-export async function codeSmallest(stream: Uint8Array, zstdLevel: number, alwaysHuffman = false): Promise<[StreamCodecId, Uint8Array]> {
+export async function codeSmallest(stream: Uint8Array, zstdLevel: number, alwaysHuffman = false, sync = false): Promise<[StreamCodecId, Uint8Array]> {
   if (stream.byteLength === 0) return [StreamCodec.raw, stream];
   let best: [StreamCodecId, Uint8Array] = [StreamCodec.raw, stream];
-  const zstd = await new Promise<Uint8Array>((resolve, reject) =>
-    zstdCompress(stream, { params: { [zlibConstants.ZSTD_c_compressionLevel]: zstdLevel }, pledgedSrcSize: stream.byteLength }, (error, out) => (error ? reject(error) : resolve(out))));
+  const zstd = await zstdEncode(stream, zstdLevel, {}, sync);
   if (zstd.byteLength < best[1].byteLength) best = [StreamCodec.zstd, zstd];
   if (zstd.byteLength < stream.byteLength * 0.9 && !alwaysHuffman) return best;
-  const huffman = await new Promise<Uint8Array>((resolve, reject) => deflateRaw(stream, huffmanOptions, (error, out) => (error ? reject(error) : resolve(out))));
+  const huffman = await huffmanEncode(stream, sync);
   if (huffman.byteLength < best[1].byteLength) best = [StreamCodec.huffman, huffman];
   return best;
 }
@@ -190,8 +193,8 @@ export function decodeStream(codec: number, coded: Uint8Array, rawBytes: number,
   let stream: Uint8Array;
   if (codec === StreamCodec.raw) stream = coded;
   else if (rawBytes === 0) throw new Error(`${name} stream is empty but coded`);
-  else if (codec === StreamCodec.zstd) stream = zstdDecompressSync(coded, { maxOutputLength: rawBytes });
-  else if (codec === StreamCodec.huffman) stream = inflateRawSync(coded, { maxOutputLength: rawBytes });
+  else if (codec === StreamCodec.zstd) stream = zstdDecode(coded, rawBytes);
+  else if (codec === StreamCodec.huffman) stream = huffmanDecode(coded, rawBytes);
   else throw new Error(`unknown ${name} stream codec ${codec}`);
   if (stream.byteLength !== rawBytes) throw new Error(`${name} stream gave ${stream.byteLength} bytes, expected ${rawBytes}`);
   return stream;

@@ -1,10 +1,11 @@
 // Packs a blob's new chunks into UNIT frames (payload-v2): proposes the unit candidate to the policy
-// (element size from `_rdtype` or a sample, estimated ratio, zstd level for the link), encodes units off
-// the event loop with several in flight, remembers on which planes zstd wins, and learns level speeds.
+// (element size from `_rdtype` or a sample, estimated ratio, zstd level for the link), encodes units with
+// several in flight (unit-codec.ts: small ones in event-loop turns of their own, large ones on the
+// threadpool), remembers which codec wins each plane, and learns level speeds.
 
 import { chooseUnitLevel, type LinkEstimate } from './codec-policy.js';
-import { detectElementBytes, elementBytesFromRdtype, planesEntropyRatio } from './byte-shuffle.js';
-import { encodeUnit, PlaneCodec } from './unit-codec.js';
+import { detectElementBytes, elementBytesFromRdtype } from './byte-shuffle.js';
+import { encodeUnit, PlaneCodec, type EncodedUnit, type PlaneCodecId } from './unit-codec.js';
 import { encodeUnitPiece } from './payload-wire.js';
 import type { PayloadPair } from './payload-pair.js';
 import type { EmitFrame } from './payload-sender.js';
@@ -13,6 +14,9 @@ import type { EmitFrame } from './payload-sender.js';
 const PLANE_CODEC_NAMES: Record<number, 'raw' | 'zstd' | 'huffman' | 'split' | 'masked'> = {
   [PlaneCodec.raw]: 'raw', [PlaneCodec.zstd]: 'zstd', [PlaneCodec.huffman]: 'huffman', [PlaneCodec.split]: 'split', [PlaneCodec.masked]: 'masked',
 };
+
+/** Between probes, a plane whose codec saved less than this share of it is sent raw. */
+const minPlaneSaving = 0.01;
 
 export interface UnitPlan {
   elementBytes: number;
@@ -26,8 +30,8 @@ export interface UnitCandidate extends UnitPlan {
 }
 
 export class UnitPacker {
-  /** Per element size: did zstd win on each element byte in the last unit that tried it everywhere, and units since. */
-  private readonly planeHistory = new Map<number, { zstdWon: boolean[]; unitsSinceProbe: number }>();
+  /** Per element size: the codec that won each element byte in the last unit that tried them all, and units since. */
+  private readonly planeHistory = new Map<number, { winners: PlaneCodecId[]; levels: number[]; unitsSinceProbe: number }>();
   /**
    * Encode throughput of the packer as a whole: raw bytes finished and the time during which at least one
    * unit was encoding (several run at once, of one blob or of concurrent blobs: timing each unit from launch
@@ -49,7 +53,7 @@ export class UnitPacker {
     let { elementBytes, entropyRatio } = detected;
     if (hinted !== undefined && hinted !== elementBytes) {
       elementBytes = hinted;
-      entropyRatio = planesEntropyRatio(sample, hinted);
+      entropyRatio = detected.ratios[hinted] ?? entropyRatio;
     }
     const ratio = Math.min(1, entropyRatio + 0.01);
     return { elementBytes, ratio, zstdLevel: chooseUnitLevel(unitSpeeds, link, ratio, 1), blobByteOffset: blob.byteOffset };
@@ -81,10 +85,10 @@ export class UnitPacker {
       // Units start where chunks were cut, often mid-element: plane j holds element byte (j + phase) % size.
       const phase = plan.blobByteOffset === undefined ? 0 : (((pieces[0]!.byteOffset - plan.blobByteOffset) % plan.elementBytes) + plan.elementBytes) % plan.elementBytes;
       // An encoder failure must not strand the peer: that unit goes as raw chunks.
-      const tryZstd = this.planesWorthZstd(plan.elementBytes, phase);
-      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, payloadV4: options.payloadV4, ...(tryZstd ? { tryZstd } : {}) }).then((encoded) => {
+      const hints = this.planeHints(plan.elementBytes, phase);
+      inFlight.push(encodeUnit(pieces, rawBytes, { ...plan, payloadV4: options.payloadV4, ...hints }).then((encoded) => {
         this.encodingChanged(-1, plan.zstdLevel, rawBytes);
-        this.rememberPlanes(plan.elementBytes, phase, tryZstd, encoded.planeCodecs);
+        this.rememberPlanes(plan.elementBytes, phase, hints !== undefined, encoded);
         for (const codec of encoded.planeCodecs) metrics.unitPlanesByCodec[PLANE_CODEC_NAMES[codec] ?? 'huffman']++;
         return encoded.body;
       }, () => {
@@ -118,20 +122,30 @@ export class UnitPacker {
   }
 
   /**
-   * Planes where zstd lost to Huffman or raw on the last unit that tried it everywhere skip it, except
-   * every 8th unit, which tries zstd on every plane again (the data may have changed). undefined: try all.
+   * Each plane runs only the codec that won its element byte in the last unit that tried them all, except
+   * every 8th unit, which tries every codec again (the data may have changed). undefined: try all. On data
+   * whose winners do not change (the bench's arrays) the bytes are those of trying all (docs/payload.md).
    */
-  private planesWorthZstd(elementBytes: number, phase: number): boolean[] | undefined {
+  private planeHints(elementBytes: number, phase: number): { planeHints: PlaneCodecId[]; planeLevels: number[] } | undefined {
     const history = this.planeHistory.get(elementBytes);
     if (!history || ++history.unitsSinceProbe >= 8) return undefined;
-    return history.zstdWon.map((_, j) => history.zstdWon[(j + phase) % elementBytes]!);
+    return {
+      planeHints: history.winners.map((_, j) => history.winners[(j + phase) % elementBytes]!),
+      planeLevels: history.levels.map((_, j) => history.levels[(j + phase) % elementBytes]!),
+    };
   }
 
-  /** Remembered per element byte (not per plane index, which shifts with the unit's phase). */
-  private rememberPlanes(elementBytes: number, phase: number, tried: boolean[] | undefined, codecs: readonly number[]): void {
-    if (tried !== undefined) return;
-    const zstdWon = codecs.map((_, b) => codecs[(b - phase + elementBytes) % elementBytes] === PlaneCodec.zstd);
-    this.planeHistory.set(elementBytes, { zstdWon, unitsSinceProbe: 0 });
+  /**
+   * Remembered per element byte (not per plane index, which shifts with the unit's phase). A codec that
+   * saved less than `minPlaneSaving` of its plane is remembered as raw: float32 weights' lowest mantissa
+   * byte, where Huffman saved 0.65% (0.16% of the unit) for a fifth of the unit's coding CPU.
+   */
+  private rememberPlanes(elementBytes: number, phase: number, hinted: boolean, encoded: EncodedUnit): void {
+    if (hinted) return;
+    const { planeCodecs, planeSizes, planeLevels } = encoded;
+    const kept = planeCodecs.map((codec, j) => (planeSizes[j]!.coded > planeSizes[j]!.raw * (1 - minPlaneSaving) ? PlaneCodec.raw : codec));
+    const byElementByte = <T>(perPlane: readonly T[]): T[] => perPlane.map((_, b) => perPlane[(b - phase + elementBytes) % elementBytes]!);
+    this.planeHistory.set(elementBytes, { winners: byElementByte(kept), levels: byElementByte(planeLevels), unitsSinceProbe: 0 });
   }
 
   /**

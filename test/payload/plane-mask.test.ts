@@ -62,3 +62,9 @@ test('a unit codes a mostly-zero plane masked only toward a payload-v4 peer, whe
   // A plane with few zeros is not worth a mask: not even tried.
   assert.equal(worthMasking(sparsePlane(4096, 30, 4)), false);
 });
+
+test('mask bits past the plane\'s end are ignored, as payload-v4 decoders always did (they name no position)', () => {
+  // A raw mask (codec 0) of one byte for a 5-byte plane, bits 0 and 2 set plus bits 5-7 past the end; raw values 7, 9.
+  const body = Uint8Array.from([0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0b11100101, 7, 9]);
+  assert.deepEqual([...decodeMasked(body, 5)], [7, 0, 9, 0, 0]);
+});

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { detectElementBytes, elementBytesFromRdtype, shuffle, unshuffle } from '../../src/payload/byte-shuffle.js';
+import { detectElementBytes, elementBytesFromRdtype, planeBytes, planesEntropyRatios, shufflePlanes, unshufflePlanes } from '../../src/payload/byte-shuffle.js';
 import { decodeUnit, encodeUnit, maxUnitBodyBytes, PlaneCodec } from '../../src/payload/unit-codec.js';
 import { decodePayloadFrame, encodeUnitPiece, FrameKind, wireLimitsFor } from '../../src/payload/payload-wire.js';
 import { PayloadError, PayloadErrorCode } from '../../src/payload/payload-error.js';
@@ -26,16 +26,50 @@ function float32Weights(count: number, seed: number): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-test('shuffle then unshuffle is the identity, for every element size and split into pieces', () => {
+test('shuffle puts byte j of every element in plane j (the tail last), and unshuffle inverts it, for every element size, phase and split into pieces', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 2000 }), fc.constantFrom(1, 2, 4, 8), fc.integer({ min: 1, max: 5 }), (bytes, elementBytes, parts) => {
+    fc.property(fc.uint8Array({ maxLength: 2000 }), fc.constantFrom(1, 2, 4, 8), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 3 }), (data, elementBytes, parts, phase) => {
+      const bytes = data.subarray(Math.min(phase, data.byteLength)); // an odd byteOffset: the word path must not assume alignment
       const pieces: Uint8Array[] = [];
       const step = Math.max(1, Math.ceil(bytes.byteLength / parts));
       for (let at = 0; at < bytes.byteLength; at += step) pieces.push(bytes.subarray(at, at + step));
-      const planes = shuffle(pieces, bytes.byteLength, elementBytes);
-      assert.ok(sameBytes(unshuffle(planes, elementBytes), bytes));
+      const planes = shufflePlanes(pieces, bytes.byteLength, elementBytes);
+      assert.deepEqual(planes.map((plane) => plane.byteLength), planeBytes(bytes.byteLength, elementBytes));
+      const lanes = Math.floor(bytes.byteLength / elementBytes);
+      for (let j = 0; j < elementBytes; j++) {
+        for (let lane = 0; lane < lanes; lane++) assert.equal(planes[j]![lane], bytes[lane * elementBytes + j]);
+      }
+      assert.ok(sameBytes(planes[elementBytes - 1]!.subarray(lanes), bytes.subarray(lanes * elementBytes)));
+      // Planes at odd offsets (decoded planes may be views into a larger buffer) unshuffle the same.
+      const shifted = planes.map((plane) => {
+        const copy = new Uint8Array(plane.byteLength + 1);
+        copy.set(plane, 1);
+        return copy.subarray(1);
+      });
+      assert.ok(sameBytes(unshufflePlanes(planes, elementBytes), bytes));
+      assert.ok(sameBytes(unshufflePlanes(shifted, elementBytes), bytes));
     }),
-    { seed: 12, numRuns: 300 },
+    { seed: 12, numRuns: 400 },
+  );
+});
+
+test('the one-pass plane entropies equal each plane\'s own order-0 entropy, for every element size', () => {
+  const direct = (sample: Uint8Array, size: number): number => {
+    let bits = 0;
+    for (let j = 0; j < size; j++) {
+      const counts = new Map<number, number>();
+      let n = 0;
+      for (let i = j; i < sample.byteLength; i += size, n++) counts.set(sample[i]!, (counts.get(sample[i]!) ?? 0) + 1);
+      for (const count of counts.values()) bits -= (count / n) * Math.log2(count / n);
+    }
+    return bits / size / 8;
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 3000 }), (sample) => {
+      const ratios = planesEntropyRatios(sample);
+      for (const size of [1, 2, 4, 8]) assert.ok(Math.abs(ratios[size]! - direct(sample, size)) < 1e-9, `size ${size}`);
+    }),
+    { seed: 13, numRuns: 100 },
   );
 });
 
@@ -180,6 +214,28 @@ test('UNIT frames: valid ones round-trip, impossible sizes are FRAME_INVALID bef
   );
 });
 
+test('a unit coded with the last winners as hints is the unit tried every way, and wrong hints still round-trip', async () => {
+  for (const [data, elementBytes] of [[imageLikeBytes(512, 256, 21), 2], [float32Weights(65536, 22), 4]] as const) {
+    const message = new Uint8Array(data.byteLength + 3);
+    message.set(data, 3); // an odd phase, as a hypha message's array
+    const full = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true });
+    const hinted = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, planeHints: full.planeCodecs });
+    assert.deepEqual(hinted.planeCodecs, full.planeCodecs);
+    assert.ok(sameBytes(hinted.body, full.body));
+    // Coded plane by plane on the threadpool instead of on the calling thread: the same body.
+    const pooled = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, syncUnitMaxBytes: 0 });
+    assert.ok(sameBytes(pooled.body, full.body));
+    for (const codec of [PlaneCodec.raw, PlaneCodec.zstd, PlaneCodec.huffman, PlaneCodec.split, PlaneCodec.masked]) {
+      const wrong = await encodeUnit([message], message.byteLength, { elementBytes, zstdLevel: 3, payloadV4: true, planeHints: new Array(elementBytes).fill(codec) });
+      assert.ok(sameBytes(decodeUnit(wrong.body, message.byteLength, elementBytes), message), `all planes hinted ${codec}`);
+      assert.ok(wrong.planeCodecs.every((c) => c === codec || c === PlaneCodec.raw || codec === PlaneCodec.split || codec === PlaneCodec.masked), `hint ${codec}: ${wrong.planeCodecs}`);
+    }
+  }
+  // The bench image's planes: the low one split, the top one masked.
+  const image = imageLikeBytes(512, 256, 23);
+  assert.deepEqual((await encodeUnit([image], image.byteLength, { elementBytes: 2, zstdLevel: 3, payloadV4: true })).planeCodecs, [PlaneCodec.split, PlaneCodec.masked]);
+});
+
 test('units cut mid-element keep what was learnt per element byte: zstd codes every unit\'s top byte', async () => {
   const image = imageLikeBytes(2048, 2048, 11); // 8 MiB: units of ~1 MiB at content-defined cuts, odd offsets among them
   const h = createHarness({ ...slowLink });
@@ -299,4 +355,16 @@ test('a corrupted, cut or lying unit never yields wrong bytes: its chunks are NA
       await h.close();
     }
   }
+});
+
+test('a decoded unit is a buffer of its own, also when its one plane was sent raw', () => {
+  const raw = Uint8Array.from([7, 1, 2, 3]);
+  const body = new Uint8Array(5 + raw.byteLength);
+  body[0] = PlaneCodec.raw;
+  new DataView(body.buffer).setUint32(1, raw.byteLength);
+  body.set(raw, 5);
+  const out = decodeUnit(body, raw.byteLength, 1);
+  assert.deepEqual([...out], [...raw]);
+  body.fill(0);
+  assert.deepEqual([...out], [...raw], 'not a view of the body');
 });
