@@ -7,7 +7,8 @@
 // `null` (two plain TCP pipes, bench/runner/null-relay.ts, where edge and gateway stand). The edge runs as
 // in the bench's accel arm (--links 2, --shm false), without the emulator between the two.
 // Usage: node --import tsx bench/bulk-relay/run.ts [--rounds 4] [--mib 64] [--link tcp|unix|ws]
-//   [--baseline-root DIR] [--no-null] [--out FILE] [--cpu-prof-dir DIR]
+//   [--baseline-root DIR] [--no-null] [--out FILE] [--cpu-prof-dir DIR] [--idle-s N]
+// HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS="--flag ..." adds node/V8 flags to the proxies, as in the bench.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -28,23 +29,37 @@ const link = option('link', 'tcp');
 const baselineRoot = args.includes('--baseline-root') ? option('baseline-root', '') : undefined;
 const withNull = !args.includes('--no-null');
 const outFile = option('out', '');
+/** Seconds each arm sits idle before each measured transfer (the bench runs other arms between two of a pair's transfers). */
+const idleSeconds = Number(option('idle-s', '0'));
 /** Set: each proxy of the `branch` and `baseline` arms writes a --cpu-prof profile into DIR/<arm>-<role>/. */
 const profDir = option('cpu-prof-dir', '');
 
 interface Listener { child: ChildProcess; port: number }
 
+/** Garbage collections a process reported so far (with --trace-gc in HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS), by pid. */
+const gcCounts = new Map<number, { scavenges: number; markCompacts: number }>();
+
 async function startListener(command: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Listener> {
   const child = spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'inherit'], cwd, env });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    if (!line.startsWith('{')) continue;
-    const event = JSON.parse(line) as { event: string; port: number };
-    if (event.event === 'listening') return { child, port: event.port };
-  }
-  throw new Error(`${command.join(' ')} exited before listening`);
+  const gc = { scavenges: 0, markCompacts: 0 };
+  gcCounts.set(child.pid!, gc);
+  let listening: (port: number) => void;
+  const port = new Promise<number>((resolve) => (listening = resolve));
+  // stdout is read to its end: a full pipe would stall the process (--trace-gc writes a line per collection).
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.includes('Scavenge')) gc.scavenges++;
+    else if (line.includes('Mark-Compact')) gc.markCompacts++;
+    else if (line.startsWith('{')) {
+      const event = JSON.parse(line) as { event: string; port: number };
+      if (event.event === 'listening') listening(event.port);
+    }
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new Error(`${command.join(' ')} exited before listening`))));
+  return { child, port: await Promise.race([port, exited]) };
 }
 
 const proxy = (root: string, role: 'edge' | 'gateway', flags: string[], arm: string) =>
-  startListener([...PROXY_NODE_FLAGS, ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
+  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
 const nullRelay = (target: number) => startListener(['--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', `127.0.0.1:${target}`], REPO_ROOT);
 
 /** CPU nanoseconds of every thread of a process so far. */
@@ -66,7 +81,8 @@ function counters(pid: number): Record<string, number> {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (text: string, name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { cpuNs: cpuNs(pid), reads: field(io, 'syscr'), writes: field(io, 'syscw'), wakeups: field(status, 'voluntary_ctxt_switches'), minorFaults: Number(stat[7]) };
+  const gc = gcCounts.get(pid) ?? { scavenges: 0, markCompacts: 0 };
+  return { cpuNs: cpuNs(pid), reads: field(io, 'syscr'), writes: field(io, 'syscw'), wakeups: field(status, 'voluntary_ctxt_switches'), minorFaults: Number(stat[7]), ...gc };
 }
 
 interface Arm { name: string; edge: Listener; gateway: Listener; client: { child: ChildProcess; lines: AsyncIterator<string> } }
@@ -118,13 +134,19 @@ async function main(): Promise<void> {
     arms.push({ name: 'null', edge, gateway, client: await startClient(edge.port) });
   }
   const results: Record<string, Array<Record<string, number>>> = Object.fromEntries(arms.map((a) => [a.name, []]));
+  /** Each arm's first transfer (its proxies' first traffic: JIT and fresh pages), reported apart. */
+  const warmups: Record<string, Record<string, number>> = {};
   try {
     // Warm-up: each proxy's first transfers fault in fresh pages (bench/results/README.md); not measured.
-    for (const arm of arms) await transfer(arm, mib);
+    for (const arm of arms) {
+      warmups[arm.name] = await transfer(arm, mib);
+      process.stderr.write(`warm-up ${arm.name}: edge ${warmups[arm.name]!.edge_cpuMsPerMB!.toFixed(2)} gateway ${warmups[arm.name]!.gateway_cpuMsPerMB!.toFixed(2)} ms/MB, faults/MB ${warmups[arm.name]!.edge_minorFaultsPerMB!.toFixed(0)} ${warmups[arm.name]!.gateway_minorFaultsPerMB!.toFixed(0)}\n`);
+    }
     for (let round = 0; round < rounds; round++) {
       for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) {
+        if (idleSeconds > 0) await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
         const r = await transfer(arm, mib);
-        process.stderr.write(`round ${round + 1}/${rounds} ${arm.name}: ${r.mbPerSec!.toFixed(1)} MB/s, edge ${r.edge_cpuMsPerMB!.toFixed(2)} gateway ${r.gateway_cpuMsPerMB!.toFixed(2)} ms/MB\n`);
+        process.stderr.write(`round ${round + 1}/${rounds} ${arm.name}: ${r.mbPerSec!.toFixed(1)} MB/s, edge ${r.edge_cpuMsPerMB!.toFixed(2)} gateway ${r.gateway_cpuMsPerMB!.toFixed(2)} ms/MB, faults/MB ${r.edge_minorFaultsPerMB!.toFixed(0)} ${r.gateway_minorFaultsPerMB!.toFixed(0)}\n`);
         results[arm.name]!.push(r);
       }
     }
@@ -145,9 +167,10 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
     loadAverage: { start: loadAtStart, end: loadavg() },
+    idleSeconds,
     setup: `${mib} MiB per transfer in 256 KiB messages, 30 in flight, echoed (each proxy carries it both ways); link ${link}; one warm-up transfer per arm; MB = 1e6 bytes sent`,
     rounds, ...(baselineRoot ? { baselineRoot } : {}),
-    summary, ratios, rounds_raw: results,
+    summary, ratios, warmups, rounds_raw: results,
   };
   const text = JSON.stringify(report, null, 2) + '\n';
   if (outFile) writeFileSync(outFile, text);

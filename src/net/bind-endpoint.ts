@@ -59,7 +59,8 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       // The head is (at most the first OBSERVED_HEAD_BYTES of) the first link frame; a copy, as the endpoint
       // writer may mask `data` in place. Whole-message observers get every fragment.
       if ((observedWhole || first) && observingMessages()) {
-        const whole = tail ? Buffer.concat([data, ...tail]) : data;
+        // A head within the first part is copied alone; the parts are joined only when it reaches past it.
+        const whole = tail && (observedWhole || data.length < OBSERVED_HEAD_BYTES) ? Buffer.concat([data, ...tail]) : data;
         observedFragments.push(Buffer.from(observedWhole ? whole : whole.subarray(0, OBSERVED_HEAD_BYTES)));
       }
       observedBytes += data.length;
