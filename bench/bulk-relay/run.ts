@@ -7,7 +7,7 @@
 // `null` (two plain TCP pipes, bench/runner/null-relay.ts, where edge and gateway stand). The edge runs as
 // in the bench's accel arm (--links 2, --shm false), without the emulator between the two.
 // Usage: node --import tsx bench/bulk-relay/run.ts [--rounds 4] [--mib 64] [--link tcp|unix|ws]
-//   [--baseline-root DIR] [--no-null] [--out FILE] [--cpu-prof-dir DIR] [--idle-s N]
+//   [--baseline-root DIR] [--no-null] [--out FILE] [--cpu-prof-dir DIR] [--idle-s N] [--branch-node-args "FLAGS"]
 // HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS="--flag ..." adds node/V8 flags to the proxies, as in the bench.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -31,6 +31,8 @@ const withNull = !args.includes('--no-null');
 const outFile = option('out', '');
 /** Seconds each arm sits idle before each measured transfer (the bench runs other arms between two of a pair's transfers). */
 const idleSeconds = Number(option('idle-s', '0'));
+/** node/V8 flags for the `branch` arm's proxies only (e.g. against `--baseline-root .`: the same code with and without them). */
+const branchNodeArgs = option('branch-node-args', '').split(' ').filter(Boolean);
 /** Set: each proxy of the `branch` and `baseline` arms writes a --cpu-prof profile into DIR/<arm>-<role>/. */
 const profDir = option('cpu-prof-dir', '');
 
@@ -59,7 +61,7 @@ async function startListener(command: string[], cwd: string, env: NodeJS.Process
 }
 
 const proxy = (root: string, role: 'edge' | 'gateway', flags: string[], arm: string) =>
-  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
+  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
 const nullRelay = (target: number) => startListener(['--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', `127.0.0.1:${target}`], REPO_ROOT);
 
 /** CPU nanoseconds of every thread of a process so far. */
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
     loadAverage: { start: loadAtStart, end: loadavg() },
-    idleSeconds,
+    idleSeconds, branchNodeArgs,
     setup: `${mib} MiB per transfer in 256 KiB messages, 30 in flight, echoed (each proxy carries it both ways); link ${link}; one warm-up transfer per arm; MB = 1e6 bytes sent`,
     rounds, ...(baselineRoot ? { baselineRoot } : {}),
     summary, ratios, warmups, rounds_raw: results,
