@@ -15,6 +15,12 @@ import { systemClock, type Clock } from './clock.js';
 /** A transport whose received messages and close can be observed. */
 export interface DuplexTransport extends LinkTransport {
   onMessage: ((data: Uint8Array) => void) | undefined;
+  /**
+   * Optional: takes a large received message as its first part and the views that hold the rest (`tail`),
+   * not joined (a byte-stream transport's frame cut across socket reads). Unset: such messages are joined
+   * and go to onMessage.
+   */
+  onMessageParts?: ((data: Uint8Array, tail: Uint8Array[]) => void) | undefined;
   onClose: ((code: number, reason: string) => void) | undefined;
   /**
    * Optional, for the wire counters: bytes the transport adds to a message of `length` bytes (negative
@@ -240,6 +246,7 @@ class HandshakeReader {
       clock: this.options.clock ?? sessionOptions.clock,
     });
     transport.onMessage = (data) => session.handleMessage(data);
+    transport.onMessageParts = (data, tail) => session.handleMessage(data, tail);
     transport.onClose = (code, reason) =>
       session.handleTransportClosed(new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', `link socket closed (${code}${reason ? ' ' + reason : ''})`));
     for (const frame of this.queue) session.handleMessage(encodeFrame(frame));
@@ -252,6 +259,7 @@ class HandshakeReader {
     const spec = accel.spec;
     if (spec.goaway) this.send(FrameType.GOAWAY, encodeCodeReason(spec.goaway, accel.message.slice(0, 120)));
     this.transport.onMessage = undefined;
+    this.transport.onMessageParts = undefined;
     this.transport.onClose = undefined;
     this.transport.close(spec.wsClose || 4006, accel.code);
     return accel;

@@ -176,6 +176,17 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     for (const frame of frames) countReceived(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes);
     for (const frame of frames) outer.onMessage?.(frame);
   };
+  // A large plain frame in parts (never a compressed message: those are at most a batch's size): counted
+  // and passed on as parts, or joined for a receiver that does not take them.
+  inner.onMessageParts = (data, tail) => {
+    if (data[0] === COMPRESSED_MESSAGE_TAG) return inner.onMessage!(Buffer.concat([data, ...tail]));
+    compressor?.decompress(data); // a plain frame (returned as is): marks the peer ready, as inner.onMessage does
+    let bytes = data.byteLength;
+    for (const part of tail) bytes += part.byteLength;
+    countReceived(data[0], bytes + framing(bytes, false));
+    if (outer.onMessageParts) return outer.onMessageParts(data, tail);
+    outer.onMessage?.(Buffer.concat([data, ...tail]));
+  };
   inner.onClose = (code, reason) => outer.onClose?.(code, reason);
   return outer;
 }

@@ -8,7 +8,7 @@
 import { AccelError, ERROR_CODES, errorCodeForGoaway, type ErrorCode } from '../errors.js';
 import {
   DataFlag, EndKind, FrameClass, FrameType, decodeCodeReason, decodeFrame, decodeU32, encodeCodeReason, encodeFrame, encodeU32,
-  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, type EndKindValue, type Frame, type FrameHeader,
+  decodeAck, decodeDrain, decodePongStamp, encodeAck, encodeDrain, encodePingStamp, endKindOf, frameHeaderBytes, HEADER_BYTES, TRACE_BYTES, type EndKindValue, type Frame, type FrameHeader,
 } from './frame.js';
 import { Stream, type PendingFrame } from './stream.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -233,16 +233,30 @@ export class LinkSession {
 
   // ---- receiving ----
 
-  /** Feeds one received link message. Errors that end the link close it; per-stream errors reset the stream. */
-  handleMessage(data: Uint8Array): void {
+  /**
+   * Feeds one received link message: `data`, followed by the bytes of `tail` when the transport hands a large
+   * frame on in parts (only a DATA frame's plain payload stays in parts, for cut-through; others are joined).
+   * Errors that end the link close it; per-stream errors reset the stream.
+   */
+  handleMessage(data: Uint8Array, tail?: Uint8Array[]): void {
     if (this.closed) return;
     const nowMs = this.clock.now();
     this.lastHeardMs = nowMs;
+    let bytes = data.length;
+    if (tail) for (const part of tail) bytes += part.length;
     this.stats.framesReceived++;
-    this.stats.frameBytesReceived += data.length;
-    if (this.acks && data[0] !== FrameType.ACK) this.acks.onReceived(data.length, nowMs);
+    this.stats.frameBytesReceived += bytes;
+    if (this.acks && data[0] !== FrameType.ACK) this.acks.onReceived(bytes, nowMs);
     try {
-      this.handleFrame(decodeFrame(data, maxLinkMessageBytes(this.options.local.maxFrameBytes)));
+      const maxBytes = maxLinkMessageBytes(this.options.local.maxFrameBytes);
+      if (tail && !(data[0] === FrameType.DATA && (data[1]! & (DataFlag.CODEC | DataFlag.BLOB)) === 0 && data.length >= HEADER_BYTES + TRACE_BYTES)) {
+        data = Buffer.concat([data, ...tail]);
+        tail = undefined;
+      }
+      if (bytes > maxBytes) throw new AccelError('HYPHA_ACCEL_ERR_FRAME_TOO_LARGE', `link frame of ${bytes} bytes exceeds ${maxBytes}`);
+      const frame = decodeFrame(data, maxBytes);
+      if (tail) this.handleStreamFrame(frame, tail);
+      else this.handleFrame(frame);
     } catch (error) {
       this.fail(asAccelError(error));
     }
@@ -289,7 +303,8 @@ export class LinkSession {
     }
   }
 
-  private handleStreamFrame(frame: Frame): void {
+  /** `tail`: the rest of a DATA frame's plain payload, as views (see handleMessage). */
+  private handleStreamFrame(frame: Frame, tail?: Uint8Array[]): void {
     const stream = this.streams.get(frame.streamId);
     if (frame.type === FrameType.DATA && (frame.flags & DataFlag.CODEC) && (frame.flags & DataFlag.FIN) === 0) {
       throw new AccelError('HYPHA_ACCEL_ERR_PROTOCOL', 'a transcoded DATA frame must be a whole message');
@@ -299,14 +314,14 @@ export class LinkSession {
     if (!stream || stream.remoteClosed) {
       // Late frames for a closed stream are dropped; a blob they reference is taken and discarded so the
       // payload plane does not hold its bytes for the life of the link.
-      if (frame.type === FrameType.DATA && (frame.flags & DataFlag.BLOB) && payload.length === 4) this.options.blobs?.takeBlob(decodeU32(payload)).catch(() => {});
+      if (frame.type === FrameType.DATA && (frame.flags & DataFlag.BLOB) && payload.length === 4 && !tail) this.options.blobs?.takeBlob(decodeU32(payload)).catch(() => {});
       return;
     }
     this.checkSeq(stream, frame);
     switch (frame.type) {
       case FrameType.DATA:
         try {
-          stream.handleData(payload, frame.flags, frame.trace);
+          stream.handleData(payload, frame.flags, frame.trace, tail);
         } catch (error) {
           const accel = asAccelError(error);
           if (accel.code !== 'HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE') throw accel;

@@ -224,18 +224,24 @@ export class ResumableSession implements SessionPort {
         this.delivered(data.length);
         endpoint.onMessage(data, isText, written, trace);
       },
-      onFragment: this.handler?.onFragment && ((data, isText, fin, written, trace) => {
+      onFragment: this.handler?.onFragment && ((data, isText, fin, written, trace, tail) => {
         if (!isCurrent()) return written();
         let piece = data;
+        if (tail && this.skipBytes > 0) {
+          piece = Buffer.concat([data, ...tail]); // a resumed stream's replay (rare): skipped bytes counted on one buffer
+          tail = undefined;
+        }
         if (this.skipBytes > 0) {
           const skipped = Math.min(this.skipBytes, piece.length);
           this.skipBytes -= skipped;
           piece = piece.subarray(skipped);
           if (piece.length === 0 && !fin) return written();
         }
-        if (fin) this.delivered(this.partialBytes + piece.length);
-        else this.partialBytes += piece.length;
-        this.handler!.onFragment!(piece, isText, fin, written, trace);
+        let pieceBytes = piece.length;
+        if (tail) for (const part of tail) pieceBytes += part.length;
+        if (fin) this.delivered(this.partialBytes + pieceBytes);
+        else this.partialBytes += pieceBytes;
+        this.handler!.onFragment!(piece, isText, fin, written, trace, tail);
       }),
       onRemoteClose: (code, reason, endKind) => {
         if (!isCurrent() || this.remoteClosed) return;

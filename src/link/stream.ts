@@ -22,9 +22,10 @@ export interface StreamHandler {
   /**
    * Optional cut-through: one piece of a message that arrived in several frames, handed on as it arrives
    * (`fin` on the last); the endpoint sends it as a WebSocket fragment. Without it messages are reassembled.
-   * `trace` comes with the first piece, as onMessage's.
+   * `trace` comes with the first piece, as onMessage's. `tail`: more bytes of the same piece, after `data`
+   * (a link frame the transport received in parts, not joined); an implementation must send them too.
    */
-  onFragment?(data: Buffer, isText: boolean, fin: boolean, written: () => void, trace?: TraceContext): void;
+  onFragment?(data: Buffer, isText: boolean, fin: boolean, written: () => void, trace?: TraceContext, tail?: Buffer[]): void;
   /** The peer endpoint closed (code 1005 = no code, 1006 = abnormal), and how its connection ended. */
   onRemoteClose(code: number, reason: string, endKind: EndKindValue): void;
   /** The link died or the stream was reset; close the endpoint with this error. */
@@ -227,13 +228,14 @@ export class Stream {
 
   // ---- receiving ----
 
-  /** A DATA frame's payload, already decoded back to original bytes. */
-  handleData(payload: Uint8Array, flags: number, trace?: TraceContext): void {
+  /** A DATA frame's payload, already decoded back to original bytes; `tail`: the rest of it, in parts (not joined). */
+  handleData(payload: Uint8Array, flags: number, trace?: TraceContext, tail?: Uint8Array[]): void {
     const fin = (flags & DataFlag.FIN) !== 0;
     const isText = (flags & DataFlag.TEXT) !== 0;
-    if (flags & DataFlag.BLOB) return this.receiveBlob(decodeU32(payload), flags, trace);
+    if (flags & DataFlag.BLOB) return this.receiveBlob(decodeU32(tail ? Buffer.concat([payload, ...tail]) : payload), flags, trace);
     if (this.fragmentBytes === 0) this.fragmentTrace = trace;
     this.fragmentBytes += payload.length;
+    if (tail) for (const part of tail) this.fragmentBytes += part.length;
     if (this.fragmentBytes > this.limits.maxMessageBytes) {
       throw new AccelError('HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', `message on stream ${this.id} exceeds ${this.limits.maxMessageBytes} bytes`);
     }
@@ -247,17 +249,19 @@ export class Stream {
         this.cutThrough = false;
         this.fragmentBytes = 0;
       }
-      return this.deliverFragment(asBuffer(payload), isText, fin, firstPieceTrace);
+      return this.deliverFragment(asBuffer(payload), isText, fin, firstPieceTrace, tail?.map(asBuffer));
     }
     if (!fin) {
       this.fragments.push(payload);
+      if (tail) this.fragments.push(...tail);
       return;
     }
     let message: Buffer;
-    if (this.fragments.length === 0) {
+    if (this.fragments.length === 0 && !tail) {
       message = asBuffer(payload);
     } else {
       this.fragments.push(payload);
+      if (tail) this.fragments.push(...tail);
       message = Buffer.concat(this.fragments, this.fragmentBytes);
       this.fragments = [];
     }
@@ -297,14 +301,15 @@ export class Stream {
     }
   }
 
-  private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean, trace: TraceContext | undefined): void {
-    const length = fragment.length;
+  private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean, trace: TraceContext | undefined, tail: Buffer[] | undefined): void {
+    let length = fragment.length;
+    if (tail) for (const part of tail) length += part.length;
     let done = false;
     this.handler!.onFragment!(fragment, isText, fin, () => {
       if (done) return;
       done = true;
       this.returnCredit(length);
-    }, trace);
+    }, trace, tail);
   }
 
   private deliverMessage(message: Buffer, isText: boolean, trace: TraceContext | undefined): void {

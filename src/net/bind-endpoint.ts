@@ -52,14 +52,19 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       coalesce();
       ws.send(data, { binary: !isText }, onWritten(written));
     },
-    onFragment(data, isText, fin, written, trace) {
+    onFragment(data, isText, fin, written, trace, tail) {
       if (trace) observedTrace = trace;
       const first = observedBytes === 0;
       if (first) observedWhole = channels.wholeMessage.hasSubscribers;
       // The head is (at most the first OBSERVED_HEAD_BYTES of) the first link frame; a copy, as the endpoint
       // writer may mask `data` in place. Whole-message observers get every fragment.
-      if ((observedWhole || first) && observingMessages()) observedFragments.push(Buffer.from(observedWhole ? data : data.subarray(0, OBSERVED_HEAD_BYTES)));
+      if ((observedWhole || first) && observingMessages()) {
+        // A head within the first part is copied alone; the parts are joined only when it reaches past it.
+        const whole = tail && (observedWhole || data.length < OBSERVED_HEAD_BYTES) ? Buffer.concat([data, ...tail]) : data;
+        observedFragments.push(Buffer.from(observedWhole ? whole : whole.subarray(0, OBSERVED_HEAD_BYTES)));
+      }
       observedBytes += data.length;
+      if (tail) for (const part of tail) observedBytes += part.length;
       if (fin) {
         if (observingMessages() && observedFragments.length > 0) {
           const head = observedWhole ? Buffer.concat(observedFragments) : observedFragments[0]!;
@@ -73,9 +78,9 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       unwrittenMessages++;
       const direct = writerOf();
       // A fragment is a link frame this process owns: a client socket may mask it in place instead of copying.
-      if (direct) return direct.send(data, isText, fin, onWritten(written), true);
+      if (direct) return direct.send(data, isText, fin, onWritten(written), true, tail);
       coalesce();
-      ws.send(data, { binary: !isText, fin }, onWritten(written));
+      ws.send(tail ? Buffer.concat([data, ...tail]) : data, { binary: !isText, fin }, onWritten(written));
     },
     onRemoteClose(code, reason, endKind) {
       log.debug({ role, sessionId, code, reasonBytes: Buffer.byteLength(reason), end: END_KIND_NAMES[endKind], endedBy: 'far endpoint' }, 'session end');

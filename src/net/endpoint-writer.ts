@@ -19,8 +19,9 @@ export interface EndpointWriter {
    * Queues a data frame (a whole message, or one fragment of a message sent in pieces with `fin` on its
    * last); `written` is called once it has left the process, or at once when the socket is gone.
    * `owned`: the caller hands `data` over, so a client socket masks a large payload in place instead of copying it.
+   * `tail`: more bytes of the same frame after `data` (parts not joined: written as views, masked on), owned as `data`.
    */
-  send(data: Buffer, isText: boolean, fin: boolean, written: () => void, owned?: boolean): void;
+  send(data: Buffer, isText: boolean, fin: boolean, written: () => void, owned?: boolean, tail?: Buffer[]): void;
   /** Writes what is queued now. */
   flush(): void;
 }
@@ -43,6 +44,7 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
   const masked = !internals._isServer; // frames from a client are masked (RFC 6455 §5.3)
   const maskPool = masked ? Buffer.allocUnsafe(MASK_POOL_BYTES) : undefined;
   let maskAt = MASK_POOL_BYTES;
+  const rotatedMask = Buffer.allocUnsafe(4);
 
   let slab = Buffer.allocUnsafe(SLAB_BYTES);
   let slabUsed = 0;
@@ -92,12 +94,13 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
   };
 
   return {
-    send(data, isText, fin, written, owned = false) {
+    send(data, isText, fin, written, owned = false, tail) {
       if (ws.readyState !== WebSocket.OPEN) return written();
       const opcode = midMessage ? 0 : isText ? 1 : 2;
       midMessage = !fin;
-      const length = data.length;
-      const inline = length < COPY_LIMIT_BYTES;
+      let length = data.length;
+      if (tail) for (const part of tail) length += part.length;
+      const inline = length < COPY_LIMIT_BYTES && !tail;
       const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
       reserve(MAX_HEADER_BYTES + (inline ? length : 0));
       let at = slabUsed;
@@ -129,12 +132,27 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
       } else {
         slabUsed = at;
         closeChunk();
-        if (mask) {
+        if (!mask) {
+          chunks.push(data);
+          if (tail) chunks.push(...tail);
+        } else if (!tail) {
           const target = owned ? data : Buffer.allocUnsafe(length);
-          maskInto(data, mask, target, 0, length); // XOR: in place when owned
+          maskInto(data, mask, target, 0, data.length); // XOR: in place when owned
           chunks.push(target);
         } else {
-          chunks.push(data);
+          // Each part is masked from where it starts in the frame (the mask rotated by that offset).
+          let offset = 0;
+          for (const part of [data, ...tail]) {
+            const target = owned ? part : Buffer.allocUnsafe(part.length);
+            if (offset & 3) {
+              for (let k = 0; k < 4; k++) rotatedMask[k] = mask[(offset + k) & 3]!;
+              maskInto(part, rotatedMask, target, 0, part.length);
+            } else {
+              maskInto(part, mask, target, 0, part.length);
+            }
+            chunks.push(target);
+            offset += part.length;
+          }
         }
       }
       callbacks.push(written);

@@ -30,7 +30,7 @@ const CLOSE_GRACE_MS = 2000;
 
 export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: Buffer, framing: LinkFraming = 'u32'): DuplexTransport {
   const batch = new FrameBatch(framing);
-  const reader = new FrameReader(maxFrameBytes, framing);
+  const reader = new FrameReader(maxFrameBytes, framing, true);
   let flushScheduled = false;
   let closed = false;
   let closeCode = 1006;
@@ -59,6 +59,7 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
 
   const transport: DuplexTransport & { sendParts(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void } = {
     onMessage: undefined,
+    onMessageParts: undefined,
     onClose: undefined,
     framingBytes: framing === 'u32' ? () => LENGTH_PREFIX_BYTES : (length, compressed) => (compressed ? compactPrefixBytes((length - 1) * 2 + 1) - 1 : compactPrefixBytes(length * 2)),
     send(frame, onWritten) {
@@ -82,7 +83,12 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     },
   };
 
-  const onFrame = (frame: Uint8Array) => transport.onMessage?.(frame);
+  // A large frame cut across reads comes as views; joined only for a receiver that does not take parts.
+  const onFrame = (frame: Uint8Array, tail?: Uint8Array[]) => {
+    if (!tail) return transport.onMessage?.(frame);
+    if (transport.onMessageParts) return transport.onMessageParts(frame, tail);
+    transport.onMessage?.(Buffer.concat([frame, ...tail]));
+  };
   const onData = (chunk: Buffer) => {
     try {
       reader.push(chunk, onFrame);

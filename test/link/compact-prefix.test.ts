@@ -56,6 +56,30 @@ test('property: messages cut at random points come out whole, in order, tags res
   );
 });
 
+test('property, parts taken: large plain messages may come as views, tagged ones always whole; the same bytes', () => {
+  const large = (tagged: boolean) => fc.integer({ min: 30_000, max: 70_000 }).map((n) => Uint8Array.from({ length: n }, (_, i) => (i === 0 ? (tagged ? COMPRESSED_MESSAGE_TAG : 0x13) : (i * 11 + n) & 0xff)));
+  fc.assert(
+    fc.property(fc.array(fc.oneof(messageArb, large(false), large(true)), { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 40 }), (messages, cuts) => {
+      const { wire } = framed(messages);
+      const reader = new FrameReader(1 << 20, 'varint', true);
+      const got: Uint8Array[] = [];
+      let at = 0;
+      for (let i = 0; at < wire.length; i++) {
+        const end = Math.min(wire.length, at + cuts[i % cuts.length]!);
+        reader.push(Buffer.from(wire.subarray(at, end)), (m, tail) => {
+          if (tail) assert.notEqual(m[0], COMPRESSED_MESSAGE_TAG, 'a compressed message came in parts');
+          got.push(tail ? Buffer.concat([m, ...tail]) : m);
+        });
+        at = end;
+      }
+      assert.equal(reader.idle, true);
+      assert.equal(got.length, messages.length);
+      messages.forEach((m, i) => assert.ok(Buffer.from(m).equals(got[i]!), `message ${i} of ${m.length} bytes`));
+    }),
+    { seed: 37, numRuns: 80 },
+  );
+});
+
 test('a length above the limit is FRAME_TOO_LARGE before any body arrives; a 6-byte prefix is BAD_FRAME', () => {
   const prefix = Buffer.alloc(5);
   const n = writeCompactPrefix(prefix, 0, 2049 * 2);

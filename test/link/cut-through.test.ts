@@ -6,13 +6,24 @@ import { test } from 'node:test';
 import { RecordingHandler, StreamAcceptor, createSessionPair, testSettings, until } from '../helpers/link-pair.js';
 import type { StreamHandler } from '../../src/link/stream.js';
 import { SETTINGS } from '../../src/config/settings.js';
+import { DataFlag, FrameClass, FrameType, encodeFrame } from '../../src/link/frame.js';
 
 class FragmentHandler extends RecordingHandler implements StreamHandler {
   readonly pieces: Array<{ data: Buffer; isText: boolean; fin: boolean }> = [];
-  onFragment(data: Buffer, isText: boolean, fin: boolean, written: () => void): void {
-    this.pieces.push({ data: Buffer.from(data), isText, fin });
+  readonly tails: number[] = [];
+  onFragment(data: Buffer, isText: boolean, fin: boolean, written: () => void, _trace?: unknown, tail?: Buffer[]): void {
+    this.pieces.push({ data: Buffer.concat([data, ...(tail ?? [])]), isText, fin });
+    this.tails.push(tail?.length ?? 0);
     written();
   }
+}
+
+/** A DATA frame for `streamId` cut into parts at `cuts` (offsets into the encoded frame), as a byte-stream transport hands on a frame split across reads. */
+function framedInParts(streamId: number, seq: number, flags: number, payload: Buffer, cuts: number[]): [Buffer, Buffer[]] {
+  const frame = encodeFrame({ type: FrameType.DATA, flags, frameClass: FrameClass.BULK, streamId, seq, payload });
+  const bounds = [0, ...cuts, frame.length];
+  const parts = bounds.slice(1).map((end, i) => Buffer.from(frame.subarray(bounds[i]!, end)));
+  return [parts[0]!, parts.slice(1)];
 }
 
 const settings = testSettings({ maxFrameBytes: 16 * 1024, windowBytes: 64 * 1024 });
@@ -37,6 +48,32 @@ test('fragments are handed on as they arrive, fin on the last, and make up the m
   await until(() => handler.messages.length === 1, 'the small message');
   assert.deepEqual(handler.messages[0]!.data, Buffer.from('small'));
   s.edge.goAway('done');
+});
+
+test('a DATA frame received in parts: cut through as its parts (not joined), or joined into the whole message', async () => {
+  const cutThrough = new FragmentHandler();
+  const acceptor = new StreamAcceptor();
+  for (const [handlerKind, onStreamOpen] of [['fragments', (stream: Parameters<StreamAcceptor['accept']>[0]) => stream.bind(cutThrough)], ['whole', acceptor.accept]] as const) {
+    const s = createSessionPair({ settings }, { settings, onStreamOpen });
+    const stream = s.edge.openStream(Buffer.from('{}'));
+    stream.bind(new RecordingHandler());
+    await until(() => s.gateway.streams.has(stream.id), 'the stream open');
+    const first = Buffer.alloc(12_000).map((_, i) => (i * 13) & 0xff);
+    const second = Buffer.alloc(9_000).map((_, i) => (i * 5 + 1) & 0xff);
+    // Injected as the byte-stream transport would hand them on: seq 1 and 2 follow the OPEN.
+    s.gateway.handleMessage(...framedInParts(stream.id, 1, 0, first, [100, 5_000]));
+    s.gateway.handleMessage(...framedInParts(stream.id, 2, DataFlag.FIN, second, [64]));
+    const whole = Buffer.concat([first, second]);
+    if (handlerKind === 'fragments') {
+      await until(() => cutThrough.pieces.at(-1)?.fin === true, 'the last fragment');
+      assert.deepEqual(cutThrough.tails, [2, 1], 'each fragment came with its tail');
+      assert.deepEqual(Buffer.concat(cutThrough.pieces.map((p) => p.data)), whole);
+    } else {
+      await until(() => acceptor.streams[0]!.handler.messages.length === 1, 'the message');
+      assert.deepEqual(acceptor.streams[0]!.handler.messages[0]!.data, whole);
+    }
+    s.edge.goAway('done');
+  }
 });
 
 test('a handler without onFragment gets the reassembled message', async () => {

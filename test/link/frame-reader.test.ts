@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FrameReader } from '../../src/link/frame-reader.js';
+import { FrameReader, SPLIT_MIN_FRAME_BYTES, SPLIT_MIN_HEAD_BYTES } from '../../src/link/frame-reader.js';
 
 function prefixed(frames: Uint8Array[]): Buffer {
   return Buffer.concat(frames.flatMap((frame) => {
@@ -39,6 +39,51 @@ test('frames cut at random points come out whole, in order, and stay intact afte
     }),
     { numRuns: 60 },
   );
+});
+
+test('with parts taken, a large split frame comes as views of the chunks (no copy) and the same bytes', () => {
+  fc.assert(
+    fc.property(fc.array(frameArb, { minLength: 1, maxLength: 24 }), fc.array(fc.integer({ min: 1, max: 140_000 }), { minLength: 1, maxLength: 64 }), (frames, cuts) => {
+      const wire = prefixed(frames);
+      const reader = new FrameReader(1 << 20, 'u32', true);
+      const got: Uint8Array[] = [];
+      const chunks: Buffer[] = [];
+      let inParts = 0;
+      let at = 0;
+      for (let i = 0; at < wire.length; i++) {
+        const end = Math.min(wire.length, at + cuts[i % cuts.length]!);
+        const chunk = Buffer.from(wire.subarray(at, end));
+        chunks.push(chunk);
+        reader.push(chunk, (frame, tail) => {
+          if (!tail) return got.push(frame);
+          inParts++;
+          assert.ok(frame.length >= SPLIT_MIN_HEAD_BYTES && tail.length >= 1);
+          // Every part is a view of a chunk the reader was given: nothing copied.
+          for (const part of [frame, ...tail]) assert.ok(chunks.some((c) => c.buffer === part.buffer), 'a part is not a view of a chunk');
+          got.push(Buffer.concat([frame, ...tail]));
+        });
+        at = end;
+      }
+      assert.equal(reader.idle, true);
+      assert.equal(got.length, frames.length);
+      for (let i = 0; i < frames.length; i++) assert.ok(Buffer.from(frames[i]!).equals(got[i]!), `frame ${i} of ${frames[i]!.length} bytes`);
+      // Only frames of at least SPLIT_MIN_FRAME_BYTES come in parts.
+      assert.ok(inParts <= frames.filter((f) => f.length >= SPLIT_MIN_FRAME_BYTES).length);
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('a split large frame whose first part is shorter than a header is copied whole, as without parts', () => {
+  const frame = Uint8Array.from({ length: 40_000 }, (_, i) => i & 0xff);
+  const wire = prefixed([frame]);
+  const reader = new FrameReader(1 << 20, 'u32', true);
+  const got: Array<{ frame: Uint8Array; tail?: Uint8Array[] }> = [];
+  reader.push(Buffer.from(wire.subarray(0, 4 + SPLIT_MIN_HEAD_BYTES - 1)), (f, tail) => got.push({ frame: f, tail }));
+  reader.push(Buffer.from(wire.subarray(4 + SPLIT_MIN_HEAD_BYTES - 1)), (f, tail) => got.push({ frame: f, tail }));
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.tail, undefined);
+  assert.ok(Buffer.from(frame).equals(got[0]!.frame));
 });
 
 test('garbage never breaks the reader beyond FRAME_TOO_LARGE, and a fresh reader works afterwards', () => {

@@ -60,6 +60,27 @@ for (const side of ['server', 'client'] as const) {
   });
 }
 
+for (const side of ['server', 'client'] as const) {
+  test(`endpoint writer (${side} side): a frame given as parts (tail) arrives as the joined bytes, each part masked from its offset`, async () => {
+    const p = await pair();
+    const from = side === 'server' ? p.server : p.client;
+    const at = side === 'server' ? p.atClient : p.atServer;
+    const writer = endpointWriter(from);
+    assert.ok(writer);
+    const whole = pattern(100_003);
+    // Parts at offsets 0, 30_001, 30_003, 65_538 (every mask rotation), short ones too; one message of two frames.
+    const cuts = [0, 30_001, 30_003, 65_538, 65_540, 90_000, 100_003];
+    const parts = cuts.slice(1).map((end, i) => Buffer.from(whole.subarray(cuts[i]!, end)));
+    const confirmed: number[] = [];
+    writer.send(parts[0]!, false, false, () => confirmed.push(0), true, parts.slice(1, 3));
+    writer.send(parts[3]!, false, true, () => confirmed.push(1), true, parts.slice(4));
+    await until(() => at.received.length === 1 && confirmed.length === 2, 'the message');
+    assert.deepEqual(at.received[0], { data: whole, isBinary: true });
+    p.client.close();
+    p.wss.close();
+  });
+}
+
 test('endpoint writer: the small messages of one turn leave in one socket write', async () => {
   const p = await pair();
   const writer = endpointWriter(p.server)!;
