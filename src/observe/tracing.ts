@@ -11,7 +11,7 @@ import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-t
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { channels, type LinkEvent, type RoleName } from '../events.js';
 import type { Logger } from '../log.js';
-import { buildSampler, describeSampler, KeepingSampler } from './otel-sampler.js';
+import { callSampler, describeSampler } from './otel-sampler.js';
 import { CallSpans } from './call-spans.js';
 import { CallTraceIdGenerator } from './call-trace-ids.js';
 import { DeferredSpanProcessor } from './deferred-span-processor.js';
@@ -52,7 +52,7 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const exporter: SpanExporter = protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url });
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `hypha-accel-${role}`, [ATTR_SERVICE_VERSION]: version, 'hypha_accel.role': role })
     .merge(detectResources({ detectors: [envDetector] })); // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
-  const sampler = new KeepingSampler(buildSampler(env, log));
+  const sampler = callSampler(env, log);
   const ids = new CallTraceIdGenerator();
   const provider = new TracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [new DeferredSpanProcessor(new BatchSpanProcessor({ exporter, ...batchOptions(env) }))] });
   const tracer = provider.getTracer('hypha-accel', version);
