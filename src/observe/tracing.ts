@@ -15,6 +15,7 @@ import { callSampler, describeSampler } from './otel-sampler.js';
 import { CallSpans } from './call-spans.js';
 import { CallTraceIdGenerator } from './call-trace-ids.js';
 import { DeferredSpanProcessor } from './deferred-span-processor.js';
+import { withOtelEnvironment } from './otel-env.js';
 import type { RpcCallTracker } from './rpc-calls.js';
 
 export interface Tracing {
@@ -46,12 +47,13 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const { role, version, log } = options;
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
   if (protocol !== 'http/json' && protocol !== 'http/protobuf') log.warn({ protocol }, 'OTLP protocol not supported; using http/protobuf');
-  // The exporters read headers, timeout, compression and certificates from process.env's OTEL_EXPORTER_OTLP_*
-  // themselves; the URL comes from `env` (the same variables when it is process.env; a test's or bench's own).
+  // The exporter and the env detector read their OTEL_* settings themselves: built inside `env` (otel-env.ts).
   const url = tracesUrl(env);
-  const exporter: SpanExporter = protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url });
-  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `hypha-accel-${role}`, [ATTR_SERVICE_VERSION]: version, 'hypha_accel.role': role })
-    .merge(detectResources({ detectors: [envDetector] })); // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
+  const { exporter, resource } = withOtelEnvironment(env, () => ({
+    exporter: (protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url })) as SpanExporter,
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: `hypha-accel-${role}`, [ATTR_SERVICE_VERSION]: version, 'hypha_accel.role': role })
+      .merge(detectResources({ detectors: [envDetector] })), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
+  }));
   const sampler = callSampler(env, log);
   const ids = new CallTraceIdGenerator();
   const provider = new TracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [new DeferredSpanProcessor(new BatchSpanProcessor({ exporter, ...batchOptions(env) }))] });
