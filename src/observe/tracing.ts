@@ -77,7 +77,7 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   };
 }
 
-/** Link lifecycle (up, down, refused, drain) as short spans of their own; RTT samples and drain closes stay in the metrics. */
+/** Link lifecycle (up, down, refused, drain, a session resumed) as short spans of their own; RTT samples and drain closes stay in the metrics. */
 function recordLinkEvent(tracer: Tracer, role: RoleName, event: LinkEvent): void {
   if (event.role !== role || event.event === 'rtt' || event.event === 'drain-close') return;
   const span = tracer.startSpan(`link ${event.event}`, {
@@ -85,7 +85,7 @@ function recordLinkEvent(tracer: Tracer, role: RoleName, event: LinkEvent): void
     attributes: { 'hypha_accel.role': role, 'hypha_accel.link.id': event.linkId, 'hypha_accel.error.code': event.errorCode ?? '' },
   }, ROOT_CONTEXT);
   if (event.event === 'drain') span.setAttribute('hypha_accel.link.streams', event.streams ?? 0);
-  else if (event.event !== 'up') span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
+  else if (event.event !== 'up' && (event.event !== 'resume' || event.errorCode)) span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
   span.end();
 }
 
