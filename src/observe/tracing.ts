@@ -11,7 +11,7 @@ import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-t
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { channels, type LinkEvent, type RoleName } from '../events.js';
 import type { Logger } from '../log.js';
-import { callSampler, describeSampler } from './otel-sampler.js';
+import { callSampler, describeSampler, type KeepingSampler } from './otel-sampler.js';
 import { CallSpans } from './call-spans.js';
 import { CallTraceIdGenerator } from './call-trace-ids.js';
 import { DeferredSpanProcessor } from './deferred-span-processor.js';
@@ -62,7 +62,7 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const calls = new CallSpans(tracer, sampler, ids, slowCallMs);
   const stopRpc = options.rpc.addListener(calls);
   channels.tracedFrame.subscribe(calls.onFrame);
-  const onLink = (m: unknown) => recordLinkEvent(tracer, role, m as LinkEvent);
+  const onLink = (m: unknown) => recordLinkEvent(tracer, sampler, role, m as LinkEvent);
   channels.link.subscribe(onLink);
   log.info({ protocol, sampler: describeSampler(env), keep: slowCallMs > 0 ? `reject, unanswered, slower than ${slowCallMs} ms` : 'reject, unanswered' }, 'tracing on');
   return {
@@ -77,9 +77,14 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   };
 }
 
-/** Link lifecycle (up, down, refused, drain, a session resumed) as short spans of their own; RTT samples and drain closes stay in the metrics. */
-function recordLinkEvent(tracer: Tracer, role: RoleName, event: LinkEvent): void {
+/**
+ * Link lifecycle (up, down, refused, drain, a session resumed) as short spans of their own, recorded whatever
+ * the sampler says (rare, and what an operator looks for; left to a 1% ratio, 99 in 100 would be dropped);
+ * RTT samples and drain closes stay in the metrics.
+ */
+function recordLinkEvent(tracer: Tracer, sampler: KeepingSampler, role: RoleName, event: LinkEvent): void {
   if (event.role !== role || event.event === 'rtt' || event.event === 'drain-close') return;
+  sampler.keepNext();
   const span = tracer.startSpan(`link ${event.event}`, {
     kind: SpanKind.INTERNAL,
     attributes: { 'hypha_accel.role': role, 'hypha_accel.link.id': event.linkId, 'hypha_accel.error.code': event.errorCode ?? '' },

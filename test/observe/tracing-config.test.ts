@@ -152,3 +152,12 @@ test('the exporter gives up after the given env\'s timeout, not process.env\'s',
   await assert.rejects(exportOneSpan(env), /timed out/i);
   assert.equal(receiver.received.length, 1);
 });
+
+test('link lifecycle spans are recorded whatever the sampler (a ratio of 0 here)', async () => {
+  const receiver = await startReceiver();
+  cleanups.push(() => receiver.close());
+  await exportOneSpan({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER_ARG: '0' });
+  assert.equal(receiver.received.length, 1);
+  const body = JSON.parse(receiver.received[0]!.body.toString('utf8')) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ name: string }> }> }> };
+  assert.deepEqual(body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((span) => span.name))), ['link up']);
+});
