@@ -61,8 +61,10 @@ export interface LinkEvent {
    * drain: the gateway instance said DRAIN on this link (sent by the gateway, received by the edge; `streams`:
    * sessions it carried then). drain-close: the edge closed one of that instance's sessions with 1001
    * (`message`: `quiet` when nothing moved on it, `deadline` when the gateway's drain time ran out).
+   * resume: the edge took a session that had lost its link back over this link (with `errorCode` when the
+   * gateway refused: the session ended).
    */
-  event: 'up' | 'down' | 'rtt' | 'refused' | 'drain' | 'drain-close';
+  event: 'up' | 'down' | 'rtt' | 'refused' | 'drain' | 'drain-close' | 'resume';
   rttMs?: number;
   errorCode?: string;
   message?: string;

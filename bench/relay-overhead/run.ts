@@ -1,7 +1,7 @@
 // The relay pair's own overhead on loopback (issue 2): small-call latency and throughput with the real
 // Python client, direct vs through edge+gateway, arms interleaved; and each proxy's RSS with 100 idle
 // sessions. Usage: node --import tsx bench/relay-overhead/run.ts [--rounds 3] [--calls 300] [--link ws|tcp]
-// [--baseline-root DIR]
+// [--baseline-root DIR] [--env K=V]... [--baseline-env K=V]...
 // CPU per call and per message of each proxy is sampled (all threads, /proc/PID/task/*/schedstat) at the
 // echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
 // Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
@@ -27,15 +27,26 @@ const idleSessions = option('idle', 100);
 const linkScheme = args.includes('--link') ? args[args.indexOf('--link') + 1]! : 'ws';
 // Another checkout of the repository (its node_modules installed): a second pair runs from it as arm
 // `baseline`, interleaved with the others, so a change is measured against its base under the same load.
-const baselineRoot = args.includes('--baseline-root') ? args[args.indexOf('--baseline-root') + 1]! : undefined;
+// --env / --baseline-env K=V (repeatable): extra environment of the accelerated / baseline pair. With
+// --baseline-env and no --baseline-root the baseline runs this checkout: an A/B of one setting, same code.
+const envOf = (name: string): Record<string, string> => Object.fromEntries(args.flatMap((a, i) => {
+  if (a !== `--${name}`) return [];
+  const kv = args[i + 1]!;
+  const eq = kv.indexOf('=');
+  if (eq <= 0) throw new Error(`--${name} wants K=V, got ${kv}`);
+  return [[kv.slice(0, eq), kv.slice(eq + 1)]];
+}));
+const accelEnv = envOf('env');
+const baselineEnv = envOf('baseline-env');
+const baselineRoot = args.includes('--baseline-root') ? args[args.indexOf('--baseline-root') + 1]! : Object.keys(baselineEnv).length > 0 ? REPO_ROOT : undefined;
 const MESSAGES_PER_CALL = 4;
 
 interface Proxy { child: ChildProcess; url: string; port: number }
 
-async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role): Promise<Proxy> {
+async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role, env: Record<string, string> = {}): Promise<Proxy> {
   const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     const event = JSON.parse(line) as { event: string; url: string; port: number };
@@ -136,12 +147,12 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg();
   const hypha = await startHyphaServer({ env: { HYPHA_WS_MSG_RATE_LIMIT: '100000', HYPHA_WS_MSG_BURST_LIMIT: '100000', HYPHA_MAX_CONCURRENT_CONNECTIONS: '1000' } });
   const secret = writeSecret();
-  const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret]);
-  const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret]);
+  const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret], REPO_ROOT, 'gateway', accelEnv);
+  const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret], REPO_ROOT, 'edge', accelEnv);
   let baseline: { edge: Proxy; gateway: Proxy } | undefined;
   if (baselineRoot) {
-    const baselineGateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret], baselineRoot, 'baseline-gateway');
-    const baselineEdge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${baselineGateway.port}`, '--secret-file', secret], baselineRoot, 'baseline-edge');
+    const baselineGateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret], baselineRoot, 'baseline-gateway', baselineEnv);
+    const baselineEdge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${baselineGateway.port}`, '--secret-file', secret], baselineRoot, 'baseline-edge', baselineEnv);
     baseline = { edge: baselineEdge, gateway: baselineGateway };
   }
   try {
@@ -180,6 +191,8 @@ async function main(): Promise<void> {
       hyphaEnv: 'HYPHA_WS_MSG_RATE_LIMIT=100000 HYPHA_WS_MSG_BURST_LIMIT=100000 HYPHA_MAX_CONCURRENT_CONNECTIONS=1000',
       rounds, calls,
       ...(baselineRoot ? { baselineRoot } : {}),
+      ...(Object.keys(accelEnv).length > 0 ? { accelEnv } : {}),
+      ...(Object.keys(baselineEnv).length > 0 ? { baselineEnv } : {}),
       smallCalls: summary,
       rounds_raw: results,
       ratios: {

@@ -10,6 +10,7 @@ import type { LinkPool } from '../link/link-pool.js';
 import type { ResumableSession } from '../link/resumable-session.js';
 import type { Stream } from '../link/stream.js';
 import { encodeSessionOpen } from '../link/session-open.js';
+import { publishLink } from '../events.js';
 
 export type OpenReply = { ok: true; protocol: string; deliveredCount?: number } | { ok: false; status: number; message: string; linkLost?: boolean };
 
@@ -48,6 +49,7 @@ export async function resumeSession(session: ResumableSession, gateway: GatewayI
     const reply = await deps.waitOpenReply(stream, link);
     if (reply.ok && session.detached && session.attach(stream, link.session, reply.deliveredCount ?? -1)) {
       log.info({ sessionId: session.sessionId, linkId: link.linkId }, 'session resumed');
+      publishLink({ role: 'edge', linkId: link.linkId, event: 'resume' });
       return;
     }
     if (reply.ok) {
@@ -58,6 +60,7 @@ export async function resumeSession(session: ResumableSession, gateway: GatewayI
     link.session.forgetStream(stream);
     if (reply.linkLost) continue; // that link died too: wait for the next one
     log.warn({ sessionId: session.sessionId, status: reply.status, err: reply.message }, 'resume refused');
+    publishLink({ role: 'edge', linkId: link.linkId, event: 'resume', errorCode: 'HYPHA_ACCEL_ERR_RESUME_REFUSED' });
     session.abort(new AccelError('HYPHA_ACCEL_ERR_RESUME_REFUSED', `gateway ${gatewayId} refused to resume session ${session.sessionId}: ${reply.message}`));
     return;
   }

@@ -1,19 +1,18 @@
 // Spans of the RPC calls one proxy relays (a call tracker listener). Sampling is decided before anything is
-// built, from the call's derived trace id or the link's sampled parent: an unsampled call costs one hash.
+// built, from the call's derived trace id or the link's sampled parent: an unsampled call costs one hash
+// and a comparison.
 // A sampled call sends its context in the link frame header; frames carrying it add their link bytes.
 // The proxy that sees a call first also keeps an unsampled call that ends rejected, unanswered or slower
 // than slowCallMs: a root span built at its end from the start the call tracker kept (`hypha_accel.kept`).
-import { ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { BlobOutcome, MessageEvent, TraceParent, TracedFrameEvent } from '../events.js';
-import { bytesToHex, callTraceId, type CallTraceIdGenerator } from './call-trace-ids.js';
+import { bytesToHex, callTraceId, callTraceWords, traceIdAccumulation, traceIdOfWords, type CallTraceIdGenerator } from './call-trace-ids.js';
 import type { KeepingSampler } from './otel-sampler.js';
 import type { RpcCall, RpcCallEnd, RpcListener } from './rpc-calls.js';
 
 const DATA_FLAG_FIN = 0x01; // docs/protocol.md §2
 const DATA_FLAG_CODEC = 0x04;
 const DATA_FLAG_BLOB = 0x08;
-const NO_ATTRIBUTES: Attributes = {};
-const NO_LINKS: never[] = [];
 
 /** What this proxy put on the link for one message of a sampled call (frames that carried its context). */
 interface LinkTally {
@@ -60,7 +59,8 @@ export class CallSpans implements RpcListener {
   onCallStart(call: RpcCall, event: MessageEvent): void {
     // hop out: the call came off the link; a sampled peer sent its span's context (our parent) and the SDK's
     // sampler follows it (one sampler question, in startSpan). Otherwise the call's derived trace id gives the
-    // root decision, the same one the other proxy made for it, asked before anything is built.
+    // root decision, the same one the other proxy made for it, taken before anything is built: the configured
+    // sampler's root bound against the id's words (no hex string, no sampler call for the 99% left out).
     const remote = event.hop === 'out' ? event.trace : undefined;
     const kind = event.hop === 'in' ? SpanKind.CLIENT : SpanKind.SERVER;
     let span: Span;
@@ -68,9 +68,9 @@ export class CallSpans implements RpcListener {
       span = this.tracer.startSpan(call.method, { kind }, remoteContext(remote));
       if (!span.isRecording()) return;
     } else {
-      const traceId = callTraceId(call.direction, call.target ?? '', call.callSession);
-      if (this.sampler.configured.shouldSample(ROOT_CONTEXT, traceId, call.method, kind, NO_ATTRIBUTES, NO_LINKS).decision === SamplingDecision.NOT_RECORD) return;
-      span = this.startRoot(call, traceId, { kind }); // decided: the SDK does not ask again
+      const words = callTraceWords(call.direction, call.target ?? '', call.callSession);
+      if (traceIdAccumulation(words) >= this.sampler.rootBound) return;
+      span = this.startRoot(call, traceIdOfWords(words), { kind }); // decided: the SDK does not ask again
     }
     const spanContext = span.spanContext();
     const state: CallSpan = {

@@ -23,19 +23,25 @@ function wordsToHex(words: number, w0: number, w1: number, w2 = 0, w3 = 0): stri
   return ID_BYTES.toString('hex', 0, words * 4);
 }
 
+/** The four 32-bit words of the last call trace id hashed (reused: the unsampled path builds nothing). */
+const WORDS = new Uint32Array(4);
+
 /**
- * 32 hex digits of a 128-bit hash (cyrb128, public domain) of the call's identity. hypha's promise
- * session is unique per call, so distinct calls get distinct, uniformly spread ids.
+ * A 128-bit hash (cyrb128, public domain) of the call's identity `direction|target|session`, as four words
+ * (read them before the next call). hypha's promise session is unique per call, so distinct calls get
+ * distinct, uniformly spread ids. The three strings are hashed in turn, never joined.
  */
-export function callTraceId(direction: string, target: string, session: string): string {
-  const text = `${direction}|${target}|${session}`;
+export function callTraceWords(direction: string, target: string, session: string): Uint32Array {
   let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
-  for (let i = 0; i < text.length; i++) {
-    const k = text.charCodeAt(i);
-    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
-    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
-    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
-    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  for (let part = 0; part < 5; part++) {
+    const text = part === 0 ? direction : part === 2 ? target : part === 4 ? session : '|';
+    for (let i = 0; i < text.length; i++) {
+      const k = text.charCodeAt(i);
+      h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+      h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+      h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+      h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+    }
   }
   h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
@@ -46,7 +52,29 @@ export function callTraceId(direction: string, target: string, session: string):
   h3 ^= h1;
   h4 ^= h1;
   if ((h1 | h2 | h3 | h4) === 0) h4 = 1; // all zeros is the invalid trace id
-  return wordsToHex(4, h1, h2, h3, h4);
+  WORDS[0] = h1;
+  WORDS[1] = h2;
+  WORDS[2] = h3;
+  WORDS[3] = h4;
+  return WORDS;
+}
+
+/** 32 hex digits of a trace id's four words. */
+export function traceIdOfWords(words: Uint32Array): string {
+  return wordsToHex(4, words[0]!, words[1]!, words[2]!, words[3]!);
+}
+
+/**
+ * What the SDK's TraceIdRatioBasedSampler compares with its bound: the XOR of the trace id's four 32-bit
+ * words (it parses them back from the hex, 8 digits at a time).
+ */
+export function traceIdAccumulation(words: Uint32Array): number {
+  return (words[0]! ^ words[1]! ^ words[2]! ^ words[3]!) >>> 0;
+}
+
+/** The call's trace id: 32 hex digits of callTraceWords. */
+export function callTraceId(direction: string, target: string, session: string): string {
+  return traceIdOfWords(callTraceWords(direction, target, session));
 }
 
 /** Random ids, except that the next root span takes the trace id set in `next` (a call's derived id). */

@@ -102,7 +102,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   const sessionsOpen = new Gauge({ name: 'hypha_accel_sessions', help: 'Sessions currently open, by kind (edge = carried over a link, passthrough = plain client through the gateway).', labelNames: ['kind'], registers: [registry] });
   const sessionEvents = new Counter({ name: 'hypha_accel_session_events_total', help: 'Session opens, closes and refusals, by kind.', labelNames: ['event', 'kind'], registers: [registry] });
-  const linkEvents = new Counter({ name: 'hypha_accel_link_events_total', help: 'Links up, down, refused and drained (a stopping gateway said DRAIN), by error code.', labelNames: ['event', 'code'], registers: [registry] });
+  const linkEvents = new Counter({ name: 'hypha_accel_link_events_total', help: 'Links up, down, refused and drained (a stopping gateway said DRAIN), and sessions resumed over a link (edge), by error code.', labelNames: ['event', 'code'], registers: [registry] });
   const drainCloses = new Counter({ name: 'hypha_accel_drain_session_closes_total', help: 'Sessions of a draining gateway instance the edge closed with 1001, by when (quiet: nothing moving on it; deadline: the drain time ran out).', labelNames: ['when'], registers: [registry] });
   new Gauge({ name: 'hypha_accel_links', help: 'Links currently established.', registers: [registry], collect() { this.set(sources.links().length); } });
   const rtt = new Histogram({ name: 'hypha_accel_link_rtt_seconds', help: 'Link round-trip time from keep-alive pings.', buckets: RTT_BUCKETS_S, registers: [registry] });

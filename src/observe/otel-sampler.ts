@@ -1,9 +1,10 @@
 // The sampler the OpenTelemetry specification derives from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
 // (the 3.x trace SDK no longer reads them itself). Unset, hypha-accel samples a fixed share of calls
 // (parentbased_traceidratio at DEFAULT_SAMPLER_RATIO): every call traced costs the proxies ~12% of their CPU
-// per message with the official SDK (docs/metrics.md), a sampled share stays within 5%; the calls an
-// operator debugs (rejected, unanswered, slow) are kept whatever the ratio (call-spans.ts). Every sampler
-// of the specification is still selectable. Hypha clients send no trace context, so the root decision counts.
+// per message with the official SDK, a sampled share far less (docs/metrics.md: within 5% in process, more
+// end to end for sequential calls); the calls an operator debugs (rejected, unanswered, slow) are kept
+// whatever the ratio (call-spans.ts). Every sampler of the specification is still selectable. Hypha
+// clients send no trace context, so the root decision counts.
 import { SamplingDecision, type Attributes, type Context, type Link, type SpanKind } from '@opentelemetry/api';
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
 import type { Logger } from '../log.js';
@@ -31,9 +32,12 @@ export function describeSampler(env: NodeJS.ProcessEnv): string {
   return name.includes('traceidratio') ? `${name} ${samplerRatio(env)}` : name;
 }
 
+const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_off', 'parentbased_traceidratio', 'parentbased_always_on'];
+
 export function buildSampler(env: NodeJS.ProcessEnv, log: Logger): Sampler {
   const name = samplerName(env);
   const ratio = samplerRatio(env);
+  if (!SAMPLERS.includes(name)) log.warn({ sampler: name }, `unknown OTEL_TRACES_SAMPLER; using ${DEFAULT_SAMPLER} ${DEFAULT_SAMPLER_RATIO}`);
   switch (name) {
     case 'always_on': return new AlwaysOnSampler();
     case 'always_off': return new AlwaysOffSampler();
@@ -41,20 +45,41 @@ export function buildSampler(env: NodeJS.ProcessEnv, log: Logger): Sampler {
     case 'parentbased_always_off': return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio': return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
     case 'parentbased_always_on': return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    default:
-      log.warn({ sampler: name }, `unknown OTEL_TRACES_SAMPLER; using ${DEFAULT_SAMPLER} ${DEFAULT_SAMPLER_RATIO}`);
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(DEFAULT_SAMPLER_RATIO) });
+    default: return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(DEFAULT_SAMPLER_RATIO) });
   }
+}
+
+/**
+ * The configured sampler's decision for a root span (no parent: every sampler of the specification then
+ * decides by its root part), as a bound on the trace id's accumulation (call-trace-ids.ts): sampled when
+ * below it. The same arithmetic as the SDK's TraceIdRatioBasedSampler (checked by a test against it), so a
+ * call's root decision needs no hex id and no sampler call; always_on takes every id, always_off none.
+ */
+export function rootSampleBound(env: NodeJS.ProcessEnv): number {
+  const name = samplerName(env);
+  if (name === 'always_on' || name === 'parentbased_always_on') return ALL_IDS;
+  if (name === 'always_off' || name === 'parentbased_always_off') return 0;
+  const ratio = SAMPLERS.includes(name) ? samplerRatio(env) : DEFAULT_SAMPLER_RATIO;
+  return ratio >= 1 ? ALL_IDS : ratio <= 0 ? 0 : Math.floor(ratio * 0xffffffff);
+}
+
+/** Above every accumulation (a 32-bit unsigned value). */
+const ALL_IDS = 2 ** 32;
+
+/** The provider's sampler for the OTEL_* variables: the configured one, with its root decision as a bound. */
+export function callSampler(env: NodeJS.ProcessEnv, log: Logger): KeepingSampler {
+  return new KeepingSampler(buildSampler(env, log), rootSampleBound(env));
 }
 
 /**
  * The provider's sampler: the configured one, except for the next root span after `keepNext()`, which is
  * recorded and sampled whatever it says (a call kept for its outcome or duration, call-spans.ts).
+ * `rootBound`: the configured sampler's root decision (rootSampleBound), which call-spans.ts applies itself.
  */
 export class KeepingSampler implements Sampler {
   private keep = false;
 
-  constructor(readonly configured: Sampler) {}
+  constructor(readonly configured: Sampler, readonly rootBound: number) {}
 
   keepNext(): void {
     this.keep = true;

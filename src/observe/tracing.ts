@@ -11,10 +11,11 @@ import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-t
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { channels, type LinkEvent, type RoleName } from '../events.js';
 import type { Logger } from '../log.js';
-import { buildSampler, describeSampler, KeepingSampler } from './otel-sampler.js';
+import { callSampler, describeSampler, type KeepingSampler } from './otel-sampler.js';
 import { CallSpans } from './call-spans.js';
 import { CallTraceIdGenerator } from './call-trace-ids.js';
 import { DeferredSpanProcessor } from './deferred-span-processor.js';
+import { withOtelEnvironment } from './otel-env.js';
 import type { RpcCallTracker } from './rpc-calls.js';
 
 export interface Tracing {
@@ -46,13 +47,14 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const { role, version, log } = options;
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
   if (protocol !== 'http/json' && protocol !== 'http/protobuf') log.warn({ protocol }, 'OTLP protocol not supported; using http/protobuf');
-  // The exporters read headers, timeout, compression and certificates from process.env's OTEL_EXPORTER_OTLP_*
-  // themselves; the URL comes from `env` (the same variables when it is process.env; a test's or bench's own).
+  // The exporter and the env detector read their OTEL_* settings themselves: built inside `env` (otel-env.ts).
   const url = tracesUrl(env);
-  const exporter: SpanExporter = protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url });
-  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `hypha-accel-${role}`, [ATTR_SERVICE_VERSION]: version, 'hypha_accel.role': role })
-    .merge(detectResources({ detectors: [envDetector] })); // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
-  const sampler = new KeepingSampler(buildSampler(env, log));
+  const { exporter, resource } = withOtelEnvironment(env, () => ({
+    exporter: (protocol === 'http/json' ? new OtlpJsonExporter({ url }) : new OtlpProtoExporter({ url })) as SpanExporter,
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: `hypha-accel-${role}`, [ATTR_SERVICE_VERSION]: version, 'hypha_accel.role': role })
+      .merge(detectResources({ detectors: [envDetector] })), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
+  }));
+  const sampler = callSampler(env, log);
   const ids = new CallTraceIdGenerator();
   const provider = new TracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [new DeferredSpanProcessor(new BatchSpanProcessor({ exporter, ...batchOptions(env) }))] });
   const tracer = provider.getTracer('hypha-accel', version);
@@ -60,7 +62,7 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   const calls = new CallSpans(tracer, sampler, ids, slowCallMs);
   const stopRpc = options.rpc.addListener(calls);
   channels.tracedFrame.subscribe(calls.onFrame);
-  const onLink = (m: unknown) => recordLinkEvent(tracer, role, m as LinkEvent);
+  const onLink = (m: unknown) => recordLinkEvent(tracer, sampler, role, m as LinkEvent);
   channels.link.subscribe(onLink);
   log.info({ protocol, sampler: describeSampler(env), keep: slowCallMs > 0 ? `reject, unanswered, slower than ${slowCallMs} ms` : 'reject, unanswered' }, 'tracing on');
   return {
@@ -75,15 +77,20 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   };
 }
 
-/** Link lifecycle (up, down, refused, drain) as short spans of their own; RTT samples and drain closes stay in the metrics. */
-function recordLinkEvent(tracer: Tracer, role: RoleName, event: LinkEvent): void {
+/**
+ * Link lifecycle (up, down, refused, drain, a session resumed) as short spans of their own, recorded whatever
+ * the sampler says (rare, and what an operator looks for; left to a 1% ratio, 99 in 100 would be dropped);
+ * RTT samples and drain closes stay in the metrics.
+ */
+function recordLinkEvent(tracer: Tracer, sampler: KeepingSampler, role: RoleName, event: LinkEvent): void {
   if (event.role !== role || event.event === 'rtt' || event.event === 'drain-close') return;
+  sampler.keepNext();
   const span = tracer.startSpan(`link ${event.event}`, {
     kind: SpanKind.INTERNAL,
     attributes: { 'hypha_accel.role': role, 'hypha_accel.link.id': event.linkId, 'hypha_accel.error.code': event.errorCode ?? '' },
   }, ROOT_CONTEXT);
   if (event.event === 'drain') span.setAttribute('hypha_accel.link.streams', event.streams ?? 0);
-  else if (event.event !== 'up') span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
+  else if (event.event !== 'up' && (event.event !== 'resume' || event.errorCode)) span.setStatus({ code: event.errorCode === 'HYPHA_ACCEL_ERR_SHUTDOWN' ? SpanStatusCode.UNSET : SpanStatusCode.ERROR });
   span.end();
 }
 

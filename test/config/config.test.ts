@@ -132,3 +132,12 @@ test('secretFile: a plain secret is one key "default"; a keyring file holds keys
   writeFileSync(ring, `# hypha-accel keys\nk1 ${'d'.repeat(20)}\nk1 ${'e'.repeat(20)}\n`, { mode: 0o600 });
   assert.throws(() => readKeys(ring), /key id k1 twice/);
 });
+
+test('the admin port is on by default, on localhost, at a port of its own per role (both roles can share a host)', () => {
+  const edge = loadConfig('edge', { flags: base, env: {} });
+  const gateway = loadConfig('gateway', { flags: { listen: '127.0.0.1:9001', hyphaUrl: 'http://127.0.0.1:9527', secretFile: '/dev/null' }, env: {} });
+  for (const config of [edge, gateway]) assert.match(config.adminListen, /^127\.0\.0\.1:\d+$/, 'bound to localhost');
+  assert.notEqual(edge.adminListen, gateway.adminListen);
+  // Empty turns it off.
+  assert.equal(loadConfig('edge', { flags: { ...base, adminListen: '' }, env: {} }).adminListen, '');
+});

@@ -183,6 +183,8 @@ describe('corruption caught by the link (plain TCP): the link is dropped, sessio
       await recordingLinkEvents(async (events) => {
         proxy.corruptFrames({ direction: fault.direction, type: FrameType.DATA, offset: fault.offset, xor: fault.xor, count: 1 });
         await until(() => events.some((e) => e.role === fault.detector && e.event === 'down' && e.errorCode === fault.code), `the ${fault.detector} to drop the link with ${fault.code}`);
+        // Link lifecycle for observers (metrics, spans): the edge reports each session it took back over a new link.
+        await until(() => events.some((e) => e.role === 'edge' && e.event === 'resume' && e.errorCode === undefined), 'the edge to report a resumed session');
         console.log(`link events: ${JSON.stringify(events.map((e) => [e.role, e.event, e.errorCode]))}`);
       });
       await moreRounds(loopers, 5);

@@ -66,7 +66,7 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 before(async () => {
   const hyphaUrl = await serverUrlFromEnv();
   receiver = await startReceiver();
-  const env = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'always_on', OTEL_BSP_SCHEDULE_DELAY: '200' };
+  const env = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'always_on', OTEL_BSP_SCHEDULE_DELAY: '3600000' }; // exported only by the flush on stop
   const secret = writeSecret();
   gateway = await startCliRole('gateway', ['--hypha-url', hyphaUrl, '--secret-file', secret, '--log-level', 'debug'], env);
   edge = await startCliRole('edge', ['--gateway-url', gateway.url.replace('http', 'ws'), '--secret-file', secret, '--log-level', 'debug'], env);
@@ -94,6 +94,7 @@ test('a token from hypha, carried by clients and HTTP requests, is in no span, m
   // Stop both gracefully: the exporters flush on stop and the logs are complete.
   const metrics = [await (await fetch(`${edge.adminUrl}/metrics`)).text(), await (await fetch(`${gateway.adminUrl}/metrics`)).text()];
   const stats = [await (await fetch(`${edge.adminUrl}/stats`)).text(), await (await fetch(`${gateway.adminUrl}/stats`)).text()];
+  assert.equal(receiver.bodies.length, 0, 'no export before the stop (the batch delay is an hour)');
   edge.child.kill('SIGTERM');
   assert.equal(await edge.exited, 0);
   gateway.child.kill('SIGTERM');
@@ -101,7 +102,7 @@ test('a token from hypha, carried by clients and HTTP requests, is in no span, m
 
   const spans = receiver.bodies.join('\n');
   const logs = edge.log() + gateway.log();
-  assert.ok(receiver.bodies.length > 0 && spans.includes('list_services'), 'spans of the workload were exported');
+  assert.ok(receiver.bodies.length > 0 && spans.includes('list_services'), 'spans of the workload were exported: flushed on graceful stop');
   assert.match(logs, /"level":20/, 'debug lines were logged');
   assert.match(logs, /session open/, 'the sessions were logged');
   // The token is a JWT: no piece of it (its signature, the whole) may appear anywhere.

@@ -13,6 +13,7 @@ import { RpcCallTracker } from '../../src/observe/rpc-calls.js';
 import { startTracing, tracingWanted, type Tracing } from '../../src/observe/tracing.js';
 import { createLogger } from '../../src/log.js';
 import { channels } from '../../src/events.js';
+import { decodeTraceExport, type DecodedSpan } from '../helpers/otlp-protobuf.js';
 
 interface OtlpValue { stringValue?: string; intValue?: string | number; boolValue?: boolean }
 interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: Array<{ key: string; value: OtlpValue }>; status?: { code?: number } }
@@ -43,6 +44,23 @@ async function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; re
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, spans, requests, close: () => server.close() };
+}
+
+/** An OTLP/HTTP protobuf receiver: POST /v1/traces, each request's content type and its decoded spans. */
+async function startProtobufReceiver(): Promise<{ url: string; spans: DecodedSpan[]; contentTypes: string[]; close(): void }> {
+  const spans: DecodedSpan[] = [];
+  const contentTypes: string[] = [];
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    contentTypes.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
+    spans.push(...decodeTraceExport(Buffer.concat(chunks)));
+    res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, spans, contentTypes, close: () => server.close() };
 }
 
 describe('OpenTelemetry traces through the pair', () => {
@@ -188,5 +206,40 @@ describe('OpenTelemetry traces through the pair', () => {
     assert.deepEqual(gatewayServer.map((s) => s.parentSpanId).sort(), edgeClient.map((s) => s.spanId).sort());
     // Only sampled calls and their replies carry a context on the link.
     assert.ok(tracedFrames >= edgeClient.length && tracedFrames <= 2 * (edgeClient.length + callSpans.filter((s) => s.kind === 3 && s.service === 'hypha-accel-gateway').length), `traced frames ${tracedFrames}`);
+  });
+
+  test('http/protobuf (the default protocol): the real protobuf requests decode to the same joined trace', async () => {
+    for (const t of tracings.splice(0)) await t.shutdown();
+    const protobuf = await startProtobufReceiver();
+    try {
+      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: protobuf.url, OTEL_TRACES_SAMPLER: 'always_on' }; // protocol unset: http/protobuf
+      const log = createLogger('silent');
+      for (const role of ['edge', 'gateway'] as const) tracings.push(startTracing({ role, version: 'test', rpc: new RpcCallTracker({ role }), log, env })!);
+      const result = await runPyCaller(pair.edgeUrl, service!.serviceId, { checks: ['echo', 'exception'] });
+      assert.deepEqual(failedChecks(result), []);
+      for (const t of tracings) await t.forceFlush();
+      assert.ok(protobuf.contentTypes.length > 0 && protobuf.contentTypes.every((c) => c === 'POST /v1/traces application/x-protobuf'), protobuf.contentTypes.join(', '));
+      const spans = protobuf.spans;
+      const edgeEcho = spans.filter((s) => s.service === 'hypha-accel-edge' && s.name.endsWith('.echo'));
+      assert.ok(edgeEcho.length >= 1, `edge echo spans: ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}`);
+      for (const edgeSpan of edgeEcho) {
+        assert.equal(edgeSpan.kind, 3, 'CLIENT');
+        assert.match(edgeSpan.traceId, /^[0-9a-f]{32}$/);
+        assert.equal(edgeSpan.attrs['rpc.system'], 'hypha');
+        assert.equal(edgeSpan.attrs['rpc.method'], 'echo');
+        assert.equal(edgeSpan.attrs['hypha.outcome'], 'resolve');
+        assert.ok(Number(edgeSpan.attrs['hypha_accel.request.bytes']) > 0 && Number(edgeSpan.attrs['hypha_accel.request.link_bytes']) > 0);
+        const child = spans.find((s) => s.service === 'hypha-accel-gateway' && s.parentSpanId === edgeSpan.spanId);
+        assert.ok(child, 'the gateway span is a child of the edge span');
+        assert.equal(child.traceId, edgeSpan.traceId, 'one trace');
+        assert.equal(child.kind, 2, 'SERVER');
+        assert.equal(child.role, 'gateway');
+        assert.ok(Number(child.attrs['hypha_accel.response.link_bytes']) > 0);
+      }
+      const rejected = spans.find((s) => s.service === 'hypha-accel-edge' && s.attrs['hypha.outcome'] === 'reject');
+      assert.equal(rejected?.status?.code, 2, 'a rejected call is an error span');
+    } finally {
+      protobuf.close();
+    }
   });
 });

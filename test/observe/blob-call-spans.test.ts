@@ -9,7 +9,7 @@ import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentele
 import { publishMessage, type BlobOutcome, type MessageEvent, type RoleName } from '../../src/events.js';
 import { CallSpans } from '../../src/observe/call-spans.js';
 import { CallTraceIdGenerator } from '../../src/observe/call-trace-ids.js';
-import { buildSampler, KeepingSampler } from '../../src/observe/otel-sampler.js';
+import { callSampler } from '../../src/observe/otel-sampler.js';
 import { RpcCallTracker } from '../../src/observe/rpc-calls.js';
 import { createLogger } from '../../src/log.js';
 import { createHarness, imageLikeBytes, sameBytes } from '../payload/payload-harness.js';
@@ -45,7 +45,7 @@ async function sendTwice(blob: Uint8Array): Promise<[BlobOutcome, BlobOutcome, n
 function rig(role: RoleName) {
   const ended: ReadableSpan[] = [];
   const collect: SpanProcessor = { onStart() {}, onEnd: (span) => { ended.push(span); }, forceFlush: async () => {}, shutdown: async () => {} };
-  const sampler = new KeepingSampler(buildSampler({ OTEL_TRACES_SAMPLER: 'always_on' }, log));
+  const sampler = callSampler({ OTEL_TRACES_SAMPLER: 'always_on' }, log);
   const ids = new CallTraceIdGenerator();
   const provider = new TracerProvider({ sampler, idGenerator: ids, spanProcessors: [collect] });
   const spans = new CallSpans(provider.getTracer('test'), sampler, ids);

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROOT_CONTEXT, SamplingDecision, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
-import { callTraceId, CallTraceIdGenerator } from '../../src/observe/call-trace-ids.js';
-import { buildSampler, describeSampler, DEFAULT_SAMPLER_RATIO, KeepingSampler } from '../../src/observe/otel-sampler.js';
+import { callTraceId, callTraceWords, CallTraceIdGenerator, traceIdAccumulation } from '../../src/observe/call-trace-ids.js';
+import { buildSampler, callSampler, describeSampler, DEFAULT_SAMPLER_RATIO, rootSampleBound } from '../../src/observe/otel-sampler.js';
 import { createLogger } from '../../src/log.js';
 
 const log = createLogger('silent');
@@ -54,12 +54,37 @@ test('unset, the sampler is parent-based at the default ratio: ~1% of root calls
 });
 
 test('the keeping sampler says sampled once after keepNext, then asks the configured sampler again', () => {
-  const keeping = new KeepingSampler(buildSampler({ OTEL_TRACES_SAMPLER: 'always_off' }, log));
+  const keeping = callSampler({ OTEL_TRACES_SAMPLER: 'always_off' }, log);
   const id = callTraceId('up', 'ws-user-a/svc', 'session-x');
   assert.equal(sampled(keeping, id), false);
   keeping.keepNext();
   assert.equal(sampled(keeping, id), true);
   assert.equal(sampled(keeping, id), false);
+});
+
+test('the root decision from the id\'s words is the SDK sampler\'s decision on its hex id, for every sampler and ratio', () => {
+  const envs: NodeJS.ProcessEnv[] = [{}, { OTEL_TRACES_SAMPLER: 'nonsense' }, { OTEL_TRACES_SAMPLER_ARG: 'x' }];
+  for (const name of ['always_on', 'always_off', 'traceidratio', 'parentbased_always_off', 'parentbased_traceidratio', 'parentbased_always_on']) {
+    for (const ratio of [undefined, '0', '0.0001', '0.01', '0.5', '0.999', '1']) envs.push({ OTEL_TRACES_SAMPLER: name, ...(ratio === undefined ? {} : { OTEL_TRACES_SAMPLER_ARG: ratio }) });
+  }
+  for (const env of envs) {
+    const sampler = buildSampler(env, log);
+    const bound = rootSampleBound(env);
+    let taken = 0;
+    for (let i = 0; i < 3000; i++) {
+      const words = callTraceWords(i % 2 ? 'up' : 'down', `ws-${i % 7}/client:svc`, `session-${i}`);
+      const fromWords = traceIdAccumulation(words) < bound;
+      const id = callTraceId(i % 2 ? 'up' : 'down', `ws-${i % 7}/client:svc`, `session-${i}`);
+      assert.equal(fromWords, sampled(sampler, id), `${JSON.stringify(env)} id ${id}`);
+      if (fromWords) taken++;
+    }
+    if (env.OTEL_TRACES_SAMPLER?.endsWith('traceidratio') && env.OTEL_TRACES_SAMPLER_ARG === '0.5') assert.ok(taken > 1300 && taken < 1700, `${JSON.stringify(env)}: ${taken} of 3000`);
+  }
+  // The bound's edges, where the SDK's arithmetic is exact: id words whose XOR is 0 and 0xffffffff.
+  const edge = (w: number) => Uint32Array.of(w, 0, 0, 0);
+  assert.equal(traceIdAccumulation(edge(0)) < rootSampleBound({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }), false);
+  assert.equal(traceIdAccumulation(edge(0xffffffff)) < rootSampleBound({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }), true);
+  assert.equal(sampled(buildSampler({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }, log), 'ffffffff' + '0'.repeat(23) + '1'), true);
 });
 
 test('OTEL_TRACES_SAMPLER and _ARG as the specification says', () => {

@@ -11,7 +11,7 @@ import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentele
 import { publishMessage, publishSession, type MessageEvent, type RoleName } from '../../src/events.js';
 import { CallSpans } from '../../src/observe/call-spans.js';
 import { CallTraceIdGenerator, callTraceId } from '../../src/observe/call-trace-ids.js';
-import { buildSampler, KeepingSampler } from '../../src/observe/otel-sampler.js';
+import { callSampler } from '../../src/observe/otel-sampler.js';
 import { RpcCallTracker } from '../../src/observe/rpc-calls.js';
 import { createLogger } from '../../src/log.js';
 
@@ -38,7 +38,7 @@ function rig(env: NodeJS.ProcessEnv, options: { role?: RoleName; slowCallMs?: nu
   const role = options.role ?? 'edge';
   const ended: ReadableSpan[] = [];
   const collect: SpanProcessor = { onStart() {}, onEnd: (span) => { ended.push(span); }, forceFlush: async () => {}, shutdown: async () => {} };
-  const sampler = new KeepingSampler(buildSampler(env, log));
+  const sampler = callSampler(env, log);
   const ids = new CallTraceIdGenerator();
   const provider = new TracerProvider({ sampler, idGenerator: ids, spanProcessors: [collect] });
   const sdkTracer = provider.getTracer('test');
