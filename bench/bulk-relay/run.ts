@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
 import { PROXY_NODE_FLAGS } from '../runner/proxies.js';
+import { threadCpuNs as cpuNs } from '../runner/proc-stats.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -63,19 +64,6 @@ async function startListener(command: string[], cwd: string, env: NodeJS.Process
 const proxy = (root: string, role: 'edge' | 'gateway', flags: string[], arm: string) =>
   startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
 const nullRelay = (target: number) => startListener(['--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', `127.0.0.1:${target}`], REPO_ROOT);
-
-/** CPU nanoseconds of every thread of a process so far. */
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* the thread ended meanwhile */
-    }
-  }
-  return total;
-}
 
 /** Counters of a process so far: CPU ns, read-/write-like syscalls, main-thread wake-ups, minor faults. */
 function counters(pid: number): Record<string, number> {

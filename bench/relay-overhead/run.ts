@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { REPO_ROOT, VENV_PYTHON, startHyphaServer } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
+import { threadCpuNs as cpuNs } from '../runner/proc-stats.js';
 import { rawConnect, handshakeMessage } from '../../test/helpers/raw-ws.js';
 
 const args = process.argv.slice(2);
@@ -68,19 +69,6 @@ function runEcho(url: string): Record<string, number> {
   const line = out.split('\n').find((l) => l.startsWith('{"p50_ms"'));
   if (!line) throw new Error(`echo bench printed no result:\n${out}`);
   return JSON.parse(line) as Record<string, number>;
-}
-
-/** CPU nanoseconds of every thread of a process so far. */
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* the thread ended meanwhile */
-    }
-  }
-  return total;
 }
 
 /**

@@ -1,7 +1,7 @@
 // CPU seconds and peak RSS of a process, read from /proc/<pid>/stat and /proc/<pid>/status (Linux).
 // Used to report what the proxies cost; returns undefined where /proc is not readable.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export interface ProcSample {
   cpuSeconds: number;
@@ -25,4 +25,17 @@ export function sampleProcess(pid: number): ProcSample | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU nanoseconds of every thread of a process so far. */
+export function threadCpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return total;
 }
