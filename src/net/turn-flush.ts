@@ -48,8 +48,16 @@ export class TurnFlusher {
     this.scheduled = false;
     this.queuedInLastRound = this.queuedInRound;
     this.queuedInRound = 0;
-    const flushes = this.flushes.splice(0);
-    for (const flush of flushes) flush();
+    // Every writer flushes even if one throws: a writer left out would keep its flush pending for ever.
+    let failure: unknown;
+    for (const flush of this.flushes.splice(0)) {
+      try {
+        flush();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 }
 

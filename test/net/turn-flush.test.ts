@@ -86,3 +86,20 @@ test('a write queued while flushing starts a new round', () => {
   turn();
   assert.deepEqual(flushed, ['a', 'b']);
 });
+
+test('a flush that throws does not keep the other writers from flushing; its error still surfaces', () => {
+  const { flusher, turn, pending } = manualFlusher();
+  const flushed: string[] = [];
+  flusher.onQueued(() => {
+    throw new Error('socket gone');
+  });
+  flusher.onQueued(() => flushed.push('b'));
+  turn(); // two writes in a turn: polls once more
+  assert.throws(() => turn(), /socket gone/);
+  assert.deepEqual(flushed, ['b']);
+  assert.equal(pending(), 0);
+  flusher.onQueued(() => flushed.push('c'));
+  turn(); // the round before was busy: polls once more
+  turn();
+  assert.deepEqual(flushed, ['b', 'c'], 'the flusher keeps working after the error');
+});
