@@ -192,10 +192,6 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       proxies,
       nextSeed: () => seed++,
       snapshot: async () => {
-        // The gateway's counters first, then the CPU: the runner's first fetch() loads and compiles Node's
-        // HTTP client (50-100 ms of CPU, before the calls start), which landed inside the first accelerated measurement (S1 T1 seq,
-        // rep 1: runner 58 ms against 4-8 ms in every other measurement, 2026-12-01T0618).
-        const wire = adminPort === undefined ? undefined : await gatewayWire(adminPort);
         const roleCpuNs = sampleRoleCpuNs({
           edge: { pids: proxies.filter((p) => p.role === 'edge').map((p) => p.pid), withDescendants: true },
           gateway: { pids: proxies.filter((p) => p.role === 'gateway').map((p) => p.pid), withDescendants: true },
@@ -204,6 +200,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
           runner: { pids: [process.pid], withDescendants: false },
           emulator: { pids: [link.pid], withDescendants: false },
         });
+        const wire = adminPort === undefined ? undefined : await gatewayWire(adminPort);
         return { link: await link.stats(), proxies: Object.fromEntries(proxies.map((p) => [p.role, p.sample()])), roleCpuNs, ...(wire ? { wire } : {}) };
       },
       close: async () => {
