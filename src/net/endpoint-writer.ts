@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { maskInto } from './ws-mask.js';
 import { turnFlusher } from './turn-flush.js';
+import { writeBatch } from './batch-write.js';
 
 /** Payloads at least this large are written as their own buffer (a view, or a masked copy) instead of into the slab. */
 const COPY_LIMIT_BYTES = 4096;
@@ -77,13 +78,7 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
     callbacks = [];
     const finish = confirmAll(done);
     if (socket.destroyed || !socket.writable) return finish();
-    if (batch.length === 1) {
-      socket.write(batch[0]!, finish);
-      return;
-    }
-    socket.cork();
-    for (let i = 0; i < batch.length; i++) socket.write(batch[i]!, i === batch.length - 1 ? finish : undefined);
-    socket.uncork();
+    writeBatch(socket, batch, finish);
   };
 
   // ws writes its Close itself: what was queued before goes first.

@@ -15,6 +15,7 @@ import { FrameBatch, LENGTH_PREFIX_BYTES, type LinkFraming } from '../link/frame
 import { compactPrefixBytes } from '../link/compact-prefix.js';
 import { FrameReader } from '../link/frame-reader.js';
 import { turnFlusher } from './turn-flush.js';
+import { writeBatch } from './batch-write.js';
 
 /** The Upgrade token of a byte-stream link (version 1 of its framing). */
 export const LINK_UPGRADE_TOKEN = 'hypha-accel-link/1';
@@ -43,13 +44,7 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     const { chunks, callbacks } = batch.take();
     const done = batchWritten(callbacks);
     if (socket.destroyed || !socket.writable) return done(new Error('link socket is not open'));
-    if (chunks.length === 1) {
-      socket.write(chunks[0]!, done);
-      return;
-    }
-    socket.cork();
-    for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!, i === chunks.length - 1 ? done : undefined);
-    socket.uncork();
+    writeBatch(socket, chunks, done);
   };
   const scheduleFlush = () => {
     if (flushScheduled) return turnFlusher.onQueued();
