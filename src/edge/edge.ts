@@ -26,6 +26,7 @@ import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '.
 import { dialTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
+import { WriteArena } from '../net/endpoint-writer.js';
 import { tapIngress } from '../net/ingress-tap.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { publishLink, publishSession, type LinkInfo } from '../events.js';
@@ -79,6 +80,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   const refusalLog = throttledLog(log); // refusals a hostile client can trigger at will
   const byteStreamLink = gatewayUrl.protocol !== 'ws:' && gatewayUrl.protocol !== 'wss:';
   const clients = new Set<WebSocket>();
+  const writeArena = new WriteArena(); // every session's endpoint writes share it (an idle one holds no buffer)
   const pendingOpens = new Map<Stream, (reply: OpenReply) => void>();
   const linkStats = newLinkStats();
   const instanceId = `edge-${randomUUID()}`;
@@ -228,7 +230,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
       publishSession({ role: 'edge', sessionId, event: 'open', path, viaLink: true });
       const port = sessionPort(stream, link, sessionId, req.url ?? '/');
       drain.track(ws, sessionId, link, port);
-      bindEndpoint(ws, port, { role: 'edge', sessionId, inbound: 'up', log, ingress, onClosed: () => {
+      bindEndpoint(ws, port, { role: 'edge', sessionId, inbound: 'up', log, ingress, writeArena, onClosed: () => {
         clients.delete(ws);
         drain.untrack(ws);
         endSession();

@@ -26,6 +26,7 @@ import { checkUpgrade } from '../net/upgrade-check.js';
 import { redactTarget } from '../net/redact.js';
 import { throttledLog } from '../net/log-throttle.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
+import { WriteArena } from '../net/endpoint-writer.js';
 import { rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
 import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
 import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
@@ -84,6 +85,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   let pendingLinks = 0;
   const liveLinks = new Map<LinkSession, Established>();
   const upstreams = new Set<WebSocket>();
+  const writeArena = new WriteArena(); // every session's endpoint writes share it (an idle one holds no buffer)
   const passthroughClients = new Set<WebSocket>();
   const linkStats = newLinkStats();
   const instanceId = `gateway-${randomUUID()}`;
@@ -330,7 +332,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       stream.sendControl(FrameType.OPEN_OK, encodeOpenReply({ protocol: upstream.protocol }));
       publishSession({ role: 'gateway', sessionId: open.sessionId, event: 'open', path: redactTarget(open.path), viaLink: true });
       bindEndpoint(upstream, sessionPort(stream, open.sessionId), {
-        role: 'gateway', sessionId: open.sessionId, inbound: 'down', log, ingress: result.ingress,
+        role: 'gateway', sessionId: open.sessionId, inbound: 'down', log, ingress: result.ingress, writeArena,
         onClosed: () => {
           upstreams.delete(upstream);
           endSession();

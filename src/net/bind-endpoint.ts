@@ -9,7 +9,7 @@ import { channels, observingMessages, publishMessage, publishSession, type Direc
 import { EndKind } from '../link/frame.js';
 import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-close.js';
 import { writeCoalescer } from './write-coalescing.js';
-import { endpointWriter, type EndpointWriter } from './endpoint-writer.js';
+import { endpointWriter, type EndpointWriter, type WriteArena } from './endpoint-writer.js';
 import { OBSERVED_HEAD_BYTES, ingressSink, type IngressTap } from './ingress-tap.js';
 
 export interface EndpointBinding {
@@ -21,6 +21,8 @@ export interface EndpointBinding {
   onClosed?: (code: number, reason: string) => void;
   /** Ingress cut-through on this socket (src/net/ingress-tap.ts); without it messages arrive whole. */
   ingress?: IngressTap;
+  /** The role's write memory, shared by all its endpoint sockets (endpoint-writer.ts). */
+  writeArena: WriteArena;
 }
 
 export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: EndpointBinding): void {
@@ -28,7 +30,7 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
   const outbound: Direction = inbound === 'up' ? 'down' : 'up';
   const coalesce = writeCoalescer(ws);
   let writer: EndpointWriter | undefined | null = null; // null: not looked at yet (made once the socket is open)
-  const writerOf = () => (writer === null ? (writer = endpointWriter(ws)) : writer);
+  const writerOf = () => (writer === null ? (writer = endpointWriter(ws, binding.writeArena)) : writer);
   const onWritten = (written: () => void) => () => {
     written();
     if (--unwrittenMessages === 0) afterWrites?.();

@@ -1,7 +1,7 @@
 // Frames the data messages a proxy sends to one endpoint WebSocket itself and writes all frames of one
 // event-loop turn (and of the turns right after it that bring more, turn-flush.ts) with one socket write
-// and one completion callback (ws.send costs two socket writes, an options object and a callback per message). Headers and small payloads share a slab; a client-side
-// socket masks while copying into it. ws keeps its socket for control frames; its Close waits for the batch.
+// and one completion callback (ws.send costs two socket writes, an options object and a callback per message). Headers and small payloads go into
+// the role's WriteArena (shared by all its writers); a client-side socket masks while copying into it. ws keeps its socket for control frames; its Close waits for the batch.
 import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
@@ -14,6 +14,38 @@ const COPY_LIMIT_BYTES = 4096;
 const SLAB_BYTES = 64 * 1024;
 const MASK_POOL_BYTES = 1024;
 const MAX_HEADER_BYTES = 14;
+
+/**
+ * Memory every endpoint writer of a role shares, so an idle session holds none (a slab per writer was 64 KiB
+ * per session: most of the pair's memory per idle session in bench S6). The slab is a bump allocator: a
+ * region once handed out is never written again, so queued writes keep viewing valid bytes and a full slab is
+ * left to the writes still holding it (then collected). Masks come from one random pool.
+ */
+export class WriteArena {
+  slab = Buffer.allocUnsafe(SLAB_BYTES);
+  /** Bytes of `slab` handed out; writers write at this offset and advance it. */
+  used = 0;
+  private readonly maskPool = Buffer.allocUnsafe(MASK_POOL_BYTES);
+  private maskAt = MASK_POOL_BYTES;
+
+  /** Makes room for `bytes` at `used`: a fresh slab when the current one is short (the old one is never reused). */
+  reserve(bytes: number): void {
+    if (this.used + bytes <= this.slab.length) return;
+    this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
+    this.used = 0;
+  }
+
+  /** Four random mask bytes, as a view valid until the next call (use at once). */
+  nextMask(): Buffer {
+    if (this.maskAt === MASK_POOL_BYTES) {
+      randomFillSync(this.maskPool);
+      this.maskAt = 0;
+    }
+    const mask = this.maskPool.subarray(this.maskAt, this.maskAt + 4);
+    this.maskAt += 4;
+    return mask;
+  }
+}
 
 export interface EndpointWriter {
   /**
@@ -35,37 +67,39 @@ interface WsInternals {
   _sender?: { close(...args: unknown[]): void };
 }
 
-/** Call once the WebSocket is open. Undefined where ws must frame itself (an extension negotiated, unknown internals). */
-export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
+/**
+ * Call once the WebSocket is open; `arena`: the role's shared write memory. Undefined where ws must frame
+ * itself (an extension negotiated, unknown internals).
+ */
+export function endpointWriter(ws: WebSocket, arena: WriteArena): EndpointWriter | undefined {
   const internals = ws as unknown as WsInternals;
   const socket = internals._socket;
   const sender = internals._sender;
   if (!socket || !sender || typeof sender.close !== 'function' || typeof internals._isServer !== 'boolean') return undefined;
   if (internals._extensions && Object.keys(internals._extensions).length > 0) return undefined;
   const masked = !internals._isServer; // frames from a client are masked (RFC 6455 §5.3)
-  const maskPool = masked ? Buffer.allocUnsafe(MASK_POOL_BYTES) : undefined;
-  let maskAt = MASK_POOL_BYTES;
-  const rotatedMask = Buffer.allocUnsafe(4);
+  let rotatedMask: Buffer | undefined; // made for the rare masked message in parts
 
-  let slab = Buffer.allocUnsafe(SLAB_BYTES);
-  let slabUsed = 0;
+  // This writer's queued bytes in the arena since its last chunk was closed: [chunkStart, chunkEnd) of chunkSlab.
+  let chunkSlab: Buffer | undefined;
   let chunkStart = 0;
+  let chunkEnd = 0;
   let chunks: Buffer[] = [];
   let callbacks: Array<() => void> = [];
   let scheduled = false;
   let midMessage = false; // the next frame continues a message sent in pieces
 
   const closeChunk = () => {
-    if (slabUsed > chunkStart) chunks.push(slab.subarray(chunkStart, slabUsed));
-    chunkStart = slabUsed;
+    if (chunkSlab && chunkEnd > chunkStart) chunks.push(chunkSlab.subarray(chunkStart, chunkEnd));
+    chunkSlab = undefined;
   };
+  /** Room for `bytes` in the arena; this writer's chunk goes on there if nothing else was written in between. */
   const reserve = (bytes: number) => {
-    if (slabUsed + bytes > slab.length) {
-      closeChunk();
-      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
-      slabUsed = 0;
-      chunkStart = 0;
-    }
+    arena.reserve(bytes);
+    if (chunkSlab === arena.slab && chunkEnd === arena.used) return;
+    closeChunk();
+    chunkSlab = arena.slab;
+    chunkStart = chunkEnd = arena.used;
   };
 
   const flush = () => {
@@ -98,7 +132,8 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
       const inline = length < COPY_LIMIT_BYTES && !tail;
       const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
       reserve(MAX_HEADER_BYTES + (inline ? length : 0));
-      let at = slabUsed;
+      const slab = arena.slab;
+      let at = arena.used;
       slab[at++] = (fin ? 0x80 : 0) | opcode;
       slab[at++] = (masked ? 0x80 : 0) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
       if (lengthBytes === 2) {
@@ -110,22 +145,17 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
         at += 8;
       }
       let mask: Buffer | undefined;
-      if (maskPool) {
-        if (maskAt === MASK_POOL_BYTES) {
-          randomFillSync(maskPool);
-          maskAt = 0;
-        }
-        mask = maskPool.subarray(maskAt, maskAt + 4);
-        maskAt += 4;
+      if (masked) {
+        mask = arena.nextMask();
         slab.set(mask, at);
         at += 4;
       }
       if (inline) {
         if (mask) maskInto(data, mask, slab, at, length);
         else slab.set(data, at);
-        slabUsed = at + length;
+        arena.used = chunkEnd = at + length;
       } else {
-        slabUsed = at;
+        arena.used = chunkEnd = at;
         closeChunk();
         if (!mask) {
           chunks.push(data);
@@ -140,6 +170,7 @@ export function endpointWriter(ws: WebSocket): EndpointWriter | undefined {
           for (const part of [data, ...tail]) {
             const target = owned ? part : Buffer.allocUnsafe(part.length);
             if (offset & 3) {
+              rotatedMask ??= Buffer.allocUnsafe(4);
               for (let k = 0; k < 4; k++) rotatedMask[k] = mask[(offset + k) & 3]!;
               maskInto(part, rotatedMask, target, 0, part.length);
             } else {

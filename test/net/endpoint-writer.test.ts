@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { endpointWriter } from '../../src/net/endpoint-writer.js';
+import { endpointWriter, WriteArena } from '../../src/net/endpoint-writer.js';
 import { until } from '../helpers/link-pair.js';
 
 interface Received { data: Buffer; isBinary: boolean }
@@ -36,7 +36,7 @@ for (const side of ['server', 'client'] as const) {
     const p = await pair();
     const from = side === 'server' ? p.server : p.client;
     const at = side === 'server' ? p.atClient : p.atServer;
-    const writer = endpointWriter(from);
+    const writer = endpointWriter(from, new WriteArena());
     assert.ok(writer);
     const confirmed: number[] = [];
     SIZES.forEach((bytes, i) => writer.send(pattern(bytes), false, true, () => confirmed.push(i)));
@@ -65,7 +65,7 @@ for (const side of ['server', 'client'] as const) {
     const p = await pair();
     const from = side === 'server' ? p.server : p.client;
     const at = side === 'server' ? p.atClient : p.atServer;
-    const writer = endpointWriter(from);
+    const writer = endpointWriter(from, new WriteArena());
     assert.ok(writer);
     const whole = pattern(100_003);
     // Parts at offsets 0, 30_001, 30_003, 65_538 (every mask rotation), short ones too; one message of two frames.
@@ -83,7 +83,7 @@ for (const side of ['server', 'client'] as const) {
 
 test('endpoint writer: the small messages of one turn leave in one socket write', async () => {
   const p = await pair();
-  const writer = endpointWriter(p.server)!;
+  const writer = endpointWriter(p.server, new WriteArena())!;
   const socket = (p.server as unknown as { _socket: Socket })._socket;
   let writes = 0;
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
@@ -100,7 +100,7 @@ test('endpoint writer: the small messages of one turn leave in one socket write'
 
 test('endpoint writer: a Close from ws follows the messages queued before it in the same turn', async () => {
   const p = await pair();
-  const writer = endpointWriter(p.server)!;
+  const writer = endpointWriter(p.server, new WriteArena())!;
   for (let i = 0; i < 10; i++) writer.send(pattern(100 + i), false, true, () => {});
   p.server.close(4001, 'done');
   await until(() => p.atClient.closes.length === 1, 'the close');
@@ -111,14 +111,47 @@ test('endpoint writer: a Close from ws follows the messages queued before it in 
 
 test('endpoint writer: sends after the socket is gone are confirmed at once; none with permessage-deflate', async () => {
   const p = await pair();
-  const writer = endpointWriter(p.server)!;
+  const writer = endpointWriter(p.server, new WriteArena())!;
   p.server.terminate();
   let confirmed = 0;
   writer.send(pattern(10), false, true, () => confirmed++);
   assert.equal(confirmed, 1);
   p.wss.close();
   const deflated = await pair(true);
-  assert.equal(endpointWriter(deflated.server), undefined);
+  assert.equal(endpointWriter(deflated.server, new WriteArena()), undefined);
   deflated.client.close();
   deflated.wss.close();
+});
+
+test('endpoint writers sharing one arena: interleaved sends over many slabs reach each peer intact and in order', async () => {
+  const pairs = [await pair(), await pair()];
+  const arena = new WriteArena();
+  // Server- and client-side writers (unmasked and masked) on the same arena.
+  const ends = pairs.flatMap((p) => [{ writer: endpointWriter(p.server, arena)!, at: p.atClient }, { writer: endpointWriter(p.client, arena)!, at: p.atServer }]);
+  let seed = 12345;
+  const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const sent: Buffer[][] = ends.map(() => []);
+  const send = (k: number, bytes: number) => {
+    const message = Buffer.from(pattern(bytes).map((b) => b ^ sent[k]!.length));
+    sent[k]!.push(message);
+    ends[k]!.writer.send(message, false, true, () => {});
+  };
+  // Writer 0 queues first; the others then fill several 64 KiB slabs in the same turn, before writer 0's
+  // batch is written: its queued bytes must not be overwritten.
+  send(0, 3000);
+  for (let i = 0; i < 400; i++) send(1 + (i % 3), Math.floor(random() * 4096));
+  // Then random interleaving over a few turns, sizes across the inline limit (views and copies).
+  for (let turn = 0; turn < 5; turn++) {
+    for (let i = 0; i < 100; i++) send(Math.floor(random() * 4), Math.floor(random() * 6000));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  try {
+    await until(() => ends.every((end, k) => end.at.received.length === sent[k]!.length), 'every message');
+    ends.forEach((end, k) => end.at.received.forEach((m, i) => assert.ok(m.data.equals(sent[k]![i]!), `writer ${k} message ${i}`)));
+  } finally {
+    for (const p of pairs) {
+      p.client.terminate();
+      p.wss.close();
+    }
+  }
 });
