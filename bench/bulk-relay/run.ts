@@ -10,6 +10,7 @@
 //   [--baseline-root DIR] [--no-null] [--out FILE] [--cpu-prof-dir DIR] [--idle-s N] [--branch-node-args "FLAGS"]
 //   [--baseline-node-args "FLAGS"]
 // HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS="--flag ..." adds node/V8 flags to the proxies, as in the bench.
+// BULK_RELAY_GC_LOG=FILE appends every trace line of the proxies (with --trace-gc among those flags) to FILE.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
