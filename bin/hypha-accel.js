@@ -9,7 +9,7 @@
 // to free the socket read buffers (off-heap, ~1 byte per byte relayed) that died young. By default V8 lets
 // the semi-spaces grow to 64 MB; a bulk relay allocates little else, so no scavenge came for a whole
 // transfer and V8 started a full mark-compact of the ~28 MB heap for "external memory pressure" every
-// ~80 MB relayed: about a quarter of each proxy's CPU per MB, in its GC threads. 8 MB did not help, 1 MB
+// ~80 MB relayed: a quarter to a third of each proxy's CPU per MB, in its GC threads. 8 MB did not help, 1 MB
 // cost small calls at 64 in flight (docs/design.md, "Where a megabyte's CPU goes").
 // The Dockerfile's ENTRYPOINT passes the same flags (bench/runner/proxies.ts too; test/deploy checks).
 import '../dist/cli.js';
