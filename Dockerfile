@@ -37,8 +37,9 @@ EXPOSE 9527 9600 9100
 # (set it, not --admin-listen, when you move the admin port). Honoured with --format docker; Kubernetes
 # ignores it and uses the chart's probes.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
-# --initial-old-space-size: see bin/hypha-accel.js (old-generation floor; docs/design.md "Where a megabyte's CPU goes").
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--initial-old-space-size=160", "/app/bin/hypha-accel.js"]
+# --initial-old-space-size, --max-semi-space-size: see bin/hypha-accel.js (old-generation floor, small young
+# generation; docs/design.md "Where a megabyte's CPU goes").
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--initial-old-space-size=160", "--max-semi-space-size=4", "/app/bin/hypha-accel.js"]
 CMD ["--help"]
 ARG VERSION=0.1.0
 ARG REVISION=unknown

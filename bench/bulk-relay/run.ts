@@ -8,9 +8,11 @@
 // in the bench's accel arm (--links 2, --shm false), without the emulator between the two.
 // Usage: node --import tsx bench/bulk-relay/run.ts [--rounds 4] [--mib 64] [--link tcp|unix|ws]
 //   [--baseline-root DIR] [--no-null] [--out FILE] [--cpu-prof-dir DIR] [--idle-s N] [--branch-node-args "FLAGS"]
+//   [--baseline-node-args "FLAGS"]
 // HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS="--flag ..." adds node/V8 flags to the proxies, as in the bench.
+// BULK_RELAY_GC_LOG=FILE appends every trace line of the proxies (with --trace-gc among those flags) to FILE.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import { join } from 'node:path';
@@ -34,6 +36,8 @@ const outFile = option('out', '');
 const idleSeconds = Number(option('idle-s', '0'));
 /** node/V8 flags for the `branch` arm's proxies only (e.g. against `--baseline-root .`: the same code with and without them). */
 const branchNodeArgs = option('branch-node-args', '').split(' ').filter(Boolean);
+/** node/V8 flags for the `baseline` arm's proxies only (e.g. `--max-semi-space-size=0`: V8's default back, as the base's launchers had it). */
+const baselineNodeArgs = option('baseline-node-args', '').split(' ').filter(Boolean);
 /** Set: each proxy of the `branch` and `baseline` arms writes a --cpu-prof profile into DIR/<arm>-<role>/. */
 const profDir = option('cpu-prof-dir', '');
 
@@ -50,6 +54,7 @@ async function startListener(command: string[], cwd: string, env: NodeJS.Process
   const port = new Promise<number>((resolve) => (listening = resolve));
   // stdout is read to its end: a full pipe would stall the process (--trace-gc writes a line per collection).
   createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (process.env.BULK_RELAY_GC_LOG && line.includes(' ms: ')) appendFileSync(process.env.BULK_RELAY_GC_LOG, `${child.pid} ${line}\n`);
     if (line.includes('Scavenge')) gc.scavenges++;
     else if (line.includes('Mark-Compact')) gc.markCompacts++;
     else if (line.startsWith('{')) {
@@ -62,17 +67,21 @@ async function startListener(command: string[], cwd: string, env: NodeJS.Process
 }
 
 const proxy = (root: string, role: 'edge' | 'gateway', flags: string[], arm: string) =>
-  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
+  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : arm === 'baseline' ? baselineNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
 const nullRelay = (target: number) => startListener(['--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', `127.0.0.1:${target}`], REPO_ROOT);
 
-/** Counters of a process so far: CPU ns, read-/write-like syscalls, main-thread wake-ups, minor faults. */
+/**
+ * Counters of a process so far: CPU ns (the main thread's part; the kernel's part, in 10 ms ticks), read-/write-like syscalls
+ * and their bytes (rchar/wchar: sizes per call), main-thread wake-ups, minor faults.
+ */
 function counters(pid: number): Record<string, number> {
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (text: string, name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const gc = gcCounts.get(pid) ?? { scavenges: 0, markCompacts: 0 };
-  return { cpuNs: cpuNs(pid), reads: field(io, 'syscr'), writes: field(io, 'syscw'), wakeups: field(status, 'voluntary_ctxt_switches'), minorFaults: Number(stat[7]), ...gc };
+  const mainNs = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  return { cpuNs: cpuNs(pid), mainThreadMs: mainNs / 1e6, systemMs: Number(stat[12]) * 10, reads: field(io, 'syscr'), writes: field(io, 'syscw'), readBytes: field(io, 'rchar'), writeBytes: field(io, 'wchar'), wakeups: field(status, 'voluntary_ctxt_switches'), minorFaults: Number(stat[7]), ...gc };
 }
 
 interface Arm { name: string; edge: Listener; gateway: Listener; client: { child: ChildProcess; lines: AsyncIterator<string> } }
@@ -157,7 +166,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
     loadAverage: { start: loadAtStart, end: loadavg() },
-    idleSeconds, branchNodeArgs,
+    idleSeconds, branchNodeArgs, baselineNodeArgs, proxyNodeFlags: PROXY_NODE_FLAGS,
     setup: `${mib} MiB per transfer in 256 KiB messages, 30 in flight, echoed (each proxy carries it both ways); link ${link}; one warm-up transfer per arm; MB = 1e6 bytes sent`,
     rounds, ...(baselineRoot ? { baselineRoot } : {}),
     summary, ratios, warmups, rounds_raw: results,
