@@ -31,8 +31,6 @@ interface CallSpan {
 }
 
 export class CallSpans implements RpcListener {
-  /** Unsampled calls hash their target (call-trace-ids.ts) and sampled ones carry it. */
-  readonly wantsTarget = true;
   /** Frame context object -> the tally its frames add to (set while the message may still be on its way out). */
   private readonly tallies = new Map<TraceParent, LinkTally>();
   private readonly names = new SpanNameCache();

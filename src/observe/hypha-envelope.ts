@@ -1,8 +1,15 @@
-// What observability knows of a hypha RPC message (hypha-protocol.md §3): where the `type`, `method`, `session`
-// and `to` strings of the msgpack main object lie, found with the codec's scanner (no string decoded, no
-// object built, other values skipped), whether the method is a reply, and the method path normalised to a
-// bounded, id-free name (`service.function`).
+// What observability knows of a hypha RPC message (hypha-protocol.md §3): the `type`, `method`, `session`, `to`
+// strings of the msgpack main object, read with the codec's scanner (no objects built, other values skipped),
+// and the method path normalised to a bounded, id-free name (`service.function`).
 import { readLen, skipValue } from '../codec/msgpack-scan.js';
+
+export interface Envelope {
+  type: string | undefined;
+  method: string | undefined;
+  session: string | undefined;
+  /** The target (`workspace/client`, a manager address, ...): an address, never a secret. */
+  to: string | undefined;
+}
 
 /** Keys beyond this many in main are not looked at (hypha's main has ~4-8). */
 const MAX_KEYS = 32;
@@ -13,50 +20,18 @@ const KEY_TYPE = Buffer.from('type');
 const KEY_METHOD = Buffer.from('method');
 const KEY_SESSION = Buffer.from('session');
 const KEY_TO = Buffer.from('to');
-const SERVICES_PREFIX = Buffer.from('services.');
+const METHOD = 'method';
 /** skipValue reports the largest bin it passed here; nothing reads it. */
 const UNUSED_MAX_BIN = new Int32Array(1);
 
-/** What a method path does in call/reply matching, read from its bytes. */
-export const MethodKind = { CALL: 0, RESOLVE: 1, REJECT: 2, HEARTBEAT: 3 } as const;
-export type MethodKindValue = (typeof MethodKind)[keyof typeof MethodKind];
-const RESOLVE_SUFFIX = Buffer.from('.resolve');
-const REJECT_SUFFIX = Buffer.from('.reject');
-const HEARTBEAT_SUFFIX = Buffer.from('.heartbeat');
-
 /**
- * Byte ranges of main's envelope strings in one message (start -1: absent or longer than MAX_STRING_BYTES).
- * One instance is reused for every message: scanning allocates nothing, and a caller decodes only the
- * strings it needs (a reply needs none but its method's session part).
+ * Reads main's envelope strings; undefined when the message does not start with a msgpack map.
+ * Per message it decodes only what it returns (a `type` of "method" is compared as bytes), builds no
+ * object besides the envelope, and skips values with the codec's scanner.
  */
-export class EnvelopeSpans {
-  typeIsMethod = false;
-  methodStart = -1;
-  methodEnd = -1;
-  methodKind: MethodKindValue = MethodKind.CALL;
-  sessionStart = -1;
-  sessionEnd = -1;
-  toStart = -1;
-  toEnd = -1;
-
-  reset(): void {
-    this.typeIsMethod = false;
-    this.methodStart = this.sessionStart = this.toStart = -1;
-    this.methodEnd = this.sessionEnd = this.toEnd = -1;
-    this.methodKind = MethodKind.CALL;
-  }
-}
-
-/**
- * Scans main's keys into `spans`; true when main is a map whose `type` is "method" and that has a method.
- * Stops as soon as it has what call pairing needs (hypha puts `type`, `from`, `to`, `method`, `session`
- * first and its larger `user` dict last): for a reply or heartbeat, its method; for a call, also its session
- * and target.
- */
-export function scanEnvelope(data: Buffer, spans: EnvelopeSpans): boolean {
-  spans.reset();
+export function readEnvelope(data: Buffer): Envelope | undefined {
   const end = data.length;
-  if (end === 0) return false;
+  if (end === 0) return undefined;
   const t = data[0]!;
   let pos: number;
   let keys: number;
@@ -64,14 +39,15 @@ export function scanEnvelope(data: Buffer, spans: EnvelopeSpans): boolean {
     keys = t & 0x0f;
     pos = 1;
   } else if (t === 0xde) {
-    if ((keys = readLen(data, 0, end, 1)) < 0) return false;
+    if ((keys = readLen(data, 0, end, 1)) < 0) return undefined;
     pos = 3;
   } else {
-    return false;
+    return undefined;
   }
+  const envelope: Envelope = { type: undefined, method: undefined, session: undefined, to: undefined };
   for (let i = 0; i < keys && i < MAX_KEYS; i++) {
     const keyStart = stringStart(data, pos, end);
-    if (keyStart < 0) break;
+    if (keyStart < 0) return envelope;
     const keyLength = stringLength(data, pos, end);
     pos = keyStart + keyLength;
     const field = keyLength === 4 ? (equals(data, keyStart, KEY_TYPE) ? 1 : 0)
@@ -82,50 +58,18 @@ export function scanEnvelope(data: Buffer, spans: EnvelopeSpans): boolean {
     const valueStart = field === 0 ? -1 : stringStart(data, pos, end);
     if (valueStart < 0) {
       pos = skipValue(data, pos, end, UNUSED_MAX_BIN);
-      if (pos < 0) break;
+      if (pos < 0) return envelope;
       continue;
     }
     const valueLength = stringLength(data, pos, end);
     pos = valueStart + valueLength;
     if (valueLength > MAX_STRING_BYTES) continue;
-    if (field === 1) {
-      spans.typeIsMethod = valueLength === 6 && equals(data, valueStart, KEY_METHOD);
-      if (!spans.typeIsMethod) return false;
-    } else if (field === 2) {
-      spans.methodStart = valueStart;
-      spans.methodEnd = pos;
-      spans.methodKind = methodKind(data, valueStart, pos);
-    } else if (field === 3) {
-      spans.sessionStart = valueStart;
-      spans.sessionEnd = pos;
-    } else {
-      spans.toStart = valueStart;
-      spans.toEnd = pos;
-    }
-    if (spans.typeIsMethod && spans.methodStart >= 0 && (spans.methodKind !== MethodKind.CALL || (spans.sessionStart >= 0 && spans.toStart >= 0))) break;
+    if (field === 1) envelope.type = valueLength === 6 && equals(data, valueStart, KEY_METHOD) ? METHOD : data.toString('utf8', valueStart, pos);
+    else if (field === 2) envelope.method = data.toString('utf8', valueStart, pos);
+    else if (field === 3) envelope.session = data.toString('utf8', valueStart, pos);
+    else envelope.to = data.toString('utf8', valueStart, pos);
   }
-  return spans.typeIsMethod && spans.methodStart >= 0;
-}
-
-/** As classifyMethod decides it, from the bytes: a `services.` path is a call, else its suffix says. */
-function methodKind(b: Buffer, start: number, end: number): MethodKindValue {
-  if (endsWith(b, start, end, RESOLVE_SUFFIX) && !startsWith(b, start, end, SERVICES_PREFIX)) return MethodKind.RESOLVE;
-  if (endsWith(b, start, end, REJECT_SUFFIX) && !startsWith(b, start, end, SERVICES_PREFIX)) return MethodKind.REJECT;
-  if (endsWith(b, start, end, HEARTBEAT_SUFFIX) && !startsWith(b, start, end, SERVICES_PREFIX)) return MethodKind.HEARTBEAT;
-  return MethodKind.CALL;
-}
-
-/** Where a reply method's call session ends (before `.resolve` / `.reject`). */
-export function replySessionEnd(spans: EnvelopeSpans): number {
-  return spans.methodEnd - (spans.methodKind === MethodKind.RESOLVE ? RESOLVE_SUFFIX.length : REJECT_SUFFIX.length);
-}
-
-function startsWith(b: Buffer, start: number, end: number, prefix: Buffer): boolean {
-  return end - start >= prefix.length && equals(b, start, prefix);
-}
-
-function endsWith(b: Buffer, start: number, end: number, suffix: Buffer): boolean {
-  return end - start >= suffix.length && equals(b, end - suffix.length, suffix);
+  return envelope;
 }
 
 /** Where the bytes of the msgpack string at `pos` start; -1 when it is no string or runs past `end`. */

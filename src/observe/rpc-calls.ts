@@ -2,7 +2,7 @@
 // proxy session and role, from the message and session events. Listeners (metrics, tracing) see a call
 // start synchronously, before the message is forwarded, and its end; pending calls are bounded.
 import { channels, messageBytes, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
-import { EnvelopeSpans, MethodKind, classifyMethod, replySessionEnd, scanEnvelope, type MethodRole } from './hypha-envelope.js';
+import { classifyMethod, readEnvelope, type MethodRole } from './hypha-envelope.js';
 
 /** Call paths whose classification is remembered (the first ones seen; later ones are classified each time). */
 const MAX_REMEMBERED_PATHS = 1024;
@@ -19,7 +19,7 @@ export interface RpcCall {
   hop: 'in' | 'out';
   startMs: number;
   requestBytes: number;
-  /** The call's `to` (workspace/client): for span attributes, never for metric labels. Read only while a listener wants it. */
+  /** The call's `to` (workspace/client): for span attributes, never for metric labels. */
   target: string | undefined;
   /** hypha's promise session of the call (unique per call): tracing derives its sampling from it, never a label. */
   callSession: string;
@@ -34,8 +34,6 @@ export interface RpcCallEnd {
 }
 
 export interface RpcListener {
-  /** True when the listener reads `RpcCall.target` (decoded per call only then). */
-  readonly wantsTarget?: boolean;
   onCallStart(call: RpcCall, event: MessageEvent): void;
   /** `event` is the reply message (absent when the call ends unanswered); a listener may set its `trace`. */
   onCallEnd(call: RpcCall, end: RpcCallEnd, event?: MessageEvent): void;
@@ -64,9 +62,6 @@ export class RpcCallTracker {
   private readonly maxPending: number;
   private readonly maxMethods: number;
   private readonly now: () => number;
-  /** Reused for every message: scanning builds nothing. */
-  private readonly spans = new EnvelopeSpans();
-  private wantsTarget = false;
   private readonly onMessage = (m: unknown) => this.handleMessage(m as MessageEvent);
   private readonly onSession = (m: unknown) => this.handleSession(m as SessionEvent);
 
@@ -82,11 +77,9 @@ export class RpcCallTracker {
       channels.session.subscribe(this.onSession);
     }
     this.listeners.push(listener);
-    this.wantsTarget = this.listeners.some((l) => l.wantsTarget === true);
     return () => {
       const index = this.listeners.indexOf(listener);
       if (index >= 0) this.listeners.splice(index, 1);
-      this.wantsTarget = this.listeners.some((l) => l.wantsTarget === true);
       if (this.listeners.length === 0) this.close();
     };
   }
@@ -111,43 +104,31 @@ export class RpcCallTracker {
     this.pending.clear();
   }
 
-  /**
-   * Per message: the envelope's byte ranges, then only the strings this message needs: none for a heartbeat
-   * or a reply nothing waits for, the session part of a reply's method, or a call's method and session
-   * (and target while a listener wants it).
-   */
   private handleMessage(event: MessageEvent): void {
     if (event.role !== this.options.role || !event.isBinary) return;
-    const data = event.data;
-    const spans = this.spans;
-    if (!scanEnvelope(data, spans)) return;
-    const kind = spans.methodKind;
-    if (kind === MethodKind.HEARTBEAT) return;
-    if (kind !== MethodKind.CALL) {
+    const envelope = readEnvelope(event.data);
+    if (!envelope?.method || envelope.type !== 'method') return;
+    const role = this.classify(envelope.method);
+    if (role.kind === 'heartbeat') return;
+    if (role.kind === 'reply') {
       // The reply travels against its call.
       const calls = this.pending.get(event.sessionId);
       const byCallSession = calls && (event.direction === 'up' ? calls.down : calls.up);
-      if (!byCallSession || byCallSession.size === 0) return;
-      const callSession = data.toString('utf8', spans.methodStart, replySessionEnd(spans));
-      const call = byCallSession.get(callSession);
+      const call = byCallSession?.get(role.session);
       if (!call || call.hop === event.hop) return;
-      byCallSession.delete(callSession);
-      this.end(call, kind === MethodKind.RESOLVE ? 'resolve' : 'reject', messageBytes(event), event);
+      byCallSession!.delete(role.session);
+      this.end(call, role.outcome, messageBytes(event), event);
       return;
     }
-    if (spans.sessionStart < 0) return; // no promise: nothing comes back
-    const role = this.classify(data.toString('utf8', spans.methodStart, spans.methodEnd));
-    if (role.kind !== 'call') return; // never: scanEnvelope took replies and heartbeats
-    const callSession = data.toString('utf8', spans.sessionStart, spans.sessionEnd);
+    if (!envelope.session) return; // no promise: nothing comes back
     let calls = this.pending.get(event.sessionId);
     if (!calls) this.pending.set(event.sessionId, (calls = { up: new Map(), down: new Map() }));
     if (calls.up.size + calls.down.size >= this.maxPending) this.endOldest(calls);
-    const target = this.wantsTarget && spans.toStart >= 0 ? data.toString('utf8', spans.toStart, spans.toEnd) : undefined;
     const call: RpcCall = {
       role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
-      startMs: this.now(), requestBytes: messageBytes(event), target, callSession,
+      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to, callSession: envelope.session,
     };
-    (event.direction === 'up' ? calls.up : calls.down).set(callSession, call);
+    (event.direction === 'up' ? calls.up : calls.down).set(envelope.session, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);
   }
 

@@ -41,13 +41,12 @@ function reply(session: string, outcome = 'resolve'): Buffer {
   return Buffer.from(encode({ type: 'method', from: 'ws-1/b', to: 'ws-1/a', method: `${session}.${outcome}`, args: [1] }));
 }
 
-function tracked(options: { maxPendingPerSession?: number; wantsTarget?: boolean } = {}) {
+function tracked(options: { maxPendingPerSession?: number } = {}) {
   let nowMs = 0;
-  const { wantsTarget = true, ...trackerOptions } = options;
-  const tracker = new RpcCallTracker({ role: 'edge', now: () => nowMs, ...trackerOptions });
+  const tracker = new RpcCallTracker({ role: 'edge', now: () => nowMs, ...options });
   const started: RpcCall[] = [];
   const ended: Array<[RpcCall, RpcCallEnd]> = [];
-  const stop = tracker.addListener({ wantsTarget, onCallStart: (c) => started.push(c), onCallEnd: (c, e) => ended.push([c, e]) });
+  const stop = tracker.addListener({ onCallStart: (c) => started.push(c), onCallEnd: (c, e) => ended.push([c, e]) });
   const send = (sessionId: string, direction: Direction, hop: 'in' | 'out', data: Buffer) => publishMessage({ role: 'edge', sessionId, direction, hop, isBinary: true, data });
   return { tracker, started, ended, stop, send, tick: (ms: number) => (nowMs += ms) };
 }
@@ -72,19 +71,6 @@ test('a call is paired with the reply that travels against it, in the same proxy
     t.send('s1', 'up', 'out', reply('p2'));
     assert.equal(t.ended.length, 2);
     assert.equal(t.tracker.pendingCount, 0);
-  } finally {
-    t.stop();
-  }
-});
-
-test('the call target is read only while a listener wants it; pairing works the same without it', () => {
-  const t = tracked({ wantsTarget: false });
-  try {
-    t.send('s1', 'up', 'in', call('services.ws-1/b:echo.echo', 'p1'));
-    assert.equal(t.started[0]!.target, undefined);
-    assert.equal(t.started[0]!.callSession, 'p1');
-    t.send('s1', 'down', 'out', reply('p1'));
-    assert.equal(t.ended.length, 1);
   } finally {
     t.stop();
   }
