@@ -1,7 +1,7 @@
 // The relay pair's own overhead on loopback (issue 2): small-call latency and throughput with the real
 // Python client, direct vs through edge+gateway, arms interleaved; and each proxy's RSS with 100 idle
 // sessions. Usage: node --import tsx bench/relay-overhead/run.ts [--rounds 3] [--calls 300] [--link ws|tcp]
-// [--baseline-root DIR] [--env K=V]... [--baseline-env K=V]...
+// [--baseline-root DIR] [--env K=V]... [--baseline-env K=V]... [--flag F]... [--baseline-flag F]...
 // CPU per call and per message of each proxy is sampled (all threads, /proc/PID/task/*/schedstat) at the
 // echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
 // Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
@@ -15,6 +15,11 @@ import { randomUUID } from 'node:crypto';
 import { REPO_ROOT, VENV_PYTHON, startHyphaServer } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
 import { threadCpuNs as cpuNs } from '../runner/proc-stats.js';
+
+/** CPU nanoseconds of the main thread (the event loop) alone; the rest of cpuNs is V8's and libuv's helper threads. */
+function mainThreadCpuNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+}
 import { rawConnect, handshakeMessage } from '../../test/helpers/raw-ws.js';
 
 const args = process.argv.slice(2);
@@ -39,7 +44,12 @@ const envOf = (name: string): Record<string, string> => Object.fromEntries(args.
 }));
 const accelEnv = envOf('env');
 const baselineEnv = envOf('baseline-env');
-const baselineRoot = args.includes('--baseline-root') ? args[args.indexOf('--baseline-root') + 1]! : Object.keys(baselineEnv).length > 0 ? REPO_ROOT : undefined;
+// --flag / --baseline-flag F (repeatable, one token such as `--admin-listen=`): appended to that pair's command
+// line (the last of a repeated flag wins). With --baseline-flag and no --baseline-root the baseline runs this checkout.
+const flagsOf = (name: string): string[] => args.flatMap((a, i) => (a === `--${name}` ? [args[i + 1]!] : []));
+const accelFlags = flagsOf('flag');
+const baselineFlags = flagsOf('baseline-flag');
+const baselineRoot = args.includes('--baseline-root') ? args[args.indexOf('--baseline-root') + 1]! : Object.keys(baselineEnv).length > 0 || baselineFlags.length > 0 ? REPO_ROOT : undefined;
 const MESSAGES_PER_CALL = 4;
 
 interface Proxy { child: ChildProcess; url: string; port: number }
@@ -85,13 +95,14 @@ function sysCounts(pid: number): { reads: number; writes: number; wakeups: numbe
 /** Runs the echo client with phase marks; returns its figures plus each proxy's CPU µs, syscalls and wake-ups per message per phase. */
 async function runEchoMarked(url: string, pids: Record<string, number>): Promise<Record<string, number>> {
   const child = spawn(VENV_PYTHON, [join(REPO_ROOT, 'bench/relay-overhead/echo_bench.py'), url, String(calls), String(calls * 2), '--marks'], { stdio: ['pipe', 'pipe', 'ignore'] });
-  const samples: Array<{ name: string; cpu: Record<string, number>; sys: Record<string, ReturnType<typeof sysCounts>> }> = [];
+  const samples: Array<{ name: string; cpu: Record<string, number>; mainCpu: Record<string, number>; sys: Record<string, ReturnType<typeof sysCounts>> }> = [];
   let result: Record<string, number> | undefined;
   for await (const line of createInterface({ input: child.stdout! })) {
     if (line.startsWith('mark ')) {
       samples.push({
         name: line.slice(5),
         cpu: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, cpuNs(pid)])),
+        mainCpu: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, mainThreadCpuNs(pid)])),
         sys: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, sysCounts(pid)])),
       });
       child.stdin!.write('\n');
@@ -100,13 +111,15 @@ async function runEchoMarked(url: string, pids: Record<string, number>): Promise
     }
   }
   if (!result || samples.length !== 3) throw new Error('echo bench printed no result');
-  const perMessageUs = (from: number, callCount: number, role: string) =>
-    (samples[from + 1]!.cpu[role]! - samples[from]!.cpu[role]!) / 1000 / (callCount * MESSAGES_PER_CALL);
+  const perMessageUs = (from: number, callCount: number, role: string, key: 'cpu' | 'mainCpu' = 'cpu') =>
+    (samples[from + 1]![key][role]! - samples[from]![key][role]!) / 1000 / (callCount * MESSAGES_PER_CALL);
   const perMessage = (from: number, callCount: number, role: string, key: 'reads' | 'writes' | 'wakeups') =>
     (samples[from + 1]!.sys[role]![key] - samples[from]!.sys[role]![key]) / (callCount * MESSAGES_PER_CALL);
   for (const role of Object.keys(pids)) {
     result[`${role}_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role);
     result[`${role}_cpu_us_per_msg_64_in_flight`] = perMessageUs(1, calls * 2, role);
+    result[`${role}_main_thread_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role, 'mainCpu');
+    result[`${role}_main_thread_cpu_us_per_msg_64_in_flight`] = perMessageUs(1, calls * 2, role, 'mainCpu');
     for (const key of ['reads', 'writes', 'wakeups'] as const) {
       result[`${role}_${key}_per_msg_sequential`] = perMessage(0, calls, role, key);
       result[`${role}_${key}_per_msg_64_in_flight`] = perMessage(1, calls * 2, role, key);
@@ -135,12 +148,12 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg();
   const hypha = await startHyphaServer({ env: { HYPHA_WS_MSG_RATE_LIMIT: '100000', HYPHA_WS_MSG_BURST_LIMIT: '100000', HYPHA_MAX_CONCURRENT_CONNECTIONS: '1000' } });
   const secret = writeSecret();
-  const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret], REPO_ROOT, 'gateway', accelEnv);
-  const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret], REPO_ROOT, 'edge', accelEnv);
+  const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret, ...accelFlags], REPO_ROOT, 'gateway', accelEnv);
+  const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret, ...accelFlags], REPO_ROOT, 'edge', accelEnv);
   let baseline: { edge: Proxy; gateway: Proxy } | undefined;
   if (baselineRoot) {
-    const baselineGateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret], baselineRoot, 'baseline-gateway', baselineEnv);
-    const baselineEdge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${baselineGateway.port}`, '--secret-file', secret], baselineRoot, 'baseline-edge', baselineEnv);
+    const baselineGateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret, ...baselineFlags], baselineRoot, 'baseline-gateway', baselineEnv);
+    const baselineEdge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${baselineGateway.port}`, '--secret-file', secret, ...baselineFlags], baselineRoot, 'baseline-edge', baselineEnv);
     baseline = { edge: baselineEdge, gateway: baselineGateway };
   }
   try {
