@@ -162,8 +162,8 @@ async function main(): Promise<void> {
     if (baseline) arms.push(['baseline', baseline.edge.url, baseline]);
     // Direct first, then the two pairs in alternating order, so each pair takes each place, and follows each
     // other arm, equally often (the order before kept the accelerated pair in the middle of every round). A/A runs
-    // of identical code at 64 in flight still spread widely: 1.22-1.32x in orders where one pair always followed
-    // direct (T1051-obs15, T1222-main), 0.91 / 0.81x in this one (T1223-main).
+    // of identical code at 64 in flight still spread widely: 1.22-1.32x in orders where one pair followed direct
+    // more often than the other (T1051-obs15, T1222-main), 0.91 / 0.81x in this one (T1223-main).
     const [direct, ...pairs] = arms;
     for (let round = 0; round < rounds; round++) {
       for (const [arm, url, pair] of [direct!, ...(round % 2 === 0 ? pairs : [...pairs].reverse())]) {
