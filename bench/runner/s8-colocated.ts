@@ -9,9 +9,10 @@ import { interleave, withRigs } from './arms.js';
 import type { RunPlan } from './plan.js';
 import type { ProfileResult, RunContext } from './results.js';
 import type { Arm, Topology } from './rig.js';
-import { runS3 } from './scenarios.js';
+import { runS3, runS3Cold } from './scenarios.js';
 
-export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel', 'accel-shm', 'accel-unix'];
+/** null-relay: two plain TCP pipes where edge and gateway stand, the bound a relay pair sets here. */
+export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'accel-unix'];
 
 export async function runS8(plan: RunPlan, ctx: RunContext, result: ProfileResult, topology: Topology): Promise<void> {
   if (result.profile !== 'lan') {
@@ -19,6 +20,7 @@ export async function runS8(plan: RunPlan, ctx: RunContext, result: ProfileResul
     return;
   }
   await withRigs(ctx, result, { profile: result.profile, topology, discipline: 'fifo', callerCount: 1, arms: S8_ARMS }, 'S8', async (set) => {
+    await interleave(plan, ctx, result, { profile: result.profile, topology, scenario: 'S8', tag: 'cold' }, set, (rig) => runS3Cold(rig, plan.sizes));
     for (const kind of plan.sizes.s3Kinds) {
       await interleave(plan, ctx, result, { profile: result.profile, topology, scenario: 'S8', tag: kind }, set, (rig) => runS3(rig, plan.sizes, kind));
     }
