@@ -8,7 +8,7 @@
 // in the bench's accel arm (--links 2, --shm false), without the emulator between the two.
 // Usage: node --import tsx bench/bulk-relay/run.ts [--rounds 4] [--mib 64] [--link tcp|unix|ws]
 //   [--baseline-root DIR] [--no-null] [--out FILE] [--cpu-prof-dir DIR] [--idle-s N] [--branch-node-args "FLAGS"]
-//   [--baseline-node-args "FLAGS"]
+//   [--baseline-node-args "FLAGS"] [--branch-env K=V ...]
 // HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS="--flag ..." adds node/V8 flags to the proxies, as in the bench.
 // BULK_RELAY_GC_LOG=FILE appends every trace line of the proxies (with --trace-gc among those flags) to FILE.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,6 +38,8 @@ const idleSeconds = Number(option('idle-s', '0'));
 const branchNodeArgs = option('branch-node-args', '').split(' ').filter(Boolean);
 /** node/V8 flags for the `baseline` arm's proxies only (e.g. `--max-semi-space-size=0`: V8's default back, as the base's launchers had it). */
 const baselineNodeArgs = option('baseline-node-args', '').split(' ').filter(Boolean);
+/** `--branch-env K=V` (repeatable): environment for the `branch` arm's proxies only (e.g. GLIBC_TUNABLES against `--baseline-root .`). */
+const branchEnv = Object.fromEntries(args.flatMap((a, i) => (a === '--branch-env' ? [args[i + 1]!] : [])).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 /** Set: each proxy of the `branch` and `baseline` arms writes a --cpu-prof profile into DIR/<arm>-<role>/. */
 const profDir = option('cpu-prof-dir', '');
 
@@ -67,7 +69,7 @@ async function startListener(command: string[], cwd: string, env: NodeJS.Process
 }
 
 const proxy = (root: string, role: 'edge' | 'gateway', flags: string[], arm: string) =>
-  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : arm === 'baseline' ? baselineNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root);
+  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : arm === 'baseline' ? baselineNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root, arm === 'branch' ? { ...process.env, ...branchEnv } : process.env);
 const nullRelay = (target: number) => startListener(['--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', `127.0.0.1:${target}`], REPO_ROOT);
 
 /**
@@ -166,7 +168,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
     loadAverage: { start: loadAtStart, end: loadavg() },
-    idleSeconds, branchNodeArgs, baselineNodeArgs, proxyNodeFlags: PROXY_NODE_FLAGS,
+    idleSeconds, branchNodeArgs, baselineNodeArgs, branchEnv, proxyNodeFlags: PROXY_NODE_FLAGS,
     setup: `${mib} MiB per transfer in 256 KiB messages, 30 in flight, echoed (each proxy carries it both ways); link ${link}; one warm-up transfer per arm; MB = 1e6 bytes sent`,
     rounds, ...(baselineRoot ? { baselineRoot } : {}),
     summary, ratios, warmups, rounds_raw: results,

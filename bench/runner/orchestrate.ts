@@ -6,7 +6,7 @@ import { interleave, withRigs } from './arms.js';
 import { NOT_YET_RUNNABLE, type RunPlan, type ScenarioId } from './plan.js';
 import type { ProfileResult, RunContext } from './results.js';
 import type { Rig } from './rig.js';
-import { runS1, runS2, runS3, runS4, runS5, type ScenarioOutput } from './scenarios.js';
+import { runS1, runS2, runS3, runS3Cold, runS4, runS5, type ScenarioOutput } from './scenarios.js';
 import { runS6 } from './s6-fan-in.js';
 import { runS7 } from './s7-blip.js';
 import { runS8 } from './s8-colocated.js';
@@ -25,7 +25,10 @@ export async function runProfile(plan: RunPlan, ctx: RunContext, profile: Profil
           interleave(plan, ctx, result, { profile, topology, scenario, tag }, set, step);
         if (wants('S1')) await run('S1', 'calls', (rig) => runS1(rig, plan.sizes));
         if (wants('S2')) await run('S2', 'bootstrap', (rig) => runS2(rig));
-        if (wants('S3')) for (const kind of plan.sizes.s3Kinds) await run('S3', kind, (rig) => runS3(rig, plan.sizes, kind));
+        if (wants('S3')) {
+          await run('S3', 'cold', (rig) => runS3Cold(rig, plan.sizes));
+          for (const kind of plan.sizes.s3Kinds) await run('S3', kind, (rig) => runS3(rig, plan.sizes, kind));
+        }
         if (wants('S4')) await run('S4', 'repeat', (rig) => runS4(rig, plan.sizes));
       });
     }

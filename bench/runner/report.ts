@@ -118,8 +118,8 @@ export function colocatedTable(rows: readonly SummaryRow[]): string {
   const s8 = rows.filter((row) => row.scenario === 'S8');
   if (s8.length === 0) return '';
   const lines = [
-    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | pair over TCP | pair with shm | pair over Unix socket | shm vs TCP | Unix vs TCP | shm vs direct (no deflate) | Unix vs direct (no deflate) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | null relay (TCP) | pair over TCP | pair with shm | pair over Unix socket | shm vs TCP | Unix vs TCP | shm vs direct (no deflate) | Unix vs direct (no deflate) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const versus = (row: SummaryRow, arm: ArmName, base: ArmName) => {
     const a = row.arms[arm];
@@ -128,7 +128,7 @@ export function colocatedTable(rows: readonly SummaryRow[]): string {
   };
   for (const row of s8) {
     lines.push(
-      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'accel')} | ${cellText(row, 'accel-shm')} | ${cellText(row, 'accel-unix')} | ${factorText(row.shmFactorVsTcp)} | ${factorText(versus(row, 'accel-unix', 'accel'))} | ${factorText(versus(row, 'accel-shm', 'direct-plain'))} | ${factorText(versus(row, 'accel-unix', 'direct-plain'))} |`,
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'null-relay')} | ${cellText(row, 'accel')} | ${cellText(row, 'accel-shm')} | ${cellText(row, 'accel-unix')} | ${factorText(row.shmFactorVsTcp)} | ${factorText(versus(row, 'accel-unix', 'accel'))} | ${factorText(versus(row, 'accel-shm', 'direct-plain'))} | ${factorText(versus(row, 'accel-unix', 'direct-plain'))} |`,
     );
   }
   return lines.join('\n');

@@ -1,4 +1,4 @@
-// S8 colocated: S3 (bulk arrays) with edge and gateway on one host, where blobs can cross through
+// S8 colocated: S3 (bulk arrays) and S4 (repeats) with edge and gateway on one host, where blobs can cross through
 // shared memory, or the link can take the gateway's Unix socket. The figures are the pair with shm and
 // the pair over the Unix socket against the same pair over loopback TCP; the direct arms show what a
 // client has without the pair (direct without deflate is also what "no link at all" would give: one
@@ -9,9 +9,10 @@ import { interleave, withRigs } from './arms.js';
 import type { RunPlan } from './plan.js';
 import type { ProfileResult, RunContext } from './results.js';
 import type { Arm, Topology } from './rig.js';
-import { runS3 } from './scenarios.js';
+import { runS3, runS3Cold, runS4 } from './scenarios.js';
 
-export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'accel', 'accel-shm', 'accel-unix'];
+/** null-relay: two plain TCP pipes where edge and gateway stand, the bound a relay pair sets here. */
+export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'accel-unix'];
 
 export async function runS8(plan: RunPlan, ctx: RunContext, result: ProfileResult, topology: Topology): Promise<void> {
   if (result.profile !== 'lan') {
@@ -19,8 +20,11 @@ export async function runS8(plan: RunPlan, ctx: RunContext, result: ProfileResul
     return;
   }
   await withRigs(ctx, result, { profile: result.profile, topology, discipline: 'fifo', callerCount: 1, arms: S8_ARMS }, 'S8', async (set) => {
+    await interleave(plan, ctx, result, { profile: result.profile, topology, scenario: 'S8', tag: 'cold' }, set, (rig) => runS3Cold(rig, plan.sizes));
     for (const kind of plan.sizes.s3Kinds) {
       await interleave(plan, ctx, result, { profile: result.profile, topology, scenario: 'S8', tag: kind }, set, (rig) => runS3(rig, plan.sizes, kind));
     }
+    // S4's repeats too: where the plane's dedupe (which shm brings in) could pay on a fast local link.
+    await interleave(plan, ctx, result, { profile: result.profile, topology, scenario: 'S8', tag: 'repeat' }, set, (rig) => runS4(rig, plan.sizes));
   });
 }
