@@ -101,11 +101,6 @@ export function writeFrameHeader(target: Uint8Array, offset: number, header: Fra
   return HEADER_BYTES + TRACE_BYTES;
 }
 
-/** Big-endian u32 read from bytes (a DataView per received frame was an allocation per message). */
-function readU32(source: Uint8Array, offset: number): number {
-  return ((source[offset]! << 24) | (source[offset + 1]! << 16) | (source[offset + 2]! << 8) | source[offset + 3]!) >>> 0;
-}
-
 function writeU32(target: Uint8Array, offset: number, value: number): void {
   target[offset] = value >>> 24;
   target[offset + 1] = (value >>> 16) & 0xff;
@@ -138,6 +133,7 @@ export function decodeFrame(buf: Uint8Array, maxFrameBytes: number): Frame {
   if (type === FrameType.DATA && (flags & DataFlag.RESERVED) !== 0) {
     throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `reserved DATA flag bits set: 0x${flags.toString(16)}`);
   }
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let offset = HEADER_BYTES;
   let trace: TraceContext | undefined;
   if (ext & EXT_TRACE) {
@@ -153,8 +149,8 @@ export function decodeFrame(buf: Uint8Array, maxFrameBytes: number): Frame {
     type: type as FrameTypeValue,
     flags,
     frameClass: frameClass as FrameClassValue,
-    streamId: readU32(buf, 4),
-    seq: readU32(buf, 8),
+    streamId: view.getUint32(4),
+    seq: view.getUint32(8),
     trace,
     payload: buf.subarray(offset),
   };
@@ -222,7 +218,7 @@ export function encodeU32(value: number): Buffer {
 
 export function decodeU32(payload: Uint8Array): number {
   if (payload.length !== 4) throw new AccelError('HYPHA_ACCEL_ERR_BAD_FRAME', `expected a 4-byte payload, got ${payload.length}`);
-  return readU32(payload, 0);
+  return new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
 }
 
 /** ACK payload: f64 cumulative bytes received, u32 microseconds the ACK waited after the last of them. */

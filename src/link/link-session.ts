@@ -32,8 +32,6 @@ export class LinkSession {
   draining = false;
   private readonly queues = new SendQueues();
   private inflightBytes = 0;
-  /** The last pump stopped at sendHighWaterBytes: a frame's write completing should pump again (others need not). */
-  private heldByInflight = false;
   private pumping = false;
   private lastHeardMs: number;
   private readonly clock: Clock;
@@ -197,20 +195,14 @@ export class LinkSession {
       }
     } finally {
       this.pumping = false;
-      this.heldByInflight = !this.closed && this.inflightBytes >= this.options.sendHighWaterBytes;
     }
   }
 
-  /**
-   * The callback for a frame handed to the transport (returned, not assigned: tsx names assigned closures at
-   * each creation). It pumps only when the send high-water mark held frames back: otherwise nothing it frees
-   * can start a frame (new frames, ACKs and PONGs pump themselves), and a pump per written frame was a
-   * scheduler pass per message.
-   */
+  /** The callback for a frame handed to the transport (returned, not assigned: tsx names assigned closures at each creation). */
   private frameWritten(length: number): () => void {
     return () => {
       this.inflightBytes -= length;
-      if (this.heldByInflight) this.pump();
+      this.pump();
     };
   }
 
@@ -425,7 +417,6 @@ export class LinkSession {
     this.rttMs = Math.max(0, this.clock.now() - sentMs);
     this.pacer?.onRttSample(this.rttMs);
     this.options.onRtt?.(this.rttMs);
-    if (this.pacer) this.pump(); // a new round trip may widen the pacing window
   }
 
   // ---- ending ----

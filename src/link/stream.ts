@@ -304,24 +304,22 @@ export class Stream {
   private deliverFragment(fragment: Buffer, isText: boolean, fin: boolean, trace: TraceContext | undefined, tail: Buffer[] | undefined): void {
     let length = fragment.length;
     if (tail) for (const part of tail) length += part.length;
-    this.handler!.onFragment!(fragment, isText, fin, this.creditOnce(length), trace, tail);
-  }
-
-  private deliverMessage(message: Buffer, isText: boolean, trace: TraceContext | undefined): void {
-    const written = this.creditOnce(message.length);
-    // Bound (the usual case): called directly, without a replay closure per message.
-    if (this.handler) this.handler.onMessage(message, isText, written, trace);
-    else this.early.push((h) => h.onMessage(message, isText, written, trace));
-  }
-
-  /** A message's `written` callback: returns its credit once (returned, not assigned: tsx names assigned closures at each creation). */
-  private creditOnce(length: number): () => void {
     let done = false;
-    return () => {
+    this.handler!.onFragment!(fragment, isText, fin, () => {
       if (done) return;
       done = true;
       this.returnCredit(length);
-    };
+    }, trace, tail);
+  }
+
+  private deliverMessage(message: Buffer, isText: boolean, trace: TraceContext | undefined): void {
+    const length = message.length;
+    let done = false;
+    this.deliver((h) => h.onMessage(message, isText, () => {
+      if (done) return;
+      done = true;
+      this.returnCredit(length);
+    }, trace));
   }
 
   private returnCredit(bytes: number): void {

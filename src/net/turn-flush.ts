@@ -5,10 +5,7 @@
 // was 30-47% of each proxy's busy time, and a faster proxy found fewer messages per wake-up (writes per
 // message rose 0.32 -> 0.53). Sparse input (one write in the turn and in the round before it, as with
 // sequential calls) is flushed at the end of its own turn, as before: always polling once more added
-// ~0.3 ms to a sequential call's p50 over its 8 passes (docs/design.md, "When writes leave"). After a sparse
-// round, a new round is checked first at the end of the callback that queued it (a microtask), not in a
-// turn of its own: a lone write then costs no setImmediate (its object, the loop's idle handle switched on
-// and off, one more non-blocking poll); a callback that queued several goes on to the turn rule above.
+// ~0.3 ms to a sequential call's p50 over its 8 passes (docs/design.md, "When writes leave").
 
 /** Turns a flush may wait for more input before it runs anyway (bounds the delay under steady input). */
 export const MAX_DEFERRED_TURNS = 4;
@@ -23,11 +20,7 @@ export class TurnFlusher {
   private turns = 0;
   private readonly check = () => this.onTurnEnd();
 
-  /** `defer`: to the end of the event-loop turn; `soon`: to the end of the current callback. */
-  constructor(
-    private readonly defer: (callback: () => void) => void = setImmediate,
-    private readonly soon: (callback: () => void) => void = queueMicrotask,
-  ) {}
+  constructor(private readonly defer: (callback: () => void) => void = setImmediate) {}
 
   /**
    * A writer queued a frame. `flush` (the writer's own) runs once when the round ends; pass it only when
@@ -39,8 +32,7 @@ export class TurnFlusher {
     if (!this.scheduled) {
       this.scheduled = true;
       this.turns = 0;
-      if (this.queuedInLastRound <= 1) this.soon(this.check);
-      else this.defer(this.check);
+      this.defer(this.check);
     }
   }
 

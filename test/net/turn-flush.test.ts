@@ -2,13 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_DEFERRED_TURNS, TurnFlusher } from '../../src/net/turn-flush.js';
 
-/**
- * A flusher driven by hand: `turn()` ends one event-loop turn (runs what was deferred to it). The end of a
- * callback (`soon`) counts as the end of its turn here; the test below tells the two apart.
- */
+/** A flusher driven by hand: `turn()` ends one event-loop turn (runs what was deferred to it). */
 function manualFlusher() {
   let deferred: Array<() => void> = [];
-  const flusher = new TurnFlusher((callback) => deferred.push(callback), (callback) => deferred.push(callback));
+  const flusher = new TurnFlusher((callback) => deferred.push(callback));
   const turn = () => {
     const now = deferred;
     deferred = [];
@@ -105,33 +102,4 @@ test('a flush that throws does not keep the other writers from flushing; its err
   turn(); // the round before was busy: polls once more
   turn();
   assert.deepEqual(flushed, ['b', 'c'], 'the flusher keeps working after the error');
-});
-
-test('after a sparse round a new round is checked at the end of its callback; after a busy one at the end of the turn', () => {
-  const ends: string[] = [];
-  let pending: Array<() => void> = [];
-  const flusher = new TurnFlusher((callback) => { ends.push('turn'); pending.push(callback); }, (callback) => { ends.push('callback'); pending.push(callback); });
-  const run = () => {
-    while (pending.length > 0) {
-      const now = pending;
-      pending = [];
-      for (const callback of now) callback();
-    }
-  };
-  let flushes = 0;
-  flusher.onQueued(() => flushes++);
-  run();
-  assert.deepEqual(ends, ['callback'], 'a lone write after a quiet start: end of its callback');
-  assert.equal(flushes, 1);
-  ends.length = 0;
-  flusher.onQueued(() => flushes++);
-  flusher.onQueued();
-  run();
-  assert.deepEqual(ends, ['callback', 'turn'], 'two writes in one callback go on to the turn rule: one more poll');
-  assert.equal(flushes, 2);
-  ends.length = 0;
-  flusher.onQueued(() => flushes++);
-  run();
-  assert.deepEqual(ends, ['turn', 'turn'], 'after that busy round a lone write waits for the end of the turn, and one more');
-  assert.equal(flushes, 3);
 });
