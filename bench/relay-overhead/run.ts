@@ -56,7 +56,9 @@ interface Proxy { child: ChildProcess; url: string; port: number }
 
 async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role, env: Record<string, string> = {}): Promise<Proxy> {
   const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
-  const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : [];
+  // RELAY_OVERHEAD_CPU_PROF_INTERVAL_US: the sampling interval (V8's default 1000 µs sees few samples of a ~100 µs message).
+  const intervalUs = process.env.RELAY_OVERHEAD_CPU_PROF_INTERVAL_US;
+  const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`, ...(intervalUs ? [`--cpu-prof-interval=${intervalUs}`] : [])] : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {

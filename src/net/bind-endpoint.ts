@@ -11,6 +11,7 @@ import { CLOSE_GRACE_MS, END_KIND_NAMES, mirrorClose, watchEnd } from './ws-clos
 import { writeCoalescer } from './write-coalescing.js';
 import { endpointWriter, type EndpointWriter, type WriteArena } from './endpoint-writer.js';
 import { OBSERVED_HEAD_BYTES, ingressSink, type IngressTap } from './ingress-tap.js';
+import { skipReadMoreTicks } from './read-ticks.js';
 
 export interface EndpointBinding {
   role: RoleName;
@@ -36,6 +37,7 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
     if (--unwrittenMessages === 0) afterWrites?.();
   };
   const end = watchEnd(ws);
+  skipReadMoreTicks((ws as unknown as { _socket?: unknown })._socket);
   let unwrittenMessages = 0;
   let afterWrites: (() => void) | undefined;
   // A cut-through message as observers see it: its first fragment (all of them for whole-message observers), length, trace.

@@ -16,6 +16,7 @@ import { compactPrefixBytes } from '../link/compact-prefix.js';
 import { FrameReader } from '../link/frame-reader.js';
 import { turnFlusher } from './turn-flush.js';
 import { writeBatch } from './batch-write.js';
+import { skipReadMoreTicks } from './read-ticks.js';
 
 /** The Upgrade token of a byte-stream link (version 1 of its framing). */
 export const LINK_UPGRADE_TOKEN = 'hypha-accel-link/1';
@@ -37,6 +38,7 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
   let closeCode = 1006;
   let closeReason = '';
   (socket as Socket).setNoDelay?.(true);
+  skipReadMoreTicks(socket);
 
   const flush = () => {
     flushScheduled = false;
