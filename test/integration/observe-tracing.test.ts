@@ -77,7 +77,9 @@ describe('OpenTelemetry traces through the pair', () => {
     Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'always_on' });
     const log = createLogger('silent');
     for (const role of ['edge', 'gateway'] as const) tracings.push(startTracing({ role, version: 'test', rpc: new RpcCallTracker({ role }), log })!);
-    pair = await startAccelPair(hyphaUrl);
+    // Shared memory on (off by default): on loopback it is what puts large messages on the payload plane.
+    const shm = { shm: true };
+    pair = await startAccelPair(hyphaUrl, { edge: shm, gateway: shm });
     service = await startPyService(hyphaUrl, uniqueServiceId('traced'));
   });
   after(async () => {

@@ -41,7 +41,7 @@ describe('shared memory between a colocated edge and gateway', () => {
   const shmDir = join(memoryRoot, `hypha-accel-it-${process.pid}-${randomBytes(4).toString('hex')}`);
 
   before(async () => {
-    pair = await startAccelPair(await serverUrlFromEnv(), { edge: { shmDir }, gateway: { shmDir } });
+    pair = await startAccelPair(await serverUrlFromEnv(), { edge: { shm: true, shmDir }, gateway: { shm: true, shmDir } });
     py = await startPyService(pair.edgeUrl, uniqueServiceId('py'));
   });
   after(async () => {
@@ -78,7 +78,7 @@ describe('edge and gateway with different shm directories', () => {
 
   before(async () => {
     // payloadBypassMbps 0: loopback without shm would otherwise send plain fragments (a fast link).
-    pair = await startAccelPair(await serverUrlFromEnv(), { edge: { shmDir: edgeDir, payloadBypassMbps: 0 }, gateway: { shmDir: gatewayDir, payloadBypassMbps: 0 } });
+    pair = await startAccelPair(await serverUrlFromEnv(), { edge: { shm: true, shmDir: edgeDir, payloadBypassMbps: 0 }, gateway: { shm: true, shmDir: gatewayDir, payloadBypassMbps: 0 } });
     py = await startPyService(pair.edgeUrl, uniqueServiceId('py'));
   });
   after(async () => {
