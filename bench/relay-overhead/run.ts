@@ -127,7 +127,10 @@ function sysCounts(pid: number): { reads: number; writes: number; wakeups: numbe
 
 /** Runs the echo client with phase marks; returns its figures plus each proxy's CPU µs, syscalls and wake-ups per message per phase. */
 async function runEchoMarked(url: string, pids: Record<string, number>, logs: WriteStream[] = [], label = ''): Promise<Record<string, number>> {
+  const cpuOf = () => Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, cpuNs(pid)]));
+  const cpuBefore = cpuOf(); // with the CPU after the client's exit: what the session costs outside the phases
   const child = spawn(VENV_PYTHON, [join(REPO_ROOT, 'bench/relay-overhead/echo_bench.py'), url, String(calls), String(calls * 2), '--marks'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const samples: Array<{ name: string; cpu: Record<string, number>; mainCpu: Record<string, number>; sys: Record<string, ReturnType<typeof sysCounts>> }> = [];
   let result: Record<string, number> | undefined;
   for await (const line of createInterface({ input: child.stdout! })) {
@@ -145,11 +148,16 @@ async function runEchoMarked(url: string, pids: Record<string, number>, logs: Wr
     }
   }
   if (!result || samples.length !== 3) throw new Error('echo bench printed no result');
+  await exited;
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the proxies finish the session's close
+  const cpuAfter = cpuOf();
   const perMessageUs = (from: number, callCount: number, role: string, key: 'cpu' | 'mainCpu' = 'cpu') =>
     (samples[from + 1]![key][role]! - samples[from]![key][role]!) / 1000 / (callCount * MESSAGES_PER_CALL);
   const perMessage = (from: number, callCount: number, role: string, key: 'reads' | 'writes' | 'wakeups') =>
     (samples[from + 1]!.sys[role]![key] - samples[from]!.sys[role]![key]) / (callCount * MESSAGES_PER_CALL);
   for (const role of Object.keys(pids)) {
+    // Connecting both clients, registering and finding the service, 20 warm-up calls, disconnecting.
+    result[`${role}_cpu_ms_per_session_outside_phases`] = (cpuAfter[role]! - cpuBefore[role]! - (samples[2]!.cpu[role]! - samples[0]!.cpu[role]!)) / 1e6;
     result[`${role}_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role);
     result[`${role}_cpu_us_per_msg_64_in_flight`] = perMessageUs(1, calls * 2, role);
     result[`${role}_main_thread_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role, 'mainCpu');
