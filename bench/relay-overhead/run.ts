@@ -2,12 +2,17 @@
 // Python client, direct vs through edge+gateway, arms interleaved; and each proxy's RSS with 100 idle
 // sessions. Usage: node --import tsx bench/relay-overhead/run.ts [--rounds 3] [--calls 300] [--link ws|tcp]
 // [--baseline-root DIR] [--env K=V]... [--baseline-env K=V]... [--flag F]... [--baseline-flag F]...
+// [--node-arg F]... [--baseline-node-arg F]...  (node/V8 flags NODE_OPTIONS refuses, e.g. --trace-deopt)
+// [--warmup N]: before round 1, one unmeasured client run of N calls through each pair, so the rounds measure
+// warm proxies (V8 still tiers functions up and collects feedback for ~20k messages: issue 11, warm17 notes).
+// RELAY_OVERHEAD_STDOUT_DIR=DIR: each proxy's stdout after its listening line (V8's --trace-* output) goes to
+// DIR/<pair role>.log, with a `### <round> <arm> <mark>` line written at each of the echo client's marks.
 // CPU per call and per message of each proxy is sampled (all threads, /proc/PID/task/*/schedstat) at the
 // echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
 // Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
 // Each proxy has its own admin port (metrics on, as deployed; the default ports may be taken by others).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -30,6 +35,7 @@ const option = (name: string, fallback: number) => {
 const rounds = option('rounds', 3);
 const calls = option('calls', 300);
 const idleSessions = option('idle', 100);
+const warmupCalls = option('warmup', 0);
 const linkScheme = args.includes('--link') ? args[args.indexOf('--link') + 1]! : 'ws';
 // Another checkout of the repository (its node_modules installed): a second pair runs from it as arm
 // `baseline`, interleaved with the others, so a change is measured against its base under the same load.
@@ -49,23 +55,43 @@ const baselineEnv = envOf('baseline-env');
 const flagsOf = (name: string): string[] => args.flatMap((a, i) => (a === `--${name}` ? [args[i + 1]!] : []));
 const accelFlags = flagsOf('flag');
 const baselineFlags = flagsOf('baseline-flag');
-const baselineRoot = args.includes('--baseline-root') ? args[args.indexOf('--baseline-root') + 1]! : Object.keys(baselineEnv).length > 0 || baselineFlags.length > 0 ? REPO_ROOT : undefined;
+const accelNodeArgs = flagsOf('node-arg');
+const baselineNodeArgs = flagsOf('baseline-node-arg');
+const baselineRoot = args.includes('--baseline-root') ? args[args.indexOf('--baseline-root') + 1]! : Object.keys(baselineEnv).length > 0 || baselineFlags.length > 0 || baselineNodeArgs.length > 0 ? REPO_ROOT : undefined;
 const MESSAGES_PER_CALL = 4;
 
-interface Proxy { child: ChildProcess; url: string; port: number }
+interface Proxy { child: ChildProcess; url: string; port: number; log?: WriteStream }
 
-async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role, env: Record<string, string> = {}): Promise<Proxy> {
+const stdoutDir = process.env.RELAY_OVERHEAD_STDOUT_DIR;
+
+async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Proxy> {
   const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
   // RELAY_OVERHEAD_CPU_PROF_INTERVAL_US: the sampling interval (V8's default 1000 µs sees few samples of a ~100 µs message).
   const intervalUs = process.env.RELAY_OVERHEAD_CPU_PROF_INTERVAL_US;
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`, ...(intervalUs ? [`--cpu-prof-interval=${intervalUs}`] : [])] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    const event = JSON.parse(line) as { event: string; url: string; port: number };
-    if (event.event === 'listening') return { child, url: event.url, port: event.port };
-  }
-  throw new Error(`${role} exited before listening`);
+  const child = spawn(process.execPath, [...prof, ...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
+  const log = stdoutDir ? createWriteStream(join(stdoutDir, `${profName}.log`)) : undefined;
+  // Every line is read (a trace flag writes a lot: an unread pipe would stall the proxy); lines that are not
+  // the listening event go to the log, if any.
+  return new Promise((resolve, reject) => {
+    let listening = false;
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (!listening && line.startsWith('{')) {
+        const event = JSON.parse(line) as { event: string; url: string; port: number };
+        if (event.event === 'listening') {
+          listening = true;
+          resolve({ child, url: event.url, port: event.port, log });
+          return;
+        }
+      }
+      log?.write(line + '\n');
+    });
+    lines.on('close', () => {
+      log?.end();
+      if (!listening) reject(new Error(`${role} exited before listening`));
+    });
+  });
 }
 
 function procStats(pid: number): { rssMiB: number; cpuSeconds: number } {
@@ -83,6 +109,13 @@ function runEcho(url: string): Record<string, number> {
   return JSON.parse(line) as Record<string, number>;
 }
 
+/** An unmeasured client run (not blocking this process: it keeps reading the proxies' stdout meanwhile). */
+async function warmUp(url: string): Promise<void> {
+  const child = spawn(VENV_PYTHON, [join(REPO_ROOT, 'bench/relay-overhead/echo_bench.py'), url, String(warmupCalls), String(warmupCalls * 2)], { stdio: 'ignore' });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`warm-up client exited with ${code}`);
+}
+
 /**
  * System calls and wake-ups of a process so far: read-like and write-like calls (/proc/PID/io syscr, syscw,
  * epoll_wait counted as neither) and context switches of its main thread (each one a wake-up of the event loop).
@@ -95,12 +128,16 @@ function sysCounts(pid: number): { reads: number; writes: number; wakeups: numbe
 }
 
 /** Runs the echo client with phase marks; returns its figures plus each proxy's CPU µs, syscalls and wake-ups per message per phase. */
-async function runEchoMarked(url: string, pids: Record<string, number>): Promise<Record<string, number>> {
+async function runEchoMarked(url: string, pids: Record<string, number>, logs: WriteStream[] = [], label = ''): Promise<Record<string, number>> {
+  const cpuOf = () => Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, cpuNs(pid)]));
+  const cpuBefore = cpuOf(); // with the CPU after the client's exit: what the session costs outside the phases
   const child = spawn(VENV_PYTHON, [join(REPO_ROOT, 'bench/relay-overhead/echo_bench.py'), url, String(calls), String(calls * 2), '--marks'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const samples: Array<{ name: string; cpu: Record<string, number>; mainCpu: Record<string, number>; sys: Record<string, ReturnType<typeof sysCounts>> }> = [];
   let result: Record<string, number> | undefined;
   for await (const line of createInterface({ input: child.stdout! })) {
     if (line.startsWith('mark ')) {
+      for (const log of logs) log.write(`### ${label} ${line.slice(5)}\n`);
       samples.push({
         name: line.slice(5),
         cpu: Object.fromEntries(Object.entries(pids).map(([role, pid]) => [role, cpuNs(pid)])),
@@ -113,11 +150,16 @@ async function runEchoMarked(url: string, pids: Record<string, number>): Promise
     }
   }
   if (!result || samples.length !== 3) throw new Error('echo bench printed no result');
+  await exited;
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the proxies finish the session's close
+  const cpuAfter = cpuOf();
   const perMessageUs = (from: number, callCount: number, role: string, key: 'cpu' | 'mainCpu' = 'cpu') =>
     (samples[from + 1]![key][role]! - samples[from]![key][role]!) / 1000 / (callCount * MESSAGES_PER_CALL);
   const perMessage = (from: number, callCount: number, role: string, key: 'reads' | 'writes' | 'wakeups') =>
     (samples[from + 1]!.sys[role]![key] - samples[from]!.sys[role]![key]) / (callCount * MESSAGES_PER_CALL);
   for (const role of Object.keys(pids)) {
+    // Connecting both clients, registering and finding the service, 20 warm-up calls, disconnecting.
+    result[`${role}_cpu_ms_per_session_outside_phases`] = (cpuAfter[role]! - cpuBefore[role]! - (samples[2]!.cpu[role]! - samples[0]!.cpu[role]!)) / 1e6;
     result[`${role}_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role);
     result[`${role}_cpu_us_per_msg_64_in_flight`] = perMessageUs(1, calls * 2, role);
     result[`${role}_main_thread_cpu_us_per_msg_sequential`] = perMessageUs(0, calls, role, 'mainCpu');
@@ -150,12 +192,12 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg();
   const hypha = await startHyphaServer({ env: { HYPHA_WS_MSG_RATE_LIMIT: '100000', HYPHA_WS_MSG_BURST_LIMIT: '100000', HYPHA_MAX_CONCURRENT_CONNECTIONS: '1000' } });
   const secret = writeSecret();
-  const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret, ...accelFlags], REPO_ROOT, 'gateway', accelEnv);
-  const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret, ...accelFlags], REPO_ROOT, 'edge', accelEnv);
+  const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret, ...accelFlags], REPO_ROOT, 'gateway', accelEnv, accelNodeArgs);
+  const edge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${gateway.port}`, '--secret-file', secret, ...accelFlags], REPO_ROOT, 'edge', accelEnv, accelNodeArgs);
   let baseline: { edge: Proxy; gateway: Proxy } | undefined;
   if (baselineRoot) {
-    const baselineGateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret, ...baselineFlags], baselineRoot, 'baseline-gateway', baselineEnv);
-    const baselineEdge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${baselineGateway.port}`, '--secret-file', secret, ...baselineFlags], baselineRoot, 'baseline-edge', baselineEnv);
+    const baselineGateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret, ...baselineFlags], baselineRoot, 'baseline-gateway', baselineEnv, baselineNodeArgs);
+    const baselineEdge = await startRole('edge', ['--gateway-url', `${linkScheme}://127.0.0.1:${baselineGateway.port}`, '--secret-file', secret, ...baselineFlags], baselineRoot, 'baseline-edge', baselineEnv, baselineNodeArgs);
     baseline = { edge: baselineEdge, gateway: baselineGateway };
   }
   try {
@@ -167,10 +209,15 @@ async function main(): Promise<void> {
     // of identical code at 64 in flight still spread widely: 1.22-1.32x in orders where one pair followed direct
     // more often than the other (T1051-obs15, T1222-main), 0.91 / 0.81x in this one (T1223-main).
     const [direct, ...pairs] = arms;
+    for (const [arm, url, pair] of warmupCalls > 0 ? pairs : []) {
+      process.stderr.write(`warm-up: ${arm}, ${warmupCalls} calls\n`);
+      for (const log of [pair!.edge.log, pair!.gateway.log]) log?.write('### warm-up\n');
+      await warmUp(url);
+    }
     for (let round = 0; round < rounds; round++) {
       for (const [arm, url, pair] of [direct!, ...(round % 2 === 0 ? pairs : [...pairs].reverse())]) {
         process.stderr.write(`round ${round + 1}/${rounds}: ${arm}\n`);
-        results[arm]!.push(pair ? await runEchoMarked(url, { edge: pair.edge.child.pid!, gateway: pair.gateway.child.pid! }) : runEcho(url));
+        results[arm]!.push(pair ? await runEchoMarked(url, { edge: pair.edge.child.pid!, gateway: pair.gateway.child.pid! }, [pair.edge.log, pair.gateway.log].filter((l) => l !== undefined), `${round + 1} ${arm}`) : runEcho(url));
       }
     }
     const summary: Record<string, Record<string, number>> = {};
@@ -197,10 +244,12 @@ async function main(): Promise<void> {
       link: linkScheme,
       deflate: 'direct arm: permessage-deflate as the Python client negotiates by default; accelerated arm: off on local hops, none on the link',
       hyphaEnv: 'HYPHA_WS_MSG_RATE_LIMIT=100000 HYPHA_WS_MSG_BURST_LIMIT=100000 HYPHA_MAX_CONCURRENT_CONNECTIONS=1000',
-      rounds, calls,
+      rounds, calls, warmupCalls,
       ...(baselineRoot ? { baselineRoot } : {}),
       ...(Object.keys(accelEnv).length > 0 ? { accelEnv } : {}),
       ...(Object.keys(baselineEnv).length > 0 ? { baselineEnv } : {}),
+      ...(accelNodeArgs.length > 0 ? { accelNodeArgs } : {}),
+      ...(baselineNodeArgs.length > 0 ? { baselineNodeArgs } : {}),
       smallCalls: summary,
       rounds_raw: results,
       ratios: {

@@ -52,7 +52,10 @@ export class SendQueues {
    * shifts that frame and puts the stream back with `requeue` if more follow.
    */
   nextStream(): Stream | undefined {
-    for (const queue of this.ready) {
+    // Indexed loops here and in the write completions: for-of allocates an iterator per call in Maglev code
+    // (~3% of the bytes a proxy allocates per message, in a sampling allocation profile: warm17 notes).
+    for (let i = 0; i < this.ready.length; i++) {
+      const queue = this.ready[i]!;
       let stream: Stream | undefined;
       while ((stream = queue.shift())) {
         const head = stream.out.peek();

@@ -27,6 +27,8 @@ export class WriteArena {
   used = 0;
   private readonly maskPool = Buffer.allocUnsafe(MASK_POOL_BYTES);
   private maskAt = MASK_POOL_BYTES;
+  /** The mask nextMask hands out: copied from the pool, not a view of it (a view is an object per frame). */
+  private readonly mask = Buffer.allocUnsafe(4);
 
   /** Makes room for `bytes` at `used`: a fresh slab when the current one is short (the old one is never reused). */
   reserve(bytes: number): void {
@@ -35,14 +37,20 @@ export class WriteArena {
     this.used = 0;
   }
 
-  /** Four random mask bytes, as a view valid until the next call (use at once). */
+  /** Four random mask bytes, in a buffer valid until the next call (use at once). */
   nextMask(): Buffer {
     if (this.maskAt === MASK_POOL_BYTES) {
       randomFillSync(this.maskPool);
       this.maskAt = 0;
     }
-    const mask = this.maskPool.subarray(this.maskAt, this.maskAt + 4);
-    this.maskAt += 4;
+    const pool = this.maskPool;
+    const mask = this.mask;
+    const at = this.maskAt;
+    mask[0] = pool[at]!;
+    mask[1] = pool[at + 1]!;
+    mask[2] = pool[at + 2]!;
+    mask[3] = pool[at + 3]!;
+    this.maskAt = at + 4;
     return mask;
   }
 }
@@ -193,6 +201,6 @@ export function endpointWriter(ws: WebSocket, arena: WriteArena): EndpointWriter
 /** One callback for a batch: confirms each of its sends (a returned closure: tsx names assigned ones at each creation). */
 function confirmAll(callbacks: Array<() => void>): () => void {
   return () => {
-    for (const written of callbacks) written();
+    for (let i = 0; i < callbacks.length; i++) callbacks[i]!(); // not for-of: no iterator per batch (send-queues.ts)
   };
 }
