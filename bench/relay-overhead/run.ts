@@ -7,7 +7,7 @@
 // Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
 // Each proxy has its own admin port (metrics on, as deployed; the default ports may be taken by others).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -57,13 +57,25 @@ interface Proxy { child: ChildProcess; url: string; port: number }
 async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role, env: Record<string, string> = {}): Promise<Proxy> {
   const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
+  // RELAY_OVERHEAD_NODE_FLAGS (e.g. `--trace-deopt --trace-opt --trace-gc`, not allowed in NODE_OPTIONS) go to
+  // every proxy's node; what V8 prints to stdout then goes to RELAY_OVERHEAD_TRACE_DIR/<name>.log.
+  const nodeFlags = (process.env.RELAY_OVERHEAD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const traceDir = process.env.RELAY_OVERHEAD_TRACE_DIR;
+  const child = spawn(process.execPath, [...prof, ...nodeFlags, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
   const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    const event = JSON.parse(line) as { event: string; url: string; port: number };
-    if (event.event === 'listening') return { child, url: event.url, port: event.port };
-  }
-  throw new Error(`${role} exited before listening`);
+  const trace = traceDir ? createWriteStream(join(traceDir, `${profName}.log`)) : undefined;
+  return new Promise<Proxy>((resolve, reject) => {
+    // stdout is read to its end (a full pipe would block a proxy that prints V8 traces).
+    lines.on('line', (line) => {
+      if (!line.startsWith('{')) return void trace?.write(`${line}\n`);
+      const event = JSON.parse(line) as { event: string; url: string; port: number };
+      if (event.event === 'listening') resolve({ child, url: event.url, port: event.port });
+    });
+    lines.on('close', () => {
+      trace?.end();
+      reject(new Error(`${role} exited before listening`));
+    });
+  });
 }
 
 function procStats(pid: number): { rssMiB: number; cpuSeconds: number } {
