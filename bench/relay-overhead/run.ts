@@ -211,6 +211,7 @@ async function main(): Promise<void> {
       ...(baselineRoot ? { baselineRoot } : {}),
       ...(Object.keys(accelEnv).length > 0 ? { accelEnv } : {}),
       ...(Object.keys(baselineEnv).length > 0 ? { baselineEnv } : {}),
+      ...(process.env.RELAY_OVERHEAD_NODE_FLAGS ? { proxyNodeFlags: process.env.RELAY_OVERHEAD_NODE_FLAGS } : {}),
       smallCalls: summary,
       rounds_raw: results,
       ratios: {
