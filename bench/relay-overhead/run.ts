@@ -62,14 +62,18 @@ const MESSAGES_PER_CALL = 4;
 
 interface Proxy { child: ChildProcess; url: string; port: number; log?: WriteStream }
 
-const stdoutDir = process.env.RELAY_OVERHEAD_STDOUT_DIR;
+// Each proxy's stdout (V8 traces) goes to RELAY_OVERHEAD_STDOUT_DIR/<name>.log (RELAY_OVERHEAD_TRACE_DIR: the same).
+const stdoutDir = process.env.RELAY_OVERHEAD_STDOUT_DIR ?? process.env.RELAY_OVERHEAD_TRACE_DIR;
 
 async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_ROOT, profName: string = role, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Proxy> {
   const profDir = process.env.RELAY_OVERHEAD_CPU_PROF_DIR; // set: each proxy writes a --cpu-prof profile there
   // RELAY_OVERHEAD_CPU_PROF_INTERVAL_US: the sampling interval (V8's default 1000 µs sees few samples of a ~100 µs message).
   const intervalUs = process.env.RELAY_OVERHEAD_CPU_PROF_INTERVAL_US;
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`, ...(intervalUs ? [`--cpu-prof-interval=${intervalUs}`] : [])] : [];
-  const child = spawn(process.execPath, [...prof, ...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
+  // RELAY_OVERHEAD_NODE_FLAGS (e.g. `--trace-deopt --trace-gc`, refused in NODE_OPTIONS) go to every proxy's node,
+  // before the arm's own --node-arg / --baseline-node-arg.
+  const nodeFlags = (process.env.RELAY_OVERHEAD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...prof, ...nodeFlags, ...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
   const log = stdoutDir ? createWriteStream(join(stdoutDir, `${profName}.log`)) : undefined;
   // Every line is read (a trace flag writes a lot: an unread pipe would stall the proxy); lines that are not
   // the listening event go to the log, if any.
@@ -250,6 +254,7 @@ async function main(): Promise<void> {
       ...(Object.keys(baselineEnv).length > 0 ? { baselineEnv } : {}),
       ...(accelNodeArgs.length > 0 ? { accelNodeArgs } : {}),
       ...(baselineNodeArgs.length > 0 ? { baselineNodeArgs } : {}),
+      ...(process.env.RELAY_OVERHEAD_NODE_FLAGS ? { proxyNodeFlags: process.env.RELAY_OVERHEAD_NODE_FLAGS } : {}),
       smallCalls: summary,
       rounds_raw: results,
       ratios: {

@@ -48,7 +48,7 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
   log.debug({ role, sessionId }, 'session open');
   stream.bind({
     onMessage(data, isText, written, trace) {
-      if (observingMessages()) publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace });
+      if (observingMessages()) publishMessage({ role, sessionId, direction: outbound, hop: 'out', isBinary: !isText, data, trace, bytes: undefined });
       if (ws.readyState !== WebSocket.OPEN) return written();
       unwrittenMessages++;
       const direct = writerOf();
@@ -106,9 +106,11 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
       ws.resume();
     },
   });
+  // Every message event here has the same keys in the same order (trace and bytes present even when undefined,
+  // never added later by tracing): the observers that read each message then see one object shape.
   const received = (data: Buffer, isBinary: boolean) => {
     if (!observingMessages()) return stream.sendMessage(data, !isBinary);
-    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data };
+    const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary, data, trace: undefined, bytes: undefined };
     publishMessage(event);
     stream.sendMessage(data, !isBinary, event.trace); // tracing may have set the call's trace context
   };
@@ -116,7 +118,7 @@ export function bindEndpoint(ws: WebSocket, stream: SessionPort, binding: Endpoi
   const pieces = takesPieces && sendPiece ? { takesPieces: takesPieces.bind(stream), sendPiece: sendPiece.bind(stream) } : { takesPieces: () => false, sendPiece: () => {} };
   binding.ingress?.attach({
     ...ingressSink(pieces, (head, bytes) => {
-      const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, bytes };
+      const event: MessageEvent = { role, sessionId, direction: inbound, hop: 'in', isBinary: true, data: head, trace: undefined, bytes };
       publishMessage(event);
       return event.trace; // tracing may have set the call's trace context
     }),

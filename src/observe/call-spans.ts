@@ -1,12 +1,12 @@
 // Spans of the RPC calls one proxy relays (a call tracker listener). Sampling is decided before anything is
-// built, from the call's derived trace id or the link's sampled parent: an unsampled call costs one hash
-// and a comparison.
+// built, from the call's sample key (call-trace-ids.ts) or the link's sampled parent: an unsampled call
+// costs a 32-bit hash of its session and a comparison.
 // A sampled call sends its context in the link frame header; frames carrying it add their link bytes.
 // The proxy that sees a call first also keeps an unsampled call that ends rejected, unanswered or slower
 // than slowCallMs: a root span built at its end from the start the call tracker kept (`hypha_accel.kept`).
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { BlobOutcome, MessageEvent, TraceParent, TracedFrameEvent } from '../events.js';
-import { bytesToHex, callTraceId, callTraceWords, traceIdAccumulation, traceIdOfWords, type CallTraceIdGenerator } from './call-trace-ids.js';
+import { bytesToHex, callSampleKey, callTraceId, type CallTraceIdGenerator } from './call-trace-ids.js';
 import type { KeepingSampler } from './otel-sampler.js';
 import type { RpcCall, RpcCallEnd, RpcListener } from './rpc-calls.js';
 
@@ -58,9 +58,10 @@ export class CallSpans implements RpcListener {
 
   onCallStart(call: RpcCall, event: MessageEvent): void {
     // hop out: the call came off the link; a sampled peer sent its span's context (our parent) and the SDK's
-    // sampler follows it (one sampler question, in startSpan). Otherwise the call's derived trace id gives the
-    // root decision, the same one the other proxy made for it, taken before anything is built: the configured
-    // sampler's root bound against the id's words (no hex string, no sampler call for the 99% left out).
+    // sampler follows it (one sampler question, in startSpan). Otherwise the call's sample key gives the root
+    // decision, the same one the other proxy made for it, taken before anything is built: the configured
+    // sampler's root bound against a 32-bit hash of the session (no id, no sampler call for the 99% left out);
+    // the trace id of a sampled call carries the same key, so the SDK's ratio sampler would agree.
     const remote = event.hop === 'out' ? event.trace : undefined;
     const kind = event.hop === 'in' ? SpanKind.CLIENT : SpanKind.SERVER;
     let span: Span;
@@ -68,9 +69,8 @@ export class CallSpans implements RpcListener {
       span = this.tracer.startSpan(call.method, { kind }, remoteContext(remote));
       if (!span.isRecording()) return;
     } else {
-      const words = callTraceWords(call.direction, call.target ?? '', call.callSession);
-      if (traceIdAccumulation(words) >= this.sampler.rootBound) return;
-      span = this.startRoot(call, traceIdOfWords(words), { kind }); // decided: the SDK does not ask again
+      if (callSampleKey(call.callSession) >= this.sampler.rootBound) return;
+      span = this.startRoot(call, callTraceId(call.direction, call.target ?? '', call.callSession), { kind }); // decided: the SDK does not ask again
     }
     const spanContext = span.spanContext();
     const state: CallSpan = {

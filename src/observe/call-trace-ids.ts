@@ -1,6 +1,7 @@
 // Trace ids of hypha calls derived from what both proxies see of a call (its direction, target and hypha
 // promise session), so each proxy reaches the same root sampling decision on its own: an unsampled call
-// builds nothing and sends no trace context over the link. The SDK's id generator hands the id to the span.
+// hashes its session, builds nothing and sends no trace context over the link. The SDK's id generator
+// hands the id to the span.
 import { RandomIdGenerator, type IdGenerator } from '@opentelemetry/sdk-trace';
 
 // Ids are made as flat strings by Buffer's native hex encoder, not as ropes of 2-char pieces: the OTLP
@@ -27,9 +28,26 @@ function wordsToHex(words: number, w0: number, w1: number, w2 = 0, w3 = 0): stri
 const WORDS = new Uint32Array(4);
 
 /**
- * A 128-bit hash (cyrb128, public domain) of the call's identity `direction|target|session`, as four words
- * (read them before the next call). hypha's promise session is unique per call, so distinct calls get
- * distinct, uniformly spread ids. The three strings are hashed in turn, never joined.
+ * The call's root sampling key: a 32-bit hash (FNV-1a, then murmur3's finaliser so every bit is spread) of
+ * hypha's promise session alone, which is unique per call and the same at both proxies. Sampled when below
+ * the configured sampler's bound (otel-sampler.ts rootSampleBound); the call's trace id is made so that the
+ * SDK's ratio sampler reads the same value from it (callTraceWords). One multiply per character and int32
+ * arithmetic only: the 99 in 100 unsampled calls pay this and a comparison (cyrb128 over the whole identity,
+ * before, was four multiplies per character of three strings).
+ */
+export function callSampleKey(session: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < session.length; i++) h = Math.imul(h ^ session.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The call's trace id as four words (read them before the next call): a 128-bit hash (cyrb128, public
+ * domain) of the call's identity `direction|target|session` for the first three, and a fourth chosen so
+ * that the XOR of all four (what the SDK's TraceIdRatioBasedSampler compares with its bound) is the call's
+ * sample key. Distinct calls get distinct, uniformly spread ids; only sampled or kept calls build one.
  */
 export function callTraceWords(direction: string, target: string, session: string): Uint32Array {
   let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
@@ -50,12 +68,11 @@ export function callTraceWords(direction: string, target: string, session: strin
   h1 ^= h2 ^ h3 ^ h4;
   h2 ^= h1;
   h3 ^= h1;
-  h4 ^= h1;
-  if ((h1 | h2 | h3 | h4) === 0) h4 = 1; // all zeros is the invalid trace id
+  if ((h1 | h2 | h3) === 0) h3 = 1; // all zeros is the invalid trace id
   WORDS[0] = h1;
   WORDS[1] = h2;
   WORDS[2] = h3;
-  WORDS[3] = h4;
+  WORDS[3] = h1 ^ h2 ^ h3 ^ callSampleKey(session);
   return WORDS;
 }
 

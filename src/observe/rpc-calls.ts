@@ -23,7 +23,7 @@ export interface RpcCall {
   target: string | undefined;
   /** hypha's promise session of the call (unique per call): tracing derives its sampling from it, never a label. */
   callSession: string;
-  /** Set by listeners (tracing keeps its span here). */
+  /** Set by listeners (tracing keeps its span here); present from the start, so a sampled call keeps its shape. */
   span?: unknown;
 }
 
@@ -126,7 +126,7 @@ export class RpcCallTracker {
     if (calls.up.size + calls.down.size >= this.maxPending) this.endOldest(calls);
     const call: RpcCall = {
       role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
-      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to, callSession: envelope.session,
+      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to, callSession: envelope.session, span: undefined,
     };
     (event.direction === 'up' ? calls.up : calls.down).set(envelope.session, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROOT_CONTEXT, SamplingDecision, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
-import { callTraceId, callTraceWords, CallTraceIdGenerator, traceIdAccumulation } from '../../src/observe/call-trace-ids.js';
+import { callSampleKey, callTraceId, callTraceWords, CallTraceIdGenerator, traceIdAccumulation } from '../../src/observe/call-trace-ids.js';
 import { buildSampler, callSampler, describeSampler, DEFAULT_SAMPLER_RATIO, rootSampleBound } from '../../src/observe/otel-sampler.js';
 import { createLogger } from '../../src/log.js';
 
@@ -74,6 +74,7 @@ test('the root decision from the id\'s words is the SDK sampler\'s decision on i
     for (let i = 0; i < 3000; i++) {
       const words = callTraceWords(i % 2 ? 'up' : 'down', `ws-${i % 7}/client:svc`, `session-${i}`);
       const fromWords = traceIdAccumulation(words) < bound;
+      assert.equal(callSampleKey(`session-${i}`) < bound, fromWords, 'the sample key is the id\'s accumulation');
       const id = callTraceId(i % 2 ? 'up' : 'down', `ws-${i % 7}/client:svc`, `session-${i}`);
       assert.equal(fromWords, sampled(sampler, id), `${JSON.stringify(env)} id ${id}`);
       if (fromWords) taken++;
@@ -85,6 +86,31 @@ test('the root decision from the id\'s words is the SDK sampler\'s decision on i
   assert.equal(traceIdAccumulation(edge(0)) < rootSampleBound({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }), false);
   assert.equal(traceIdAccumulation(edge(0xffffffff)) < rootSampleBound({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }), true);
   assert.equal(sampled(buildSampler({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }, log), 'ffffffff' + '0'.repeat(23) + '1'), true);
+});
+
+test('the sample key is what the SDK reads from the call\'s trace id, depends on the session alone, and spreads over 32 bits', () => {
+  const sessions = ['JbVSF2aaWtCZ3Qmfi5mBeB', 'a', '', 'parent.child', '\u00e9\u4e2d'];
+  for (let i = 0; i < 2000; i++) sessions.push(`Jb${i.toString(36).padStart(8, '0')}VSF2aaWtCZ`);
+  const keys = new Set<number>();
+  let high = 0;
+  for (const session of sessions) {
+    const key = callSampleKey(session);
+    assert.ok(Number.isInteger(key) && key >= 0 && key <= 0xffffffff, `key ${key}`);
+    // Both legs of a call (up to hypha, down to the callee) and any target: one decision.
+    for (const [direction, target] of [['up', 'ws-a/b:svc'], ['down', 'ws-c/d:other'], ['up', '']] as const) {
+      const words = callTraceWords(direction, target, session);
+      assert.equal(traceIdAccumulation(words), key, `${direction} ${target} ${session}`);
+      assert.notEqual(callTraceId(direction, target, session), '0'.repeat(32));
+    }
+    keys.add(key);
+    if (key >= 0x80000000) high++;
+  }
+  assert.equal(keys.size, sessions.length, 'distinct sessions, distinct keys (no collision expected among these)');
+  assert.ok(high > sessions.length * 0.45 && high < sessions.length * 0.55, `top bit set in ${high} of ${sessions.length}`);
+  // Sequential session ids (as tracing-cost makes them) fill a 1% bound about 1% of the time.
+  const bound = rootSampleBound({});
+  const taken = sessions.filter((session) => callSampleKey(session) < bound).length;
+  assert.ok(taken < sessions.length * 0.03, `${taken} of ${sessions.length} under the 1% bound`);
 });
 
 test('OTEL_TRACES_SAMPLER and _ARG as the specification says', () => {
