@@ -11,6 +11,8 @@
 // echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
 // Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
 // Each proxy has its own admin port (metrics on, as deployed; the default ports may be taken by others).
+// Proxies run with the launchers' V8 flags (bench/runner/proxies.ts PROXY_NODE_FLAGS), as deployed, since
+// 2026-12-01T14 (RELAY_OVERHEAD_SHIPPED_FLAGS=0: without, as every earlier row ran); the json says `proxyNodeFlags`.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -20,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { REPO_ROOT, VENV_PYTHON, startHyphaServer } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
 import { threadCpuNs as cpuNs } from '../runner/proc-stats.js';
+import { PROXY_NODE_FLAGS } from '../runner/proxies.js';
 
 /** CPU nanoseconds of the main thread (the event loop) alone; the rest of cpuNs is V8's and libuv's helper threads. */
 function mainThreadCpuNs(pid: number): number {
@@ -62,6 +65,8 @@ const MESSAGES_PER_CALL = 4;
 
 interface Proxy { child: ChildProcess; url: string; port: number; log?: WriteStream }
 
+const SHIPPED_NODE_FLAGS = process.env.RELAY_OVERHEAD_SHIPPED_FLAGS === '0' ? [] : PROXY_NODE_FLAGS;
+
 // Each proxy's stdout (V8 traces) goes to RELAY_OVERHEAD_STDOUT_DIR/<name>.log (RELAY_OVERHEAD_TRACE_DIR: the same).
 const stdoutDir = process.env.RELAY_OVERHEAD_STDOUT_DIR ?? process.env.RELAY_OVERHEAD_TRACE_DIR;
 
@@ -70,9 +75,10 @@ async function startRole(role: 'edge' | 'gateway', flags: string[], root = REPO_
   // RELAY_OVERHEAD_CPU_PROF_INTERVAL_US: the sampling interval (V8's default 1000 µs sees few samples of a ~100 µs message).
   const intervalUs = process.env.RELAY_OVERHEAD_CPU_PROF_INTERVAL_US;
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${profName}.cpuprofile`, ...(intervalUs ? [`--cpu-prof-interval=${intervalUs}`] : [])] : [];
-  // RELAY_OVERHEAD_NODE_FLAGS (e.g. `--trace-deopt --trace-gc`, refused in NODE_OPTIONS) go to every proxy's node,
-  // before the arm's own --node-arg / --baseline-node-arg.
-  const nodeFlags = (process.env.RELAY_OVERHEAD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The launchers' V8 flags, as deployed (RELAY_OVERHEAD_SHIPPED_FLAGS=0: none, as before 2026-12-01T14);
+  // then RELAY_OVERHEAD_NODE_FLAGS (e.g. `--trace-deopt --trace-gc`, refused in NODE_OPTIONS) for every
+  // proxy's node, then the arm's own --node-arg / --baseline-node-arg.
+  const nodeFlags = [...SHIPPED_NODE_FLAGS, ...(process.env.RELAY_OVERHEAD_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...prof, ...nodeFlags, ...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, ...env } });
   const log = stdoutDir ? createWriteStream(join(stdoutDir, `${profName}.log`)) : undefined;
   // Every line is read (a trace flag writes a lot: an unread pipe would stall the proxy); lines that are not
@@ -254,7 +260,7 @@ async function main(): Promise<void> {
       ...(Object.keys(baselineEnv).length > 0 ? { baselineEnv } : {}),
       ...(accelNodeArgs.length > 0 ? { accelNodeArgs } : {}),
       ...(baselineNodeArgs.length > 0 ? { baselineNodeArgs } : {}),
-      ...(process.env.RELAY_OVERHEAD_NODE_FLAGS ? { proxyNodeFlags: process.env.RELAY_OVERHEAD_NODE_FLAGS } : {}),
+      proxyNodeFlags: [...SHIPPED_NODE_FLAGS, ...(process.env.RELAY_OVERHEAD_NODE_FLAGS ?? '').split(' ').filter(Boolean)].join(' '),
       smallCalls: summary,
       rounds_raw: results,
       ratios: {
