@@ -12,6 +12,7 @@ const ARM_LABELS: Record<string, string> = {
   'accel-shm': 'accelerated, shared memory',
   'accel-unix': 'accelerated, Unix socket link',
   'gateway-only': 'gateway only (no edge, no link)',
+  'gateway-only-ws': 'gateway only, ws relay (plainSplice off)',
 };
 
 export async function renderBarChart(rows: readonly SummaryRow[], title: string, unit: string): Promise<string> {

@@ -15,7 +15,7 @@ import { runS3, runS3Cold, runS4 } from './scenarios.js';
  * null-relay: two plain TCP pipes where edge and gateway stand, the bound a relay pair sets here.
  * gateway-only: "no link at all": the clients connect to the gateway itself (its plain passthrough).
  */
-export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'accel-unix', 'gateway-only'];
+export const S8_ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'accel-unix', 'gateway-only', 'gateway-only-ws'];
 
 /** HYPHA_ACCEL_BENCH_S8_ARMS=a,b,...: a subset of S8_ARMS (a shorter run when some arms were measured already). */
 function s8Arms(): readonly Arm[] {
