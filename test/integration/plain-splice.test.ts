@@ -9,7 +9,7 @@ import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { serverUrlFromEnv } from '../helpers/hypha-server.js';
 import { startAccelPair, type AccelPair } from '../helpers/accel-pair.js';
-import { handshakeMessage } from '../helpers/raw-ws.js';
+import { handshakeMessage, rawConnect } from '../helpers/raw-ws.js';
 
 interface Recorded { up: Buffer[]; down: Buffer[] }
 
@@ -102,6 +102,32 @@ test('plainSplice off: ws re-masks toward hypha, so the bytes differ (the compar
   try {
     const { sent, record } = await rawSession(pair);
     assert.ok(!afterHead(record.up).equals(sent));
+  } finally {
+    await pair.close();
+  }
+});
+
+test('spliced: a message above maxMessageBytes closes the client with 1009, as ws would; hypha is told 1009 too', async () => {
+  const pair = await startAccelPair(`http://127.0.0.1:${(recorder.address() as net.AddressInfo).port}`, { gateway: { maxMessageBytes: 2048 } });
+  const before = recorded.length;
+  try {
+    const session = rawConnect(`${pair.gateway.url}/ws`);
+    assert.equal(await session.opened, true);
+    session.ws.send(handshakeMessage(`splice-${randomUUID()}`));
+    await session.nextMessage();
+    session.ws.send(Buffer.alloc(4096, 7));
+    assert.equal((await session.closed).close?.code, 1009);
+    await until(() => pair.gateway.sessionCounts().passthrough === 0);
+    const record = recorded.slice(before).find((r) => Buffer.concat(r.up).subarray(0, 7).toString() === 'GET /ws');
+    const up = afterHead(record!.up);
+    assert.ok(!up.includes(Buffer.alloc(64, 7)), 'no byte of the oversized message reached hypha');
+    // The gateway's own Close toward hypha ends what hypha received: masked, code 1009.
+    const reason = 'message too large';
+    const close = up.subarray(up.length - (6 + 2 + reason.length));
+    assert.deepEqual([close[0], close[1]], [0x88, 0x80 | (2 + reason.length)]);
+    const payload = Buffer.from(close.subarray(6));
+    for (let i = 0; i < payload.length; i++) payload[i] ^= close[2 + (i & 3)]!;
+    assert.equal(payload.readUInt16BE(0), 1009);
   } finally {
     await pair.close();
   }
