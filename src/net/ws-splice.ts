@@ -43,7 +43,8 @@ export function spliceWebSockets(client: Duplex, clientHead: Buffer, upstream: D
   const down: Pump = new Pump(upstream, client, false, options, 'down', (code, reason, cleanCut) => fail(down, up, code, reason, cleanCut));
   let closedCount = 0;
   const onSocketClose = () => {
-    if (++closedCount !== 2) return;
+    if (++closedCount === 1) return endBoth(); // the other side has been ended; it gets CLOSE_GRACE_MS to follow
+    if (closedCount !== 2) return;
     clearTimeout(graceTimer);
     options.onClosed();
   };
@@ -110,7 +111,10 @@ class Pump {
     const passOn = this.follower.follow(chunk);
     if (passOn > 0) this.write(passOn === chunk.length ? chunk : chunk.subarray(0, passOn));
     const failure = this.follower.failure;
-    if (failure) return this.onTooLarge(failure.code, failure.reason, failure.cleanCut);
+    if (failure) {
+      this.halted = true; // once: nothing more passes this way
+      return this.onTooLarge(failure.code, failure.reason, failure.cleanCut);
+    }
     if (this.follower.stopped) this.halt();
   }
 
