@@ -389,7 +389,11 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
 
   /** Completes the client's upgrade (checked already, no extension) and splices it to hypha's socket. */
   function splicePlainClient(req: http.IncomingMessage, socket: Duplex, head: Buffer, upstream: Duplex, protocol: string): void {
-    if (socket.destroyed || !socket.writable || stopping) return void upstream.destroy();
+    // As ws's handleUpgrade does: a client that ended (or broke) its socket while hypha was dialled is let go.
+    if (stopping || socket.destroyed || !socket.readable || !socket.writable) {
+      upstream.destroy();
+      return stopping ? rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)') : void socket.destroy();
+    }
     for (const s of [socket, upstream] as Array<Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void }>) {
       s.setNoDelay?.(true);
       s.setTimeout?.(0);
