@@ -11,6 +11,8 @@ const ARM_LABELS: Record<string, string> = {
   accel: 'accelerated',
   'accel-shm': 'accelerated, shared memory',
   'accel-unix': 'accelerated, Unix socket link',
+  'gateway-only': 'gateway only (no edge, no link)',
+  'gateway-only-ws': 'gateway only, ws relay (plainSplice off)',
 };
 
 export async function renderBarChart(rows: readonly SummaryRow[], title: string, unit: string): Promise<string> {

@@ -61,7 +61,7 @@ export function collectMeta(plan: RunPlan, startedAt: Date, loadAtStart: number[
   };
 }
 
-type ArmName = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | 'direct-deflate-tls' | 'direct-plain-tls' | 'accel-tls';
+type ArmName = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | 'gateway-only' | 'gateway-only-ws' | 'direct-deflate-tls' | 'direct-plain-tls' | 'accel-tls';
 
 function fmt(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '–';
@@ -118,8 +118,8 @@ export function colocatedTable(rows: readonly SummaryRow[]): string {
   const s8 = rows.filter((row) => row.scenario === 'S8');
   if (s8.length === 0) return '';
   const lines = [
-    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | null relay (TCP) | pair over TCP | pair with shm | pair over Unix socket | shm vs TCP | Unix vs TCP | shm vs direct (no deflate) | Unix vs direct (no deflate) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | topo | variant | figure | direct (deflate) | direct (no deflate) | null relay (TCP) | pair over TCP | pair with shm | pair over Unix socket | gateway only | gateway only, ws relay | shm vs TCP | Unix vs TCP | shm vs direct (no deflate) | Unix vs direct (no deflate) | gateway only vs direct (no deflate) | gateway only, ws relay vs direct (no deflate) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const versus = (row: SummaryRow, arm: ArmName, base: ArmName) => {
     const a = row.arms[arm];
@@ -128,7 +128,7 @@ export function colocatedTable(rows: readonly SummaryRow[]): string {
   };
   for (const row of s8) {
     lines.push(
-      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'null-relay')} | ${cellText(row, 'accel')} | ${cellText(row, 'accel-shm')} | ${cellText(row, 'accel-unix')} | ${factorText(row.shmFactorVsTcp)} | ${factorText(versus(row, 'accel-unix', 'accel'))} | ${factorText(versus(row, 'accel-shm', 'direct-plain'))} | ${factorText(versus(row, 'accel-unix', 'direct-plain'))} |`,
+      `| ${row.scenario} | ${row.topology} | ${row.variant} | ${row.figure} [${row.unit}] | ${cellText(row, 'direct-deflate')} | ${cellText(row, 'direct-plain')} | ${cellText(row, 'null-relay')} | ${cellText(row, 'accel')} | ${cellText(row, 'accel-shm')} | ${cellText(row, 'accel-unix')} | ${cellText(row, 'gateway-only')} | ${cellText(row, 'gateway-only-ws')} | ${factorText(row.shmFactorVsTcp)} | ${factorText(versus(row, 'accel-unix', 'accel'))} | ${factorText(versus(row, 'accel-shm', 'direct-plain'))} | ${factorText(versus(row, 'accel-unix', 'direct-plain'))} | ${factorText(versus(row, 'gateway-only', 'direct-plain'))} | ${factorText(versus(row, 'gateway-only-ws', 'direct-plain'))} |`,
     );
   }
   return lines.join('\n');
@@ -149,7 +149,7 @@ const CPU_UNITS: Partial<Record<string, { name: string; scale: number; units: (f
 };
 
 const ROLE_COLUMNS = ['edge', 'gateway', 'hypha', 'clients', 'runner', 'emulator'] as const;
-const ARM_ORDER: readonly string[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'accel-unix', 'direct-deflate-tls', 'direct-plain-tls', 'accel-tls'];
+const ARM_ORDER: readonly string[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel', 'accel-shm', 'accel-unix', 'gateway-only', 'gateway-only-ws', 'direct-deflate-tls', 'direct-plain-tls', 'accel-tls'];
 
 /** CPU per role and unit of work, every arm (S7 has no unit: outages). Median over repetitions. */
 export function roleCpuTable(result: ProfileResult): string {

@@ -18,9 +18,11 @@ import { sampleRoleCpuNs, type CpuRole } from './role-cpu.js';
 /**
  * null-relay: direct without deflate, with a plain TCP pipe where the edge stands and another where the
  * gateway stands (the environment's cost of two more hops and processes). accel-shm: the accelerated pair
- * with shared memory on, only for the colocated scenario (S8).
+ * with shared memory on, only for the colocated scenario (S8). gateway-only (S8): no edge and no link; the
+ * clients connect through the emulator straight to the gateway, which passes them through to hypha
+ * (as a byte splice where it can; gateway-only-ws: with plainSplice off, ws relaying each message).
  */
-export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | TlsArm;
+export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | 'gateway-only' | 'gateway-only-ws' | TlsArm;
 export type Topology = 'T1' | 'T2';
 export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel'];
 /**
@@ -138,6 +140,15 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       const edge = await startProxy('edge', ['--gateway-url', `unix://${socketPath}`, '--secret-file', options.secretFile, '--links', '2', '--shm', 'false', ...workers], options.codeRoot, startOptions(options, 'edge'));
       proxies.push(edge);
       emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: edge.port }, shape });
+      behindUrl = `http://127.0.0.1:${emulator.port}`;
+    } else if (options.arm === 'gateway-only' || options.arm === 'gateway-only-ws') {
+      // Colocated without a link: the clients are the gateway's plain clients (deflate off on both of its hops
+      // by default), so the gateway is the one relay between them and hypha; the emulator stands where it does
+      // in the direct arms.
+      const splice = options.arm === 'gateway-only-ws' ? ['--plain-splice', 'false'] : [];
+      const gateway = await startProxy('gateway', ['--hypha-url', options.hyphaUrl, '--secret-file', options.secretFile, '--workers', String(options.proxyWorkers ?? 1), ...splice], options.codeRoot, startOptions(options, 'gateway'));
+      proxies.push(gateway);
+      emulator = await startEmulatorProcess({ target: { host: '127.0.0.1', port: gateway.port }, shape });
       behindUrl = `http://127.0.0.1:${emulator.port}`;
     } else if (options.arm === 'null-relay') {
       const gateway = await startNullRelay('gateway', `127.0.0.1:${hyphaPort}`, startOptions(options, 'gateway'));

@@ -52,6 +52,7 @@ export interface CommonConfig {
 
 export interface GatewayConfig extends CommonConfig {
   plainClientDeflate: boolean;
+  plainSplice: boolean;
   hyphaUrl: string;
   linkSocketPath: string;
   maxLinks: number;

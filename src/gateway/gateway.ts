@@ -27,14 +27,15 @@ import { redactTarget } from '../net/redact.js';
 import { throttledLog } from '../net/log-throttle.js';
 import { bindEndpoint } from '../net/bind-endpoint.js';
 import { WriteArena } from '../net/endpoint-writer.js';
-import { rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
+import { acceptUpgrade, rejectUpgrade, WS_HANDSHAKE_HEADERS } from '../net/upgrade-response.js';
 import { LINK_WS_PROTOCOL, maxBatchedLinkMessageBytes, wsLinkTransport } from '../net/ws-link-transport.js';
 import { acceptTcpLink, wantsTcpLink } from '../net/tcp-link-transport.js';
 import type { DuplexTransport } from '../link/establish.js';
 import { relayWebSockets } from '../net/ws-relay.js';
+import { spliceWebSockets, type SpliceHandle } from '../net/ws-splice.js';
 import { mirrorClose } from '../net/ws-close.js';
 import { listen, listenUnix, closeServer } from '../net/listen.js';
-import { publishLink, publishSession, type LinkInfo } from '../events.js';
+import { channels, publishLink, publishSession, type LinkInfo } from '../events.js';
 import { DRAIN_CAPABILITY, LINK_PATH, RESUME_CAPABILITY, commonSessionOptions, describeLink, linkSettings } from '../roles/link-setup.js';
 import { PAYLOAD_CAPABILITY, PAYLOAD_V4_CAPABILITY, PayloadPairs } from '../roles/payload-setup.js';
 import { ShmSetup } from '../roles/shm-setup.js';
@@ -87,6 +88,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
   const upstreams = new Set<WebSocket>();
   const writeArena = new WriteArena(); // every session's endpoint writes share it (an idle one holds no buffer)
   const passthroughClients = new Set<WebSocket>();
+  const splices = new Set<SpliceHandle>(); // plain clients passed through as byte splices (no ws on either hop)
   const linkStats = newLinkStats();
   const instanceId = `gateway-${randomUUID()}`;
   // One live instance per host, port and worker: an edge that meets a new instance in its sessions' slot
@@ -348,15 +350,18 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     if (full) return refuse(socket, 503, 'plain client', full, req);
     const headers = forwardHeaders(req.headers, WS_HANDSHAKE_HEADERS) as Record<string, string | string[]>;
     applyForwarded(headers, hopForwarded(req, true));
+    // A splice needs no extension on either hop, and observers content with each message's head.
+    const splice = config.plainSplice && !config.plainClientDeflate && !channels.wholeMessage.hasSubscribers;
     const endHandshake = admission.beginHandshake();
     const result = await dialUpstream({
       hyphaUrl, path: req.url ?? '/', protocols: checked.protocols, headers, ca,
-      deflate: config.endpointDeflate, maxMessageBytes: config.maxMessageBytes, timeoutMs: config.handshakeTimeoutMs,
+      deflate: config.endpointDeflate, maxMessageBytes: config.maxMessageBytes, timeoutMs: config.handshakeTimeoutMs, takeSocket: splice,
     }).finally(endHandshake);
     if (!result.ok) {
       if (result.detail) log.warn({ status: result.status, err: result.detail, path: redactTarget(req.url) }, 'upstream open failed');
       return rejectUpgrade(socket, result.status, result.message);
     }
+    if (result.socket) return splicePlainClient(req, socket, head, result.socket, result.ws.protocol);
     const upstream = result.ws;
     if (socket.destroyed || stopping) return void upstream.terminate();
     (req as http.IncomingMessage & { chosenProtocol?: string }).chosenProtocol = upstream.protocol;
@@ -381,6 +386,33 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       }, { role: 'gateway', sessionId });
     });
   }
+
+  /** Completes the client's upgrade (checked already, no extension) and splices it to hypha's socket. */
+  function splicePlainClient(req: http.IncomingMessage, socket: Duplex, head: Buffer, upstream: Duplex, protocol: string): void {
+    // As ws's handleUpgrade does: a client that ended (or broke) its socket while hypha was dialled is let go.
+    if (stopping || socket.destroyed || !socket.readable || !socket.writable) {
+      upstream.destroy();
+      return stopping ? rejectUpgrade(socket, 503, 'hypha-accel gateway is stopping (HYPHA_ACCEL_ERR_SHUTDOWN)') : void socket.destroy();
+    }
+    for (const s of [socket, upstream] as Array<Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void }>) {
+      s.setNoDelay?.(true);
+      s.setTimeout?.(0);
+    }
+    acceptUpgrade(socket, String(req.headers['sec-websocket-key']), protocol);
+    const sessionId = randomUUID();
+    const endSession = admission.beginSession();
+    publishSession({ role: 'gateway', sessionId, event: 'open', path: redactTarget(req.url), viaLink: false });
+    const handle = spliceWebSockets(socket, head, upstream, {
+      maxMessageBytes: config.maxMessageBytes,
+      observed: { role: 'gateway', sessionId },
+      onClosed: () => {
+        splices.delete(handle);
+        endSession();
+        publishSession({ role: 'gateway', sessionId, event: 'close', viaLink: false });
+      },
+    });
+    splices.add(handle);
+  }
   const { host, port } = splitHostPort(config.listen);
   const boundPort = await listen(server, host, port);
   instanceSlot = `${hostname()}:${boundPort}/${deps.workerIndex ?? 0}`;
@@ -400,10 +432,10 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     links: () => [...liveLinks.keys()],
     linkStats,
     payloadMetrics: () => ({ ...payloadPairs.metrics(), ...shmSetup?.metrics() }),
-    upstreamCount: () => upstreams.size,
+    upstreamCount: () => upstreams.size + splices.size,
     reloadTls,
     admission,
-    sessionCounts: () => ({ edge: upstreams.size - passthroughClients.size, passthrough: passthroughClients.size }),
+    sessionCounts: () => ({ edge: upstreams.size - passthroughClients.size, passthrough: passthroughClients.size + splices.size }),
     linkInfo: () => [...liveLinks.values()].map(describeLink),
     retireLinksWithoutKey,
     readiness: async () => {
@@ -417,6 +449,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       stopWatching();
       const closed = Promise.all([closeServer(server), unixServer && closeServer(unixServer)]);
       for (const client of passthroughClients) mirrorClose(client, 1001, 'hypha-accel gateway stopping');
+      for (const splice of splices) splice.close(1001, 'hypha-accel gateway stopping');
       // Edges that speak drain-v1 are told DRAIN: they open nothing new here and close these sessions with 1001
       // when quiet (hypha-rpc reconnects through a fresh link: another instance). Older edges lose theirs now.
       for (const [link, established] of liveLinks) {
@@ -429,10 +462,11 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
       }
       resumable.abortDetached(new AccelError('HYPHA_ACCEL_ERR_SHUTDOWN', 'gateway stopping'));
       const deadline = Date.now() + deadlineMs;
-      while ((upstreams.size > 0 || passthroughClients.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while ((upstreams.size > 0 || passthroughClients.size > 0 || splices.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       // Deadline (or all done): what is left ends with GOAWAY SHUTDOWN, so edges close their clients with 1001.
       for (const link of liveLinks.keys()) link.goAway('gateway stopping');
       for (const ws of [...upstreams, ...passthroughClients]) ws.terminate();
+      for (const splice of splices) splice.terminate();
       agent.destroy();
       shmSetup?.stopPeriodicSweep();
       await payloadPairs.close();

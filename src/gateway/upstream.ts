@@ -1,12 +1,16 @@
 // Opens the one upstream WebSocket to hypha for a session (or a plain passthrough client) and reports
 // either the open socket or the HTTP status the client's upgrade should be answered with. The upstream URL
 // is built with new URL and refused unless it stays on hypha's origin and the one path hypha serves.
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { isOriginFormTarget } from '../net/upgrade-check.js';
 import { tapIngress, type IngressTap } from '../net/ingress-tap.js';
 
-/** `ingress`: the socket's ingress tap, installed before ws read a byte (undefined with deflate). */
-export type UpstreamResult = { ok: true; ws: WebSocket; ingress: IngressTap | undefined } | { ok: false; status: number; message: string; detail?: string };
+/**
+ * `ingress`: the socket's ingress tap, installed before ws read a byte (undefined with deflate).
+ * `socket`: with `takeSocket`, the upgraded connection taken from ws before it read a byte (paused).
+ */
+export type UpstreamResult = { ok: true; ws: WebSocket; ingress: IngressTap | undefined; socket?: Socket } | { ok: false; status: number; message: string; detail?: string };
 
 export interface UpstreamOptions {
   hyphaUrl: URL;
@@ -19,6 +23,8 @@ export interface UpstreamOptions {
   timeoutMs: number;
   /** Extra CA certificates for an https:// hypha (PEM). */
   ca?: Buffer;
+  /** Take the upgraded socket from ws when no extension was negotiated (a byte splice); ws then owns nothing. */
+  takeSocket?: boolean;
 }
 
 /**
@@ -64,7 +70,11 @@ export function dialUpstream(options: UpstreamOptions): Promise<UpstreamResult> 
       settled = true;
       resolve(result);
     };
-    ws.once('open', () => settle({ ok: true, ws, ingress: tapIngress(ws, options.maxMessageBytes) })); // before ws reads a byte
+    ws.once('open', () => {
+      // Both before ws reads a byte (it reads on the next tick at the earliest).
+      const socket = options.takeSocket && !ws.extensions ? takeSocket(ws) : undefined;
+      settle(socket ? { ok: true, ws, ingress: undefined, socket } : { ok: true, ws, ingress: tapIngress(ws, options.maxMessageBytes) });
+    });
     ws.once('unexpected-response', (_req, res) => {
       // hypha answered the upgrade with HTTP: pass its status through, as a direct client would see it.
       settle({ ok: false, status: res.statusCode ?? 502, message: `hypha answered the upgrade with HTTP ${res.statusCode}` });
@@ -73,4 +83,22 @@ export function dialUpstream(options: UpstreamOptions): Promise<UpstreamResult> 
     });
     ws.once('error', (error) => settle({ ok: false, status: 502, message: 'hypha-accel: hypha unreachable (HYPHA_ACCEL_ERR_UPSTREAM_UNREACHABLE)', detail: error.message }));
   });
+}
+
+/** ws's own listeners on the socket of an open WebSocket (ws 8.x websocket.js setSocket), by event. */
+const WS_SOCKET_LISTENERS = { data: 'socketOnData', end: 'socketOnEnd', close: 'socketOnClose', error: 'socketOnError' } as const;
+
+/**
+ * Detaches ws from an open connection: the socket (with any bytes already read unshifted into it), paused;
+ * or undefined, ws left as it is, when its listeners are not the ones expected.
+ */
+function takeSocket(ws: WebSocket): Socket | undefined {
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  if (!socket) return undefined;
+  const found = Object.entries(WS_SOCKET_LISTENERS).map(([event, name]) => [event, socket.listeners(event).find((l) => l.name === name)] as const);
+  if (found.some(([, listener]) => !listener)) return undefined;
+  socket.on('error', () => {}); // before ws's goes: an error never lacks a listener
+  for (const [event, listener] of found) socket.removeListener(event, listener as (...args: unknown[]) => void);
+  socket.pause();
+  return socket;
 }

@@ -4,6 +4,7 @@
 // is passed to ws unchanged, so ws still owns text, control frames, fragmented messages and errors.
 // Pure: no sockets; src/net/ingress-tap.ts wires it to a `ws` WebSocket.
 import { unmaskInPlace } from './ws-mask.js';
+import { frameHeaderBytes, newFrameHeader, readFrameHeader } from './ws-frame-header.js';
 
 /** Where a taken message goes. */
 export interface IngressSink {
@@ -37,12 +38,12 @@ export interface IngressOptions {
 }
 
 const enum State { HEADER, PASS, TAKE, CLOSED, FAILED }
-const MAX_SAFE_HIGH_WORD = 2 ** 21 - 1; // a 64-bit length above 2^53 - 1
 
 export class IngressParser {
   sink: IngressSink | undefined;
   private state = State.HEADER;
   private readonly header = Buffer.alloc(14);
+  private readonly fields = newFrameHeader();
   private headerHave = 0;
   private remainingBytes = 0;
   private frameFin = false;
@@ -145,10 +146,7 @@ export class IngressParser {
   }
 
   private headerBytesNeeded(): number {
-    if (this.headerHave < 2) return 0;
-    const lengthCode = this.header[1] & 0x7f;
-    const maskBytes = this.header[1] & 0x80 ? 4 : 0;
-    return 2 + (lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0) + maskBytes;
+    return this.headerHave < 2 ? 0 : frameHeaderBytes(this.header[1]);
   }
 
   /**
@@ -171,21 +169,7 @@ export class IngressParser {
   /** A whole header is in `this.header`: pass the frame to ws, take it, or fail. Sets the state. */
   private decide(): State {
     const header = this.header;
-    const fin = (header[0] & 0x80) !== 0;
-    const rsv = header[0] & 0x70;
-    const opcode = header[0] & 0x0f;
-    const masked = (header[1] & 0x80) !== 0;
-    const lengthCode = header[1] & 0x7f;
-    let frameBytes = lengthCode;
-    let maskAt = 2;
-    if (lengthCode === 126) {
-      frameBytes = header.readUInt16BE(2);
-      maskAt = 4;
-    } else if (lengthCode === 127) {
-      const high = header.readUInt32BE(2);
-      frameBytes = high > MAX_SAFE_HIGH_WORD ? Infinity : high * 2 ** 32 + header.readUInt32BE(6);
-      maskAt = 10;
-    }
+    const { fin, rsv, opcode, masked, payloadBytes: frameBytes, maskAt } = readFrameHeader(header, this.fields);
     const maskOk = masked === this.options.isServer;
     if (this.taking) {
       if (opcode >= 8) return this.pass(frameBytes, opcode);
