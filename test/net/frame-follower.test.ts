@@ -3,23 +3,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FrameFollower } from '../../src/net/frame-follower.js';
 import { closeFrame, newFrameHeader, readFrameHeader } from '../../src/net/ws-frame-header.js';
+import { wsFrame } from '../helpers/ws-frames.js';
 
 const MASK = Buffer.from([0x91, 0x0c, 0x5e, 0xa7]);
 const HEAD_BYTES = 64;
 
 /** One WebSocket frame as a client (masked) or a server (unmasked) sends it. */
 function frame(opcode: number, fin: boolean, payload: Buffer, masked: boolean): Buffer {
-  const length = payload.length;
-  const lengthBytes = length < 126 ? Buffer.from([length]) : length < 65536 ? Buffer.from([126, length >> 8, length & 0xff]) : (() => {
-    const b = Buffer.alloc(9);
-    b[0] = 127;
-    b.writeBigUInt64BE(BigInt(length), 1);
-    return b;
-  })();
-  lengthBytes[0] |= masked ? 0x80 : 0;
-  const body = Buffer.from(payload);
-  if (masked) for (let i = 0; i < body.length; i++) body[i] ^= MASK[i & 3]!;
-  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode]), lengthBytes, masked ? MASK : Buffer.alloc(0), body]);
+  return wsFrame(opcode, fin, payload, masked ? MASK : undefined);
 }
 
 function bytes(n: number, seed: number): Buffer {
