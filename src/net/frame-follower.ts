@@ -78,11 +78,12 @@ export class FrameFollower {
         return at;
       }
       const headerStart = at - this.headerHave;
-      while (at < length) {
+      let whole = false;
+      while (!whole && at < length) {
         this.header[this.headerHave++] = chunk[at++]!;
-        if (this.headerHave >= 2 && this.headerHave === frameHeaderBytes(this.header[1]!)) break;
+        whole = this.headerHave >= 2 && this.headerHave === frameHeaderBytes(this.header[1]!);
       }
-      if (this.headerHave < 2 || this.headerHave !== frameHeaderBytes(this.header[1]!)) return at; // the rest of the header comes later
+      if (!whole) return at; // the rest of the header comes later
       this.headerHave = 0;
       if (!this.startFrame()) {
         this.failure!.cleanCut = headerStart >= 0;

@@ -1,5 +1,6 @@
 // The WebSocket frame header (RFC 6455 §5.2) as pure functions, shared by the parsers that read endpoint
 // frames themselves: ahead of ws's receiver (ingress-parser.ts) and beside a byte splice (frame-follower.ts).
+import { maskInto } from './ws-mask.js';
 
 /** The high word of a 64-bit length above which the length exceeds 2^53 - 1 (read as Infinity). */
 const MAX_SAFE_HIGH_WORD = 2 ** 21 - 1;
@@ -60,7 +61,7 @@ export function closeFrame(code: number, reason: string, masked: boolean, maskKe
   if (masked) {
     const key = maskKey ?? randomMaskKey();
     key.copy(frame, 2, 0, 4);
-    for (let i = 0; i < payload.length; i++) frame[headerBytes + i] = payload[i]! ^ key[i & 3]!;
+    maskInto(payload, key, frame, headerBytes, payload.length);
   } else payload.copy(frame, headerBytes);
   return frame;
 }

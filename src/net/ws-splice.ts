@@ -80,14 +80,16 @@ class Pump {
     private readonly onTooLarge: (code: 1009, reason: string, cleanCut: boolean) => void,
   ) {
     const observed = options.observed;
-    // A passthrough message is published as the client's coming in (up, hop in) or hypha's going out (down, hop out).
-    const event = observed && { ...observed, direction, hop: direction === 'up' ? ('in' as const) : ('out' as const), passthrough: true as const };
+    // A passthrough message is published as the client's coming in (up, hop in) or hypha's going out (down, hop out),
+    // every event with the same keys in the same order as the link sessions' (bind-endpoint.ts): one object shape.
+    const hop = direction === 'up' ? 'in' : 'out';
     this.follower = new FrameFollower({
       maxMessageBytes: options.maxMessageBytes,
       headBytes: OBSERVED_HEAD_BYTES,
-      ...(event && {
+      ...(observed && {
         wantsHeads: () => channels.message.hasSubscribers,
-        onMessageHead: (data: Buffer, isBinary: boolean, bytes: number | undefined) => publishMessage({ ...event, isBinary, data, ...(bytes === undefined ? {} : { bytes }) }),
+        onMessageHead: (data: Buffer, isBinary: boolean, bytes: number | undefined) =>
+          publishMessage({ role: observed.role, sessionId: observed.sessionId, direction, hop, isBinary, data, trace: undefined, bytes, passthrough: true }),
       }),
     });
     from.on('data', (chunk: Buffer) => this.feed(chunk));
