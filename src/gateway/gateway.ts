@@ -405,6 +405,8 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     const handle = spliceWebSockets(socket, head, upstream, {
       maxMessageBytes: config.maxMessageBytes,
       observed: { role: 'gateway', sessionId },
+      onTooLarge: (direction) =>
+        refusalLog('warn', { code: 'HYPHA_ACCEL_ERR_MESSAGE_TOO_LARGE', direction, limit: config.maxMessageBytes, from: req.socket.remoteAddress }, 'plain client closed: message too large (1009)'),
       onClosed: () => {
         splices.delete(handle);
         endSession();

@@ -22,6 +22,8 @@ export interface SpliceOptions {
   maxMessageBytes: number;
   /** Who the messages belong to, for observers (metrics, call pairing); heads only, as on the cut-through path. */
   observed?: { role: RoleName; sessionId: string };
+  /** A message broke maxMessageBytes (the splice closes with 1009 itself): for the caller's log. */
+  onTooLarge?(direction: 'up' | 'down'): void;
   onClosed(): void;
 }
 
@@ -32,6 +34,7 @@ export function spliceWebSockets(client: Duplex, clientHead: Buffer, upstream: D
     graceTimer ??= setTimeout(terminate, CLOSE_GRACE_MS).unref();
   };
   const fail = (failed: Pump, other: Pump, code: 1009, reason: string, cleanCut: boolean) => {
+    options.onTooLarge?.(failed === up ? 'up' : 'down');
     // The sender of the oversized message gets the Close (at a boundary of the bytes toward it); the
     // receiver gets it right where the message was cut, or a dropped connection when the cut is mid-header.
     if (cleanCut) failed.haltWith(code, reason);
