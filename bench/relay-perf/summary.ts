@@ -98,7 +98,6 @@ function main(): void {
     console.log('\nV8 builtins as leaf, with the nearest JS caller:');
     for (const [sym, n] of count(main, (s) => (s.frames[0]!.sym.startsWith('Builtins_') ? `${s.frames[0]!.sym} <- ${s.frames.find((f) => f.sym.startsWith('JS:'))?.sym ?? '?'}` : undefined))) console.log(`  ${(n * perSample).toFixed(2)} µs  ${sym}`);
     console.log('\nInclusive by src file (any frame in the stack):');
-    for (const [file, n] of count(main, () => undefined)) console.log(file, n);
     const files = new Map<string, number>();
     for (const s of main) for (const f of new Set(s.frames.map(srcFile).filter((x): x is string => x !== undefined))) files.set(f, (files.get(f) ?? 0) + 1);
     for (const [file, n] of [...files].sort((a, b) => b[1] - a[1]).slice(0, top * 2)) console.log(`  ${(n * perSample).toFixed(2)} µs  ${((100 * n) / main.length).toFixed(1)}%  ${file}`);
