@@ -72,7 +72,7 @@ export class EdgeDrain {
     if (this.draining.has(link.peerId)) return;
     if (!this.calls) {
       this.calls = new RpcCallTracker({ role: 'edge' });
-      this.calls.addListener({ onCallStart: () => {}, onCallEnd: () => {} });
+      this.calls.addListener({ needsTarget: false, onCallStart: () => {}, onCallEnd: () => {} });
     }
     const timer = setInterval(() => this.check(link.peerId), DRAIN_CHECK_MS);
     timer.unref();

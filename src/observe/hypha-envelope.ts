@@ -1,14 +1,22 @@
-// What observability knows of a hypha RPC message (hypha-protocol.md §3): the `type`, `method`, `session`, `to`
-// strings of the msgpack main object, read with the codec's scanner (no objects built, other values skipped),
-// and the method path normalised to a bounded, id-free name (`service.function`).
+// What observability knows of a hypha RPC message (hypha-protocol.md §3): where the `type`, `method`, `session`,
+// `to` strings of the msgpack main object lie, found with the codec's scanner (nothing decoded, no object built,
+// other values skipped), and the method path normalised to a bounded, id-free name (`service.function`).
 import { readLen, skipValue } from '../codec/msgpack-scan.js';
 
-export interface Envelope {
-  type: string | undefined;
-  method: string | undefined;
-  session: string | undefined;
+/**
+ * Byte ranges of main's envelope strings (`start` -1: absent, not a string, or longer than MAX_STRING_BYTES),
+ * filled by scanEnvelope. One reader owns one and reuses it for every message, so a scan allocates nothing.
+ */
+export class EnvelopeSpans {
+  typeStart = -1;
+  typeEnd = -1;
+  methodStart = -1;
+  methodEnd = -1;
+  sessionStart = -1;
+  sessionEnd = -1;
   /** The target (`workspace/client`, a manager address, ...): an address, never a secret. */
-  to: string | undefined;
+  toStart = -1;
+  toEnd = -1;
 }
 
 /** Keys beyond this many in main are not looked at (hypha's main has ~4-8). */
@@ -20,18 +28,21 @@ const KEY_TYPE = Buffer.from('type');
 const KEY_METHOD = Buffer.from('method');
 const KEY_SESSION = Buffer.from('session');
 const KEY_TO = Buffer.from('to');
-const METHOD = 'method';
+export const SERVICES_PREFIX = Buffer.from('services.');
+const REPLY_SUFFIXES = [Buffer.from('.resolve'), Buffer.from('.reject'), Buffer.from('.heartbeat')];
 /** skipValue reports the largest bin it passed here; nothing reads it. */
 const UNUSED_MAX_BIN = new Int32Array(1);
 
 /**
- * Reads main's envelope strings; undefined when the message does not start with a msgpack map.
- * Per message it decodes only what it returns (a `type` of "method" is compared as bytes), builds no
- * object besides the envelope, and skips values with the codec's scanner.
+ * Finds main's `type`, `method`, `session` and (with `wantTo`) `to` strings into `spans`; false when the
+ * message does not start with a msgpack map. Decodes nothing and skips other values with the codec's scanner;
+ * it stops once it holds what a call or reply needs (hypha puts `session` after `method`, and its
+ * server-added keys such as `user` after both), so the rest of main is not walked.
  */
-export function readEnvelope(data: Buffer): Envelope | undefined {
+export function scanEnvelope(data: Uint8Array, spans: EnvelopeSpans, wantTo: boolean): boolean {
+  spans.typeStart = spans.methodStart = spans.sessionStart = spans.toStart = -1;
   const end = data.length;
-  if (end === 0) return undefined;
+  if (end === 0) return false;
   const t = data[0]!;
   let pos: number;
   let keys: number;
@@ -39,41 +50,77 @@ export function readEnvelope(data: Buffer): Envelope | undefined {
     keys = t & 0x0f;
     pos = 1;
   } else if (t === 0xde) {
-    if ((keys = readLen(data, 0, end, 1)) < 0) return undefined;
+    if ((keys = readLen(data, 0, end, 1)) < 0) return false;
     pos = 3;
   } else {
-    return undefined;
+    return false;
   }
-  const envelope: Envelope = { type: undefined, method: undefined, session: undefined, to: undefined };
   for (let i = 0; i < keys && i < MAX_KEYS; i++) {
     const keyStart = stringStart(data, pos, end);
-    if (keyStart < 0) return envelope;
+    if (keyStart < 0) return true;
     const keyLength = stringLength(data, pos, end);
     pos = keyStart + keyLength;
     const field = keyLength === 4 ? (equals(data, keyStart, KEY_TYPE) ? 1 : 0)
       : keyLength === 6 ? (equals(data, keyStart, KEY_METHOD) ? 2 : 0)
       : keyLength === 7 ? (equals(data, keyStart, KEY_SESSION) ? 3 : 0)
-      : keyLength === 2 ? (equals(data, keyStart, KEY_TO) ? 4 : 0)
+      : keyLength === 2 && wantTo ? (equals(data, keyStart, KEY_TO) ? 4 : 0)
       : 0;
     const valueStart = field === 0 ? -1 : stringStart(data, pos, end);
     if (valueStart < 0) {
       pos = skipValue(data, pos, end, UNUSED_MAX_BIN);
-      if (pos < 0) return envelope;
+      if (pos < 0) return true;
       continue;
     }
     const valueLength = stringLength(data, pos, end);
     pos = valueStart + valueLength;
     if (valueLength > MAX_STRING_BYTES) continue;
-    if (field === 1) envelope.type = valueLength === 6 && equals(data, valueStart, KEY_METHOD) ? METHOD : data.toString('utf8', valueStart, pos);
-    else if (field === 2) envelope.method = data.toString('utf8', valueStart, pos);
-    else if (field === 3) envelope.session = data.toString('utf8', valueStart, pos);
-    else envelope.to = data.toString('utf8', valueStart, pos);
+    if (field === 1) {
+      spans.typeStart = valueStart;
+      spans.typeEnd = pos;
+    } else if (field === 2) {
+      spans.methodStart = valueStart;
+      spans.methodEnd = pos;
+    } else if (field === 3) {
+      spans.sessionStart = valueStart;
+      spans.sessionEnd = pos;
+    } else {
+      spans.toStart = valueStart;
+      spans.toEnd = pos;
+    }
+    if (spans.typeStart >= 0 && spans.methodStart >= 0 && (!wantTo || spans.toStart >= 0)
+      && (spans.sessionStart >= 0 || replySuffix(data, spans.methodStart, spans.methodEnd) >= 0)) return true;
   }
-  return envelope;
+  return true;
+}
+
+/** True when the bytes in [start, end) are `word`'s. */
+export function bytesEqual(b: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  return end - start === word.length && equals(b, start, word);
+}
+
+/** KEY_METHOD is also the `type` value of a call or reply. */
+export const METHOD_TYPE = KEY_METHOD;
+
+/**
+ * Which reply suffix the method path in [start, end) ends with: 0 `.resolve`, 1 `.reject`, 2 `.heartbeat`, -1 none
+ * (classifyMethod's cases, on bytes; a `services.` path is a call whatever it ends with).
+ */
+export function replySuffix(b: Uint8Array, start: number, end: number): number {
+  if (startsWith(b, start, end, SERVICES_PREFIX)) return -1;
+  for (let s = 0; s < REPLY_SUFFIXES.length; s++) {
+    const suffix = REPLY_SUFFIXES[s]!;
+    if (end - start >= suffix.length && equals(b, end - suffix.length, suffix)) return s;
+  }
+  return -1;
+}
+
+/** True when the bytes in [start, end) begin with `prefix`. */
+export function startsWith(b: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
+  return end - start >= prefix.length && equals(b, start, prefix);
 }
 
 /** Where the bytes of the msgpack string at `pos` start; -1 when it is no string or runs past `end`. */
-function stringStart(b: Buffer, pos: number, end: number): number {
+function stringStart(b: Uint8Array, pos: number, end: number): number {
   if (pos >= end) return -1;
   const t = b[pos]!;
   let start: number;
@@ -91,12 +138,12 @@ function stringStart(b: Buffer, pos: number, end: number): number {
 }
 
 /** The length of the msgpack string at `pos` (stringStart said it is one). */
-function stringLength(b: Buffer, pos: number, end: number): number {
+function stringLength(b: Uint8Array, pos: number, end: number): number {
   const t = b[pos]!;
   return t <= 0xbf ? t & 0x1f : readLen(b, pos, end, t - 0xd9);
 }
 
-function equals(b: Buffer, start: number, key: Buffer): boolean {
+function equals(b: Uint8Array, start: number, key: Uint8Array): boolean {
   for (let i = 0; i < key.length; i++) if (b[start + i] !== key[i]) return false;
   return true;
 }

@@ -153,6 +153,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     return bytes;
   };
   const stopRpc = options.rpc.addListener({
+    needsTarget: false,
     onCallStart(call) {
       bytesOf(call.method).request += call.requestBytes;
     },

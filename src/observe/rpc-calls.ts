@@ -2,10 +2,12 @@
 // proxy session and role, from the message and session events. Listeners (metrics, tracing) see a call
 // start synchronously, before the message is forwarded, and its end; pending calls are bounded.
 import { channels, messageBytes, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
-import { classifyMethod, readEnvelope, type MethodRole } from './hypha-envelope.js';
+import { EnvelopeSpans, METHOD_TYPE, SERVICES_PREFIX, bytesEqual, classifyMethod, replySuffix, scanEnvelope, startsWith } from './hypha-envelope.js';
 
-/** Call paths whose classification is remembered (the first ones seen; later ones are classified each time). */
+/** Call paths whose name is remembered by their bytes (the first ones seen; later ones are decoded each time). */
 const MAX_REMEMBERED_PATHS = 1024;
+/** Bytes of `.resolve`, `.reject` (replySuffix's 0, 1) after a reply's session. */
+const REPLY_SUFFIX_BYTES = [8, 7];
 
 export type RpcOutcome = 'resolve' | 'reject' | 'unanswered';
 
@@ -34,6 +36,8 @@ export interface RpcCallEnd {
 }
 
 export interface RpcListener {
+  /** false: the listener never reads `call.target`; when no listener does, the tracker does not decode it. */
+  readonly needsTarget?: boolean;
   onCallStart(call: RpcCall, event: MessageEvent): void;
   /** `event` is the reply message (absent when the call ends unanswered); a listener may set its `trace`. */
   onCallEnd(call: RpcCall, end: RpcCallEnd, event?: MessageEvent): void;
@@ -58,7 +62,12 @@ export class RpcCallTracker {
   /** proxy session id -> the calls pending in it, by the direction they travel, each by its hypha session */
   private readonly pending = new Map<string, SessionCalls>();
   private readonly methods = new Set<string>();
-  private readonly callRoles = new Map<string, MethodRole>();
+  /** `services.…` paths seen, by a hash of their bytes: the bytes and the call's bounded name (no decode per call). */
+  private readonly namesByHash = new Map<number, Array<{ bytes: Buffer; name: string }>>();
+  private rememberedPaths = 0;
+  /** Where the envelope strings of the message at hand lie (one scan at a time: listeners run after it is read). */
+  private readonly spans = new EnvelopeSpans();
+  private wantTarget = false;
   private readonly maxPending: number;
   private readonly maxMethods: number;
   private readonly now: () => number;
@@ -77,9 +86,11 @@ export class RpcCallTracker {
       channels.session.subscribe(this.onSession);
     }
     this.listeners.push(listener);
+    this.wantTarget = this.listeners.some((l) => l.needsTarget !== false);
     return () => {
       const index = this.listeners.indexOf(listener);
       if (index >= 0) this.listeners.splice(index, 1);
+      this.wantTarget = this.listeners.some((l) => l.needsTarget !== false);
       if (this.listeners.length === 0) this.close();
     };
   }
@@ -104,32 +115,63 @@ export class RpcCallTracker {
     this.pending.clear();
   }
 
+  /**
+   * Per message: one scan of main for the strings' places, and one string decoded (the call's or the reply's
+   * session; `to` too while a listener needs it). A call's name comes from its path's bytes once they were seen.
+   */
   private handleMessage(event: MessageEvent): void {
     if (event.role !== this.options.role || !event.isBinary) return;
-    const envelope = readEnvelope(event.data);
-    if (!envelope?.method || envelope.type !== 'method') return;
-    const role = this.classify(envelope.method);
-    if (role.kind === 'heartbeat') return;
-    if (role.kind === 'reply') {
+    const data = event.data;
+    const spans = this.spans;
+    if (!scanEnvelope(data, spans, this.wantTarget) || spans.methodEnd <= spans.methodStart || spans.typeStart < 0) return;
+    if (!bytesEqual(data, spans.typeStart, spans.typeEnd, METHOD_TYPE)) return;
+    const suffix = replySuffix(data, spans.methodStart, spans.methodEnd);
+    if (suffix === 2) return; // heartbeat
+    if (suffix >= 0) {
       // The reply travels against its call.
       const calls = this.pending.get(event.sessionId);
       const byCallSession = calls && (event.direction === 'up' ? calls.down : calls.up);
-      const call = byCallSession?.get(role.session);
+      if (!byCallSession || byCallSession.size === 0) return;
+      const session = data.toString('utf8', spans.methodStart, spans.methodEnd - REPLY_SUFFIX_BYTES[suffix]!);
+      const call = byCallSession.get(session);
       if (!call || call.hop === event.hop) return;
-      byCallSession!.delete(role.session);
-      this.end(call, role.outcome, messageBytes(event), event);
+      byCallSession.delete(session);
+      this.end(call, suffix === 0 ? 'resolve' : 'reject', messageBytes(event), event);
       return;
     }
-    if (!envelope.session) return; // no promise: nothing comes back
+    if (spans.sessionStart < 0) return; // no promise: nothing comes back
+    const method = this.callName(data, spans.methodStart, spans.methodEnd);
+    const session = data.toString('utf8', spans.sessionStart, spans.sessionEnd);
     let calls = this.pending.get(event.sessionId);
     if (!calls) this.pending.set(event.sessionId, (calls = { up: new Map(), down: new Map() }));
     if (calls.up.size + calls.down.size >= this.maxPending) this.endOldest(calls);
     const call: RpcCall = {
-      role: event.role, method: this.boundedName(role.name), direction: event.direction, hop: event.hop,
-      startMs: this.now(), requestBytes: messageBytes(event), target: envelope.to, callSession: envelope.session, span: undefined,
+      role: event.role, method, direction: event.direction, hop: event.hop, startMs: this.now(), requestBytes: messageBytes(event),
+      target: spans.toStart >= 0 ? data.toString('utf8', spans.toStart, spans.toEnd) : undefined, callSession: session, span: undefined,
     };
-    (event.direction === 'up' ? calls.up : calls.down).set(envelope.session, call);
+    (event.direction === 'up' ? calls.up : calls.down).set(session, call);
     for (const listener of this.listeners) listener.onCallStart(call, event);
+  }
+
+  /**
+   * The bounded name of the call path in data[start, end) (classifyMethod's): `services.…` paths are remembered
+   * by their bytes, any other path is a `callback`.
+   */
+  private callName(data: Buffer, start: number, end: number): string {
+    if (!startsWith(data, start, end, SERVICES_PREFIX)) return this.boundedName('callback');
+    let hash = 0x811c9dc5; // FNV-1a
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ data[i]!, 0x01000193);
+    const known = this.namesByHash.get(hash);
+    if (known) for (let i = 0; i < known.length; i++) if (bytesEqual(data, start, end, known[i]!.bytes)) return known[i]!.name;
+    const role = classifyMethod(data.toString('utf8', start, end));
+    const name = this.boundedName(role.kind === 'call' ? role.name : 'callback');
+    if (this.rememberedPaths < MAX_REMEMBERED_PATHS) {
+      this.rememberedPaths++;
+      const entry = { bytes: Buffer.from(data.subarray(start, end)), name }; // a copy, not a view that keeps the message alive
+      if (known) known.push(entry);
+      else this.namesByHash.set(hash, [entry]);
+    }
+    return name;
   }
 
   /** Ends the session's oldest pending call (of either direction) as unanswered. */
@@ -153,15 +195,6 @@ export class RpcCallTracker {
   private end(call: RpcCall, outcome: RpcOutcome, responseBytes: number, event?: MessageEvent): void {
     const end: RpcCallEnd = { outcome, durationMs: this.now() - call.startMs, responseBytes };
     for (const listener of this.listeners) listener.onCallEnd(call, end, event);
-  }
-
-  /** classifyMethod, remembered for call paths (`services.…` repeat; reply paths carry ids and are cheap). */
-  private classify(method: string): MethodRole {
-    let role = this.callRoles.get(method);
-    if (role) return role;
-    role = classifyMethod(method);
-    if (role.kind === 'call' && method.startsWith('services.') && this.callRoles.size < MAX_REMEMBERED_PATHS) this.callRoles.set(method, role);
-    return role;
   }
 
   private boundedName(name: string): string {

@@ -1,20 +1,51 @@
-// The envelope reader against real msgpack encodings, method normalisation (never an id in a name), and
+// The envelope scanner against real msgpack encodings, method normalisation (never an id in a name), and
 // the payload metric table covering every stat the payload plane reports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
-import { classifyMethod, readEnvelope } from '../../src/observe/hypha-envelope.js';
+import { EnvelopeSpans, classifyMethod, replySuffix, scanEnvelope } from '../../src/observe/hypha-envelope.js';
 import { PAYLOAD_IGNORED_STATS, PAYLOAD_SERIES } from '../../src/observe/payload-metric-table.js';
 import { PayloadMetrics } from '../../src/payload/payload-metrics.js';
 
-test('readEnvelope finds type, method and session among other keys, main followed by extra', () => {
+/** The strings scanEnvelope found, decoded (undefined: absent). */
+function readSpans(data: Buffer, wantTo = true): Record<string, string | undefined> | undefined {
+  const spans = new EnvelopeSpans();
+  if (!scanEnvelope(data, spans, wantTo)) return undefined;
+  const text = (start: number, end: number) => (start < 0 ? undefined : data.toString('utf8', start, end));
+  return { type: text(spans.typeStart, spans.typeEnd), method: text(spans.methodStart, spans.methodEnd), session: text(spans.sessionStart, spans.sessionEnd), to: text(spans.toStart, spans.toEnd) };
+}
+
+test('scanEnvelope finds type, method and session among other keys, main followed by extra', () => {
   const main = { type: 'method', from: 'ws-user-x/abc', to: '*/manager', user: { id: 'u', roles: ['a'], long: 'x'.repeat(300) }, method: 'services.echo.echo', session: 'k3j4h5' };
   const data = Buffer.concat([encode(main), encode({ args: [new Uint8Array(70000)], promise: '*' })]);
-  assert.deepEqual(readEnvelope(data), { type: 'method', method: 'services.echo.echo', session: 'k3j4h5', to: '*/manager' });
-  assert.equal(readEnvelope(Buffer.from(encode([1, 2]))), undefined);
-  assert.equal(readEnvelope(Buffer.alloc(0)), undefined);
+  assert.deepEqual(readSpans(data), { type: 'method', method: 'services.echo.echo', session: 'k3j4h5', to: '*/manager' });
+  assert.deepEqual(readSpans(data, false), { type: 'method', method: 'services.echo.echo', session: 'k3j4h5', to: undefined });
+  assert.equal(readSpans(Buffer.from(encode([1, 2]))), undefined);
+  assert.equal(readSpans(Buffer.alloc(0)), undefined);
   const truncated = Buffer.from(encode(main)).subarray(0, 20);
-  assert.doesNotThrow(() => readEnvelope(truncated));
+  assert.doesNotThrow(() => readSpans(truncated));
+  // A value that is no string, or longer than 512 bytes, is absent; a map of 16+ keys (map16) is read too.
+  assert.deepEqual(readSpans(Buffer.from(encode({ type: 'method', method: 7, session: 's'.repeat(600) }))), { type: 'method', method: undefined, session: undefined, to: undefined });
+  const wide: Record<string, unknown> = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i]));
+  assert.deepEqual(readSpans(Buffer.from(encode({ ...wide, type: 'method', method: 'a.resolve' }))), { type: 'method', method: 'a.resolve', session: undefined, to: undefined });
+});
+
+test('scanEnvelope stops once a call or reply is whole: keys after it are not walked', () => {
+  // A repeated key after the whole call or reply: a scan that walked on would take the later value.
+  const call = Buffer.concat([Buffer.from([0x85]), Buffer.from(encode('type')), Buffer.from(encode('method')), Buffer.from(encode('method')), Buffer.from(encode('services.a.b')),
+    Buffer.from(encode('session')), Buffer.from(encode('s1')), Buffer.from(encode('to')), Buffer.from(encode('ws/c')), Buffer.from(encode('session')), Buffer.from(encode('s2'))]);
+  assert.deepEqual(readSpans(call), { type: 'method', method: 'services.a.b', session: 's1', to: 'ws/c' });
+  const reply = Buffer.concat([Buffer.from([0x83]), Buffer.from(encode('type')), Buffer.from(encode('method')), Buffer.from(encode('method')), Buffer.from(encode('s1.resolve')), Buffer.from(encode('method')), Buffer.from(encode('services.x.y'))]);
+  assert.deepEqual(readSpans(reply, false), { type: 'method', method: 's1.resolve', session: undefined, to: undefined });
+});
+
+test('replySuffix agrees with classifyMethod on bytes', () => {
+  for (const method of ['abc.resolve', 'p.q.reject', 'x.heartbeat', 'services.a.resolve', 'f83kd9.cb_0', '.resolve', 'resolve', 'services.', '']) {
+    const bytes = Buffer.from(method);
+    const role = classifyMethod(method);
+    const expected = role.kind === 'reply' ? (role.outcome === 'resolve' ? 0 : 1) : role.kind === 'heartbeat' ? 2 : -1;
+    assert.equal(replySuffix(bytes, 0, bytes.length), expected, method);
+  }
 });
 
 test('classifyMethod names calls by service function and never by ids', () => {

@@ -92,3 +92,28 @@ test('beyond the pending bound the oldest call of either direction ends unanswer
     t.stop();
   }
 });
+
+test('call names come from the path bytes the same on every call; `to` is decoded only while a listener needs it', () => {
+  const tracker = new RpcCallTracker({ role: 'edge', maxMethods: 2 });
+  const started: RpcCall[] = [];
+  const stopMetricsLike = tracker.addListener({ needsTarget: false, onCallStart: (c) => started.push(c), onCallEnd: () => {} });
+  const send = (data: Buffer) => publishMessage({ role: 'edge', sessionId: 's1', direction: 'up', hop: 'in', isBinary: true, data });
+  try {
+    const paths = ['services.ws-1/b:echo.echo', 'services.ws-1/c:echo@app.echo', 'f83kd9.cb_0', 'services.x.other', 'services.ws-1/b:echo.echo', 'services.x.other'];
+    paths.forEach((path, i) => send(call(path, `p${i}`)));
+    // Two distinct names at most (maxMethods 2), remembered by bytes as the first call named them.
+    assert.deepEqual(started.map((c) => c.method), ['echo.echo', 'echo.echo', 'callback', 'other', 'echo.echo', 'other']);
+    assert.deepEqual(started.map((c) => c.callSession), ['p0', 'p1', 'p2', 'p3', 'p4', 'p5']);
+    assert.equal(started[0]!.target, undefined);
+    const stopTracing = tracker.addListener({ onCallStart: () => {}, onCallEnd: () => {} }); // needs the target
+    send(call('services.ws-1/b:echo.echo', 'p6'));
+    assert.equal(started.at(-1)!.target, 'ws-1/b');
+    stopTracing();
+    send(call('services.ws-1/b:echo.echo', 'p7'));
+    assert.equal(started.at(-1)!.target, undefined);
+    send(reply('p7'));
+    assert.equal(tracker.pendingIn('s1'), 8); // a reply travelling the calls' own direction ends none
+  } finally {
+    stopMetricsLike();
+  }
+});
