@@ -133,8 +133,13 @@ describe('a gateway instance stopping under load hands its edges over (DRAIN)', 
       const servicesAt = at('services_registered');
       const managerAt = at('manager_refreshed');
       const registeredAt = Number.isNaN(managerAt) ? servicesAt : Math.max(servicesAt, managerAt);
+      // The edge's close of this client: its last drain close before the client noticed (its `disconnected`
+      // event, which hypha-rpc in Python emits late or not at all on a close it recovers from) or, without
+      // that event, before the client registered again. A round the loop begins between the edge's close and
+      // the client noticing it fails at its first stage (get_service) and counts as begun after the close.
       const disconnectedAt = at('disconnected');
-      const closedAt = Number.isNaN(disconnectedAt) ? Math.max(...closes.map((e) => e.t).filter((t) => t < registeredAt)) : disconnectedAt;
+      const lastCloseBefore = (t: number) => Math.max(...closes.map((e) => e.t).filter((closeAt) => closeAt <= t));
+      const closedAt = Number.isNaN(disconnectedAt) ? lastCloseBefore(registeredAt - 1) : Math.min(disconnectedAt, lastCloseBefore(disconnectedAt));
       const rounds = looper.events.filter((e) => e.event === 'call' && Number(e.t) >= startedAt - 1000);
       const failed = (from: number, to: number) => rounds.filter((e) => e.ok !== true && Number(e.t) >= from && Number(e.t) < to);
       const between = failed(closedAt, registeredAt);
@@ -142,9 +147,10 @@ describe('a gateway instance stopping under load hands its edges over (DRAIN)', 
       assert.ok(closedAt > 0 && registeredAt > closedAt, `${looper.lang}: closed and registered again (${closedAt}, ${registeredAt})`);
       // A call pending when the edge looks is never cut; one the client sends in the instant between that look
       // and the close frame reaching it can be (the close and the request cross): at most each loop's round in
-      // progress at the close, begun shortly before it. Seen in 1 of 4 runs at a load average of ~20.
+      // progress at the close, begun shortly before it (one per loop). Seen in 1 of 4 runs at a load average of ~20.
       const crossed = failed(0, closedAt);
-      assert.ok(crossed.length <= LOOPS && crossed.every((e) => Number(e.t) >= closedAt - CROSSING_WINDOW_MS), `${looper.lang}: rounds begun before the close failed\n${JSON.stringify(crossed)}\n${looper.stderrTail(20)}`);
+      const loopsCrossed = new Set(crossed.map((e) => e.loop));
+      assert.ok(crossed.length <= LOOPS && loopsCrossed.size === crossed.length && crossed.every((e) => Number(e.t) >= closedAt - CROSSING_WINDOW_MS), `${looper.lang}: rounds begun before the close failed\n${JSON.stringify(crossed)}\n${looper.stderrTail(20)}`);
       assert.deepEqual(failed(registeredAt, Infinity), [], `${looper.lang}: rounds begun after re-registration failed\n${looper.stderrTail(20)}`);
       assert.ok(between.every((e) => e.stage === 'get_service' || e.stage === 'getService'), `${looper.lang}: only the lookup of its own service may fail while it re-registers: ${JSON.stringify(between)}`);
       assert.equal(looper.countEvents('reconnection_abandoned'), 0, `${looper.lang}: hypha-rpc gave up reconnecting`);
