@@ -17,7 +17,6 @@ import { FrameReader } from '../link/frame-reader.js';
 import { turnFlusher } from './turn-flush.js';
 import { writeBatch } from './batch-write.js';
 import { skipReadMoreTicks } from './read-ticks.js';
-import { readIntoSlabs } from './slab-reads.js';
 
 /** The Upgrade token of a byte-stream link (version 1 of its framing). */
 export const LINK_UPGRADE_TOKEN = 'hypha-accel-link/1';
@@ -97,9 +96,7 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
       socket.destroy();
     }
   };
-  // Reads go into slab regions (fewer, larger reads, no allocation per read) where the socket allows it.
-  if (!readIntoSlabs(socket, onData)) socket.on('data', onData);
-  else if (socket.readableFlowing !== false) socket.resume(); // as a 'data' listener would
+  socket.on('data', onData);
   socket.on('end', () => {
     if (closeCode === 1006) closeCode = 1000;
     socket.end();
