@@ -17,8 +17,15 @@ export interface CodeSnapshot {
   dispose(): void;
 }
 
+/** Outside a git checkout (an exported copy) there is nothing to pin: the run uses the files as they are. */
 export function snapshotCommittedSrc(): CodeSnapshot {
-  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  let commit: string;
+  try {
+    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    process.stderr.write('bench: not a git checkout, running the src/ files as they are (as with --live-src)\n');
+    return liveSrc();
+  }
   const root = mkdtempSync(join(tmpdir(), 'hypha-accel-bench-src-'));
   const archive = execFileSync('git', ['archive', '--format=tar', commit, 'src', 'package.json', 'tsconfig.json'], {
     cwd: REPO_ROOT,
@@ -32,7 +39,7 @@ export function snapshotCommittedSrc(): CodeSnapshot {
 export function liveSrc(): CodeSnapshot {
   let commit = 'unknown';
   try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() + '+worktree';
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() + '+worktree';
   } catch {
     // not a git checkout
   }
