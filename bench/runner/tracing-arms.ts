@@ -2,7 +2,7 @@
 // run, each rig with its own proxy environment, interleaved with the other arms per repetition, so the
 // cost of the default sampler is read against tracing off under the same load and the same hypha server.
 // accel-trace-off-aa is a second tracing-off pair: the spread between two identical rigs, in the same run.
-// Chosen with HYPHA_ACCEL_BENCH_ARMS (every scenario that uses the default arm set: S1-S6); the traced arms
+// Chosen with HYPHA_ACCEL_BENCH_ARMS (every scenario that uses the default arm set: S1-S7, not S8); the traced arms
 // export to HYPHA_ACCEL_BENCH_OTLP_ENDPOINT (e.g. bench/otlp-sink.ts in its own process).
 import { BenchError } from './bench-error.js';
 
