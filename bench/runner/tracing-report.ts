@@ -26,9 +26,23 @@ const geomean = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 
 const f2 = (x: number) => x.toFixed(2);
 const f0 = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
+function ratiosOf(arm: Map<number, number>, off: Map<number, number>): number[] {
+  return [...arm].filter(([rep]) => off.has(rep)).map(([rep, v]) => v / off.get(rep)!);
+}
+
+/** Geometric mean and the 95% interval of it (mean of logs ± 2 standard errors), as `g (lo–hi)`. */
+function pooledText(ratios: number[]): string {
+  if (ratios.length < 2) return '–';
+  const logs = ratios.map(Math.log);
+  const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
+  const sd = Math.sqrt(logs.reduce((a, b) => a + (b - mean) ** 2, 0) / (logs.length - 1));
+  const se = sd / Math.sqrt(logs.length);
+  return `${f2(Math.exp(mean))} (${f2(Math.exp(mean - 2 * se))}–${f2(Math.exp(mean + 2 * se))}), n=${ratios.length}`;
+}
+
 /** Per-repetition ratios arm / off of one figure, summarised: geomean [min–max] (k/n above 1). */
 function ratioText(arm: Map<number, number>, off: Map<number, number>): string {
-  const ratios = [...arm].filter(([rep]) => off.has(rep)).map(([rep, v]) => v / off.get(rep)!);
+  const ratios = ratiosOf(arm, off);
   if (ratios.length === 0) return '–';
   return `${f2(geomean(ratios))} [${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))}] (${ratios.filter((r) => r > 1).length}/${ratios.length} above)`;
 }
@@ -48,6 +62,8 @@ export function tracingArmsTable(result: ProfileResult): string | undefined {
   }
   if (steps.size === 0) return undefined;
   const rows: string[] = [];
+  // Every repetition's ratio of every step of a scenario, pooled per arm (steps differ in size, ratios do not).
+  const pooled = new Map<string, { calls: number[]; cpu: number[] }>();
   for (const [step, arms] of steps) {
     const off = arms.get('accel-trace-off');
     const pick = (reps: Map<number, { callsPerSec: number; cpuUsPerMessage: number }>, key: 'callsPerSec' | 'cpuUsPerMessage') => new Map([...reps].map(([rep, f]) => [rep, f[key]]));
@@ -56,6 +72,13 @@ export function tracingArmsTable(result: ProfileResult): string | undefined {
       if (!reps) continue;
       const calls = [...reps.values()].map((f) => f.callsPerSec);
       const cpu = [...reps.values()].map((f) => f.cpuUsPerMessage);
+      if (off && arm !== 'accel-trace-off') {
+        const key = `${step.split(' | ')[0]} | ${arm}`;
+        const into = pooled.get(key) ?? { calls: [], cpu: [] };
+        pooled.set(key, into);
+        into.calls.push(...ratiosOf(pick(reps, 'callsPerSec'), pick(off, 'callsPerSec')));
+        into.cpu.push(...ratiosOf(pick(reps, 'cpuUsPerMessage'), pick(off, 'cpuUsPerMessage')));
+      }
       const versus = off && arm !== 'accel-trace-off'
         ? `${ratioText(pick(reps, 'callsPerSec'), pick(off, 'callsPerSec'))} | ${ratioText(pick(reps, 'cpuUsPerMessage'), pick(off, 'cpuUsPerMessage'))}`
         : '– | –';
@@ -66,5 +89,11 @@ export function tracingArmsTable(result: ProfileResult): string | undefined {
     '| scenario | topo | variant | arm | reps | calls/s geomean [min–max] | edge+gateway CPU µs/message geomean [min–max] | calls/s / off per rep | CPU per message / off per rep |',
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+    'Pooled over the steps of each scenario (every repetition\'s ratio to tracing off): geometric mean (95% interval of it, ±2 standard errors of the mean log ratio), number of ratios.',
+    '',
+    '| scenario | arm | calls/s / off | CPU per message / off |',
+    '|---|---|---|---|',
+    ...[...pooled].map(([key, r]) => `| ${key} | ${pooledText(r.calls)} | ${pooledText(r.cpu)} |`),
   ].join('\n');
 }

@@ -43,5 +43,7 @@ test('the table gives each arm per repetition against tracing off of the same re
   const def = rows.find((r) => r.includes('| accel-trace-default |'))!;
   // calls/s ratios 0.9 and 1.0; CPU ratios 1.1 and 1.25 (geometric mean 1.17)
   assert.match(def, /\| 0\.95 \[0\.90–1\.00\] \(0\/2 above\) \| 1\.17 \[1\.10–1\.25\] \(2\/2 above\) \|$/);
+  // pooled over the scenario's steps: the same two ratios, with the interval of their geometric mean
+  assert.ok(rows.some((r) => /^\| S1 \| accel-trace-default \| 0\.95 \(.*\), n=2 \| 1\.17 \((1\.0\d)–(1\.[23]\d)\), n=2 \|$/.test(r)), rows.join('\n'));
   assert.equal(tracingArmsTable({ ...result, measurements: [] }), undefined);
 });
