@@ -52,13 +52,14 @@ async function main(): Promise<void> {
     .option('--topology <list>', 'topologies, e.g. T1,T2')
     .option('--reps <n>', 'repetitions per arm')
     .option('--s3-kinds <list>', 'S3 (and S8) arrays in this order, e.g. random,weights,image: the first runs on cold proxies')
+    .option('--s1-calls <seq,c64>', 'S1 calls per measurement, sequential and 64 in flight (quick: 60,640); more resolves smaller differences')
     .option('--out <dir>', 'results folder', RESULTS_DIR)
     .option('--live-src', 'run the proxies from the working tree instead of a snapshot of the committed src/')
     .option('--cpu-prof', 'edge and gateway (and the null relays) write V8 CPU profiles under bench/results/tmp/cpu-prof/<stamp>/')
     .option('--workers <n>', 'run edge and gateway with --workers N (default 1)')
     .option('--link-tls', 'add TLS arms: the pair over a tls:// link, direct over wss:// (TLS terminator in front of hypha); CA made with openssl at start')
     .parse();
-  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; s3Kinds?: string; out: string; liveSrc?: boolean; cpuProf?: boolean; workers?: string; linkTls?: boolean }>();
+  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; s3Kinds?: string; s1Calls?: string; out: string; liveSrc?: boolean; cpuProf?: boolean; workers?: string; linkTls?: boolean }>();
   const mode: Mode = opts.smoke ? 'smoke' : opts.demo ? 'demo' : opts.full ? 'full' : 'quick';
   const plan = defaultPlan(mode);
   if (opts.profile) {
@@ -76,6 +77,12 @@ async function main(): Promise<void> {
     const kinds = list(opts.s3Kinds);
     for (const k of kinds) if (!['image', 'weights', 'random'].includes(k)) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_USAGE', `unknown S3 kind ${k}`);
     plan.sizes.s3Kinds = kinds;
+  }
+  if (opts.s1Calls) {
+    const [seq, c64] = list(opts.s1Calls).map(Number);
+    if (!Number.isInteger(seq) || !Number.isInteger(c64) || seq! < 1 || c64! < 64) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_USAGE', `--s1-calls wants SEQ,C64 (C64 >= 64), got ${opts.s1Calls}`);
+    plan.sizes.s1SequentialCalls = seq!;
+    plan.sizes.s1ConcurrentCalls = c64!;
   }
   if (opts.reps) {
     plan.reps = Math.max(1, Number(opts.reps));

@@ -5,7 +5,8 @@
 import type { ProfileName, QueueDiscipline } from '../emulator/profiles.js';
 import { repsFor, type RunPlan, type ScenarioId } from './plan.js';
 import type { ProfileResult, RunContext } from './results.js';
-import { ARMS, TLS_ARMS, startRig, type Arm, type Rig, type RigOptions, type Topology } from './rig.js';
+import { ARMS, SELECTABLE_ARMS, TLS_ARMS, startRig, type Arm, type Rig, type RigOptions, type Topology } from './rig.js';
+import { armsFromEnv } from './tracing-arms.js';
 import type { ScenarioOutput } from './scenarios.js';
 
 export interface RigSet {
@@ -32,8 +33,13 @@ function describe(figures: Record<string, number>): string {
     .join(' ');
 }
 
+/** The arms of a rig set that names none: HYPHA_ACCEL_BENCH_ARMS when set (e.g. the tracing arms), else ARMS (+ TLS_ARMS). */
+function defaultArms(ctx: RunContext): readonly Arm[] {
+  return armsFromEnv(SELECTABLE_ARMS) ?? (ctx.linkTls ? [...ARMS, ...TLS_ARMS] : ARMS);
+}
+
 export async function startRigs(ctx: RunContext, options: RigSetOptions): Promise<RigSet> {
-  const arms = options.arms ?? (ctx.linkTls ? [...ARMS, ...TLS_ARMS] : ARMS);
+  const arms = options.arms ?? defaultArms(ctx);
   const rigs = new Map<Arm, Rig>();
   const failed = new Map<Arm, string>();
   for (const arm of arms) {
@@ -82,7 +88,7 @@ export async function closeRigs(result: ProfileResult, set: RigSet, keyPrefix: s
 
 /** Starts a rig set, runs `body` on it, and always records and closes it. */
 export async function withRigs(ctx: RunContext, result: ProfileResult, options: RigSetOptions, factsKey: string, body: (set: RigSet) => Promise<void>): Promise<void> {
-  ctx.progress(`${options.profile} ${options.topology} ${factsKey}: starting one rig per arm (${(options.arms ?? ARMS).join(', ')})`);
+  ctx.progress(`${options.profile} ${options.topology} ${factsKey}: starting one rig per arm (${(options.arms ?? defaultArms(ctx)).join(', ')})`);
   const set = await startRigs(ctx, options);
   try {
     await body(set);

@@ -46,6 +46,8 @@ export interface StartOptions {
   /** Node options before the script, e.g. --cpu-prof --cpu-prof-dir DIR (workers inherit them). */
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  /** Environment over the runner's own (undefined removes a variable), e.g. a tracing arm's OTEL_* settings. */
+  env?: Record<string, string | undefined>;
 }
 
 /** Sums CPU and RSS over a process and its descendants (a role with --workers N is N + 1 processes). */
@@ -67,7 +69,7 @@ export const PROXY_NODE_FLAGS = ['--initial-old-space-size=160', '--max-semi-spa
 
 export function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot = REPO_ROOT, options: StartOptions = {}): Promise<ProxyProcess> {
   const args = [...PROXY_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
-  return startListener(role, 'proxy', args, codeRoot, options.readyTimeoutMs);
+  return startListener(role, 'proxy', args, codeRoot, options.readyTimeoutMs, options.env);
 }
 
 /** A plain TCP pipe to `target` (HOST:PORT) standing where `role` stands. */
@@ -82,8 +84,9 @@ export function startTlsTerminator(target: string, tlsFiles: { certPath: string;
   return startListener('gateway', 'tls-terminator', args, REPO_ROOT, options.readyTimeoutMs);
 }
 
-async function startListener(role: 'edge' | 'gateway', kind: ProxyProcess['kind'], args: string[], codeRoot: string, readyTimeoutMs = 30_000): Promise<ProxyProcess> {
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: codeRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startListener(role: 'edge' | 'gateway', kind: ProxyProcess['kind'], args: string[], codeRoot: string, readyTimeoutMs = 30_000, env?: Record<string, string | undefined>): Promise<ProxyProcess> {
+  const childEnv = env ? withEnv(process.env, env) : process.env;
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: codeRoot, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const listening = new Promise<{ url: string }>((resolve, reject) => {
@@ -124,4 +127,14 @@ async function startListener(role: 'edge' | 'gateway', kind: ProxyProcess['kind'
       clearTimeout(timer);
     },
   };
+}
+
+/** `base` with `over` applied: a string sets a variable, undefined removes it. */
+function withEnv(base: NodeJS.ProcessEnv, over: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
 }

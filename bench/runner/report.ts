@@ -12,6 +12,7 @@ import type { ProfileResult } from './results.js';
 import { REPO_ROOT, VENV_PYTHON } from './paths.js';
 import type { RunPlan } from './plan.js';
 import { summarise, type SummaryRow } from './summary.js';
+import { tracingArmsTable } from './tracing-report.js';
 import { median } from './stats.js';
 
 export interface RunMeta {
@@ -240,6 +241,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       summaryTable(rows),
       '',
       ...(tlsTable(rows) ? ['## TLS on the link (--link-tls): the pair over tls:// against direct wss://', '', 'direct wss: clients use https:// URLs across the emulated link to a TLS terminator in front of hypha (bench/runner/tls-terminator.ts, a Node TLS pipe standing in for an ingress, counted as the gateway role); accelerated: client → edge (plain, loopback) → tls:// link → gateway (TLS listener) → hypha. One CA and 127.0.0.1 certificate made with openssl at bench start. S2 here is a fresh client per measurement: through the edge its link is already up; direct it pays TCP + TLS handshakes across the link.', '', tlsTable(rows), ''] : []),
+      ...(tracingArmsTable(result) ? ['## Tracing arms (HYPHA_ACCEL_BENCH_ARMS): the pair with tracing off, a second off (A/A), the default sampler, always on', '', 'Each arm is its own rig (pair, emulator, clients) on the same hypha server; per repetition every arm runs once, back to back, the first arm rotated. Ratios are per repetition against accel-trace-off of the same repetition; the A/A row is the noise between two identical rigs. CPU is edge + gateway, every thread, per message through the pair.', '', tracingArmsTable(result)!, ''] : []),
       ...(colocatedTable(rows) ? ['## S8 colocated (edge and gateway on one host): shared memory vs loopback TCP', '', colocatedTable(rows), ''] : []),
       '## Deflate and proxy cost per rig',
       '',

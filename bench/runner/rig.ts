@@ -14,6 +14,7 @@ import { startNullRelay, startProxy, startTlsTerminator, type ProxyProcess, type
 import type { LinkTlsFiles } from './results.js';
 import type { ProcSample } from './proc-stats.js';
 import { sampleRoleCpuNs, type CpuRole } from './role-cpu.js';
+import { TRACING_ARMS, isTracingArm, tracingArmEnv, type TracingArm } from './tracing-arms.js';
 
 /**
  * null-relay: direct without deflate, with a plain TCP pipe where the edge stands and another where the
@@ -22,7 +23,7 @@ import { sampleRoleCpuNs, type CpuRole } from './role-cpu.js';
  * clients connect through the emulator straight to the gateway, which passes them through to hypha
  * (as a byte splice where it can; gateway-only-ws: with plainSplice off, ws relaying each message).
  */
-export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | 'gateway-only' | 'gateway-only-ws' | TlsArm;
+export type Arm = 'direct-deflate' | 'direct-plain' | 'null-relay' | 'accel' | 'accel-shm' | 'accel-unix' | 'gateway-only' | 'gateway-only-ws' | TlsArm | TracingArm;
 export type Topology = 'T1' | 'T2';
 export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-relay', 'accel'];
 /**
@@ -32,6 +33,8 @@ export const ARMS: readonly Arm[] = ['direct-deflate', 'direct-plain', 'null-rel
  */
 export type TlsArm = 'direct-deflate-tls' | 'direct-plain-tls' | 'accel-tls';
 export const TLS_ARMS: readonly TlsArm[] = ['direct-deflate-tls', 'direct-plain-tls', 'accel-tls'];
+/** Arms HYPHA_ACCEL_BENCH_ARMS may name for the default arm set (the pair with tracing off / default / always on: tracing-arms.ts). */
+export const SELECTABLE_ARMS: readonly Arm[] = [...ARMS, ...TLS_ARMS, ...TRACING_ARMS];
 
 export interface RigOptions {
   arm: Arm;
@@ -87,10 +90,11 @@ function startOptions(options: RigOptions, role: string): StartOptions {
   // Measurement knobs: HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS (extra node/V8 flags for the proxies and null relays,
   // e.g. an A/B of heap settings) and HYPHA_ACCEL_BENCH_TRACE_GC=PREFIX (--trace-gc, lines kept in PREFIX-<role>-<pid>.log).
   const extra = [...(process.env.HYPHA_ACCEL_BENCH_TRACE_GC ? ['--trace-gc'] : []), ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
-  if (!options.cpuProfDir) return extra.length > 0 ? { nodeArgs: extra } : {};
+  const env = isTracingArm(options.arm) ? { env: tracingArmEnv(options.arm) } : {};
+  if (!options.cpuProfDir) return extra.length > 0 ? { nodeArgs: extra, ...env } : env;
   const dir = join(options.cpuProfDir, options.label.replace(/[^A-Za-z0-9.-]+/g, '-'), role);
   mkdirSync(dir, { recursive: true });
-  return { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, ...extra] };
+  return { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir, ...extra], ...env };
 }
 
 export async function startRig(options: RigOptions): Promise<Rig> {
@@ -104,7 +108,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     let behindUrl: string;
     const tls = options.arm.endsWith('-tls');
     if (tls && !options.linkTls) throw new Error(`arm ${options.arm} needs --link-tls`);
-    if (options.arm === 'accel' || options.arm === 'accel-shm' || options.arm === 'accel-tls') {
+    if (options.arm === 'accel' || options.arm === 'accel-shm' || options.arm === 'accel-tls' || isTracingArm(options.arm)) {
       const workers = ['--workers', String(options.proxyWorkers ?? 1)];
       adminPort = await freePort();
       const gatewayTls = tls ? ['--tls-cert-file', options.linkTls!.certPath, '--tls-key-file', options.linkTls!.keyPath] : [];

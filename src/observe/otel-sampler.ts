@@ -1,9 +1,9 @@
 // The sampler the OpenTelemetry specification derives from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
 // (the 3.x trace SDK no longer reads them itself). Unset, hypha-accel samples a fixed share of calls
-// (parentbased_traceidratio at DEFAULT_SAMPLER_RATIO): every call traced costs the proxies ~12% of their CPU
-// per message with the official SDK, a sampled share far less (docs/metrics.md: within 5% in process, more
-// end to end for sequential calls); the calls an operator debugs (rejected, unanswered, slow) are kept
-// whatever the ratio (call-spans.ts). Every sampler of the specification is still selectable. Hypha
+// (parentbased_traceidratio at DEFAULT_SAMPLER_RATIO): every call traced costs the proxies ~1.5x their CPU
+// per message with the official SDK (S1), a 1% share far less (docs/metrics.md: ~2-6% by profiles and in
+// process, within the benches' noise end to end); the calls an operator debugs (rejected, unanswered, slow)
+// are kept whatever the ratio (call-spans.ts). Every sampler of the specification is still selectable. Hypha
 // clients send no trace context, so the root decision counts.
 import { SamplingDecision, type Attributes, type Context, type Link, type SpanKind } from '@opentelemetry/api';
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
