@@ -100,7 +100,7 @@ export class ResumableSession implements SessionPort {
 
   sendMessage(data: Uint8Array, isText: boolean, trace?: TraceContext): void {
     if (this.ended || this.localClose) return;
-    if (!(trace === undefined ? this.sent.pushMessage(data, isText) : this.sent.push({ data, isText, trace }))) {
+    if (!this.sent.push({ data, isText, trace })) {
       const error = new AccelError('HYPHA_ACCEL_ERR_RESUME_BUFFER_FULL', `session ${this.sessionId}: ${this.sent.bytes + data.length} unconfirmed bytes exceed the session or process bound`);
       if (this.stream && this.link) this.link.resetStream(this.stream, error); // the far endpoint closes too
       return this.end(error);
