@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     .option('--scenario <list>', 'scenarios, e.g. S1,S3')
     .option('--topology <list>', 'topologies, e.g. T1,T2')
     .option('--reps <n>', 'repetitions per arm')
+    .option('--s1-concurrency <list>', 'S1 in-flight levels, e.g. 1,64,400 (default 1,64; 1 is `seq`)')
     .option('--s3-kinds <list>', 'S3 (and S8) arrays in this order, e.g. random,weights,image: the first runs on cold proxies')
     .option('--s1-calls <seq,c64>', 'S1 calls per measurement, sequential and 64 in flight (quick: 60,640); more resolves smaller differences')
     .option('--out <dir>', 'results folder', RESULTS_DIR)
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     .option('--workers <n>', 'run edge and gateway with --workers N (default 1)')
     .option('--link-tls', 'add TLS arms: the pair over a tls:// link, direct over wss:// (TLS terminator in front of hypha); CA made with openssl at start')
     .parse();
-  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; s3Kinds?: string; s1Calls?: string; out: string; liveSrc?: boolean; cpuProf?: boolean; workers?: string; linkTls?: boolean }>();
+  const opts = program.opts<{ full?: boolean; smoke?: boolean; demo?: boolean; profile?: string; scenario?: string; topology?: string; reps?: string; s1Concurrency?: string; s1Calls?: string; s3Kinds?: string; out: string; liveSrc?: boolean; cpuProf?: boolean; workers?: string; linkTls?: boolean }>();
   const mode: Mode = opts.smoke ? 'smoke' : opts.demo ? 'demo' : opts.full ? 'full' : 'quick';
   const plan = defaultPlan(mode);
   if (opts.profile) {
@@ -73,6 +74,11 @@ async function main(): Promise<void> {
     plan.scenarios = scenarios as ScenarioId[];
   }
   if (opts.topology) plan.topologies = list(opts.topology).map((t) => t.toUpperCase()) as Topology[];
+  if (opts.s1Concurrency) {
+    const levels = list(opts.s1Concurrency).map(Number);
+    for (const c of levels) if (!Number.isInteger(c) || c < 1) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_USAGE', `bad S1 concurrency ${c}`);
+    plan.sizes.s1Concurrency = levels;
+  }
   if (opts.s3Kinds) {
     const kinds = list(opts.s3Kinds);
     for (const k of kinds) if (!['image', 'weights', 'random'].includes(k)) throw new BenchError('HYPHA_ACCEL_ERR_BENCH_USAGE', `unknown S3 kind ${k}`);

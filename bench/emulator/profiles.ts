@@ -1,4 +1,4 @@
-// Link profiles of docs/benchmarks.md (lan, wan, slow) and their resolution into emulator settings.
+// Link profiles of docs/benchmarks.md (lan, wan, slow, held) and their resolution into emulator settings.
 // A profile is data only; the emulator (link-emulator.ts) applies it per direction.
 
 export type QueueDiscipline = 'fifo' | 'fq';
@@ -13,9 +13,9 @@ export interface LinkShape {
   queueBytes: number;
 }
 
-export type ProfileName = 'lan' | 'wan' | 'slow';
+export type ProfileName = 'lan' | 'wan' | 'slow' | 'held';
 
-export const PROFILE_NAMES: readonly ProfileName[] = ['lan', 'wan', 'slow'];
+export const PROFILE_NAMES: readonly ProfileName[] = ['lan', 'wan', 'slow', 'held'];
 
 /** Queue bounds are about 2x the bandwidth-delay product: deep enough to show bufferbloat under fifo. */
 export function profileShape(name: ProfileName, discipline: QueueDiscipline = 'fifo'): LinkShape {
@@ -26,6 +26,9 @@ export function profileShape(name: ProfileName, discipline: QueueDiscipline = 'f
       return { oneWayDelayMs: 20, bandwidthBitsPerSec: 100_000_000, discipline, queueBytes: 1024 * 1024 };
     case 'slow':
       return { oneWayDelayMs: 60, bandwidthBitsPerSec: 20_000_000, discipline, queueBytes: 512 * 1024 };
+    case 'held':
+      // The held-out link of issue 11 (an independent emulator): 40 ms one way, 20 Mbit/s.
+      return { oneWayDelayMs: 40, bandwidthBitsPerSec: 20_000_000, discipline, queueBytes: 400 * 1024 };
   }
 }
 

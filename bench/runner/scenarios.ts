@@ -19,6 +19,8 @@ export interface ScenarioOutput {
 export interface Sizes {
   s1SequentialCalls: number;
   s1ConcurrentCalls: number;
+  /** S1 in-flight levels (--s1-concurrency); default [1, 64]. 1 runs s1SequentialCalls as `seq`. */
+  s1Concurrency?: number[];
   s3Bytes: number;
   s3Kinds: string[];
   s4Bytes: number;
@@ -50,10 +52,11 @@ export async function runS1(rig: Rig, sizes: Sizes): Promise<ScenarioOutput[]> {
   const caller = callerOf(rig);
   await caller.request('small_calls', { calls: 20, concurrency: 1 }); // warm-up, unmeasured
   const out: ScenarioOutput[] = [];
-  for (const [variant, calls, concurrency] of [
-    ['seq', sizes.s1SequentialCalls, 1],
-    ['c64', sizes.s1ConcurrentCalls, 64],
-  ] as const) {
+  // Above 1 in flight: at least 4 calls per slot, so each slot turns over a few times in the measurement.
+  const levels = (sizes.s1Concurrency ?? [1, 64]).map((c) =>
+    c === 1 ? (['seq', sizes.s1SequentialCalls, 1] as const) : ([`c${c}`, Math.max(sizes.s1ConcurrentCalls, 4 * c), c] as const),
+  );
+  for (const [variant, calls, concurrency] of levels) {
     out.push(
       await measured(
         rig,
