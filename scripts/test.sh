@@ -6,16 +6,27 @@ cd "$(dirname "$0")/.."
 source scripts/use-node.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 mode="${1:-all}"
-# --test-force-exit: each test file's process exits once its tests are done. A file whose natural exit got
-# stuck in Node's handle cleanup (seen once: link-faults.test.ts spun at 100% CPU in
-# FreeEnvironment -> CleanupHandles after its last test passed, a socket's close never completing) would
-# otherwise hang the whole run.
+# No --test-force-exit: it loses verdicts (nodejs/node#64833: the parent reports fewer tests than ran, exit 0;
+# seen here as 435-450 of 450 unit tests, the tail of test/link/retransmit-log.test.ts dropped). Its purpose, a
+# file whose exit hangs in Node's handle cleanup (seen once: link-faults.test.ts at 100% CPU in
+# FreeEnvironment -> CleanupHandles after its last test passed), is served by a bound on the whole run that
+# fails loudly instead (HYPHA_ACCEL_TEST_TIMEOUT_MIN, default 10 for --unit, 45 for the full suite).
+run_bounded() {
+  local minutes="$1"; shift
+  local rc=0
+  timeout --kill-after=20s "${minutes}m" "$@" || rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "scripts/test.sh: the test run did not end within ${minutes} min (a test or a test process hung; the last file reported above is the suspect)" >&2
+  fi
+  return "$rc"
+}
 mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/integration/*' | sort)
 if [ "$mode" = "--unit" ]; then
-  exec node --import tsx --test --test-force-exit --test-reporter=spec "${unit[@]}"
+  run_bounded "${HYPHA_ACCEL_TEST_TIMEOUT_MIN:-10}" node --import tsx --test --test-reporter=spec "${unit[@]}"
+  exit
 fi
 bash scripts/setup-python.sh
 mapfile -t integration < <(find test/integration -name '*.test.ts' | sort)
 eval "$(node --import tsx scripts/start-hypha.ts --export)"
 trap 'kill "$HYPHA_TEST_SERVER_PID" 2>/dev/null || true' EXIT
-node --import tsx --test --test-force-exit --test-reporter=spec --test-concurrency=1 "${unit[@]}" "${integration[@]}"
+run_bounded "${HYPHA_ACCEL_TEST_TIMEOUT_MIN:-45}" node --import tsx --test --test-reporter=spec --test-concurrency=1 "${unit[@]}" "${integration[@]}"
