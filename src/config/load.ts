@@ -39,6 +39,7 @@ export interface CommonConfig {
   linkBandwidthMbps: number;
   linkCompression: 'auto' | 'on' | 'off';
   linkCompressionBelowMbps: number;
+  warmUp: boolean;
   recordFrames: string;
   tracingSlowCallMs: number;
   caFile: string;
