@@ -17,7 +17,6 @@ import { startTracing } from './observe/tracing.js';
 import { startFrameRecorder } from './observe/frame-recorder.js';
 import { createMetrics } from './observe/metrics.js';
 import { isWorkerProcess, joinPrimary, runPrimary } from './roles/workers.js';
-import { WARM_UP_CALLS, warmUp } from './roles/warm-up.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -77,15 +76,6 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
     }
   };
   const stopWatchingKeys = watchFiles([config.secretFile], reloadKeys);
-  // Before listening, so the warm-up never competes with the first clients (docs/config.md warmUp).
-  if (config.warmUp) {
-    try {
-      const warm = warmUp({ calls: WARM_UP_CALLS, compression: config.linkCompression !== 'off', maxFrameBytes: config.maxFrameBytes });
-      log.info({ messages: warm.messages, cpuMs: Math.round(warm.cpuMs), wallMs: Math.round(warm.wallMs) }, 'warm-up done');
-    } catch (error) {
-      log.warn({ err: (error as Error).message }, 'warm-up failed; starting cold'); // only speed is at stake
-    }
-  }
   const deps = { secret, keys: () => keys, log, ...(primary ? { workerIndex: primary.index } : {}) };
   const handle = role === 'edge'
     ? await startEdge(config as EdgeConfig, deps)

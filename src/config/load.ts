@@ -39,7 +39,6 @@ export interface CommonConfig {
   linkBandwidthMbps: number;
   linkCompression: 'auto' | 'on' | 'off';
   linkCompressionBelowMbps: number;
-  warmUp: boolean;
   recordFrames: string;
   tracingSlowCallMs: number;
   caFile: string;
