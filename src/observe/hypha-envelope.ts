@@ -17,6 +17,8 @@ export class EnvelopeSpans {
   /** The target (`workspace/client`, a manager address, ...): an address, never a secret. */
   toStart = -1;
   toEnd = -1;
+  /** replySuffix of the method path, taken once when it is found (-1: none, or no method). */
+  methodReply = -1;
 }
 
 /** Keys beyond this many in main are not looked at (hypha's main has ~4-8). */
@@ -29,7 +31,8 @@ const KEY_METHOD = Buffer.from('method');
 const KEY_SESSION = Buffer.from('session');
 const KEY_TO = Buffer.from('to');
 export const SERVICES_PREFIX = Buffer.from('services.');
-const REPLY_SUFFIXES = [Buffer.from('.resolve'), Buffer.from('.reject'), Buffer.from('.heartbeat')];
+/** The reply paths' endings, indexed as replySuffix answers (0 `.resolve`, 1 `.reject`, 2 `.heartbeat`). */
+export const REPLY_SUFFIXES = [Buffer.from('.resolve'), Buffer.from('.reject'), Buffer.from('.heartbeat')];
 /** skipValue reports the largest bin it passed here; nothing reads it. */
 const UNUSED_MAX_BIN = new Int32Array(1);
 
@@ -40,7 +43,7 @@ const UNUSED_MAX_BIN = new Int32Array(1);
  * server-added keys such as `user` after both), so the rest of main is not walked.
  */
 export function scanEnvelope(data: Uint8Array, spans: EnvelopeSpans, wantTo: boolean): boolean {
-  spans.typeStart = spans.methodStart = spans.sessionStart = spans.toStart = -1;
+  spans.typeStart = spans.methodStart = spans.sessionStart = spans.toStart = spans.methodReply = -1;
   const end = data.length;
   if (end === 0) return false;
   const t = data[0]!;
@@ -80,6 +83,7 @@ export function scanEnvelope(data: Uint8Array, spans: EnvelopeSpans, wantTo: boo
     } else if (field === 2) {
       spans.methodStart = valueStart;
       spans.methodEnd = pos;
+      spans.methodReply = replySuffix(data, valueStart, pos);
     } else if (field === 3) {
       spans.sessionStart = valueStart;
       spans.sessionEnd = pos;
@@ -88,7 +92,7 @@ export function scanEnvelope(data: Uint8Array, spans: EnvelopeSpans, wantTo: boo
       spans.toEnd = pos;
     }
     if (spans.typeStart >= 0 && spans.methodStart >= 0 && (!wantTo || spans.toStart >= 0)
-      && (spans.sessionStart >= 0 || replySuffix(data, spans.methodStart, spans.methodEnd) >= 0)) return true;
+      && (spans.sessionStart >= 0 || spans.methodReply >= 0)) return true;
   }
   return true;
 }

@@ -2,12 +2,11 @@
 // proxy session and role, from the message and session events. Listeners (metrics, tracing) see a call
 // start synchronously, before the message is forwarded, and its end; pending calls are bounded.
 import { channels, messageBytes, type Direction, type MessageEvent, type RoleName, type SessionEvent } from '../events.js';
-import { EnvelopeSpans, METHOD_TYPE, SERVICES_PREFIX, bytesEqual, classifyMethod, replySuffix, scanEnvelope, startsWith } from './hypha-envelope.js';
+import { hashBytes } from '../codec/value-index.js';
+import { EnvelopeSpans, METHOD_TYPE, REPLY_SUFFIXES, SERVICES_PREFIX, bytesEqual, classifyMethod, scanEnvelope, startsWith } from './hypha-envelope.js';
 
 /** Call paths whose name is remembered by their bytes (the first ones seen; later ones are decoded each time). */
 const MAX_REMEMBERED_PATHS = 1024;
-/** Bytes of `.resolve`, `.reject` (replySuffix's 0, 1) after a reply's session. */
-const REPLY_SUFFIX_BYTES = [8, 7];
 
 export type RpcOutcome = 'resolve' | 'reject' | 'unanswered';
 
@@ -125,14 +124,14 @@ export class RpcCallTracker {
     const spans = this.spans;
     if (!scanEnvelope(data, spans, this.wantTarget) || spans.methodEnd <= spans.methodStart || spans.typeStart < 0) return;
     if (!bytesEqual(data, spans.typeStart, spans.typeEnd, METHOD_TYPE)) return;
-    const suffix = replySuffix(data, spans.methodStart, spans.methodEnd);
+    const suffix = spans.methodReply;
     if (suffix === 2) return; // heartbeat
     if (suffix >= 0) {
       // The reply travels against its call.
       const calls = this.pending.get(event.sessionId);
       const byCallSession = calls && (event.direction === 'up' ? calls.down : calls.up);
       if (!byCallSession || byCallSession.size === 0) return;
-      const session = data.toString('utf8', spans.methodStart, spans.methodEnd - REPLY_SUFFIX_BYTES[suffix]!);
+      const session = data.toString('utf8', spans.methodStart, spans.methodEnd - REPLY_SUFFIXES[suffix]!.length);
       const call = byCallSession.get(session);
       if (!call || call.hop === event.hop) return;
       byCallSession.delete(session);
@@ -159,8 +158,7 @@ export class RpcCallTracker {
    */
   private callName(data: Buffer, start: number, end: number): string {
     if (!startsWith(data, start, end, SERVICES_PREFIX)) return this.boundedName('callback');
-    let hash = 0x811c9dc5; // FNV-1a
-    for (let i = start; i < end; i++) hash = Math.imul(hash ^ data[i]!, 0x01000193);
+    const hash = hashBytes(data, start, end); // a filter: hits are confirmed by their bytes
     const known = this.namesByHash.get(hash);
     if (known) for (let i = 0; i < known.length; i++) if (bytesEqual(data, start, end, known[i]!.bytes)) return known[i]!.name;
     const role = classifyMethod(data.toString('utf8', start, end));
