@@ -39,6 +39,33 @@ test('scanEnvelope stops once a call or reply is whole: keys after it are not wa
   assert.deepEqual(readSpans(reply, false), { type: 'method', method: 's1.resolve', session: undefined, to: undefined });
 });
 
+test('scanEnvelope on hostile bytes: never throws, every span it reports lies inside the message (property, seeded)', () => {
+  let seed = 0x9e3779b9;
+  const random = () => ((seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 | 0) >>> 0) / 4294967296;
+  const base = Buffer.concat([encode({ type: 'method', from: 'ws-u/abc', to: 'ws-u/svc', method: 'services.echo.echo', session: 'k3j4h5', user: { id: 'u' } }), encode({ args: ['x'] })]);
+  const spans = new EnvelopeSpans();
+  for (let i = 0; i < 5000; i++) {
+    // Half random bytes behind a map header, half a real envelope with bytes flipped and cut short.
+    let data: Buffer;
+    if (i % 2 === 0) {
+      data = Buffer.alloc(Math.floor(random() * 64));
+      for (let j = 0; j < data.length; j++) data[j] = Math.floor(random() * 256);
+      if (data.length > 0) data[0] = random() < 0.5 ? 0x80 | Math.floor(random() * 16) : 0xde;
+    } else {
+      data = Buffer.from(base);
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) data[Math.floor(random() * data.length)] = Math.floor(random() * 256);
+      data = data.subarray(0, Math.floor(random() * (data.length + 1)));
+    }
+    const wantTo = random() < 0.5;
+    scanEnvelope(data, spans, wantTo);
+    for (const [start, end] of [[spans.typeStart, spans.typeEnd], [spans.methodStart, spans.methodEnd], [spans.sessionStart, spans.sessionEnd], [spans.toStart, spans.toEnd]] as const) {
+      if (start >= 0) assert.ok(start <= end && end <= data.length, `span [${start}, ${end}) outside ${data.length} bytes: ${data.toString('hex')}`);
+    }
+    assert.ok(spans.methodReply >= -1 && spans.methodReply <= 2);
+    if (!wantTo) assert.equal(spans.toStart, -1);
+  }
+});
+
 test('replySuffix agrees with classifyMethod on bytes', () => {
   for (const method of ['abc.resolve', 'p.q.reject', 'x.heartbeat', 'services.a.resolve', 'f83kd9.cb_0', '.resolve', 'resolve', 'services.', '']) {
     const bytes = Buffer.from(method);
