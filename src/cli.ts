@@ -8,7 +8,7 @@ import { SETTINGS, type Role } from './config/settings.js';
 import { watchFiles } from './net/tls-files.js';
 import type { LinkKey } from './link/handshake.js';
 import { loadConfig, readKeys, type EdgeConfig, type GatewayConfig } from './config/load.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { startEdge } from './edge/edge.js';
 import { startGateway } from './gateway/gateway.js';
 import { startAdmin, type AdminHandle, type AdminOptions, type AdminSources } from './observe/admin.js';
@@ -17,6 +17,7 @@ import { startTracing } from './observe/tracing.js';
 import { startFrameRecorder } from './observe/frame-recorder.js';
 import { createMetrics } from './observe/metrics.js';
 import { isWorkerProcess, joinPrimary, runPrimary } from './roles/workers.js';
+import { missingLauncherFlags } from './config/node-flags.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -27,6 +28,13 @@ function roleCommand(role: Role, description: string): Command {
     command.addOption(new Option(`${spec.flag} <${spec.placeholder.toLowerCase()}>`, `${spec.doc}${def} [env ${spec.env}]`));
   }
   return command.action(async (flags: Record<string, unknown>) => run(role, flags));
+}
+
+function warnIfLauncherFlagsMissing(log: Pick<Logger, 'warn'>): void {
+  const missing = missingLauncherFlags(process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length > 0) {
+    log.warn({ missing }, 'node was started without the launcher\'s V8 heap flags: under load expect frequent full garbage collections; start with bin/hypha-accel.js (npx hypha-accel) or the image, or add the flags to NODE_OPTIONS (docs/deploy.md)');
+  }
 }
 
 async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
@@ -49,11 +57,13 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   }
   if (config.workers > 1 && !isWorkerProcess()) {
     const log = createLogger(config.logLevel, { role, worker: 'primary' });
+    warnIfLauncherFlagsMissing(log);
     const startPrimaryAdmin = (address: string, options: AdminOptions) => startAdmin(address, role, version, log, undefined, options);
     return runPrimary({ role, workers: config.workers, adminListen: config.adminListen, drainTimeoutMs: config.drainTimeoutMs, stopDelayMs: config.stopDelayMs, log, startAdmin: startPrimaryAdmin });
   }
   const primary = joinPrimary(); // set in a worker: the primary serves admin and sums this worker's metrics
   const log = createLogger(config.logLevel, primary ? { role, worker: primary.index } : { role });
+  if (!primary) warnIfLauncherFlagsMissing(log);
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
   const rpc = new RpcCallTracker({ role });

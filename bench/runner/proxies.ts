@@ -12,6 +12,7 @@ import { BenchError } from './bench-error.js';
 import { REPO_ROOT } from './paths.js';
 import { sampleProcess, type ProcSample } from './proc-stats.js';
 import { descendantsOf } from './descendants.js';
+import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 
 export interface ProxyProcess {
   role: 'edge' | 'gateway';
@@ -65,7 +66,7 @@ function sampleTree(pid: number): ProcSample | undefined {
 }
 
 /** The node flags the shipped launchers give the proxies (bin/hypha-accel.js, Dockerfile); nodeArgs come after, so they can override. */
-export const PROXY_NODE_FLAGS = ['--initial-old-space-size=160', '--max-semi-space-size=4'];
+export const PROXY_NODE_FLAGS: readonly string[] = LAUNCHER_NODE_FLAGS;
 
 export function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot = REPO_ROOT, options: StartOptions = {}): Promise<ProxyProcess> {
   const args = [...PROXY_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
