@@ -1,7 +1,9 @@
 // Starts a role through the real CLI (`node --import tsx src/cli.ts <role> ...`) and resolves on its
-// `listening` line (stdout); its stderr (the pino log) is kept for the test to read.
+// `listening` line (stdout); its stderr (the pino log) is kept for the test to read. Node gets the launcher's V8
+// flags, as bin/hypha-accel.js gives them, unless a test passes its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 
 export interface CliRole {
   child: ChildProcess;
@@ -12,8 +14,8 @@ export interface CliRole {
   exited: Promise<number | null>;
 }
 
-export async function startCliRole(role: 'edge' | 'gateway', flags: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRole> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'pipe', 'pipe'], env });
+export async function startCliRole(role: 'edge' | 'gateway', flags: string[], env: NodeJS.ProcessEnv = process.env, nodeFlags: readonly string[] = LAUNCHER_NODE_FLAGS): Promise<CliRole> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/cli.ts', role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stderr: Buffer[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
