@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 source scripts/use-node.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 mode="${1:-all}"
-# The unit tests run without --test-force-exit: it drops verdicts (nodejs/node#64833: the parent reports fewer
-# tests than ran, exit 0; seen here as 435-450 of 450 unit tests, the tail of test/link/retransmit-log.test.ts
-# missing). The integration files keep it: without it, link-faults.test.ts and link-outage.test.ts were each
-# seen, after their last test passed, spinning at 100% CPU in Node's exit cleanup (FreeEnvironment ->
-# CleanupHandles) for 10+ minutes (2026-12-01). Each run is bounded and fails loudly should a process hang
-# (HYPHA_ACCEL_TEST_TIMEOUT_MIN, default 10 for --unit, 45 for the integration files).
+# No run uses the runner's --test-force-exit: it drops verdicts (nodejs/node#64833: the parent reports fewer
+# tests than ran, exit 0; seen here as 435-450 of 450 unit tests). The integration files once needed it:
+# link-faults.test.ts and link-outage.test.ts were seen, after their last test passed, spinning at 100% CPU
+# in Node's exit cleanup (FreeEnvironment -> CleanupHandles) for 10+ minutes: the spin a socket reset while
+# its FIN is under way leaves, which their fault proxy could do (fixed: src/net/socket-reset.ts). Each run is bounded
+# and fails loudly should a process hang (HYPHA_ACCEL_TEST_TIMEOUT_MIN, default 10 for --unit, 45 for the
+# integration files). HYPHA_ACCEL_TEST_JUNIT_DIR=DIR also writes JUnit reports there (unit.xml,
+# integration.xml; each test case names its file).
 run_bounded() {
   local minutes="$1"; shift
   local rc=0
@@ -21,13 +23,23 @@ run_bounded() {
   fi
   return "$rc"
 }
+# The spec reporter on stdout, and a JUnit file in HYPHA_ACCEL_TEST_JUNIT_DIR when set.
+reporters() {
+  printf '%s\n' --test-reporter=spec --test-reporter-destination=stdout
+  if [ -n "${HYPHA_ACCEL_TEST_JUNIT_DIR:-}" ]; then
+    mkdir -p "$HYPHA_ACCEL_TEST_JUNIT_DIR"
+    printf '%s\n' --test-reporter=junit "--test-reporter-destination=$HYPHA_ACCEL_TEST_JUNIT_DIR/$1.xml"
+  fi
+}
 mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/integration/*' | sort)
 rc=0
-run_bounded "${HYPHA_ACCEL_TEST_TIMEOUT_MIN:-10}" node --import tsx --test --test-reporter=spec "${unit[@]}" || rc=$?
+mapfile -t unit_reporters < <(reporters unit)
+run_bounded "${HYPHA_ACCEL_TEST_TIMEOUT_MIN:-10}" node --import tsx --test "${unit_reporters[@]}" "${unit[@]}" || rc=$?
 [ "$mode" = "--unit" ] && exit "$rc"
 bash scripts/setup-python.sh
 mapfile -t integration < <(find test/integration -name '*.test.ts' | sort)
 eval "$(node --import tsx scripts/start-hypha.ts --export)"
 trap 'kill "$HYPHA_TEST_SERVER_PID" 2>/dev/null || true' EXIT
-run_bounded "${HYPHA_ACCEL_TEST_TIMEOUT_MIN:-45}" node --import tsx --test --test-force-exit --test-reporter=spec --test-concurrency=1 "${integration[@]}" || rc=$?
+mapfile -t integration_reporters < <(reporters integration)
+run_bounded "${HYPHA_ACCEL_TEST_TIMEOUT_MIN:-45}" node --import tsx --test "${integration_reporters[@]}" --test-concurrency=1 "${integration[@]}" || rc=$?
 exit "$rc"

@@ -13,6 +13,7 @@ import {
   stripWebSocketExtensions,
 } from './http-head.js';
 import { profileShape, type LinkShape, type ProfileName } from './profiles.js';
+import { resetOrDestroy } from '../../src/net/socket-reset.js';
 
 /** Stand-in for the lead's registry (src/errors.ts does not exist yet). */
 export class EmulatorError extends Error {
@@ -236,7 +237,7 @@ export async function startLinkEmulator(options: LinkEmulatorOptions): Promise<L
       down.freezeUntil(untilMs);
     },
     resetAll: () => {
-      for (const socket of sockets) socket.resetAndDestroy();
+      for (const socket of sockets) resetOrDestroy(socket); // one whose FIN is under way cannot be reset
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { EndKind, type EndKindValue } from '../link/frame.js';
+import { resetOrDestroy } from './socket-reset.js';
 
 /** How long a close handshake may wait for the endpoint's answering Close before the socket is dropped. */
 export const CLOSE_GRACE_MS = 5000;
@@ -84,8 +85,8 @@ export function watchEnd(ws: WebSocket): EndWatch {
 export function mirrorClose(ws: WebSocket, code: number, reason: string, endKind: EndKindValue = EndKind.UNSAID): void {
   if (ws.readyState === WebSocket.CLOSED) return;
   const socket = (ws as unknown as WsInternals)._socket;
-  if (endKind === EndKind.RESET && socket && typeof socket.resetAndDestroy === 'function') {
-    socket.resetAndDestroy();
+  if (endKind === EndKind.RESET && socket) {
+    resetOrDestroy(socket);
     return;
   }
   if (code === 1006 || code === 0 || endKind === EndKind.DROPPED || endKind === EndKind.RESET) {

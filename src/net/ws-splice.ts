@@ -10,6 +10,7 @@ import { FrameFollower } from './frame-follower.js';
 import { closeFrame } from './ws-frame-header.js';
 import { OBSERVED_HEAD_BYTES } from './ingress-tap.js';
 import { CLOSE_GRACE_MS } from './ws-close.js';
+import { resetOrDestroy } from './socket-reset.js';
 
 export interface SpliceHandle {
   /** Closes the client with `code` (a Close at the next frame boundary toward it); its answer goes on to hypha. */
@@ -101,7 +102,7 @@ class Pump {
     });
     from.on('error', (error: NodeJS.ErrnoException) => {
       // A reset passes on as a reset, as a direct connection would show it; other errors end the hop.
-      if (error.code === 'ECONNRESET' && 'resetAndDestroy' in to && typeof to.resetAndDestroy === 'function') to.resetAndDestroy();
+      if (error.code === 'ECONNRESET') resetOrDestroy(to);
       else to.destroy();
     });
     from.on('close', () => {

@@ -7,6 +7,7 @@
 // leaving open ones where they are. It honours backpressure itself: a full destination pauses the source.
 import net from 'node:net';
 import { LinkFrameCursor } from './link-frame-cursor.js';
+import { resetOrDestroy } from '../../src/net/socket-reset.js';
 
 export type FaultMode = 'pass' | 'blackhole' | 'stall';
 /** up: from the connecting side to the target (edge → gateway); down: the way back. */
@@ -179,7 +180,9 @@ export class FaultProxy {
     if (!this.conns.delete(conn)) return;
     for (const socket of [conn.client, conn.upstream]) {
       if (socket.destroyed) continue;
-      if (socket.readyState === 'open' || socket.readyState === 'readOnly' || socket.readyState === 'writeOnly') socket.resetAndDestroy();
+      // resetOrDestroy: a socket whose FIN is under way ('readOnly' after to.end()) cannot be reset; Node
+      // would leave it unclosed and this process would spin at exit (src/net/socket-reset.ts).
+      if (socket.readyState === 'open' || socket.readyState === 'readOnly' || socket.readyState === 'writeOnly') resetOrDestroy(socket);
       else socket.destroy();
     }
   }
