@@ -27,8 +27,6 @@ export interface DuplexTransport extends LinkTransport {
    * parts: what it leaves off, e.g. a compressed message's tag); default 4 (a u32 length prefix).
    */
   framingBytes?(length: number, compressed: boolean): number;
-  /** Optional: writes what the transport has batched now instead of at its scheduled flush. */
-  flushNow?(): void;
 }
 
 /** An edge's shared-memory probe for one handshake (written before HELLO, discarded after CHALLENGE). */

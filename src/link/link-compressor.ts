@@ -5,7 +5,6 @@
 import type { DuplexTransport } from './establish.js';
 import { COMPRESSED_MESSAGE_TAG, FrameType, encodeFrame, frameHeaderBytes } from './frame.js';
 import type { LinkState } from './link-session.js';
-import { flushProbe } from '../net/flush-probe.js';
 
 /** Counters a compressor keeps (part of the role's LinkStats). */
 export interface LinkCompressionStats {
@@ -93,7 +92,6 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
   let pendingBytes = 0;
   let flushScheduled = false;
   let closed = false;
-  let probeFirst = 0;
   const maxMessageBytes = compressor?.maxMessageBytes ?? 0;
   /** True when a frame of `bytes` sent now goes into a compressed batch. */
   const compresses = (bytes: number) => !closed && bytes <= maxMessageBytes && compressor!.active();
@@ -108,10 +106,8 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     pendingCallbacks = [];
     pendingBytes = 0;
     let wire: Buffer;
-    const probeStart = flushProbe?.now() ?? 0;
     try {
       wire = compressor!.compressBatch(frames, plainBytes);
-      if (flushProbe) flushProbe.push(flushProbe.batches, [probeFirst, probeStart, flushProbe.now() - probeStart, frames.length, plainBytes]);
     } catch {
       // The stream may now hold bytes the peer never sees: nothing sent later would decode. End the link.
       for (const callback of callbacks) callback(new Error('link compression failed'));
@@ -123,20 +119,12 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     for (const frame of frames) countSent(frame[0], ((frame.byteLength + LENGTH_PREFIX_BYTES) / plainBytes) * wireBytes);
     inner.send(wire, batchWritten(callbacks));
   };
-  /** TEMPORARY A/B gate (lat21): a batch of this many frames leaves at once. */
-  const earlyFlushFrames = Number(process.env.HYPHA_ACCEL_EARLY_FLUSH_FRAMES) || Infinity;
   /** Queues a frame for the next compressed batch. */
   const enqueue = (frame: Buffer, onWritten: (error?: Error) => void) => {
     if (pendingBytes + frame.byteLength + LENGTH_PREFIX_BYTES > compressor!.maxBatchBytes) flush();
-    if (flushProbe && pending.length === 0) probeFirst = flushProbe.now();
     pending.push(frame);
     pendingCallbacks.push(onWritten);
     pendingBytes += frame.byteLength + LENGTH_PREFIX_BYTES;
-    if (pending.length >= earlyFlushFrames) {
-      flush();
-      inner.flushNow?.();
-      return;
-    }
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);

@@ -13,7 +13,6 @@ import {
 import { Stream, type PendingFrame } from './stream.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { SendPacer } from './pacing.js';
-import { flushProbe } from '../net/flush-probe.js';
 import { AckScheduler } from './ack-scheduler.js';
 import { SendQueues, type OutFrame } from './send-queues.js';
 import { newLinkStats, type LinkSessionOptions, type LinkState, type LinkStats, type LinkTransport } from './link-contract.js';
@@ -177,10 +176,7 @@ export class LinkSession {
       while (!this.closed && this.inflightBytes < this.options.sendHighWaterBytes) {
         let frame: OutFrame | undefined = this.queues.linkControl.shift();
         if (!frame) {
-          if (this.pacer && !this.pacer.open()) {
-            if (flushProbe) flushProbe.push(flushProbe.pacerBlocks, [flushProbe.now(), this.pacer.inFlightBytes, this.pacer.windowBytes]);
-            break;
-          } // link control (incl. ACKs) is never held back
+          if (this.pacer && !this.pacer.open()) break; // link control (incl. ACKs) is never held back
           frame = this.nextStreamFrame() ?? this.queues.payloadFrames.shift();
         }
         if (!frame) break;

@@ -17,7 +17,6 @@ import { FrameReader } from '../link/frame-reader.js';
 import { turnFlusher } from './turn-flush.js';
 import { writeBatch } from './batch-write.js';
 import { skipReadMoreTicks } from './read-ticks.js';
-import { flushProbe } from './flush-probe.js';
 
 /** The Upgrade token of a byte-stream link (version 1 of its framing). */
 export const LINK_UPGRADE_TOKEN = 'hypha-accel-link/1';
@@ -59,7 +58,6 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     onMessage: undefined,
     onMessageParts: undefined,
     onClose: undefined,
-    flushNow: () => flush(),
     framingBytes: framing === 'u32' ? () => LENGTH_PREFIX_BYTES : (length, compressed) => (compressed ? compactPrefixBytes((length - 1) * 2 + 1) - 1 : compactPrefixBytes(length * 2)),
     send(frame, onWritten) {
       if (closed) return onWritten(new Error('link socket is not open'));
@@ -89,10 +87,8 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     transport.onMessage?.(Buffer.concat([frame, ...tail]));
   };
   const onData = (chunk: Buffer) => {
-    const probeStart = flushProbe?.now() ?? 0;
     try {
       reader.push(chunk, onFrame);
-      if (flushProbe) flushProbe.push(flushProbe.reads, [probeStart, flushProbe.now() - probeStart, chunk.length]);
     } catch (error) {
       closeCode = 1009;
       closeReason = (error as AccelError).code ?? 'HYPHA_ACCEL_ERR_BAD_FRAME';

@@ -7,8 +7,6 @@
 // sequential calls) is flushed at the end of its own turn, as before: always polling once more added
 // ~0.3 ms to a sequential call's p50 over its 8 passes (docs/design.md, "When writes leave").
 
-import { flushProbe } from './flush-probe.js';
-
 /** Turns a flush may wait for more input before it runs anyway (bounds the delay under steady input). */
 export const MAX_DEFERRED_TURNS = 4;
 
@@ -19,22 +17,10 @@ export class TurnFlusher {
   private queuedInTurn = 0;
   private queuedInRound = 0;
   private queuedInLastRound = 0;
-  /** Writes queued since the writers last flushed (a mid-turn flush included). */
-  private queuedSinceFlush = 0;
   private turns = 0;
   private readonly check = () => this.onTurnEnd();
-  private probeFirst = 0;
-  private probeLast = 0;
-  private probeCount = 0;
 
-  /**
-   * @param maxQueuedBeforeFlush the writers flush at once, mid-turn, when this many writes have been queued
-   * since they last flushed (Infinity: only at the end of the round).
-   */
-  constructor(
-    private readonly defer: (callback: () => void) => void = setImmediate,
-    private readonly maxQueuedBeforeFlush = Infinity,
-  ) {}
+  constructor(private readonly defer: (callback: () => void) => void = setImmediate) {}
 
   /**
    * A writer queued a frame. `flush` (the writer's own) runs once when the round ends; pass it only when
@@ -43,17 +29,11 @@ export class TurnFlusher {
   onQueued(flush?: () => void): void {
     this.queuedInTurn++;
     if (flush) this.flushes.push(flush);
-    if (flushProbe) {
-      const t = flushProbe.now();
-      if (this.probeCount++ === 0) this.probeFirst = t;
-      this.probeLast = t;
-    }
     if (!this.scheduled) {
       this.scheduled = true;
       this.turns = 0;
       this.defer(this.check);
     }
-    if (++this.queuedSinceFlush >= this.maxQueuedBeforeFlush) this.runFlushes();
   }
 
   private onTurnEnd(): void {
@@ -68,12 +48,6 @@ export class TurnFlusher {
     this.scheduled = false;
     this.queuedInLastRound = this.queuedInRound;
     this.queuedInRound = 0;
-    this.runFlushes();
-  }
-
-  private runFlushes(): void {
-    this.queuedSinceFlush = 0;
-    const probeStart = flushProbe?.now() ?? 0;
     // Every writer flushes even if one throws: a writer left out would keep its flush pending for ever.
     let failure: unknown;
     for (const flush of this.flushes.splice(0)) {
@@ -83,16 +57,9 @@ export class TurnFlusher {
         failure ??= error;
       }
     }
-    if (flushProbe) {
-      flushProbe.push(flushProbe.rounds, [this.probeFirst, this.probeLast, probeStart, flushProbe.now(), this.probeCount, this.turns]);
-      this.probeCount = 0;
-    }
     if (failure !== undefined) throw failure;
   }
 }
 
-/** TEMPORARY A/B gate (lat21): HYPHA_ACCEL_EARLY_FLUSH_FRAMES=N flushes mid-turn after N queued writes. */
-const earlyFlushFrames = Number(process.env.HYPHA_ACCEL_EARLY_FLUSH_FRAMES) || Infinity;
-
 /** The process's one flusher: every writer of the event loop flushes at the same turn. */
-export const turnFlusher = new TurnFlusher(setImmediate, earlyFlushFrames);
+export const turnFlusher = new TurnFlusher();

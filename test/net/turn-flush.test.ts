@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { MAX_DEFERRED_TURNS, TurnFlusher } from '../../src/net/turn-flush.js';
 
 /** A flusher driven by hand: `turn()` ends one event-loop turn (runs what was deferred to it). */
-function manualFlusher(maxQueuedBeforeFlush?: number) {
+function manualFlusher() {
   let deferred: Array<() => void> = [];
-  const flusher = new TurnFlusher((callback) => deferred.push(callback), maxQueuedBeforeFlush);
+  const flusher = new TurnFlusher((callback) => deferred.push(callback));
   const turn = () => {
     const now = deferred;
     deferred = [];
@@ -102,40 +102,4 @@ test('a flush that throws does not keep the other writers from flushing; its err
   turn(); // the round before was busy: polls once more
   turn();
   assert.deepEqual(flushed, ['b', 'c'], 'the flusher keeps working after the error');
-});
-
-test('a burst flushes mid-turn every maxQueuedBeforeFlush writes; the rest of the turn waits for the round end', () => {
-  const { flusher, turn, pending } = manualFlusher(3);
-  const flushed: number[] = [];
-  // One writer, as the link transport behaves: it passes its flush only when none is pending.
-  let writerScheduled = false;
-  let batch = 0;
-  const flush = () => {
-    writerScheduled = false;
-    if (batch > 0) flushed.push(batch);
-    batch = 0;
-  };
-  const queue = () => {
-    batch++;
-    if (writerScheduled) return flusher.onQueued();
-    writerScheduled = true;
-    flusher.onQueued(flush);
-  };
-  for (let i = 0; i < 7; i++) queue();
-  assert.deepEqual(flushed, [3, 3], 'two full batches left inside the turn that queued them');
-  turn();
-  turn();
-  assert.deepEqual(flushed, [3, 3, 1], 'the remainder at the end of the round');
-  assert.equal(pending(), 0);
-});
-
-test('without a limit a burst of any size waits for the end of its round', () => {
-  const { flusher, turn } = manualFlusher();
-  let flushes = 0;
-  flusher.onQueued(() => flushes++);
-  for (let i = 0; i < 1000; i++) flusher.onQueued();
-  assert.equal(flushes, 0);
-  turn();
-  turn();
-  assert.equal(flushes, 1);
 });
