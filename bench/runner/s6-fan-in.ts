@@ -1,5 +1,8 @@
 // S6 fan-in: 500 idle + 50 active real hypha-rpc clients through one edge (or, in the direct arms, through
 // the emulated link straight to hypha). Per arm and repetition:
+//   0. the driver waits until hypha itself is quiet (its CPU under HYPHA_QUIET_CORES over a second): hypha
+//      tears down the previous arm's 550 sessions after their sockets closed, and a measurement that starts
+//      while it still does runs against a busy server (the time waited and hypha's CPU are reported);
 //   1. one Python process (bench/clients/fan_in.py) opens the idle connections, at most 20 handshakes at a
 //      time; a second one opens the active connections and gets the echo service on each;
 //   2. proxy RSS is sampled before any connect and again once all connections are up (accelerated arm),
@@ -38,6 +41,8 @@ import type { Figures, ProfileResult, RunContext } from './results.js';
 import type { Rig, Topology } from './rig.js';
 import { measured, type ScenarioOutput } from './scenarios.js';
 import { percentile } from './stats.js';
+import { busyCoresBetween, sampleMachineCpu } from './machine-cpu.js';
+import { treeCpuNs } from './role-cpu.js';
 
 const FAN_IN_PATH = join(REPO_ROOT, 'bench/clients/fan_in.py');
 
@@ -62,6 +67,10 @@ const SETTLE_MS = 2000;
 const QUIET_SECONDS = 3;
 /** How long sockets may take to close after every client disconnected. */
 const DRAIN_DEADLINE_MS = 30_000;
+/** hypha counts as quiet below this CPU share (cores) over one second: idle clients' pings cost ~0.01. */
+const HYPHA_QUIET_CORES = 0.1;
+/** How long to wait for hypha to go quiet before measuring anyway (the figures record that it was busy). */
+const HYPHA_QUIET_DEADLINE_MS = 90_000;
 
 /** Open sockets of a process (listeners, links and client sessions), from /proc/<pid>/fd. */
 function socketCount(pid: number): number {
@@ -85,6 +94,30 @@ async function clientSockets(rig: Rig): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** CPU seconds of a process and its descendants so far. */
+const cpuSecondsOf = (pid: number) => treeCpuNs(pid) / 1e9;
+
+/**
+ * Waits (bounded) until hypha spends under HYPHA_QUIET_CORES over one second. Returns the seconds waited and
+ * hypha's CPU share in the first second (how busy the previous arm left it).
+ */
+async function waitForQuietHypha(rig: Rig): Promise<{ seconds: number; firstCores: number }> {
+  const pid = rig.options.hyphaPid;
+  if (!pid) return { seconds: 0, firstCores: NaN };
+  const started = performance.now();
+  let firstCores = NaN;
+  for (;;) {
+    const cpu = cpuSecondsOf(pid);
+    const t = performance.now();
+    await sleep(1000);
+    const cores = (cpuSecondsOf(pid) - cpu) / ((performance.now() - t) / 1000);
+    if (Number.isNaN(firstCores)) firstCores = cores;
+    if (cores < HYPHA_QUIET_CORES || performance.now() - started > HYPHA_QUIET_DEADLINE_MS) {
+      return { seconds: (performance.now() - started) / 1000, firstCores };
+    }
+  }
+}
+
 async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<ScenarioOutput[]> {
   const sessions = S6_IDLE_CLIENTS + S6_ACTIVE_CLIENTS;
   const label = `${rig.options.label}/S6`;
@@ -95,6 +128,7 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     const active = await PyClient.start(`${label}/active`, { script: FAN_IN_PATH });
     procs.push(active);
 
+    const hyphaQuiet = await waitForQuietHypha(rig);
     const socketsBefore = await clientSockets(rig);
     const before = await rig.snapshot();
     const connectStarted = performance.now();
@@ -119,8 +153,21 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
 
     await active.request('run', { seconds: WARMUP_SECONDS }, (WARMUP_SECONDS + 60) * 1000); // unmeasured
     let run: ClientAnswer | undefined;
+    // The fan-in processes are not a rig role: their CPU and the machine's are taken around the run itself.
+    let fanInCpu = { active: NaN, idle: NaN, machineCores: NaN, wallSeconds: NaN };
     const output = await measured(rig, variant, async () => {
+      const activeCpu0 = cpuSecondsOf(active.pid);
+      const idleCpu0 = idle ? cpuSecondsOf(idle.pid) : 0;
+      const machine0 = sampleMachineCpu();
+      const wall0 = performance.now();
       run = await active.request('run', { seconds: S6_ACTIVE_SECONDS }, (S6_ACTIVE_SECONDS + 120) * 1000);
+      const wallSeconds = (performance.now() - wall0) / 1000;
+      fanInCpu = {
+        active: cpuSecondsOf(active.pid) - activeCpu0,
+        idle: idle ? cpuSecondsOf(idle.pid) - idleCpu0 : 0,
+        machineCores: busyCoresBetween(machine0, sampleMachineCpu(), wallSeconds),
+        wallSeconds,
+      };
       const latencies = run.latencies_ms as number[];
       const calls = run.calls as number;
       return {
@@ -146,6 +193,16 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
       idleConnectSeconds: idleAnswer.seconds as number,
       activeConnectSeconds: activeAnswer.seconds as number,
       clientSocketsOpened: socketsConnected - socketsBefore,
+      hyphaSettleSeconds: hyphaQuiet.seconds,
+      hyphaCoresBeforeConnect: hyphaQuiet.firstCores,
+      quietHyphaCores: ((quiet.roleCpuNs.hypha ?? NaN) - (connected.roleCpuNs.hypha ?? NaN)) / 1e9 / QUIET_SECONDS,
+      // Cores over the active phase: the process driving the 50 active clients (one asyncio loop), the idle
+      // clients' process, the whole machine, and what neither the rig's roles nor the fan-in explain
+      // (other jobs on the host: a measurement with a large share here was taken on a busy machine).
+      activeClientCores: fanInCpu.active / fanInCpu.wallSeconds,
+      idleClientCores: fanInCpu.idle / fanInCpu.wallSeconds,
+      machineBusyCores: fanInCpu.machineCores,
+      otherCores: fanInCpu.machineCores - (Object.values(output.roleCpu).reduce((a, b) => a + b, 0) + fanInCpu.active + fanInCpu.idle) / fanInCpu.wallSeconds,
     });
     const edgeCost = output.proxyCost.edge;
     const gatewayCost = output.proxyCost.gateway;
