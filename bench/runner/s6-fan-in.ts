@@ -4,6 +4,7 @@
 //      550 sessions after their sockets closed, and other jobs share the host; a measurement that starts
 //      while either is busy runs on a busy machine (the time waited and both CPU shares are reported, and
 //      over the active phase the machine's busy cores and what the rig does not explain, `otherCores`);
+//      the same wait runs again after the quiet phase, before the warm-up calls;
 //   1. one Python process (bench/clients/fan_in.py) opens the idle connections, at most 20 handshakes at a
 //      time; a second one opens the active connections and gets the echo service on each;
 //   2. proxy RSS is sampled before any connect and again once all connections are up (accelerated arm),
@@ -74,6 +75,13 @@ const HYPHA_QUIET_CORES = 0.1;
 const MACHINE_QUIET_CORES = 0.3;
 /** How long to wait for quiet before measuring anyway (the figures record how busy it was). */
 const QUIET_DEADLINE_MS = 60_000;
+/**
+ * Quiet seconds in a row that count as quiet: hypha's teardown of 550 sessions pauses (one quiet second
+ * was seen followed by a phase of hypha at a full core: 57 calls/s instead of ~1,300).
+ */
+const QUIET_WINDOWS = 2;
+/** A measurement with more cores than this busy outside the rig (otherCores) is marked `disturbed`. */
+const DISTURBED_OTHER_CORES = 0.2;
 
 /** Open sockets of a process (listeners, links and client sessions), from /proc/<pid>/fd. */
 function socketCount(pid: number): number {
@@ -105,10 +113,11 @@ const cpuSecondsOf = (pid: number) => treeCpuNs(pid) / 1e9;
  * over one second. Returns the seconds waited and, for the first second, hypha's and the machine's CPU share
  * (how busy the previous arm, or another job on the host, left them).
  */
-async function waitForQuiet(rig: Rig): Promise<{ seconds: number; hyphaCores: number; machineCores: number }> {
+async function waitForQuiet(rig: Rig): Promise<{ seconds: number; hyphaCores: number; machineCores: number; timedOut: boolean }> {
   const pid = rig.options.hyphaPid;
   const started = performance.now();
   let first: { hyphaCores: number; machineCores: number } | undefined;
+  let quietWindows = 0;
   for (;;) {
     const hyphaCpu = pid ? cpuSecondsOf(pid) : NaN;
     const machine = sampleMachineCpu();
@@ -120,7 +129,9 @@ async function waitForQuiet(rig: Rig): Promise<{ seconds: number; hyphaCores: nu
     first ??= { hyphaCores, machineCores };
     // NaN (no hypha pid, no /proc/stat) compares false: such a rig is never held back by what it cannot see.
     const busy = hyphaCores >= HYPHA_QUIET_CORES || machineCores >= MACHINE_QUIET_CORES;
-    if (!busy || performance.now() - started > QUIET_DEADLINE_MS) return { seconds: (performance.now() - started) / 1000, ...first };
+    quietWindows = busy ? 0 : quietWindows + 1;
+    const timedOut = performance.now() - started > QUIET_DEADLINE_MS;
+    if (quietWindows >= QUIET_WINDOWS || timedOut) return { seconds: (performance.now() - started) / 1000, ...first, timedOut: timedOut && quietWindows < QUIET_WINDOWS };
   }
 }
 
@@ -157,6 +168,8 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
       throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `only ${socketsConnected - socketsBefore} new client sockets for ${sessions} sessions`);
     }
 
+    // hypha may still be busy with this arm's connects (or be busy again): wait again before the calls.
+    const beforeRun = await waitForQuiet(rig);
     await active.request('run', { seconds: WARMUP_SECONDS }, (WARMUP_SECONDS + 60) * 1000); // unmeasured
     let run: ClientAnswer | undefined;
     // The fan-in processes are not a rig role: their CPU and the machine's are taken around the run itself.
@@ -210,7 +223,12 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
       idleClientCores: fanInCpu.idle / fanInCpu.wallSeconds,
       machineBusyCores: fanInCpu.machineCores,
       otherCores: fanInCpu.machineCores - (Object.values(output.roleCpu).reduce((a, b) => a + b, 0) + fanInCpu.active + fanInCpu.idle) / fanInCpu.wallSeconds,
+      runSettleSeconds: beforeRun.seconds,
+      hyphaCoresBeforeRun: beforeRun.hyphaCores,
     });
+    // 1: taken on a busy host (another job's CPU) or with hypha never quiet before it; compare such a
+    // measurement with nothing (docs/benchmarks.md, "S6 on a shared machine").
+    figures.disturbed = settled.timedOut || beforeRun.timedOut || figures.otherCores! >= DISTURBED_OTHER_CORES ? 1 : 0;
     const edgeCost = output.proxyCost.edge;
     const gatewayCost = output.proxyCost.gateway;
     if (edgeCost && gatewayCost) {
