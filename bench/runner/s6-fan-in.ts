@@ -110,7 +110,7 @@ const cpuSecondsOf = (pid: number) => treeCpuNs(pid) / 1e9;
 
 /**
  * Waits (bounded) until hypha spends under HYPHA_QUIET_CORES and the whole machine under MACHINE_QUIET_CORES
- * over one second. Returns the seconds waited and, for the first second, hypha's and the machine's CPU share
+ * for QUIET_WINDOWS seconds in a row. Returns the seconds waited and, for the first second, hypha's and the machine's CPU share
  * (how busy the previous arm, or another job on the host, left them).
  */
 async function waitForQuiet(rig: Rig): Promise<{ seconds: number; hyphaCores: number; machineCores: number; timedOut: boolean }> {
@@ -228,7 +228,7 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     });
     // 1: taken on a busy host (another job's CPU) or with hypha never quiet before it; compare such a
     // measurement with nothing (docs/benchmarks.md, "S6 on a shared machine").
-    figures.disturbed = settled.timedOut || beforeRun.timedOut || figures.otherCores! >= DISTURBED_OTHER_CORES ? 1 : 0;
+    figures.disturbed = settled.timedOut || beforeRun.timedOut || figures.otherCores >= DISTURBED_OTHER_CORES ? 1 : 0;
     const edgeCost = output.proxyCost.edge;
     const gatewayCost = output.proxyCost.gateway;
     if (edgeCost && gatewayCost) {
