@@ -1,5 +1,10 @@
 // S6 fan-in: 500 idle + 50 active real hypha-rpc clients through one edge (or, in the direct arms, through
 // the emulated link straight to hypha). Per arm and repetition:
+//   0. the driver waits (bounded) until hypha and the machine are quiet: hypha tears down the previous arm's
+//      550 sessions after their sockets closed, and other jobs share the host; a measurement that starts
+//      while either is busy runs on a busy machine (the time waited and both CPU shares are reported, and
+//      over the active phase the machine's busy cores and what the rig does not explain, `otherCores`);
+//      the same wait runs again after the quiet phase, before the warm-up calls;
 //   1. one Python process (bench/clients/fan_in.py) opens the idle connections, at most 20 handshakes at a
 //      time; a second one opens the active connections and gets the echo service on each;
 //   2. proxy RSS is sampled before any connect and again once all connections are up (accelerated arm),
@@ -38,6 +43,8 @@ import type { Figures, ProfileResult, RunContext } from './results.js';
 import type { Rig, Topology } from './rig.js';
 import { measured, type ScenarioOutput } from './scenarios.js';
 import { percentile } from './stats.js';
+import { busyCoresBetween, sampleMachineCpu } from './machine-cpu.js';
+import { treeCpuNs } from './role-cpu.js';
 
 const FAN_IN_PATH = join(REPO_ROOT, 'bench/clients/fan_in.py');
 
@@ -62,6 +69,19 @@ const SETTLE_MS = 2000;
 const QUIET_SECONDS = 3;
 /** How long sockets may take to close after every client disconnected. */
 const DRAIN_DEADLINE_MS = 30_000;
+/** hypha counts as quiet below this CPU share (cores) over one second: idle clients' pings cost ~0.01. */
+const HYPHA_QUIET_CORES = 0.1;
+/** The machine counts as quiet below this: the idle rigs (clients, emulators, proxies) use ~0.05 cores. */
+const MACHINE_QUIET_CORES = 0.3;
+/** How long to wait for quiet before measuring anyway (the figures record how busy it was). */
+const QUIET_DEADLINE_MS = 60_000;
+/**
+ * Quiet seconds in a row that count as quiet: hypha's teardown of 550 sessions pauses (one quiet second
+ * was seen followed by a phase of hypha at a full core: 57 calls/s instead of ~1,300).
+ */
+const QUIET_WINDOWS = 2;
+/** A measurement with more cores than this busy outside the rig (otherCores) is marked `disturbed`. */
+const DISTURBED_OTHER_CORES = 0.2;
 
 /** Open sockets of a process (listeners, links and client sessions), from /proc/<pid>/fd. */
 function socketCount(pid: number): number {
@@ -85,6 +105,36 @@ async function clientSockets(rig: Rig): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** CPU seconds of a process and its descendants so far. */
+const cpuSecondsOf = (pid: number) => treeCpuNs(pid) / 1e9;
+
+/**
+ * Waits (bounded) until hypha spends under HYPHA_QUIET_CORES and the whole machine under MACHINE_QUIET_CORES
+ * for QUIET_WINDOWS seconds in a row. Returns the seconds waited and, for the first second, hypha's and the machine's CPU share
+ * (how busy the previous arm, or another job on the host, left them).
+ */
+async function waitForQuiet(rig: Rig): Promise<{ seconds: number; hyphaCores: number; machineCores: number; timedOut: boolean }> {
+  const pid = rig.options.hyphaPid;
+  const started = performance.now();
+  let first: { hyphaCores: number; machineCores: number } | undefined;
+  let quietWindows = 0;
+  for (;;) {
+    const hyphaCpu = pid ? cpuSecondsOf(pid) : NaN;
+    const machine = sampleMachineCpu();
+    const t = performance.now();
+    await sleep(1000);
+    const seconds = (performance.now() - t) / 1000;
+    const hyphaCores = (cpuSecondsOf(pid ?? 0) - hyphaCpu) / seconds;
+    const machineCores = busyCoresBetween(machine, sampleMachineCpu(), seconds);
+    first ??= { hyphaCores, machineCores };
+    // NaN (no hypha pid, no /proc/stat) compares false: such a rig is never held back by what it cannot see.
+    const busy = hyphaCores >= HYPHA_QUIET_CORES || machineCores >= MACHINE_QUIET_CORES;
+    quietWindows = busy ? 0 : quietWindows + 1;
+    const timedOut = performance.now() - started > QUIET_DEADLINE_MS;
+    if (quietWindows >= QUIET_WINDOWS || timedOut) return { seconds: (performance.now() - started) / 1000, ...first, timedOut: timedOut && quietWindows < QUIET_WINDOWS };
+  }
+}
+
 async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<ScenarioOutput[]> {
   const sessions = S6_IDLE_CLIENTS + S6_ACTIVE_CLIENTS;
   const label = `${rig.options.label}/S6`;
@@ -95,6 +145,7 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
     const active = await PyClient.start(`${label}/active`, { script: FAN_IN_PATH });
     procs.push(active);
 
+    const settled = await waitForQuiet(rig);
     const socketsBefore = await clientSockets(rig);
     const before = await rig.snapshot();
     const connectStarted = performance.now();
@@ -117,10 +168,25 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
       throw new BenchError('HYPHA_ACCEL_ERR_BENCH_CLIENT', `only ${socketsConnected - socketsBefore} new client sockets for ${sessions} sessions`);
     }
 
+    // hypha may still be busy with this arm's connects (or be busy again): wait again before the calls.
+    const beforeRun = await waitForQuiet(rig);
     await active.request('run', { seconds: WARMUP_SECONDS }, (WARMUP_SECONDS + 60) * 1000); // unmeasured
     let run: ClientAnswer | undefined;
+    // The fan-in processes are not a rig role: their CPU and the machine's are taken around the run itself.
+    let fanInCpu = { active: NaN, idle: NaN, machineCores: NaN, wallSeconds: NaN };
     const output = await measured(rig, variant, async () => {
+      const activeCpu0 = cpuSecondsOf(active.pid);
+      const idleCpu0 = idle ? cpuSecondsOf(idle.pid) : 0;
+      const machine0 = sampleMachineCpu();
+      const wall0 = performance.now();
       run = await active.request('run', { seconds: S6_ACTIVE_SECONDS }, (S6_ACTIVE_SECONDS + 120) * 1000);
+      const wallSeconds = (performance.now() - wall0) / 1000;
+      fanInCpu = {
+        active: cpuSecondsOf(active.pid) - activeCpu0,
+        idle: idle ? cpuSecondsOf(idle.pid) - idleCpu0 : 0,
+        machineCores: busyCoresBetween(machine0, sampleMachineCpu(), wallSeconds),
+        wallSeconds,
+      };
       const latencies = run.latencies_ms as number[];
       const calls = run.calls as number;
       return {
@@ -146,7 +212,23 @@ async function fanIn(rig: Rig, topology: Topology, variant: string): Promise<Sce
       idleConnectSeconds: idleAnswer.seconds as number,
       activeConnectSeconds: activeAnswer.seconds as number,
       clientSocketsOpened: socketsConnected - socketsBefore,
+      settleSeconds: settled.seconds,
+      hyphaCoresBeforeConnect: settled.hyphaCores,
+      machineCoresBeforeConnect: settled.machineCores,
+      quietHyphaCores: ((quiet.roleCpuNs.hypha ?? NaN) - (connected.roleCpuNs.hypha ?? NaN)) / 1e9 / QUIET_SECONDS,
+      // Cores over the active phase: the process driving the 50 active clients (one asyncio loop), the idle
+      // clients' process, the whole machine, and what neither the rig's roles nor the fan-in explain
+      // (other jobs on the host: a measurement with a large share here was taken on a busy machine).
+      activeClientCores: fanInCpu.active / fanInCpu.wallSeconds,
+      idleClientCores: fanInCpu.idle / fanInCpu.wallSeconds,
+      machineBusyCores: fanInCpu.machineCores,
+      otherCores: fanInCpu.machineCores - (Object.values(output.roleCpu).reduce((a, b) => a + b, 0) + fanInCpu.active + fanInCpu.idle) / fanInCpu.wallSeconds,
+      runSettleSeconds: beforeRun.seconds,
+      hyphaCoresBeforeRun: beforeRun.hyphaCores,
     });
+    // 1: taken on a busy host (another job's CPU) or with hypha never quiet before it; compare such a
+    // measurement with nothing (docs/benchmarks.md, "S6 on a shared machine").
+    figures.disturbed = settled.timedOut || beforeRun.timedOut || figures.otherCores >= DISTURBED_OTHER_CORES ? 1 : 0;
     const edgeCost = output.proxyCost.edge;
     const gatewayCost = output.proxyCost.gateway;
     if (edgeCost && gatewayCost) {
