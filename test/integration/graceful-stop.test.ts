@@ -7,12 +7,13 @@ import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { serverUrlFromEnv } from '../helpers/hypha-server.js';
 import { writeSecret } from '../helpers/accel-pair.js';
+import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 import { rawConnect, handshakeMessage } from '../helpers/raw-ws.js';
 
 interface Role { child: ChildProcess; url: string; exited: Promise<number | null> }
 
 async function startRole(role: string, flags: string[]): Promise<Role> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', role, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--drain-timeout-ms', '3000', ...flags], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [...LAUNCHER_NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', role, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--drain-timeout-ms', '3000', ...flags], { stdio: ['ignore', 'pipe', 'ignore'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   for await (const line of createInterface({ input: child.stdout! })) {
     const event = JSON.parse(line) as { event: string; url: string };

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { serverUrlFromEnv } from '../helpers/hypha-server.js';
 import { writeSecret } from '../helpers/accel-pair.js';
+import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 import { rawConnect, handshakeMessage, type RawSession } from '../helpers/raw-ws.js';
 import { failedChecks, runJsCaller, runPyCaller, startJsService, startPyService, uniqueServiceId, type CallerResult, type ServiceProcess } from '../helpers/clients.js';
 
@@ -20,7 +21,7 @@ interface WorkerRow { index: number; pid: number; sessions?: Record<string, numb
 const sessionsOf = (row: WorkerRow) => Object.values(row.sessions ?? {}).reduce((n, v) => n + v, 0);
 
 async function startRole(role: string, flags: string[]): Promise<Role> {
-  const args = ['--import', 'tsx', 'src/cli.ts', role, '--workers', '2', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', '--drain-timeout-ms', '3000', ...flags];
+  const args = [...LAUNCHER_NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', role, '--workers', '2', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', '--drain-timeout-ms', '3000', ...flags];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   for await (const text of createInterface({ input: child.stdout! })) {
