@@ -12,9 +12,10 @@ import { failedChecks, runJsCaller, runPyCaller, startPyService, startJsService,
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function startRole(role: string, flags: string[]): Promise<{ child: ChildProcess; url: string; admin: string }> {
+  const cliArgs = ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
+  say(`$ hypha-accel ${role} ${cliArgs.join(' ')}`);
   // The launcher's V8 flags, as bin/hypha-accel.js gives them.
-  const args = [...LAUNCHER_NODE_FLAGS, '--import', 'tsx', join(REPO_ROOT, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
-  say(`$ hypha-accel ${role} ${args.slice(LAUNCHER_NODE_FLAGS.length + 4).join(' ')}`);
+  const args = [...LAUNCHER_NODE_FLAGS, '--import', 'tsx', join(REPO_ROOT, 'src/cli.ts'), role, ...cliArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   for await (const line of createInterface({ input: child.stdout! })) {
     const event = JSON.parse(line) as { event: string; url: string; admin: string };

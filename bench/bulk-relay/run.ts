@@ -18,7 +18,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
-import { PROXY_NODE_FLAGS } from '../runner/proxies.js';
+import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 import { threadCpuNs as cpuNs } from '../runner/proc-stats.js';
 
 const args = process.argv.slice(2);
@@ -69,7 +69,7 @@ async function startListener(command: string[], cwd: string, env: NodeJS.Process
 }
 
 const proxy = (root: string, role: 'edge' | 'gateway', flags: string[], arm: string) =>
-  startListener([...PROXY_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : arm === 'baseline' ? baselineNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root, arm === 'branch' ? { ...process.env, ...branchEnv } : process.env);
+  startListener([...LAUNCHER_NODE_FLAGS, ...(process.env.HYPHA_ACCEL_BENCH_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(arm === 'branch' ? branchNodeArgs : arm === 'baseline' ? baselineNodeArgs : []), ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${arm}-${role}`)] : []), '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], root, arm === 'branch' ? { ...process.env, ...branchEnv } : process.env);
 const nullRelay = (target: number) => startListener(['--import', 'tsx', join(REPO_ROOT, 'bench/runner/null-relay.ts'), '--target', `127.0.0.1:${target}`], REPO_ROOT);
 
 /**
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
     loadAverage: { start: loadAtStart, end: loadavg() },
-    idleSeconds, branchNodeArgs, baselineNodeArgs, branchEnv, proxyNodeFlags: PROXY_NODE_FLAGS,
+    idleSeconds, branchNodeArgs, baselineNodeArgs, branchEnv, proxyNodeFlags: LAUNCHER_NODE_FLAGS,
     setup: `${mib} MiB per transfer in 256 KiB messages, 30 in flight, echoed (each proxy carries it both ways); link ${link}; one warm-up transfer per arm; MB = 1e6 bytes sent`,
     rounds, ...(baselineRoot ? { baselineRoot } : {}),
     summary, ratios, warmups, rounds_raw: results,

@@ -11,7 +11,7 @@
 // echo client's phase marks; both clients sit behind the edge, so each call is 4 messages through each proxy.
 // Also per message: read-like and write-like system calls (/proc/PID/io) and main-thread wake-ups.
 // Each proxy has its own admin port (metrics on, as deployed; the default ports may be taken by others).
-// Proxies run with the launchers' V8 flags (bench/runner/proxies.ts PROXY_NODE_FLAGS), as deployed, since
+// Proxies run with the launchers' V8 flags (src/config/node-flags.ts LAUNCHER_NODE_FLAGS), as deployed, since
 // 2026-12-01T14 (RELAY_OVERHEAD_SHIPPED_FLAGS=0: without, as every earlier row ran); the json says `proxyNodeFlags`.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync, type WriteStream } from 'node:fs';
@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { REPO_ROOT, VENV_PYTHON, startHyphaServer } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
 import { threadCpuNs as cpuNs } from '../runner/proc-stats.js';
-import { PROXY_NODE_FLAGS } from '../runner/proxies.js';
+import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 
 /** CPU nanoseconds of the main thread (the event loop) alone; the rest of cpuNs is V8's and libuv's helper threads. */
 function mainThreadCpuNs(pid: number): number {
@@ -65,7 +65,7 @@ const MESSAGES_PER_CALL = 4;
 
 interface Proxy { child: ChildProcess; url: string; port: number; log?: WriteStream }
 
-const SHIPPED_NODE_FLAGS = process.env.RELAY_OVERHEAD_SHIPPED_FLAGS === '0' ? [] : PROXY_NODE_FLAGS;
+const SHIPPED_NODE_FLAGS = process.env.RELAY_OVERHEAD_SHIPPED_FLAGS === '0' ? [] : LAUNCHER_NODE_FLAGS;
 
 // Each proxy's stdout (V8 traces) goes to RELAY_OVERHEAD_STDOUT_DIR/<name>.log (RELAY_OVERHEAD_TRACE_DIR: the same).
 const stdoutDir = process.env.RELAY_OVERHEAD_STDOUT_DIR ?? process.env.RELAY_OVERHEAD_TRACE_DIR;

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { REPO_ROOT, VENV_PYTHON, startHyphaServer } from '../../test/helpers/hypha-server.js';
 import { writeSecret } from '../../test/helpers/accel-pair.js';
 import { threadCpuNs } from '../runner/proc-stats.js';
-import { PROXY_NODE_FLAGS } from '../runner/proxies.js';
+import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 
 const args = process.argv.slice(2);
 const value = (name: string, fallback: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1]! : fallback);
@@ -34,7 +34,7 @@ const mainCpuNs = (pid: number) => Number(readFileSync(`/proc/${pid}/task/${pid}
 
 async function startRole(role: string, flags: string[]): Promise<{ child: ChildProcess; url: string; port: number }> {
   const profile = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', outDir, '--cpu-prof-name', `${role}.cpuprofile`] : ['--perf-basic-prof-only-functions'];
-  const child = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...profile, ...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = spawn(process.execPath, [...LAUNCHER_NODE_FLAGS, ...profile, ...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
   return new Promise((resolveStart, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {

@@ -65,11 +65,9 @@ function sampleTree(pid: number): ProcSample | undefined {
   return root;
 }
 
-/** The node flags the shipped launchers give the proxies (bin/hypha-accel.js, Dockerfile); nodeArgs come after, so they can override. */
-export const PROXY_NODE_FLAGS: readonly string[] = LAUNCHER_NODE_FLAGS;
-
 export function startProxy(role: 'edge' | 'gateway', flags: string[], codeRoot = REPO_ROOT, options: StartOptions = {}): Promise<ProxyProcess> {
-  const args = [...PROXY_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
+  // The shipped launchers' V8 flags first; nodeArgs come after, so they can override.
+  const args = [...LAUNCHER_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', 'tsx', join(codeRoot, 'src/cli.ts'), role, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...flags];
   return startListener(role, 'proxy', args, codeRoot, options.readyTimeoutMs, options.env);
 }
 
