@@ -28,6 +28,16 @@ async function runChild(scenario: string): Promise<{ code: number | null; events
   return { code, events, stderr };
 }
 
+/** A TCP connection on loopback: the listening server, the client end and the server's end of it. */
+async function connectedPair(): Promise<{ server: net.Server; client: net.Socket; peer: net.Socket }> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [peer] = (await once(server, 'connection')) as [net.Socket];
+  return { server, client, peer };
+}
+
 for (const scenario of ['helper', 'mirror-close'] as const) {
   test(`${scenario}: a socket reset while its FIN is under way is closed, and its process exits by itself`, async () => {
     const { code, events, stderr } = await runChild(scenario);
@@ -38,11 +48,7 @@ for (const scenario of ['helper', 'mirror-close'] as const) {
 }
 
 test('an open socket is reset: the peer sees ECONNRESET', async () => {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [peer] = (await once(server, 'connection')) as [net.Socket];
+  const { server, client, peer } = await connectedPair();
   await once(client, 'connect');
   const peerError = once(peer, 'error');
   resetOrDestroy(client);
@@ -53,11 +59,7 @@ test('an open socket is reset: the peer sees ECONNRESET', async () => {
 });
 
 test('a socket whose FIN has gone out (shutdown finished) is still reset, and closes', async () => {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [peer] = (await once(server, 'connection')) as [net.Socket];
+  const { server, client, peer } = await connectedPair();
   peer.on('error', () => {});
   peer.resume();
   await once(client, 'connect');
