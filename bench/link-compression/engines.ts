@@ -1,12 +1,19 @@
 // Bytes and CPU µs per small link message for the link compressors: one raw-deflate stream per direction
-// flushed per message (Z_SYNC_FLUSH, its 32 KiB window spans messages) against re-priming an 8 KiB preset
-// dictionary per message (dict-deflate-v1). Messages: the captured corpus through the codec, as link frames.
-// Run: node --import tsx bench/link-compression/engines.ts
+// flushed per message (Z_SYNC_FLUSH, its 32 KiB window spans messages) on either zlib engine (Node's own,
+// pako's JS port) and level, against re-priming an 8 KiB preset dictionary per message (dict-deflate-v1).
+// Messages: the captured corpus through the codec, as link frames; `--batch N` deflates N frames per flush,
+// as the link does with the frames of one event-loop turn (N at 64 in flight is ~2-10).
+// Run: node --import tsx bench/link-compression/engines.ts [--batch N] [--rounds N]
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { loadCorpus } from '../../test/fixtures/corpus.js';
 import { createLinkCodec } from '../../src/codec/index.js';
 import { encodeFrame, FrameType, FrameClass, DataFlag } from '../../src/link/frame.js';
-import { StreamDeflater, StreamInflater } from '../../src/link/stream-deflate.js';
+import { parseArgs } from 'node:util';
+import { StreamDeflater, StreamInflater, type ZEngine } from '../../src/link/stream-deflate.js';
+
+const { values: args } = parseArgs({ options: { batch: { type: 'string', default: '1' }, rounds: { type: 'string', default: '5' } } });
+const batchFrames = Number(args.batch);
+const rounds = Number(args.rounds);
 
 const corpus = loadCorpus().filter((r) => r.bytes.length <= 4000);
 const codec = createLinkCodec({ maxMessageBytes: 1 << 20 });
@@ -19,6 +26,8 @@ for (let pass = 0; pass < 20; pass++) for (const r of corpus) {
   frames.push(encodeFrame({ type: FrameType.DATA, flags: DataFlag.FIN | DataFlag.CODEC, frameClass: FrameClass.RPC, streamId: 1 + (r.conn % 4), seq: seq++, payload: compact }));
 }
 const rawBytes = frames.reduce((n, f) => n + f.length, 0);
+const batches: Buffer[] = [];
+for (let i = 0; i < frames.length; i += batchFrames) batches.push(Buffer.concat(frames.slice(i, i + batchFrames)));
 
 /** CPU µs (user + system of this process: steady under load, unlike wall time) of `body`. */
 function cpuUs(body: () => void): number {
@@ -47,26 +56,41 @@ function dictDeflate(): { wire: number; encUs: number; decUs: number } {
   return { wire, encUs: encUs / frames.length, decUs: decUs / frames.length };
 }
 
-function streamDeflate(level: number): { wire: number; encUs: number; decUs: number } {
-  const enc = new StreamDeflater({ level });
-  const dec = new StreamInflater({ maxMessageBytes: 4096 });
+/** One stream per direction over the batches; µs per frame. */
+function streamDeflate(level: number, engine: ZEngine): { wire: number; encUs: number; decUs: number } {
+  const enc = new StreamDeflater({ level, engine });
+  const dec = new StreamInflater({ maxMessageBytes: 1 << 20, engine });
   const wires: Buffer[] = [];
   const encUs = cpuUs(() => {
-    for (const f of frames) wires.push(enc.compress(f));
+    for (const b of batches) wires.push(enc.compress(b));
   });
   const decUs = cpuUs(() => {
     wires.forEach((d, i) => {
-      if (!dec.decompress(d).equals(frames[i]!)) throw new Error('round trip differs');
+      if (!dec.decompress(d).equals(batches[i]!)) throw new Error('round trip differs');
     });
   });
   return { wire: wires.reduce((n, d) => n + d.length + 1, 0), encUs: encUs / frames.length, decUs: decUs / frames.length };
 }
 
-for (let round = 0; round < 3; round++) {
-  const rows = { 'dict-deflate-v1 (8 KiB preset per message)': dictDeflate(), 'stream deflate level 6': streamDeflate(6), 'stream deflate level 1': streamDeflate(1) };
-  if (round < 2) continue; // warm-up rounds
-  console.log(`${frames.length} frames, ${(rawBytes / frames.length).toFixed(1)} B per frame before compression; CPU µs per frame (process user+system)`);
-  for (const [name, r] of Object.entries(rows)) {
-    console.log(`${name.padEnd(44)} ${(r.wire / frames.length).toFixed(1).padStart(6)} B/frame  encode ${r.encUs.toFixed(1).padStart(5)} µs  decode ${r.decUs.toFixed(1).padStart(5)} µs`);
+const arms: Record<string, () => { wire: number; encUs: number; decUs: number }> = {
+  ...(batchFrames === 1 ? { 'dict-deflate-v1 (8 KiB preset per message)': dictDeflate } : {}),
+  'stream deflate level 6, pako': () => streamDeflate(6, 'pako'),
+  'stream deflate level 6, native': () => streamDeflate(6, 'native'),
+  'stream deflate level 1, pako': () => streamDeflate(1, 'pako'),
+  'stream deflate level 1, native': () => streamDeflate(1, 'native'),
+  'stream deflate level 3, native': () => streamDeflate(3, 'native'),
+};
+// Every arm once per round, in turn; the first two rounds warm up; the median of the rest is reported.
+const results = new Map<string, Array<{ wire: number; encUs: number; decUs: number }>>();
+for (let round = 0; round < rounds + 2; round++) {
+  for (const [name, arm] of Object.entries(arms)) {
+    const r = arm();
+    if (round >= 2) results.set(name, [...(results.get(name) ?? []), r]);
   }
+}
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(`${frames.length} frames, ${(rawBytes / frames.length).toFixed(1)} B per frame before compression, ${batchFrames} per flush; CPU µs per frame (process user+system), median of ${rounds} rounds`);
+for (const [name, rs] of results) {
+  const r = rs[0]!;
+  console.log(`${name.padEnd(44)} ${(r.wire / frames.length).toFixed(1).padStart(6)} B/frame  encode ${median(rs.map((x) => x.encUs)).toFixed(2).padStart(6)} µs  decode ${median(rs.map((x) => x.decUs)).toFixed(2).padStart(6)} µs`);
 }
