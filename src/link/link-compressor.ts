@@ -55,6 +55,8 @@ export interface LinkCompressor {
   compressBatch(frames: readonly Uint8Array[], plainBytes: number): Buffer;
   /** The frames in a received message (a plain frame: itself); throws AccelError(BAD_FRAME) when it does not decode. */
   decompress(wire: Uint8Array): Uint8Array[];
+  /** The link closed: free what the compressor holds (zlib streams) now, not at garbage collection. */
+  release?(): void;
 }
 
 /** The stats keys of each frame kind, per direction: built once, so counting a frame builds no string. */
@@ -187,7 +189,17 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     if (outer.onMessageParts) return outer.onMessageParts(data, tail);
     outer.onMessage?.(Buffer.concat([data, ...tail]));
   };
-  inner.onClose = (code, reason) => outer.onClose?.(code, reason);
+  inner.onClose = (code, reason) => {
+    closed = true;
+    outer.onClose?.(code, reason);
+    // Frames still batched can no longer go out; their callbacks hear so before the streams are freed.
+    const callbacks = pendingCallbacks;
+    pending = [];
+    pendingCallbacks = [];
+    pendingBytes = 0;
+    for (const callback of callbacks) callback(new Error('link closed'));
+    compressor?.release?.();
+  };
   return outer;
 }
 

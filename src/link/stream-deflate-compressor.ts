@@ -91,6 +91,11 @@ export class StreamDeflateCompressor implements LinkCompressor {
     return wire;
   }
 
+  release(): void {
+    this.deflater.release();
+    this.inflater.release();
+  }
+
   decompress(wire: Uint8Array): Uint8Array[] {
     this.peerReady = true;
     if (wire[0] !== TAG) return [wire];

@@ -45,6 +45,11 @@ export class StreamDeflater {
     end -= 4;
     return Buffer.from(this.scratch.subarray(0, end));
   }
+
+  /** Frees the stream now (the link is gone); compress throws after it. */
+  release(): void {
+    this.strm.release();
+  }
 }
 
 export interface StreamInflaterOptions {
@@ -69,6 +74,11 @@ export class StreamInflater {
     if (length <= this.options.maxMessageBytes) length = this.feed(SYNC_TAIL, length);
     if (length > this.options.maxMessageBytes) throw new StreamDeflateError(`message inflates to more than ${this.options.maxMessageBytes} bytes`);
     return Buffer.from(this.scratch.subarray(0, length));
+  }
+
+  /** Frees the stream now (the link is gone); decompress throws after it. */
+  release(): void {
+    this.strm.release();
   }
 
   private feed(input: Uint8Array, offset: number): number {

@@ -25,6 +25,8 @@ export interface SyncZStream {
   write(input: Uint8Array, output: Uint8Array, offset: number): number;
   /** Input bytes the last write did not consume. */
   readonly inputLeft: number;
+  /** Frees the stream's memory now (native: the zlib handle) rather than at garbage collection; writes then throw. */
+  release(): void;
 }
 
 const WINDOW_BITS = 15;
@@ -66,18 +68,23 @@ class NativeZStream implements SyncZStream {
   }
 
   write(input: Uint8Array, output: Uint8Array, offset: number): number {
-    if (this.stream.destroyed) throw new StreamDeflateError('zlib stream already failed');
+    if (this.stream.destroyed) throw new StreamDeflateError('zlib stream already failed or released');
     const outLength = output.length - offset;
     this.handle.writeSync(zlib.constants.Z_SYNC_FLUSH, input, 0, input.length, output, offset, outLength);
     if (this.stream.destroyed) throw new StreamDeflateError(`zlib failed: ${this.stream.errored?.message ?? 'stream destroyed'}`);
     this.inputLeft = this.state[1]!;
     return offset + outLength - this.state[0]!;
   }
+
+  release(): void {
+    this.stream.close();
+  }
 }
 
 class PakoZStream implements SyncZStream {
   inputLeft = 0;
-  private readonly strm = new ZStream();
+  private strm = new ZStream();
+  private released = false;
 
   constructor(private readonly mode: 'deflate' | 'inflate', level: number) {
     const status = mode === 'deflate'
@@ -87,6 +94,7 @@ class PakoZStream implements SyncZStream {
   }
 
   write(input: Uint8Array, output: Uint8Array, offset: number): number {
+    if (this.released) throw new StreamDeflateError('zlib stream released');
     const strm = this.strm;
     strm.input = input;
     strm.next_in = 0;
@@ -102,6 +110,11 @@ class PakoZStream implements SyncZStream {
     this.inputLeft = strm.avail_in;
     strm.input = EMPTY; // the window holds its own copy: let the message go
     return strm.next_out;
+  }
+
+  release(): void {
+    this.released = true;
+    this.strm = new ZStream(); // drops the window and hash tables
   }
 }
 

@@ -275,3 +275,23 @@ test('the wrapper sends the small frames of one turn as one message, and a large
   const wireBytes = sent.reduce((n, w) => n + w.byteLength + 4, 0);
   assert.ok(Math.abs(stats.wireDataBytesSent - wireBytes) < 1e-6, `${stats.wireDataBytesSent} counted, ${wireBytes} sent`);
 });
+
+test('when the link closes, frames still batched fail their callbacks, nothing more is sent, and the streams are freed', async () => {
+  const { a, b } = compressorPair();
+  deliver(b, a, [callLike(0)]); // a may compress
+  const sent: Uint8Array[] = [];
+  const inner: Parameters<typeof compressedTransport>[0] = { onMessage: undefined, onClose: undefined, send: (frame: Buffer, done: () => void) => { sent.push(frame); done(); }, close: () => {} };
+  const outer = compressedTransport(inner, a, undefined);
+  let closedWith: number | undefined;
+  outer.onClose = (code) => { closedWith = code; };
+  const errors: Array<Error | undefined> = [];
+  outer.send(callLike(1), (error) => errors.push(error));
+  outer.send(callLike(2), (error) => errors.push(error));
+  inner.onClose!(1006, '');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(closedWith, 1006);
+  assert.equal(errors.length, 2);
+  assert.ok(errors.every((e) => e instanceof Error), 'both callbacks heard of the failure');
+  assert.equal(sent.length, 0);
+  assert.throws(() => a.compressBatch([callLike(3)], callLike(3).byteLength + 4), /released|failed/);
+});

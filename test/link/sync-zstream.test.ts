@@ -65,3 +65,15 @@ for (const engine of ENGINES) {
     }
   });
 }
+
+for (const engine of ENGINES) {
+  test(`${engine}: a released stream refuses further work`, () => {
+    const deflater = new StreamDeflater({ level: 6, engine });
+    const inflater = new StreamInflater({ maxMessageBytes: 4096, engine });
+    const wire = deflater.compress(Buffer.from('hello'));
+    deflater.release();
+    inflater.release();
+    assert.throws(() => deflater.compress(Buffer.from('hello')), StreamDeflateError);
+    assert.throws(() => inflater.decompress(wire), StreamDeflateError);
+  });
+}
