@@ -18,6 +18,7 @@ import { startFrameRecorder } from './observe/frame-recorder.js';
 import { createMetrics } from './observe/metrics.js';
 import { isWorkerProcess, joinPrimary, runPrimary } from './roles/workers.js';
 import { missingLauncherFlags } from './config/node-flags.js';
+import { defaultZEngine } from './link/sync-zstream.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -34,6 +35,13 @@ function warnIfLauncherFlagsMissing(log: Pick<Logger, 'warn'>): void {
   const missing = missingLauncherFlags(process.execArgv, process.env.NODE_OPTIONS);
   if (missing.length > 0) {
     log.warn({ missing }, 'node was started without the launcher\'s V8 heap flags: under load expect frequent full garbage collections; start with bin/hypha-accel.js (npx hypha-accel) or the image, or add the flags to NODE_OPTIONS (docs/deploy.md)');
+  }
+}
+
+/** Probes the link's zlib engine at start (so the first link does not) and says when it is the slower fallback. */
+function warnIfLinkZlibFallsBack(log: Pick<Logger, 'warn'>, linkCompression: string): void {
+  if (linkCompression !== 'off' && defaultZEngine() === 'pako') {
+    log.warn('link compression runs on pako, zlib ported to JavaScript (2-4x the CPU per message): this Node has no synchronous zlib handle (docs/design.md, link compression)');
   }
 }
 
@@ -64,6 +72,7 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   const primary = joinPrimary(); // set in a worker: the primary serves admin and sums this worker's metrics
   const log = createLogger(config.logLevel, primary ? { role, worker: primary.index } : { role });
   if (!primary) warnIfLauncherFlagsMissing(log);
+  warnIfLinkZlibFallsBack(log, config.linkCompression);
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
   const rpc = new RpcCallTracker({ role });
