@@ -1,10 +1,11 @@
 // A raw-deflate z_stream driven synchronously, one call per message (stream-deflate.ts frames the messages).
-// Two engines behind one small interface: Node's own zlib (native code, no JIT warm-up: 2-5x less CPU per
+// Two engines behind one small interface: Node's own zlib (native code, no JIT warm-up: 2-4x less CPU per
 // small batch than pako, bench/link-compression/engines.ts) and pako's JS port of zlib as the fallback.
 // Node has no public synchronous streaming zlib call (its *Sync functions end the stream), so the native
 // engine calls the zlib handle's writeSync directly, the same call (and the same `_writeState` result
-// array) Node's own zlibBufferSync makes; whether this Node still has it is checked once, by a round trip,
-// before it is used. Both engines are zlib, so either side's deflate stream inflates on the other.
+// array) Node's own synchronous calls make (processChunkSync in lib/zlib.js); whether this Node still has
+// it is checked once, by a round trip, before it is used. Both engines are zlib, so either side's deflate
+// stream inflates on the other.
 import zlib from 'node:zlib';
 import {
   ZStream, Z_BUF_ERROR, Z_DATA_ERROR, Z_DEFAULT_STRATEGY, Z_NEED_DICT, Z_OK, Z_STREAM_END, Z_SYNC_FLUSH,
