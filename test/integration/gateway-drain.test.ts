@@ -126,21 +126,26 @@ describe('a gateway instance stopping under load hands its edges over (DRAIN)', 
     // looks it up then fails at get_service: counted and shown, allowed only there.
     for (const looper of loopers) {
       const at = (event: string) => Number(looper.events.find((e) => e.event === event && Number(e.t) >= startedAt)?.t ?? NaN);
-      // When the edge closed this client: its `disconnected` event, or (hypha-rpc in Python does not always emit
-      // it on a close it recovers from) the edge's last drain close before the client registered again.
       // Ready again once it re-registered AND its loops have the new manager (either event may come first; a
       // lookup begun between them goes to the old manager id and times out, directly too: close-restart.test.ts).
       const servicesAt = at('services_registered');
       const managerAt = at('manager_refreshed');
       const registeredAt = Number.isNaN(managerAt) ? servicesAt : Math.max(servicesAt, managerAt);
       // The edge's close of this client: its last drain close before the client noticed (its `disconnected`
-      // event, which hypha-rpc in Python emits late or not at all on a close it recovers from) or, without
-      // that event, before the client registered again. A round the loop begins between the edge's close and
-      // the client noticing it fails at its first stage (get_service) and counts as begun after the close.
+      // event, which hypha-rpc in Python emits late or not at all on a close it recovers from) or, without that
+      // event, the first drain close after its last answered round begun before it registered again (a closed
+      // client answers nothing until then; the last close before the re-registration can be the OTHER looper's,
+      // as the edge closes them one at a time: seen once, in CI on a33712f). A round the loop begins between the
+      // edge's close and the client noticing it fails at its first stage (get_service) and counts as begun after
+      // the close.
       const disconnectedAt = at('disconnected');
-      const lastCloseBefore = (t: number) => Math.max(...closes.map((e) => e.t).filter((closeAt) => closeAt <= t));
-      const closedAt = Number.isNaN(disconnectedAt) ? lastCloseBefore(registeredAt - 1) : Math.min(disconnectedAt, lastCloseBefore(disconnectedAt));
       const rounds = looper.events.filter((e) => e.event === 'call' && Number(e.t) >= startedAt - 1000);
+      const lastCloseBefore = (t: number) => Math.max(...closes.map((e) => e.t).filter((closeAt) => closeAt <= t));
+      const lastAnswered = Math.max(...rounds.filter((e) => e.ok === true && Number(e.t) < registeredAt).map((e) => Number(e.t)));
+      const firstCloseAfterAnswered = Math.min(...closes.map((e) => e.t).filter((closeAt) => closeAt >= lastAnswered));
+      const closedAt = !Number.isNaN(disconnectedAt)
+        ? Math.min(disconnectedAt, lastCloseBefore(disconnectedAt))
+        : firstCloseAfterAnswered < registeredAt ? firstCloseAfterAnswered : lastCloseBefore(registeredAt - 1);
       const failed = (from: number, to: number) => rounds.filter((e) => e.ok !== true && Number(e.t) >= from && Number(e.t) < to);
       const between = failed(closedAt, registeredAt);
       console.log(`${looper.lang}: ${rounds.length} rounds from 1 s before SIGTERM; closed ${closedAt - startedAt} ms after SIGTERM, services registered again ${registeredAt - closedAt} ms later; rounds failed: ${failed(0, closedAt).length} begun before the close (crossing it), ${between.length} while re-registering (${[...new Set(between.map((e) => e.stage))].join(',')}), ${failed(registeredAt, Infinity).length} after; instance exited ${stopSeconds} s after SIGTERM`);
