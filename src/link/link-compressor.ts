@@ -98,15 +98,18 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
   /** True when a frame of `bytes` sent now goes into a compressed batch. */
   const compresses = (bytes: number) => !closed && bytes <= maxMessageBytes && compressor!.active();
 
-  const flush = () => {
-    flushScheduled = false;
-    if (pending.length === 0) return;
-    const frames = pending;
-    const callbacks = pendingCallbacks;
-    const plainBytes = pendingBytes;
+  /** Empties the batch being collected and returns its frames, their callbacks and plain bytes. */
+  const takePending = () => {
+    const taken = { frames: pending, callbacks: pendingCallbacks, plainBytes: pendingBytes };
     pending = [];
     pendingCallbacks = [];
     pendingBytes = 0;
+    return taken;
+  };
+  const flush = () => {
+    flushScheduled = false;
+    if (pending.length === 0) return;
+    const { frames, callbacks, plainBytes } = takePending();
     let wire: Buffer;
     try {
       wire = compressor!.compressBatch(frames, plainBytes);
@@ -193,11 +196,7 @@ export function compressedTransport(inner: DuplexTransport, compressor: LinkComp
     closed = true;
     outer.onClose?.(code, reason);
     // Frames still batched can no longer go out; their callbacks hear so before the streams are freed.
-    const callbacks = pendingCallbacks;
-    pending = [];
-    pendingCallbacks = [];
-    pendingBytes = 0;
-    for (const callback of callbacks) callback(new Error('link closed'));
+    for (const callback of takePending().callbacks) callback(new Error('link closed'));
     compressor?.release?.();
   };
   return outer;

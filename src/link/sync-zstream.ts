@@ -33,6 +33,7 @@ export interface SyncZStream {
 const WINDOW_BITS = 15;
 const MEM_LEVEL = 8;
 const Z_DEFLATED = 8;
+const NATIVE_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 
 export function createDeflateStream(level: number, engine: ZEngine = defaultZEngine()): SyncZStream {
   return engine === 'native' ? new NativeZStream(zlib.createDeflateRaw({ level, windowBits: WINDOW_BITS, memLevel: MEM_LEVEL })) : new PakoZStream('deflate', level);
@@ -71,7 +72,7 @@ class NativeZStream implements SyncZStream {
   write(input: Uint8Array, output: Uint8Array, offset: number): number {
     if (this.stream.destroyed) throw new StreamDeflateError('zlib stream already failed or released');
     const outLength = output.length - offset;
-    this.handle.writeSync(zlib.constants.Z_SYNC_FLUSH, input, 0, input.length, output, offset, outLength);
+    this.handle.writeSync(NATIVE_SYNC_FLUSH, input, 0, input.length, output, offset, outLength);
     if (this.stream.destroyed) throw new StreamDeflateError(`zlib failed: ${this.stream.errored?.message ?? 'stream destroyed'}`);
     this.inputLeft = this.state[1]!;
     return offset + outLength - this.state[0]!;
