@@ -3,7 +3,9 @@
 // flags, as bin/hypha-accel.js gives them, unless a test passes its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
+import { serverUrlFromEnv } from './hypha-server.js';
 
 export interface CliRole {
   child: ChildProcess;
@@ -25,4 +27,19 @@ export async function startCliRole(role: 'edge' | 'gateway', flags: string[], en
     if (event.event === 'listening') return { child, url: event.url, adminUrl: event.admin, log, exited };
   }
   throw new Error(`${role} exited before listening: ${log().slice(-2000)}`);
+}
+
+/**
+ * Registers a test file's hooks for the roles it starts itself: the shared hypha server's URL is read before
+ * the tests (`hypha.url`), and every role pushed to `started` is killed after them.
+ */
+export function cliRoleHooks<Role extends { child: ChildProcess } = CliRole>(): { hypha: { url: string }; started: Role[] } {
+  const fixture = { hypha: { url: '' }, started: [] as Role[] };
+  before(async () => {
+    fixture.hypha.url = await serverUrlFromEnv();
+  });
+  after(() => {
+    for (const role of fixture.started) role.child.kill('SIGKILL');
+  });
+  return fixture;
 }

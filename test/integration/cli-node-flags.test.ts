@@ -1,25 +1,17 @@
 // The CLI names the launcher's V8 heap flags a node started without them lacks (src/config/node-flags.ts), and
 // says nothing when they are there (as bin/hypha-accel.js and the image give them).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { serverUrlFromEnv } from '../helpers/hypha-server.js';
+import { test } from 'node:test';
 import { writeSecret } from '../helpers/accel-pair.js';
-import { startCliRole, type CliRole } from '../helpers/cli-role.js';
+import { cliRoleHooks, startCliRole } from '../helpers/cli-role.js';
 
-let hyphaUrl = '';
-const started: CliRole[] = [];
-before(async () => {
-  hyphaUrl = await serverUrlFromEnv();
-});
-after(() => {
-  for (const role of started) role.child.kill('SIGKILL');
-});
+const { hypha, started } = cliRoleHooks();
 
 const flagWarnings = (log: string) => log.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string; missing?: string[] })
   .filter((entry) => entry.msg.includes("launcher's V8 heap flags"));
 
 test('a gateway started by bare node warns once and names the missing flags; with them it does not warn', async () => {
-  const flags = ['--hypha-url', hyphaUrl, '--secret-file', writeSecret(), '--log-level', 'warn'];
+  const flags = ['--hypha-url', hypha.url, '--secret-file', writeSecret(), '--log-level', 'warn'];
   const bare = await startCliRole('gateway', flags, process.env, []);
   started.push(bare);
   const launched = await startCliRole('gateway', flags);

@@ -1,11 +1,11 @@
 // SIGTERM on the CLI-started proxies: no new clients, connected clients closed with 1001 (so hypha-rpc
 // reconnects), links drained, exit code 0 within the drain deadline.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
-import { serverUrlFromEnv } from '../helpers/hypha-server.js';
+import { cliRoleHooks } from '../helpers/cli-role.js';
 import { writeSecret } from '../helpers/accel-pair.js';
 import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
 import { rawConnect, handshakeMessage } from '../helpers/raw-ws.js';
@@ -22,18 +22,11 @@ async function startRole(role: string, flags: string[]): Promise<Role> {
   throw new Error(`${role} exited before listening`);
 }
 
-let hyphaUrl = '';
-const started: Role[] = [];
-before(async () => {
-  hyphaUrl = await serverUrlFromEnv();
-});
-after(() => {
-  for (const role of started) role.child.kill('SIGKILL');
-});
+const { hypha, started } = cliRoleHooks<Role>();
 
 test('SIGTERM on the edge closes clients with 1001 and exits 0 in time; the gateway too', async () => {
   const secret = writeSecret();
-  const gateway = await startRole('gateway', ['--hypha-url', hyphaUrl, '--secret-file', secret]);
+  const gateway = await startRole('gateway', ['--hypha-url', hypha.url, '--secret-file', secret]);
   started.push(gateway);
   const edge = await startRole('edge', ['--gateway-url', gateway.url.replace('http', 'ws'), '--secret-file', secret]);
   started.push(edge);

@@ -2,20 +2,12 @@
 // clients (stopDelayMs), then the drain closes it; the gateway is not ready while hypha does not answer.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, test } from 'node:test';
-import { serverUrlFromEnv } from '../helpers/hypha-server.js';
+import { test } from 'node:test';
 import { writeSecret } from '../helpers/accel-pair.js';
 import { rawConnect } from '../helpers/raw-ws.js';
-import { startCliRole, type CliRole } from '../helpers/cli-role.js';
+import { cliRoleHooks, startCliRole, type CliRole } from '../helpers/cli-role.js';
 
-let hyphaUrl = '';
-const started: CliRole[] = [];
-before(async () => {
-  hyphaUrl = await serverUrlFromEnv();
-});
-after(() => {
-  for (const role of started) role.child.kill('SIGKILL');
-});
+const { hypha, started } = cliRoleHooks();
 
 async function ready(role: CliRole): Promise<{ status: number; body: string }> {
   const res = await fetch(`${role.adminUrl}/ready`);
@@ -36,7 +28,7 @@ async function until<T>(what: string, probe: () => Promise<T>, ok: (value: T) =>
 test('SIGTERM: /ready turns 503 first while new clients are still accepted, then the role drains and exits 0', async () => {
   const secret = writeSecret();
   const flags = ['--log-level', 'warn', '--stop-delay-ms', '1500', '--drain-timeout-ms', '2000', '--secret-file', secret];
-  const gateway = await startCliRole('gateway', ['--hypha-url', hyphaUrl, ...flags]);
+  const gateway = await startCliRole('gateway', ['--hypha-url', hypha.url, ...flags]);
   started.push(gateway);
   const edge = await startCliRole('edge', ['--gateway-url', gateway.url.replace('http', 'ws'), ...flags]);
   started.push(edge);
@@ -68,7 +60,7 @@ test('SIGTERM: /ready turns 503 first while new clients are still accepted, then
 test('with --workers 2, the primary holds /ready at 503 for the stop delay while the workers still accept, then they drain and it exits 0', async () => {
   // A stop delay longer than the primary's old hard-stop margin (drain + 4 s): the primary must wait it out.
   const stopDelayMs = 5000;
-  const gateway = await startCliRole('gateway', ['--hypha-url', hyphaUrl, '--workers', '2', '--log-level', 'warn', '--stop-delay-ms', String(stopDelayMs), '--drain-timeout-ms', '500', '--secret-file', writeSecret()]);
+  const gateway = await startCliRole('gateway', ['--hypha-url', hypha.url, '--workers', '2', '--log-level', 'warn', '--stop-delay-ms', String(stopDelayMs), '--drain-timeout-ms', '500', '--secret-file', writeSecret()]);
   started.push(gateway);
   await until('gateway ready', () => ready(gateway), (r) => r.status === 200);
   const stopAt = Date.now();
