@@ -19,6 +19,7 @@ import { createMetrics } from './observe/metrics.js';
 import { isWorkerProcess, joinPrimary, runPrimary } from './roles/workers.js';
 import { missingLauncherFlags } from './config/node-flags.js';
 import { defaultZEngine } from './link/sync-zstream.js';
+import { warmUpThroughLoopback } from './warm-up/loopback-warm-up.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -42,6 +43,19 @@ function warnIfLauncherFlagsMissing(log: Pick<Logger, 'warn'>): void {
 function warnIfLinkZlibFallsBack(log: Pick<Logger, 'warn'>, linkCompression: string): void {
   if (linkCompression !== 'off' && defaultZEngine() === 'pako') {
     log.warn('link compression runs on pako, zlib ported to JavaScript (2-4x the CPU per message): this Node has no synchronous zlib handle (docs/design.md, link compression)');
+  }
+}
+
+/** The warm-up may take this long (2000 calls take ~0.4-0.8 s on a shared 2-core host); past it the role starts cold. */
+const WARM_UP_TIMEOUT_MS = 10_000;
+
+/** The start-up warm-up (src/warm-up/loopback-warm-up.ts): a failure costs only the warm-up, never the start. */
+async function warmUp(calls: number, log: Logger): Promise<void> {
+  try {
+    const result = await warmUpThroughLoopback(calls, WARM_UP_TIMEOUT_MS, log);
+    log.info({ calls: result.calls, cpuMs: Math.round(result.cpuMs), wallMs: Math.round(result.wallMs) }, 'warmed up');
+  } catch (error) {
+    log.warn({ err: (error as Error).message }, 'warm-up failed; the role starts cold (set warmUpCalls 0 to skip it)');
   }
 }
 
@@ -73,6 +87,8 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   const log = createLogger(config.logLevel, primary ? { role, worker: primary.index } : { role });
   if (!primary) warnIfLauncherFlagsMissing(log);
   warnIfLinkZlibFallsBack(log, config.linkCompression);
+  // Before anything observes the process: the warm-up's traffic never reaches metrics, tracing or recorded frames.
+  if (config.warmUpCalls > 0) await warmUp(config.warmUpCalls, log);
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
   const rpc = new RpcCallTracker({ role });

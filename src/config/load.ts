@@ -39,6 +39,7 @@ export interface CommonConfig {
   linkBandwidthMbps: number;
   linkCompression: 'auto' | 'on' | 'off';
   linkCompressionBelowMbps: number;
+  warmUpCalls: number;
   recordFrames: string;
   tracingSlowCallMs: number;
   caFile: string;

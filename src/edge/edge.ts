@@ -11,7 +11,7 @@ import type { EdgeConfig } from '../config/load.js';
 import { splitHostPort } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { LinkPool } from '../link/link-pool.js';
-import type { LinkKey } from '../link/handshake.js';
+import type { RoleDeps } from '../roles/role-deps.js';
 import { establishAsEdge, type Established } from '../link/establish.js';
 import type { Stream } from '../link/stream.js';
 import { maxLinkMessageBytes, newLinkStats, type LinkStats } from '../link/link-session.js';
@@ -64,7 +64,7 @@ export interface EdgeHandle {
 }
 
 
-export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number; keys?: () => LinkKey[] }): Promise<EdgeHandle> {
+export async function startEdge(config: EdgeConfig, deps: RoleDeps): Promise<EdgeHandle> {
   const { log } = deps;
   const gatewayUrl = new URL(config.gatewayUrl);
   const overTls = TLS_LINK_SCHEMES.has(gatewayUrl.protocol);
@@ -276,7 +276,7 @@ export async function startEdge(config: EdgeConfig, deps: { secret: Buffer; log:
   }
 
   const { host, port } = splitHostPort(config.listen);
-  const boundPort = await listen(server, host, port);
+  const boundPort = await listen(server, host, port, deps.exclusivePort);
   if (config.shm && config.payload) {
     shmSetup = new ShmSetup(config, { role: 'edge', listenPort: boundPort, workerIndex: deps.workerIndex }, log);
     await shmSetup.sweep();

@@ -13,7 +13,7 @@ import type { GatewayConfig } from '../config/load.js';
 import { splitHostPort } from '../config/load.js';
 import { AccelError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { LinkKey } from '../link/handshake.js';
+import type { RoleDeps } from '../roles/role-deps.js';
 import { establishAsGateway, type Established } from '../link/establish.js';
 import { maxLinkMessageBytes, newLinkStats, type LinkSession, type LinkStats } from '../link/link-session.js';
 import { FrameType } from '../link/frame.js';
@@ -73,7 +73,7 @@ export interface GatewayHandle {
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, deps: { secret: Buffer; log: Logger; workerIndex?: number; keys?: () => LinkKey[] }): Promise<GatewayHandle> {
+export async function startGateway(config: GatewayConfig, deps: RoleDeps): Promise<GatewayHandle> {
   const { log } = deps;
   const hyphaUrl = new URL(config.hyphaUrl);
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
@@ -416,7 +416,7 @@ export async function startGateway(config: GatewayConfig, deps: { secret: Buffer
     splices.add(handle);
   }
   const { host, port } = splitHostPort(config.listen);
-  const boundPort = await listen(server, host, port);
+  const boundPort = await listen(server, host, port, deps.exclusivePort);
   instanceSlot = `${hostname()}:${boundPort}/${deps.workerIndex ?? 0}`;
   if (unixServer) await listenUnix(unixServer, config.linkSocketPath);
   if (config.shm && config.payload) {

@@ -4,10 +4,14 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 
-export function listen(server: Server, host: string, port: number): Promise<number> {
+/**
+ * `exclusive`: the port is this process's alone; otherwise a cluster worker's listen goes through its primary,
+ * which shares one port among the workers (even port 0: every worker gets the same one).
+ */
+export function listen(server: Server, host: string, port: number, exclusive = false): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive }, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
