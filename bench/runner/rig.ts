@@ -191,6 +191,10 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       // Warm-up, unmeasured: first calls and the first chunked (message_cache) transfer of a process
       // pay for lazy imports and allocations that no later measurement should carry.
       await caller.request('small_calls', { calls: 10, concurrency: 1 }, 60_000);
+      // HYPHA_ACCEL_BENCH_WARMUP_CALLS=N (a measurement knob): N more unmeasured calls, 16 in flight, to see
+      // what a process that has relayed tens of thousands of messages does, against the young rig the default measures.
+      const moreWarmUp = Number(process.env.HYPHA_ACCEL_BENCH_WARMUP_CALLS ?? 0);
+      if (moreWarmUp > 0) await caller.request('small_calls', { calls: moreWarmUp, concurrency: 16 }, 600_000);
       await caller.request('bulk', { kind: 'random', nbytes: 2 * 1024 * 1024, seed: WARMUP_SEED }, 120_000);
     }
     // The runner's first fetch loads undici (0.1-0.4 s of its CPU): here, not inside the first measurement,
