@@ -39,8 +39,8 @@ const CORPUS_CALLS = 256;
 const SESSIONS = 2;
 const IN_FLIGHT = 16;
 /**
- * The passes: the loopback link as it is (plain frames), then a link told it runs at 20 Mbit/s (the link
- * codec and deflate stream of slow links). Each gets half the calls.
+ * The passes: the loopback link as it is (plain frames), then a link told it runs at 20 Mbit/s (link
+ * compression, the deflate stream of slow links). Each gets half the calls.
  */
 const PASSES: Array<Record<string, unknown>> = [{}, { linkBandwidthMbps: 20 }];
 
@@ -52,15 +52,16 @@ export async function warmUpThroughLoopback(calls: number, timeoutMs: number, lo
   const secretDir = mkdtempSync(join(tmpdir(), 'hypha-accel-warm-up-'));
   const secretFile = join(secretDir, 'secret');
   const secret = randomBytes(32).toString('hex');
-  writeFileSync(secretFile, secret, { mode: 0o600 });
-  const hypha = await startStandInHypha(corpus);
   // The call tracker is what metrics and tracing hang on: warmed with the rest, then dropped.
   const tracker = new RpcCallTracker({ role: 'edge' });
   const stopTracking = tracker.addListener({ onCallStart() {}, onCallEnd() {} });
   const quiet = log.child({ warmUp: true }, { level: 'silent' });
+  let hypha: StandInHypha | undefined;
   let answered = 0;
   const compressedByPass: number[] = [];
   try {
+    writeFileSync(secretFile, secret, { mode: 0o600 });
+    hypha = await startStandInHypha(corpus);
     const deadline = Date.now() + timeoutMs;
     for (let pass = 0; pass < PASSES.length; pass++) {
       const share = pass === PASSES.length - 1 ? calls - answered : Math.floor(calls / PASSES.length);
@@ -70,7 +71,7 @@ export async function warmUpThroughLoopback(calls: number, timeoutMs: number, lo
     }
   } finally {
     stopTracking();
-    await hypha.close();
+    await hypha?.close();
     rmSync(secretDir, { recursive: true, force: true });
   }
   const cpu = process.cpuUsage(cpu0);
@@ -147,8 +148,13 @@ function callThrough(url: string, calls: number, context: PassContext, clients: 
   });
 }
 
+interface StandInHypha {
+  url: string;
+  close(): Promise<void>;
+}
+
 /** Enough of hypha for the pair: the liveness probe, and a WebSocket that answers call i with reply i. */
-async function startStandInHypha(corpus: Buffer[]): Promise<{ url: string; close(): Promise<void> }> {
+async function startStandInHypha(corpus: Buffer[]): Promise<StandInHypha> {
   const server = http.createServer((_request, response) => response.end('ok'));
   const sockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   server.on('upgrade', (request, socket, head) => sockets.handleUpgrade(request, socket, head, (ws) => {
