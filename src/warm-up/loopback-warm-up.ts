@@ -7,12 +7,9 @@
 // (bench/results/2026-12-02T0000-warm23-notes.md); short sessions and the first minute of a long one only
 // ever see a young pair. Synthetic calls through throwaway codec and framing objects alone did not help
 // (warm20): most of the young cost is in the socket, stream and session paths, which only real traffic
-// reaches. Nothing of it outlives the warm-up: its pair, sockets, tracker and temporary secret are gone
+// reaches. Nothing of it outlives the warm-up: its pair, sockets, tracker and random secret are gone
 // before the role starts, so metrics, logs and tables start empty.
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -49,9 +46,7 @@ export async function warmUpThroughLoopback(calls: number, timeoutMs: number, lo
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const corpus = hyphaMessages(CORPUS_CALLS);
-  const secretDir = mkdtempSync(join(tmpdir(), 'hypha-accel-warm-up-'));
-  const secretFile = join(secretDir, 'secret');
-  const secret = randomBytes(32).toString('hex');
+  const secret = randomBytes(32);
   // The call tracker is what metrics and tracing hang on: warmed with the rest, then dropped.
   const tracker = new RpcCallTracker({ role: 'edge' });
   const stopTracking = tracker.addListener({ onCallStart() {}, onCallEnd() {} });
@@ -60,19 +55,17 @@ export async function warmUpThroughLoopback(calls: number, timeoutMs: number, lo
   let answered = 0;
   const compressedByPass: number[] = [];
   try {
-    writeFileSync(secretFile, secret, { mode: 0o600 });
     hypha = await startStandInHypha(corpus);
     const deadline = Date.now() + timeoutMs;
     for (let pass = 0; pass < PASSES.length; pass++) {
       const share = pass === PASSES.length - 1 ? calls - answered : Math.floor(calls / PASSES.length);
-      const result = await runPass(PASSES[pass]!, share, { hyphaUrl: hypha.url, secretFile, secret: Buffer.from(secret), corpus, log: quiet, deadline });
+      const result = await runPass(PASSES[pass]!, share, { hyphaUrl: hypha.url, secret, corpus, log: quiet, deadline });
       answered += result.answered;
       compressedByPass.push(result.compressed);
     }
   } finally {
     stopTracking();
     await hypha?.close();
-    rmSync(secretDir, { recursive: true, force: true });
   }
   const cpu = process.cpuUsage(cpu0);
   return { calls: answered, compressedByPass, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0 };
@@ -80,7 +73,6 @@ export async function warmUpThroughLoopback(calls: number, timeoutMs: number, lo
 
 interface PassContext {
   hyphaUrl: string;
-  secretFile: string;
   secret: Buffer;
   corpus: Buffer[];
   log: Logger;
@@ -88,10 +80,12 @@ interface PassContext {
 }
 
 async function runPass(flags: Record<string, unknown>, calls: number, context: PassContext): Promise<{ answered: number; compressed: number }> {
-  const common = { listen: '127.0.0.1:0', secretFile: context.secretFile, logLevel: 'silent', ...flags };
+  // The roles take the secret itself; the file setting is only read by the CLI (nothing is written: a read-only
+  // root filesystem, as the Helm chart sets, is no obstacle).
+  const common = { listen: '127.0.0.1:0', secretFile: '(warm-up: secret in memory)', logLevel: 'silent', shm: false, ...flags };
   const gateway = await startGateway(loadConfig('gateway', { flags: { ...common, hyphaUrl: context.hyphaUrl }, env: {} }), { secret: context.secret, log: context.log, exclusivePort: true });
   try {
-    const edge = await startEdge(loadConfig('edge', { flags: { ...common, gatewayUrl: `tcp://127.0.0.1:${gateway.port}`, links: 1, shm: false }, env: {} }), { secret: context.secret, log: context.log, exclusivePort: true });
+    const edge = await startEdge(loadConfig('edge', { flags: { ...common, gatewayUrl: `tcp://127.0.0.1:${gateway.port}`, links: 1 }, env: {} }), { secret: context.secret, log: context.log, exclusivePort: true });
     try {
       const url = `${edge.url.replace(/^http/, 'ws')}/ws`;
       const shares = Array.from({ length: SESSIONS }, (_, i) => Math.floor((calls + i) / SESSIONS)).filter((n) => n > 0);
