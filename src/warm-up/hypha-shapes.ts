@@ -48,53 +48,6 @@ export function hyphaMessages(calls: number): Buffer[] {
   return out;
 }
 
-/**
- * Array chunks as hypha-rpc sends a large message (a `message_cache.set` call carrying a 256 KiB slice): image-like
- * uint16 (a noisy background with bright 32x32 squares) and float32 weights (about N(0, 0.02)) in turn, so the payload
- * plane's chunking, hashing and unit coders (byte shuffle, Huffman, split and masked planes, zstd) see the data
- * they meet in science workloads. Deterministic.
- */
-export function hyphaArrayMessages(count: number, bytesEach: number): Buffer[] {
-  const w = new MsgpackWriter();
-  const caller = 'ws-user-anonymouz-kiwi-thrill-30155730/py-caller';
-  // each with its own seed: repeated content would be deduplicated instead of coded
-  const arrays = Array.from({ length: count }, (_, i) => (i % 2 === 0 ? imageLike : weightsLike)(bytesEach, 0x1234567 + i * 0x9e3779b9));
-  return arrays.map((data, i) => {
-    w.mapHeader(5);
-    w.str('type'); w.str('method');
-    w.str('from'); w.str(caller);
-    w.str('to'); w.str('ws-user-anonymouz-rambunctious-astrodon-51173830/js-svc');
-    w.str('method'); w.str('services.built-in.message_cache.set');
-    w.str('session'); w.str(sessionId(0x5eed + i));
-    w.mapHeader(2);
-    w.str('args'); w.arrayHeader(4); w.str(sessionId(0xcace + i)); w.int(i); w.bin(data); w.bool(true);
-    w.str('promise'); w.str('*');
-    return w.take();
-  });
-}
-
-function imageLike(bytes: number, seed: number): Buffer {
-  const cols = 2048;
-  const pixels = new Uint16Array(bytes >>> 1);
-  let x = seed;
-  const next = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = 100 + (next() >>> 29);
-  for (let square = 0; square < pixels.length / (cols * 16); square++) {
-    const at = next() % Math.max(1, pixels.length - 32 * cols);
-    for (let row = 0; row < 32; row++) for (let col = 0; col < 32; col++) pixels[at + row * cols + col]! += 1500 + (next() % 1000);
-  }
-  return Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-}
-
-function weightsLike(bytes: number, seed: number): Buffer {
-  const weights = new Float32Array(bytes >>> 2);
-  let x = seed;
-  const uniform = () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
-  // the sum of four uniforms is close enough to a normal distribution for the coders' statistics
-  for (let i = 0; i < weights.length; i++) weights[i] = (uniform() + uniform() + uniform() + uniform() - 2) * 0.035;
-  return Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
-}
-
 function userFields(w: MsgpackWriter, client: string): void {
   const ws = client.slice(0, client.indexOf('/'));
   w.str('ws'); w.str(ws);
@@ -170,15 +123,6 @@ class MsgpackWriter {
   bool(b: boolean): void {
     this.room(1);
     this.buf[this.pos++] = b ? 0xc3 : 0xc2;
-  }
-
-  bin(data: Uint8Array): void {
-    this.room(5 + data.length);
-    this.buf[this.pos++] = 0xc6;
-    this.buf.writeUInt32BE(data.length, this.pos);
-    this.pos += 4;
-    this.buf.set(data, this.pos);
-    this.pos += data.length;
   }
 
   nil(): void {

@@ -18,13 +18,13 @@ import { loadConfig } from '../config/load.js';
 import { startEdge } from '../edge/edge.js';
 import { startGateway } from '../gateway/gateway.js';
 import { RpcCallTracker } from '../observe/rpc-calls.js';
-import { hyphaArrayMessages, hyphaMessages } from './hypha-shapes.js';
+import { hyphaMessages } from './hypha-shapes.js';
 
 export interface WarmUpResult {
   /** Calls answered (each a call and its reply through the pair). */
   calls: number;
-  /** Per pass: calls answered, link messages the deflate streams compressed, blobs the payload plane carried. */
-  passes: PassResult[];
+  /** Link messages the pair's deflate streams compressed, per pass (the second pass runs as over a slow link). */
+  compressedByPass: number[];
   /** CPU time of the process (user + system) and wall time the warm-up took, in ms. */
   cpuMs: number;
   wallMs: number;
@@ -37,23 +37,15 @@ const SESSIONS = 2;
 const IN_FLIGHT = 16;
 /**
  * The passes: the loopback link as it is (plain frames), then a link told it runs at 20 Mbit/s (link
- * compression, the deflate stream of slow links; and the payload plane, which then carries large binary
- * messages). Each gets half the calls; the slow pass then sends a few array chunks one at a time.
+ * compression, the deflate stream of slow links). Each gets half the calls.
  */
-const PASSES: Array<{ flags: Record<string, unknown>; arrays: boolean }> = [
-  { flags: {}, arrays: false },
-  { flags: { linkBandwidthMbps: 20 }, arrays: true },
-];
-/** Array chunks of the slow pass: 256 KiB each, as hypha-rpc slices a large message; ~0.1 s of CPU. */
-const ARRAY_MESSAGES = 4;
-const ARRAY_BYTES = 256 * 1024;
+const PASSES: Array<Record<string, unknown>> = [{}, { linkBandwidthMbps: 20 }];
 
 /** Runs `calls` calls through a throwaway pair; rejects (leaving nothing open) if it takes over `timeoutMs`. */
 export async function warmUpThroughLoopback(calls: number, timeoutMs: number, log: Logger): Promise<WarmUpResult> {
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const corpus = hyphaMessages(CORPUS_CALLS);
-  const arrays = hyphaArrayMessages(ARRAY_MESSAGES, ARRAY_BYTES);
   const secret = randomBytes(32);
   // The call tracker is what metrics and tracing hang on: warmed with the rest, then dropped.
   const tracker = new RpcCallTracker({ role: 'edge' });
@@ -61,42 +53,33 @@ export async function warmUpThroughLoopback(calls: number, timeoutMs: number, lo
   const quiet = log.child({ warmUp: true }, { level: 'silent' });
   let hypha: StandInHypha | undefined;
   let answered = 0;
-  const passes: PassResult[] = [];
+  const compressedByPass: number[] = [];
   try {
     hypha = await startStandInHypha(corpus);
     const deadline = Date.now() + timeoutMs;
     for (let pass = 0; pass < PASSES.length; pass++) {
       const share = pass === PASSES.length - 1 ? calls - answered : Math.floor(calls / PASSES.length);
-      const { flags, arrays: withArrays } = PASSES[pass]!;
-      const result = await runPass(flags, share, { hyphaUrl: hypha.url, secret, corpus, arrays: withArrays ? arrays : [], log: quiet, deadline });
-      answered += result.calls;
-      passes.push(result);
+      const result = await runPass(PASSES[pass]!, share, { hyphaUrl: hypha.url, secret, corpus, log: quiet, deadline });
+      answered += result.answered;
+      compressedByPass.push(result.compressed);
     }
   } finally {
     stopTracking();
     await hypha?.close();
   }
   const cpu = process.cpuUsage(cpu0);
-  return { calls: answered, passes, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0 };
+  return { calls: answered, compressedByPass, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0 };
 }
 
 interface PassContext {
   hyphaUrl: string;
   secret: Buffer;
   corpus: Buffer[];
-  /** Large messages sent after the calls, one at a time. */
-  arrays: Buffer[];
   log: Logger;
   deadline: number;
 }
 
-export interface PassResult {
-  calls: number;
-  compressedLinkMessages: number;
-  blobs: number;
-}
-
-async function runPass(flags: Record<string, unknown>, calls: number, context: PassContext): Promise<PassResult> {
+async function runPass(flags: Record<string, unknown>, calls: number, context: PassContext): Promise<{ answered: number; compressed: number }> {
   // The roles take the secret itself; the file setting is only read by the CLI (nothing is written: a read-only
   // root filesystem, as the Helm chart sets, is no obstacle).
   const common = { listen: '127.0.0.1:0', secretFile: '(warm-up: secret in memory)', logLevel: 'silent', shm: false, ...flags };
@@ -107,21 +90,12 @@ async function runPass(flags: Record<string, unknown>, calls: number, context: P
       const url = `${edge.url.replace(/^http/, 'ws')}/ws`;
       const shares = Array.from({ length: SESSIONS }, (_, i) => Math.floor((calls + i) / SESSIONS)).filter((n) => n > 0);
       const clients = new Set<WebSocket>();
-      const callAt = (i: number) => context.corpus[(i % CORPUS_CALLS) * 2]!;
       // One session failing (or the deadline) ends the others too: nothing keeps running after a rejection.
-      const done = await Promise.all(shares.map((share) => exchange(url, share, callAt, IN_FLIGHT, context.deadline, clients))).finally(() => {
+      const done = await Promise.all(shares.map((share) => callThrough(url, share, context, clients))).finally(() => {
         for (const ws of clients) ws.terminate();
       });
-      if (context.arrays.length > 0) {
-        await exchange(url, context.arrays.length, (i) => context.arrays[i]!, 1, context.deadline, clients).finally(() => {
-          for (const ws of clients) ws.terminate();
-        });
-      }
-      return {
-        calls: done.reduce((sum, n) => sum + n, 0),
-        compressedLinkMessages: edge.linkStats.linkMessagesCompressed + gateway.linkStats.linkMessagesCompressed,
-        blobs: edge.linkStats.blobsSent + gateway.linkStats.blobsSent,
-      };
+      const compressed = edge.linkStats.linkMessagesCompressed + gateway.linkStats.linkMessagesCompressed;
+      return { answered: done.reduce((sum, n) => sum + n, 0), compressed };
     } finally {
       await edge.close(1000);
     }
@@ -130,8 +104,9 @@ async function runPass(flags: Record<string, unknown>, calls: number, context: P
   }
 }
 
-/** One client session: `calls` messages (`messageAt(i)`), `inFlight` at a time, each answered by one; resolves with the answers. */
-function exchange(url: string, calls: number, messageAt: (i: number) => Buffer, inFlight: number, deadline: number, clients: Set<WebSocket>): Promise<number> {
+/** One client session: `calls` calls from the corpus, IN_FLIGHT at a time; resolves with the calls answered. */
+function callThrough(url: string, calls: number, context: PassContext, clients: Set<WebSocket>): Promise<number> {
+  const { corpus, deadline } = context;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     clients.add(ws);
@@ -145,11 +120,11 @@ function exchange(url: string, calls: number, messageAt: (i: number) => Buffer, 
       reject(error);
     };
     const sendNext = () => {
-      ws.send(messageAt(sent));
+      ws.send(corpus[(sent % CORPUS_CALLS) * 2]!);
       sent++;
     };
     ws.on('open', () => {
-      while (sent < Math.min(calls, inFlight)) sendNext();
+      while (sent < Math.min(calls, IN_FLIGHT)) sendNext();
     });
     ws.on('message', () => {
       answered++;
