@@ -76,7 +76,12 @@ async function main(): Promise<void> {
     for (const name of [gateway, edge]) {
       await until(`${name} healthy`, 30_000, async () => (await run('podman', [...podmanArgs, 'healthcheck', 'run', name]).then(() => true, () => false)));
     }
-    step('gateway and edge healthy (HEALTHCHECK)');
+    // The start-up warm-up writes no file, so it runs in this read-only container too: each role logged it.
+    for (const name of [gateway, edge]) {
+      const { stdout, stderr } = await run('podman', [...podmanArgs, 'logs', name], { maxBuffer: 16 << 20 });
+      assert.match(stdout + stderr, /"msg":"warmed up"/, `${name} warmed up before listening`);
+    }
+    step('gateway and edge warmed up (read-only root) and healthy (HEALTHCHECK)');
     const edgeUrl = `http://127.0.0.1:${edgePort}`;
     service = await startPyService(edgeUrl, uniqueServiceId('image'));
     const result = await runPyCaller(edgeUrl, service.serviceId);
