@@ -19,7 +19,7 @@ import { createMetrics } from './observe/metrics.js';
 import { isWorkerProcess, joinPrimary, runPrimary } from './roles/workers.js';
 import { missingLauncherFlags } from './config/node-flags.js';
 import { defaultZEngine } from './link/sync-zstream.js';
-import { warmUpThroughLoopback } from './warm-up/loopback-warm-up.js';
+import { warmUpThroughLoopback, type LinkChoices } from './warm-up/loopback-warm-up.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -50,9 +50,9 @@ function warnIfLinkZlibFallsBack(log: Pick<Logger, 'warn'>, linkCompression: str
 const WARM_UP_TIMEOUT_MS = 10_000;
 
 /** The start-up warm-up (src/warm-up/loopback-warm-up.ts): a failure costs only the warm-up, never the start. */
-async function warmUp(calls: number, log: Logger): Promise<void> {
+async function warmUp(calls: number, log: Logger, choices: LinkChoices): Promise<void> {
   try {
-    const result = await warmUpThroughLoopback(calls, WARM_UP_TIMEOUT_MS, log);
+    const result = await warmUpThroughLoopback(calls, WARM_UP_TIMEOUT_MS, log, choices);
     log.info({ calls: result.calls, cpuMs: Math.round(result.cpuMs), wallMs: Math.round(result.wallMs) }, 'warmed up');
   } catch (error) {
     log.warn({ err: (error as Error).message }, 'warm-up failed; the role starts cold (set warmUpCalls 0 to skip it)');
@@ -88,7 +88,7 @@ async function run(role: Role, flags: Record<string, unknown>): Promise<void> {
   if (!primary) warnIfLauncherFlagsMissing(log);
   warnIfLinkZlibFallsBack(log, config.linkCompression);
   // Before anything observes the process: the warm-up's traffic never reaches metrics, tracing or recorded frames.
-  if (config.warmUpCalls > 0) await warmUp(config.warmUpCalls, log);
+  if (config.warmUpCalls > 0) await warmUp(config.warmUpCalls, log, { codec: config.codec, linkCompression: config.linkCompression });
   const recorder = config.recordFrames ? startFrameRecorder(config.recordFrames) : undefined;
   // Admin (and its metrics subscription) starts first so it sees the role's first links and sessions.
   const rpc = new RpcCallTracker({ role });

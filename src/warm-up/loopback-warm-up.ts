@@ -23,8 +23,8 @@ import { hyphaMessages } from './hypha-shapes.js';
 export interface WarmUpResult {
   /** Calls answered (each a call and its reply through the pair). */
   calls: number;
-  /** Link messages the pair's deflate streams compressed, per pass (the second pass runs as over a slow link). */
-  compressedByPass: number[];
+  /** Per pass: calls answered, link messages the deflate streams compressed, messages the link codec transcoded. */
+  passes: PassResult[];
   /** CPU time of the process (user + system) and wall time the warm-up took, in ms. */
   cpuMs: number;
   wallMs: number;
@@ -36,13 +36,22 @@ const CORPUS_CALLS = 256;
 const SESSIONS = 2;
 const IN_FLIGHT = 16;
 /**
- * The passes: the loopback link as it is (plain frames), then a link told it runs at 20 Mbit/s (link
- * compression, the deflate stream of slow links). Each gets half the calls.
+ * The passes: the loopback link as it is (plain frames), then a link told it runs at 20 Mbit/s (what slow links
+ * run: link compression, or the link codec where compression is off). Each gets half the calls.
  */
 const PASSES: Array<Record<string, unknown>> = [{}, { linkBandwidthMbps: 20 }];
 
-/** Runs `calls` calls through a throwaway pair; rejects (leaving nothing open) if it takes over `timeoutMs`. */
-export async function warmUpThroughLoopback(calls: number, timeoutMs: number, log: Logger): Promise<WarmUpResult> {
+/** The role's settings that choose what a small message's path runs (the throwaway pair takes them over). */
+export interface LinkChoices {
+  codec: boolean;
+  linkCompression: 'auto' | 'on' | 'off';
+}
+
+/**
+ * Runs `calls` calls through a throwaway pair with the role's `choices` (so a role with link compression off
+ * warms the link codec in the slow pass instead); rejects, leaving nothing open, if it takes over `timeoutMs`.
+ */
+export async function warmUpThroughLoopback(calls: number, timeoutMs: number, log: Logger, choices: LinkChoices = { codec: true, linkCompression: 'auto' }): Promise<WarmUpResult> {
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const corpus = hyphaMessages(CORPUS_CALLS);
@@ -53,22 +62,22 @@ export async function warmUpThroughLoopback(calls: number, timeoutMs: number, lo
   const quiet = log.child({ warmUp: true }, { level: 'silent' });
   let hypha: StandInHypha | undefined;
   let answered = 0;
-  const compressedByPass: number[] = [];
+  const passes: PassResult[] = [];
   try {
     hypha = await startStandInHypha(corpus);
     const deadline = Date.now() + timeoutMs;
     for (let pass = 0; pass < PASSES.length; pass++) {
       const share = pass === PASSES.length - 1 ? calls - answered : Math.floor(calls / PASSES.length);
-      const result = await runPass(PASSES[pass]!, share, { hyphaUrl: hypha.url, secret, corpus, log: quiet, deadline });
-      answered += result.answered;
-      compressedByPass.push(result.compressed);
+      const result = await runPass({ ...choices, ...PASSES[pass]! }, share, { hyphaUrl: hypha.url, secret, corpus, log: quiet, deadline });
+      answered += result.calls;
+      passes.push(result);
     }
   } finally {
     stopTracking();
     await hypha?.close();
   }
   const cpu = process.cpuUsage(cpu0);
-  return { calls: answered, compressedByPass, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0 };
+  return { calls: answered, passes, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0 };
 }
 
 interface PassContext {
@@ -79,7 +88,13 @@ interface PassContext {
   deadline: number;
 }
 
-async function runPass(flags: Record<string, unknown>, calls: number, context: PassContext): Promise<{ answered: number; compressed: number }> {
+export interface PassResult {
+  calls: number;
+  compressedLinkMessages: number;
+  transcodedMessages: number;
+}
+
+async function runPass(flags: Record<string, unknown>, calls: number, context: PassContext): Promise<PassResult> {
   // The roles take the secret itself; the file setting is only read by the CLI (nothing is written: a read-only
   // root filesystem, as the Helm chart sets, is no obstacle).
   const common = { listen: '127.0.0.1:0', secretFile: '(warm-up: secret in memory)', logLevel: 'silent', shm: false, ...flags };
@@ -94,8 +109,11 @@ async function runPass(flags: Record<string, unknown>, calls: number, context: P
       const done = await Promise.all(shares.map((share) => callThrough(url, share, context, clients))).finally(() => {
         for (const ws of clients) ws.terminate();
       });
-      const compressed = edge.linkStats.linkMessagesCompressed + gateway.linkStats.linkMessagesCompressed;
-      return { answered: done.reduce((sum, n) => sum + n, 0), compressed };
+      return {
+        calls: done.reduce((sum, n) => sum + n, 0),
+        compressedLinkMessages: edge.linkStats.linkMessagesCompressed + gateway.linkStats.linkMessagesCompressed,
+        transcodedMessages: edge.linkStats.messagesTranscoded + gateway.linkStats.messagesTranscoded,
+      };
     } finally {
       await edge.close(1000);
     }

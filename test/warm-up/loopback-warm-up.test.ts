@@ -22,14 +22,23 @@ test('the warm-up answers every call, compresses in its slow-link pass, and leav
   const before = openNetHandles();
   const result = await warmUpThroughLoopback(301, 20_000, log);
   assert.equal(result.calls, 301);
-  assert.equal(result.compressedByPass.length, 2);
-  // Each call is 2 messages, and each message leaves one of the two proxies onto the link: 300 link messages in the
-  // second pass (151 calls). (What the first pass compresses is the link's own choice: on a loaded host a loopback
-  // link can measure itself slow.)
-  const slow = result.compressedByPass[1]!;
-  assert.ok(slow >= 300, `the pass set up as a 20 Mbit/s link compresses every message (${slow})`);
+  assert.deepEqual(result.passes.map((pass) => pass.calls), [150, 151]);
+  // Each call is 2 messages, and each message leaves one of the two proxies onto the link: 302 link messages in the
+  // second pass. (What the first pass compresses is the link's own choice: on a loaded host a loopback link can
+  // measure itself slow.)
+  const slow = result.passes[1]!;
+  assert.ok(slow.compressedLinkMessages >= 302, `the pass set up as a 20 Mbit/s link compresses every message (${slow.compressedLinkMessages})`);
+  assert.equal(slow.transcodedMessages, 0, 'with the deflate stream on, messages are not transcoded');
   assert.ok(result.cpuMs > 0 && result.wallMs > 0);
   assert.ok(await settlesTo(before) <= before, 'no socket or server of the warm-up left open');
+});
+
+test('a role with link compression off warms the link codec instead, as its slow links will run it', async () => {
+  const result = await warmUpThroughLoopback(200, 20_000, log, { codec: true, linkCompression: 'off' });
+  assert.equal(result.calls, 200);
+  const slow = result.passes[1]!;
+  assert.deepEqual(result.passes.map((pass) => pass.compressedLinkMessages), [0, 0]);
+  assert.ok(slow.transcodedMessages >= 200, `the slow pass transcodes its messages (${slow.transcodedMessages})`);
 });
 
 test('a warm-up past its deadline rejects and leaves no socket open', async () => {
