@@ -168,7 +168,9 @@ interface StandInHypha {
 /** Enough of hypha for the pair: the liveness probe, and a WebSocket that answers call i with reply i. */
 async function startStandInHypha(corpus: Buffer[]): Promise<StandInHypha> {
   const server = http.createServer((_request, response) => response.end('ok'));
-  const sockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  // Its port is open on loopback for the warm-up's half second: a message larger than any warm-up call closes
+  // the socket that sent it (1009) instead of being buffered.
+  const sockets = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
   server.on('upgrade', (request, socket, head) => sockets.handleUpgrade(request, socket, head, (ws) => {
     let received = 0;
     ws.on('message', () => ws.send(corpus[(received++ % CORPUS_CALLS) * 2 + 1]!));
