@@ -9,6 +9,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHyphaServer } from '../test/helpers/hypha-server.js';
 import { isProfileName, type ProfileName } from './emulator/profiles.js';
+import { cpuPinning } from './runner/cpu-affinity.js';
 import { BenchError } from './runner/bench-error.js';
 import { liveSrc, snapshotCommittedSrc } from './runner/code-snapshot.js';
 import { runProfile } from './runner/orchestrate.js';
@@ -95,11 +96,13 @@ async function main(): Promise<void> {
     plan.scenarioReps = {};
   }
 
+  const pinning = cpuPinning(); // a bad HYPHA_ACCEL_BENCH_PROXY_CPUS fails here, before anything starts
   const started = new Date();
   const loadAtStart = loadavg();
   const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
   progress(`bench ${mode}: profiles ${plan.profiles.join(',')}, scenarios ${plan.scenarios.join(',')}, topologies ${plan.topologies.join(',')}, ${plan.reps} rep(s)${Object.keys(plan.scenarioReps).length ? ` (${Object.entries(plan.scenarioReps).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`);
   const code = opts.liveSrc ? liveSrc() : snapshotCommittedSrc();
+  if (pinning.proxies !== undefined) progress(`CPUs: proxies and null relays on ${pinning.proxies}, everything else on ${pinning.runner ?? 'any'}`);
   progress(`proxies run from ${code.live ? 'the live working tree' : `a snapshot of commit ${code.commit}`} (${code.root})`);
   // Ctrl-C or a kill ends every process this run started (hypha, clients, proxies), then exits.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -13,6 +13,7 @@ import { REPO_ROOT } from './paths.js';
 import { sampleProcess, type ProcSample } from './proc-stats.js';
 import { descendantsOf } from './descendants.js';
 import { LAUNCHER_NODE_FLAGS } from '../../src/config/node-flags.js';
+import { pinned, proxyCpus } from './cpu-affinity.js';
 
 export interface ProxyProcess {
   role: 'edge' | 'gateway';
@@ -85,7 +86,8 @@ export function startTlsTerminator(target: string, tlsFiles: { certPath: string;
 
 async function startListener(role: 'edge' | 'gateway', kind: ProxyProcess['kind'], args: string[], codeRoot: string, readyTimeoutMs = 30_000, env?: Record<string, string | undefined>): Promise<ProxyProcess> {
   const childEnv = env ? withEnv(process.env, env) : process.env;
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: codeRoot, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+  const command = pinned(process.execPath, args, proxyCpus());
+  const child: ChildProcess = spawn(command.command, command.args, { cwd: codeRoot, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const listening = new Promise<{ url: string }>((resolve, reject) => {

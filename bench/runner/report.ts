@@ -14,13 +14,14 @@ import type { RunPlan } from './plan.js';
 import { summarise, type SummaryRow } from './summary.js';
 import { tracingArmsTable } from './tracing-report.js';
 import { median } from './stats.js';
+import { cpuPinning, describePinning, type CpuPinning } from './cpu-affinity.js';
 
 export interface RunMeta {
   startedAt: string;
   finishedAt: string;
   mode: string;
   // Other work shares the build machine's cores: the load average says how much (1, 5, 15 min).
-  machine: { cpuModel: string; cores: number; memoryGiB: number; kernel: string; loadAverage: { start: number[]; end: number[] } };
+  machine: { cpuModel: string; cores: number; memoryGiB: number; kernel: string; loadAverage: { start: number[]; end: number[] }; cpus?: CpuPinning };
   versions: Record<string, string>;
   gitCommit: string;
   hyphaServerEnv: Record<string, string>;
@@ -54,7 +55,7 @@ export function collectMeta(plan: RunPlan, startedAt: Date, loadAtStart: number[
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     mode: plan.mode,
-    machine: { cpuModel: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), loadAverage: { start: loadAtStart, end: os.loadavg() } },
+    machine: { cpuModel: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), loadAverage: { start: loadAtStart, end: os.loadavg() }, cpus: cpuPinning() },
     versions,
     gitCommit: proxyCommit,
     hyphaServerEnv,
@@ -230,7 +231,7 @@ export async function writeReport(plan: RunPlan, meta: RunMeta, result: ProfileR
       `# hypha-accel benchmark: ${result.profile} (${meta.mode} mode), ${meta.startedAt}`,
       '',
       `Link: ${shape.oneWayDelayMs} ms one way, ${shape.bandwidthBitsPerSec ? `${shape.bandwidthBitsPerSec / 1e6} Mbit/s shared per direction` : 'unshaped'}, queue ${shape.queueBytes} B (fifo unless S5 says fq).`,
-      `Machine: ${meta.machine.cpuModel}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, Linux ${meta.machine.kernel}, load average ${meta.machine.loadAverage.start.map((l) => l.toFixed(2)).join(' ')} at the start, ${meta.machine.loadAverage.end.map((l) => l.toFixed(2)).join(' ')} at the end. Proxies run from commit ${meta.gitCommit} (pinned for the whole run).`,
+      `Machine: ${meta.machine.cpuModel}, ${meta.machine.cores} cores, ${meta.machine.memoryGiB} GiB, Linux ${meta.machine.kernel}, load average ${meta.machine.loadAverage.start.map((l) => l.toFixed(2)).join(' ')} at the start, ${meta.machine.loadAverage.end.map((l) => l.toFixed(2)).join(' ')} at the end. Proxies run from commit ${meta.gitCommit} (pinned for the whole run).${describePinning(meta.machine.cpus)}`,
       `Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
       `hypha server env: ${Object.entries(meta.hyphaServerEnv).map(([k, v]) => `${k}=${v}`).join(' ')} (rate and admission limits raised so they are not what is measured).`,
       `Arms, interleaved per repetition (${plan.reps}×${Object.keys(plan.scenarioReps).length ? `; ${Object.entries(plan.scenarioReps).map(([id, n]) => `${id} ${n}×`).join(', ')}` : ''}): direct with deflate as negotiated by default; direct with Sec-WebSocket-Extensions stripped by the emulator; null relay (direct without deflate through two plain TCP pipes standing where edge and gateway stand); accelerated (client → edge → link → gateway → hypha). T1: caller behind the link, service beside hypha. T2: both behind the link.`,
