@@ -29,6 +29,13 @@ export const LINK_FRAMING_HEADER = 'hypha-accel-link-framing';
 export const COMPACT_FRAMING = 'varint-v1';
 
 const CLOSE_GRACE_MS = 2000;
+/**
+ * A batch holding this much is written at once instead of at the end of the turn: batching saves system
+ * calls for small frames, and past a full frame's worth there is little left to save, while a busy turn
+ * (the payload plane coding one array slice after another) would otherwise hold the link idle until it ends
+ * (docs/design.md, "When writes leave").
+ */
+export const BATCH_FLUSH_BYTES = 64 * 1024;
 
 export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: Buffer, framing: LinkFraming = 'u32'): DuplexTransport {
   const batch = new FrameBatch(framing);
@@ -40,13 +47,16 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
   (socket as Socket).setNoDelay?.(true);
   skipReadMoreTicks(socket);
 
-  const flush = () => {
-    flushScheduled = false;
+  const writeOut = () => {
     if (batch.empty) return;
     const { chunks, callbacks } = batch.take();
     const done = batchWritten(callbacks);
     if (socket.destroyed || !socket.writable) return done(new Error('link socket is not open'));
     writeBatch(socket, chunks, done);
+  };
+  const flush = () => {
+    flushScheduled = false;
+    writeOut();
   };
   const scheduleFlush = () => {
     if (flushScheduled) return turnFlusher.onQueued();
@@ -62,12 +72,14 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     send(frame, onWritten) {
       if (closed) return onWritten(new Error('link socket is not open'));
       batch.pushEncoded(frame, onWritten);
-      scheduleFlush();
+      if (batch.pendingBytes >= BATCH_FLUSH_BYTES) writeOut();
+      else scheduleFlush();
     },
     sendParts(header, payload, onWritten) {
       if (closed) return onWritten(new Error('link socket is not open'));
       batch.push(header, payload, onWritten);
-      scheduleFlush();
+      if (batch.pendingBytes >= BATCH_FLUSH_BYTES) writeOut();
+      else scheduleFlush();
     },
     close(code, reason) {
       if (closed) return;

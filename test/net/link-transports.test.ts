@@ -9,7 +9,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { FrameClass, FrameType, decodeFrame, encodeFrame } from '../../src/link/frame.js';
 import type { DuplexTransport } from '../../src/link/establish.js';
 import { LINK_WS_PROTOCOL, wsLinkTransport } from '../../src/net/ws-link-transport.js';
-import { COMPACT_FRAMING, LINK_FRAMING_HEADER, acceptTcpLink, dialTcpLink, tcpLinkTransport, wantsTcpLink } from '../../src/net/tcp-link-transport.js';
+import { BATCH_FLUSH_BYTES, COMPACT_FRAMING, LINK_FRAMING_HEADER, acceptTcpLink, dialTcpLink, tcpLinkTransport, wantsTcpLink } from '../../src/net/tcp-link-transport.js';
 import { Duplex } from 'node:stream';
 import { until } from '../helpers/link-pair.js';
 
@@ -138,6 +138,36 @@ test('byte stream: a socket error that leaves the socket open (a TLS record fail
   assert.equal(closed![0], 1006);
   assert.match(closed![1], /bad record mac/);
   assert.ok(socket.destroyed);
+});
+
+test('byte stream: small frames wait for the end of the turn; a batch of a full frame\'s worth is written at once, in order', async () => {
+  const writes: Buffer[] = [];
+  const record = (chunk: Buffer) => writes.push(Buffer.from(chunk));
+  const socket = new Duplex({
+    read() {},
+    write(chunk, _encoding, callback) { record(chunk); callback(); },
+    writev(chunks, callback) { record(Buffer.concat(chunks.map((c) => c.chunk as Buffer))); callback(); },
+  });
+  const sender = tcpLinkTransport(socket, MAX) as DuplexTransport & { sendParts: Function };
+  const header = (seq: number) => ({ type: FrameType.DATA, flags: 1, frameClass: FrameClass.BULK, streamId: 3, seq });
+  const sizes = [100, 200, BATCH_FLUSH_BYTES, 300];
+  sender.sendParts(header(0), Buffer.alloc(sizes[0]!, 0), () => {});
+  sender.sendParts(header(1), Buffer.alloc(sizes[1]!, 1), () => {});
+  assert.equal(writes.length, 0, 'small frames are batched until the turn ends');
+  sender.sendParts(header(2), Buffer.alloc(sizes[2]!, 2), () => {});
+  assert.equal(writes.length, 1, 'a full frame\'s worth leaves in the same call, with the frames before it');
+  sender.sendParts(header(3), Buffer.alloc(sizes[3]!, 3), () => {});
+  assert.equal(writes.length, 1, 'what follows waits for the end of the turn again');
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(writes.length, 2);
+  // The bytes, read back through the same framing, are the four frames whole and in order.
+  const wire = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const got = collect(tcpLinkTransport(wire, MAX));
+  for (const bytes of writes) wire.push(bytes);
+  await until(() => got.length === 4, 'the four frames');
+  assert.deepEqual(got.map((f) => f.seq), [0, 1, 2, 3]);
+  got.forEach((f, i) => assert.deepEqual(f.payload, Buffer.alloc(sizes[i]!, i)));
 });
 
 // Compact framing (varint-v1) is offered by the edge in the upgrade and used only when the 101 accepts it.
