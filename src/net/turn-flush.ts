@@ -6,8 +6,9 @@
 // message rose 0.32 -> 0.53). Sparse input (one write in the turn and in the round before it, as with
 // sequential calls) is flushed at the end of its own turn, as before: always polling once more added
 // ~0.3 ms to a sequential call's p50 over its 8 passes (docs/design.md, "When writes leave").
-// No flush in mid-turn: on slow links a message waits ~0.02 ms for its round's end, and flushing every 8
-// writes changed neither calls/s nor p50 at 64-400 in flight (bench/results/2026-12-01T1920-lat21-notes.md).
+// No flush in mid-turn by count: on slow links a message waits ~0.02 ms for its round's end, and flushing
+// every 8 writes changed neither calls/s nor p50 at 64-400 in flight (bench/results/2026-12-01T1920-lat21-notes.md).
+// By size, yes: the byte-stream link writes a batch of 64 KiB at once (tcp-link-transport.ts, BATCH_FLUSH_BYTES).
 
 /** Turns a flush may wait for more input before it runs anyway (bounds the delay under steady input). */
 export const MAX_DEFERRED_TURNS = 4;
