@@ -63,6 +63,8 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     flushScheduled = true;
     turnFlusher.onQueued(flush);
   };
+  /** After a push: a batch of a full frame's worth leaves now, a smaller one at the end of the turn. */
+  const pushed = () => (batch.pendingBytes >= BATCH_FLUSH_BYTES ? writeOut() : scheduleFlush());
 
   const transport: DuplexTransport & { sendParts(header: FrameHeader, payload: Uint8Array, onWritten: (error?: Error) => void): void } = {
     onMessage: undefined,
@@ -72,14 +74,12 @@ export function tcpLinkTransport(socket: Duplex, maxFrameBytes: number, head?: B
     send(frame, onWritten) {
       if (closed) return onWritten(new Error('link socket is not open'));
       batch.pushEncoded(frame, onWritten);
-      if (batch.pendingBytes >= BATCH_FLUSH_BYTES) writeOut();
-      else scheduleFlush();
+      pushed();
     },
     sendParts(header, payload, onWritten) {
       if (closed) return onWritten(new Error('link socket is not open'));
       batch.push(header, payload, onWritten);
-      if (batch.pendingBytes >= BATCH_FLUSH_BYTES) writeOut();
-      else scheduleFlush();
+      pushed();
     },
     close(code, reason) {
       if (closed) return;
